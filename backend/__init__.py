@@ -1,0 +1,1 @@
+"""Backend of the code-model comparison dashboard: run store, importers, comparisons, CLI."""

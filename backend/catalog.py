@@ -1,0 +1,121 @@
+"""Operations that keep runs/ (the source of truth) and the DuckDB file in step: import, rebuild, delete.
+
+Every operation is all-or-nothing: it validates everything first, writes run.json files, then ingests in one
+DB transaction; if the DB step fails the files are put back as they were.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend import rundirs
+from backend.config import settings
+from backend.importers import ImportFailure, load_path
+from backend.records import RunRecord
+from backend.store import IngestResult, Store, StoreError
+
+SEEDED_KEY = "reference_seeded"
+
+
+class ImportErrors(Exception):
+    """One or more files could not be imported; nothing was written."""
+
+    def __init__(self, failures: list[ImportFailure]):
+        self.failures = failures
+        super().__init__("\n".join(map(str, failures)))
+
+
+@dataclass
+class ImportReport:
+    files: int = 0
+    result: IngestResult = field(default_factory=lambda: IngestResult([], [], []))
+
+
+def default_store() -> Store:
+    s = settings()
+    return Store(s.db_path, s.lock_timeout_s)
+
+
+def import_paths(paths, store: Store | None = None, runs_dir: Path | None = None, fmt: str | None = None,
+                 replace: bool = False) -> ImportReport:
+    store = store or default_store()
+    runs_dir = Path(runs_dir or settings().runs_dir)
+    records, failures, origin = [], [], {}
+    for path in paths:
+        try:
+            loaded = load_path(Path(path), fmt)
+        except ImportFailure as e:
+            failures.append(e)
+            continue
+        for record in loaded:
+            if record.run_id in origin:
+                failures.append(ImportFailure(path, f"run_id {record.run_id} is also in {origin[record.run_id]}; "
+                                                    "import one of them or rename the run"))
+            origin[record.run_id] = path
+        records.extend(loaded)
+    failures.extend(_file_conflicts(records, runs_dir, origin) if not replace else [])
+    if failures:
+        raise ImportErrors(failures)
+    return ImportReport(len(paths), write_and_ingest(records, store, runs_dir, replace))
+
+
+def _file_conflicts(records, runs_dir, origin) -> list[ImportFailure]:
+    out = []
+    for record in records:
+        digest = rundirs.stored_digest(runs_dir, record.run_id)
+        if digest is not None and digest != record.digest():
+            out.append(ImportFailure(origin[record.run_id], f"run {record.run_id} already exists in {runs_dir} with "
+                                     "different content; use --replace to overwrite it or give it another run_id"))
+    return out
+
+
+def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, replace: bool = False) -> IngestResult:
+    """Write runs/<id>/run.json for each record, then ingest; on any failure undo the file writes."""
+    paths = [rundirs.run_dir(runs_dir, r.run_id) / "run.json" for r in records]
+    saved = rundirs.snapshot(paths)
+    try:
+        for record, path in zip(records, paths):
+            text = rundirs.dump(record)
+            if saved[path] != text:
+                rundirs.write_atomic(path, text)
+        return store.ingest(records, replace=replace)
+    except OSError as e:
+        rundirs.restore(saved)
+        raise StoreError(f"cannot write under {runs_dir}: {e.strerror or e}; free disk space or make the folder "
+                         "writable (or point DASHBOARD_RUNS_DIR elsewhere)") from e
+    except BaseException:
+        rundirs.restore(saved)
+        raise
+
+
+def rebuild(store: Store | None = None, runs_dir: Path | None = None) -> int:
+    """Make the DB equal to runs/*/run.json; invalid files abort the rebuild (DB unchanged)."""
+    store = store or default_store()
+    records, failures = rundirs.read_all(Path(runs_dir or settings().runs_dir))
+    if failures:
+        raise ImportErrors(failures)
+    return store.rebuild(records)
+
+
+def delete_runs(run_ids: list[str], store: Store | None = None, runs_dir: Path | None = None) -> int:
+    """Remove runs from the DB and move their folders to runs/.trash/ (recoverable, and rebuild agrees)."""
+    store = store or default_store()
+    runs_dir = Path(runs_dir or settings().runs_dir)
+    count = store.delete(run_ids)
+    for run_id in run_ids:
+        rundirs.trash(runs_dir, run_id)
+    return count
+
+
+def seed_reference(store: Store | None = None, reference_dir: Path | None = None) -> ImportReport | None:
+    """Import the shipped reference runs once per DB, so a first start shows real published figures."""
+    store = store or default_store()
+    store.migrate()
+    if store.get_meta(SEEDED_KEY):
+        return None
+    reference_dir = Path(reference_dir or settings().reference_dir)
+    if not reference_dir.is_dir():
+        return None
+    report = import_paths(sorted(reference_dir.iterdir()), store=store)
+    store.set_meta(SEEDED_KEY, "1")
+    return report

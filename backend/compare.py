@@ -1,0 +1,147 @@
+"""Comparisons as pure functions over the store's DataFrames (pandas in, pandas out)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from backend.vocab import CODE_LANGUAGES, METRICS, Direction, Language, Source
+
+LANGUAGE_ORDER = CODE_LANGUAGES + [Language.OVERALL.value]
+DELTA_COLUMNS = ["language", "metric", "base", "candidate", "delta", "rel_delta_pct", "improvement_pct", "verdict"]
+
+
+class ComparisonError(ValueError):
+    """Two runs that must not be compared; the message says why and what to pick instead."""
+
+
+def check_comparable(base: dict, candidate: dict) -> str | None:
+    """Raise if the runs were evaluated differently; return a caution text when only reference runs differ."""
+    if base["run_id"] == candidate["run_id"]:
+        raise ComparisonError("base and candidate are the same run; pick two different runs")
+    differs = [k for k in ("benchmark", "protocol") if (base.get(k) or None) != (candidate.get(k) or None)]
+    if not differs:
+        return None
+    detail = "; ".join(f"{k}: {base.get(k)!r} vs {candidate.get(k)!r}" for k in differs)
+    if base.get("source") == candidate.get("source") == Source.REFERENCE.value:
+        return f"Both are published reference runs evaluated differently ({detail}); read the deltas with care."
+    raise ComparisonError(f"the runs were evaluated differently ({detail}); pick runs with the same benchmark "
+                          "and protocol (re-evaluate one of them on the other's benchmark)")
+
+
+def deltas(metrics: pd.DataFrame, base_id: str, candidate_id: str) -> pd.DataFrame:
+    """Per language x metric: base, candidate, absolute and relative delta, direction-aware verdict."""
+    wide = _side_by_side(metrics, base_id, candidate_id)
+    delta = wide["candidate"] - wide["base"]
+    rel = np.where(wide["base"].abs() > 0, delta / wide["base"].abs() * 100.0, np.nan)
+    sign = wide["metric"].map(lambda m: -1.0 if METRICS[m].direction is Direction.LOWER else 1.0)
+    out = wide.assign(delta=delta, rel_delta_pct=rel, improvement_pct=rel * sign)
+    out["verdict"] = [_verdict(b, c, d * s) for b, c, d, s in zip(out["base"], out["candidate"], delta, sign)]
+    return out[DELTA_COLUMNS].reset_index(drop=True)
+
+
+def multi_deltas(metrics: pd.DataFrame, base_id: str, candidate_ids: list[str]) -> pd.DataFrame:
+    """deltas() of several candidates against one base, stacked with a ``candidate_id`` column."""
+    parts = [deltas(metrics, base_id, c).assign(candidate_id=c) for c in candidate_ids]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DELTA_COLUMNS + ["candidate_id"])
+
+
+def _side_by_side(metrics, base_id, candidate_id) -> pd.DataFrame:
+    def side(run_id, name):
+        rows = metrics[metrics["run_id"] == run_id]
+        return rows.set_index(["language", "metric"])["value"].rename(name)
+
+    wide = pd.concat([side(base_id, "base"), side(candidate_id, "candidate")], axis=1).reset_index()
+    wide.columns = ["language", "metric", "base", "candidate"]
+    wide["_lang"] = wide["language"].map({k: i for i, k in enumerate(LANGUAGE_ORDER)})
+    wide["_metric"] = wide["metric"].map({k: i for i, k in enumerate(METRICS)})
+    return wide.sort_values(["_lang", "_metric"]).drop(columns=["_lang", "_metric"]).astype(
+        {"base": float, "candidate": float})
+
+
+def _verdict(base, candidate, signed_delta) -> str:
+    if math.isnan(base):
+        return "only in candidate"
+    if math.isnan(candidate):
+        return "only in base"
+    if abs(signed_delta) < 1e-12:
+        return "same"
+    return "better" if signed_delta > 0 else "worse"
+
+
+def run_scores(metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
+    """One score per run: its published ``overall`` value if stored, else the mean over its languages."""
+    rows = metrics[metrics["metric"] == metric]
+    if rows.empty:
+        return pd.DataFrame(columns=["run_id", "score", "basis"])
+    overall = rows[rows["language"] == Language.OVERALL.value].set_index("run_id")["value"]
+    per_lang = rows[rows["language"] != Language.OVERALL.value].groupby("run_id")["value"].agg(["mean", "count"])
+    out = per_lang.rename(columns={"mean": "score"})
+    out["basis"] = out["count"].map(lambda n: f"mean of {n} languages")
+    out = out.drop(columns="count").reindex(out.index.union(overall.index))
+    has_overall = out.index.isin(overall.index)
+    out.loc[has_overall, "score"] = overall.reindex(out.index[has_overall]).to_numpy()
+    out.loc[has_overall, "basis"] = "published overall"
+    return out.rename_axis("run_id").reset_index()
+
+
+def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
+    """Score per disk MB and per million params, with Pareto-front flags (max score, min size)."""
+    scores = run_scores(metrics, metric)
+    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb"]
+    out = runs[cols].merge(scores, on="run_id", how="inner")
+    out["params_m"] = pd.to_numeric(out["params"], errors="coerce").astype(float) / 1e6
+    out["disk_mb"] = pd.to_numeric(out["disk_mb"], errors="coerce").astype(float)
+    out["score"] = out["score"].astype(float)
+    out["score_per_mb"] = _per(out["score"], out["disk_mb"])
+    out["score_per_mparams"] = _per(out["score"], out["params_m"])
+    out["pareto_disk"] = pareto_front(out["score"], out["disk_mb"])
+    out["pareto_params"] = pareto_front(out["score"], out["params_m"])
+    order = ["run_id", "name", "kind", "source", "score", "basis", "disk_mb", "params_m", "score_per_mb",
+             "score_per_mparams", "pareto_disk", "pareto_params", "benchmark", "protocol"]
+    return out[order].sort_values("score_per_mb", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def _per(score: pd.Series, size: pd.Series) -> pd.Series:
+    # A size of 0 or less is missing data, not an infinitely efficient model.
+    return score / size.where(size > 0)
+
+
+def pareto_front(score: pd.Series, cost: pd.Series) -> pd.Series:
+    """True where no other point has a higher-or-equal score at a lower-or-equal cost (one strictly).
+
+    Identical points are all on the front; points with a missing score or cost are never on it. O(n log n).
+    """
+    score, cost = score.astype(float), cost.astype(float)
+    valid = score.notna() & cost.notna() & (cost >= 0)
+    on_front = pd.Series(False, index=score.index)
+    best = -math.inf
+    frame = pd.DataFrame({"score": score[valid], "cost": cost[valid]})
+    for _, group in frame.groupby("cost", sort=True):
+        top = group["score"].max()
+        if top > best:
+            on_front[group.index[group["score"] == top]] = True
+            best = top
+    return on_front
+
+
+def filter_runs(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), statuses=()) -> pd.DataFrame:
+    """Runs whose id, name or model contains ``text`` (plain substring, never evaluated) and in the chosen sets."""
+    keep = pd.Series(True, index=runs.index)
+    if text.strip():
+        needle = text.strip().lower()
+        haystack = runs[["run_id", "name", "model"]].fillna("").astype(str).agg(" ".join, axis=1).str.lower()
+        keep &= haystack.str.contains(needle, regex=False)
+    for column, chosen in (("kind", kinds), ("source", sources), ("status", statuses)):
+        if chosen:
+            keep &= runs[column].isin(list(chosen))
+    return runs[keep]
+
+
+def metrics_table(metrics: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """One run's metrics pivoted for display: a row per language, a column per metric."""
+    rows = metrics[metrics["run_id"] == run_id]
+    table = rows.pivot_table(index="language", columns="metric", values="value", aggfunc="first")
+    table = table.reindex([lang for lang in LANGUAGE_ORDER if lang in table.index])
+    return table[[m for m in METRICS if m in table.columns]].reset_index()

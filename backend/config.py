@@ -1,0 +1,53 @@
+"""Settings, read once from the environment; each has a default and a help line."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs_dir: Path = field(
+        default=REPO_ROOT / "runs",
+        metadata={"env": "DASHBOARD_RUNS_DIR", "help": "folder of runs/<run_id>/run.json (the source of truth)"},
+    )
+    db_path: Path = field(
+        default=None,  # type: ignore[assignment]  # filled from runs_dir in __post_init__
+        metadata={"env": "DASHBOARD_DB", "help": "DuckDB file the dashboard reads (default: <runs_dir>/dashboard.duckdb)"},
+    )
+    reference_dir: Path = field(
+        default=REPO_ROOT / "runs" / "reference",
+        metadata={"env": "DASHBOARD_REFERENCE_DIR", "help": "published results imported on first start"},
+    )
+    lock_timeout_s: float = field(
+        default=30.0,
+        metadata={"env": "DASHBOARD_LOCK_TIMEOUT", "help": "seconds to wait for another process's DB write lock"},
+    )
+
+    def __post_init__(self):
+        if self.db_path is None:
+            object.__setattr__(self, "db_path", Path(self.runs_dir) / "dashboard.duckdb")
+
+
+def _from_env(environ) -> Settings:
+    values = {}
+    for f in fields(Settings):
+        raw = environ.get(f.metadata["env"])
+        if raw:
+            values[f.name] = float(raw) if f.type in ("float", float) else Path(raw).expanduser()
+    return Settings(**values)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings (tests call ``settings.cache_clear()`` after changing the environment)."""
+    return _from_env(os.environ)
+
+
+def documented() -> list[tuple[str, str, str]]:
+    """(env var, default, help) for every setting; the README lists exactly these (a test checks)."""
+    return [(f.metadata["env"], str(f.default), f.metadata["help"]) for f in fields(Settings)]

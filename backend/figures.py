@@ -1,0 +1,57 @@
+"""Pure functions DataFrame -> plotly figure. Pages show ``safe(...)``'s text instead of crashing on bad data."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from backend.compare import LANGUAGE_ORDER
+from backend.vocab import METRICS
+
+# Red for worse, green for better, pale at zero; clipped at +-50 % so one outlier does not wash out the rest.
+DIVERGING = [[0.0, "#b2182b"], [0.35, "#ef8a62"], [0.5, "#f7f7f7"], [0.65, "#7fbf7b"], [1.0, "#1b7837"]]
+
+
+def safe(build, *args, **kwargs):
+    """(figure, None) or (None, message): a plotting failure becomes text on the page."""
+    try:
+        return build(*args, **kwargs), None
+    except Exception as e:  # noqa: BLE001 - any plotting failure is shown, not raised
+        return None, f"Could not draw this figure: {type(e).__name__}: {e}"
+
+
+def deltas_heatmap(deltas, title: str = "") -> go.Figure:
+    """Language x metric grid coloured by improvement (direction-aware), labelled with the relative delta."""
+    metrics = [m for m in METRICS if m in set(deltas["metric"])]
+    languages = [lang for lang in LANGUAGE_ORDER if lang in set(deltas["language"])]
+    grid = deltas.pivot_table(index="language", columns="metric", values="improvement_pct", aggfunc="first")
+    rel = deltas.pivot_table(index="language", columns="metric", values="rel_delta_pct", aggfunc="first")
+    grid, rel = (t.reindex(index=languages, columns=metrics) for t in (grid, rel))
+    text = rel.map(lambda v: "" if v != v else f"{v:+.1f}%")
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(), x=[METRICS[m].label for m in metrics], y=languages, text=text.to_numpy(),
+        texttemplate="%{text}", colorscale=DIVERGING, zmid=0, zmin=-50, zmax=50,
+        colorbar={"title": "better →<br>(% change,<br>sign by direction)"},
+        hovertemplate="%{y} · %{x}<br>relative delta %{text}<extra></extra>"))
+    fig.update_layout(title=title, yaxis={"autorange": "reversed"}, height=120 + 45 * len(languages),
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "disk MB",
+                       score_label: str = "NDCG@10") -> go.Figure:
+    """Score vs size, one marker per run (hover: name), with the Pareto front drawn as a step line."""
+    points = eff.dropna(subset=["score", size_column])
+    front_flag = "pareto_disk" if size_column == "disk_mb" else "pareto_params"
+    fig = go.Figure()
+    for source, group in points.groupby("source"):
+        fig.add_trace(go.Scatter(
+            x=group[size_column], y=group["score"], mode="markers", name=str(source), text=group["name"],
+            customdata=group[["run_id", "basis"]].to_numpy(), marker={"size": 11},
+            hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + size_label + " %{x:.3g}<br>"
+                          + score_label + " %{y:.4f} (%{customdata[1]})<extra></extra>"))
+    front = points[points[front_flag]].sort_values(size_column)
+    if len(front):
+        fig.add_trace(go.Scatter(x=front[size_column], y=front["score"], mode="lines", name="Pareto front",
+                                 line={"shape": "hv", "dash": "dash", "color": "#444"}, hoverinfo="skip"))
+    fig.update_layout(xaxis_title=size_label, yaxis_title=score_label, height=420,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "source"})
+    return fig

@@ -1,0 +1,76 @@
+"""Importers, registered by format. Each turns one path into validated run records or raises ImportFailure."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from backend.records import RecordError, RunRecord
+
+
+class ImportFailure(ValueError):
+    """One file that cannot be imported: ``str()`` is a single line naming the file and the fix."""
+
+    def __init__(self, path, message: str):
+        self.path, self.message = Path(path), message
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass(frozen=True)
+class Importer:
+    name: str
+    sniff: Callable[[Path], bool]  # cheap check: is this path in my format?
+    load: Callable[[Path], list[RunRecord]]
+    help: str
+
+
+IMPORTERS: dict[str, Importer] = {}
+
+
+def register_importer(name: str, *, sniff, load, help: str) -> Importer:
+    if name in IMPORTERS:
+        raise ValueError(f"importer {name!r} is already registered; pick another format name")
+    IMPORTERS[name] = importer = Importer(name, sniff, load, help)
+    return importer
+
+
+def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
+    """Records of one file or folder; ImportFailure (one line, with the fix) for anything wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportFailure(path, "no such file or folder; check the path")
+    if fmt is not None and fmt not in IMPORTERS:
+        raise ImportFailure(path, f"unknown format {fmt!r}; use one of: {', '.join(IMPORTERS)}")
+    importer = IMPORTERS[fmt] if fmt else next((i for i in IMPORTERS.values() if _sniff(i, path)), None)
+    if importer is None:
+        raise ImportFailure(path, f"not a known format; expected {'; '.join(i.help for i in IMPORTERS.values())}")
+    try:
+        records = importer.load(path)
+    except ImportFailure:
+        raise
+    except (RecordError, ValueError, OSError, RecursionError) as e:
+        raise ImportFailure(path, f"[{importer.name}] {_one_line(e)}") from e
+    if not records:
+        raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
+    seen = set()
+    for record in records:
+        if record.run_id in seen:
+            raise ImportFailure(path, f"[{importer.name}] run_id {record.run_id} appears twice; make ids unique")
+        seen.add(record.run_id)
+    return records
+
+
+def _sniff(importer: Importer, path: Path) -> bool:
+    try:
+        return importer.sniff(path)
+    except OSError:
+        return False
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 400 else text[:400] + "…"
+
+
+# Registration happens on import of each format module.
+from backend.importers import runjson, widecsv, mteb  # noqa: E402,F401

@@ -1,0 +1,54 @@
+"""The project's own ``run.json`` (schema: docs/run-json.md); also a run folder holding one."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from backend.importers import register_importer
+from backend.records import RecordError, RunRecord, record_from_dict
+
+MAX_BYTES = 200 * 1024 * 1024
+
+
+def _file(path: Path) -> Path:
+    return path / "run.json" if path.is_dir() else path
+
+
+def read_json(path: Path):
+    """Parse a JSON file, turning every parse problem into a RecordError with line and column."""
+    if path.stat().st_size > MAX_BYTES:
+        raise RecordError(f"file is larger than {MAX_BYTES // 2**20} MB; split it")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise RecordError(f"not UTF-8 text (byte {e.start}); save the file as UTF-8 JSON") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}; fix the syntax") from None
+    except RecursionError:
+        raise RecordError("JSON nested too deeply; flatten it") from None
+
+
+def _reject_constant(name):
+    raise RecordError(f"JSON contains {name}; write null for a missing value")
+
+
+def sniff(path: Path) -> bool:
+    path = _file(path)
+    if not path.is_file() or path.suffix.lower() != ".json":
+        return False
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return b'"run_id"' in head or b'"schema_version"' in head or path.name == "run.json"
+
+
+def load(path: Path) -> list[RunRecord]:
+    data = read_json(_file(path))
+    if isinstance(data, list):  # a list of run objects is accepted too
+        return [record_from_dict(item) for item in data]
+    return [record_from_dict(data)]
+
+
+register_importer("run.json", sniff=sniff, load=load,
+                  help="run.json (or a run folder) as in docs/run-json.md")

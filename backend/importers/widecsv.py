@@ -1,0 +1,100 @@
+"""Wide CSV typed by hand: one row per run x language, one column per metric.
+
+Required columns: run_id, kind, language, and at least one metric column (ndcg@10, mrr, recall@5, mean_rank, ...).
+Optional run columns (same value on every row of a run): see RUN_COLUMNS; ``notes`` goes to provenance.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from backend.importers import register_importer
+from backend.records import RUN_FIELDS, SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
+from backend.vocab import METRICS, canonical_metric
+
+RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", "benchmark", "protocol", "model",
+               "params", "trainable_params", "disk_mb", "peak_memory_mb", "train_seconds", "encode_throughput",
+               "source", "notes"]
+ROW_COLUMNS = ["language", "n"]
+NUMERIC = {k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")} | {"n"}
+MAX_BYTES = 200 * 1024 * 1024
+
+
+def sniff(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in (".csv", ".tsv")
+
+
+def load(path: Path) -> list[RunRecord]:
+    if path.stat().st_size > MAX_BYTES:
+        raise RecordError(f"file is larger than {MAX_BYTES // 2**20} MB; split it")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RecordError(f"not UTF-8 text (byte {e.start}); save the CSV as UTF-8") from None
+    if "\x00" in text:
+        raise RecordError("contains NUL bytes: this is not a text CSV; export it again as CSV")
+    reader = csv.reader(io.StringIO(text), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        raise RecordError(f"unreadable CSV ({e}); check quoting") from None
+    if not rows:
+        raise RecordError("empty file; the first line must be the header")
+    header, metric_of = _header(rows[0])
+    runs: dict[str, dict] = {}
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise RecordError(f"line {line_no} has {len(row)} cells but the header has {len(header)}; fix the row")
+        _add_row(runs, dict(zip(header, (c.strip() for c in row))), metric_of, line_no, path.name)
+    return [record_from_dict(run) for run in runs.values()]
+
+
+def _header(raw: list[str]) -> tuple[list[str], dict[str, str]]:
+    header = [h.strip().lower() for h in raw]
+    metric_of = {h: canonical_metric(h) for h in header if canonical_metric(h)}
+    unknown = [h for h in header if h not in RUN_COLUMNS + ROW_COLUMNS and h not in metric_of]
+    if unknown:
+        raise RecordError(f"unknown column(s) {', '.join(map(repr, unknown[:5]))}; allowed: "
+                          f"{', '.join(RUN_COLUMNS + ROW_COLUMNS)} and metric columns {', '.join(METRICS)}")
+    missing = [c for c in ("run_id", "kind", "language") if c not in header]
+    if missing or not metric_of:
+        need = ", ".join(missing) if missing else "a metric column (e.g. ndcg@10)"
+        raise RecordError(f"header lacks {need}; first line must name the columns")
+    if len(set(header)) != len(header):
+        raise RecordError("a column name appears twice in the header; keep one")
+    return header, metric_of
+
+
+def _add_row(runs: dict, row: dict, metric_of: dict, line_no: int, file_name: str):
+    run_id = row["run_id"]
+    fields = {k: _cell(row[k], k, line_no, k in NUMERIC) for k in RUN_COLUMNS if k in row and row[k] != ""}
+    notes = fields.pop("notes", None)
+    run = runs.setdefault(run_id, {"schema_version": SCHEMA_VERSION, **fields, "metrics": [],
+                                   "provenance": {"format": "wide-csv", "file": file_name,
+                                                  **({"notes": notes} if notes else {})}})
+    for key, value in fields.items():
+        if run.get(key) != value:
+            raise RecordError(f"line {line_no}: run {run_id} has {key}={value!r} here but {run.get(key)!r} "
+                              "on an earlier line; run columns must agree on every row of a run")
+    n = _cell(row["n"], "n", line_no, True) if row.get("n") else None
+    for column, metric in metric_of.items():
+        if row[column] != "":
+            value = _cell(row[column], column, line_no, True)
+            run["metrics"].append({"language": row["language"], "metric": metric, "value": value, "n": n})
+
+
+def _cell(text: str, column: str, line_no: int, numeric: bool):
+    if not numeric:
+        return text
+    try:
+        return int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text)
+    except ValueError:
+        raise RecordError(f"line {line_no}: column {column} = {text[:40]!r} is not a number") from None
+
+
+register_importer("wide-csv", sniff=sniff, load=load,
+                  help="a .csv/.tsv with run_id, kind, language and metric columns")

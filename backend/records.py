@@ -1,0 +1,226 @@
+"""The run record (the content of ``runs/<run_id>/run.json``) and its validation.
+
+Every importer turns its format into ``RunRecord`` objects; the store only ever ingests validated records.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from backend.kinds import get_kind
+from backend.vocab import METRICS, Language, Source, Status, canonical_metric, enum_value
+
+SCHEMA_VERSION = 1
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@-]{0,199}$")
+MAX_TEXT = 100_000  # longest free-text field kept (error text, names): a 10 MB name is a mistake
+
+
+class RecordError(ValueError):
+    """A run record that cannot be stored; the message says what to fix."""
+
+
+# name -> (type, required, help). Documented in docs/run-json.md; a test checks both agree.
+RUN_FIELDS: dict[str, tuple[str, bool, str]] = {
+    "schema_version": ("int", True, f"always {SCHEMA_VERSION}"),
+    "run_id": ("str", True, "unique id, letters/digits/._+=@-, e.g. m2v-distill--minilm--20261122T2300Z"),
+    "kind": ("str", True, "a registered run kind (python -m backend kinds)"),
+    "name": ("str", False, "human-readable name (default: run_id)"),
+    "status": ("str", False, "running | finished | failed | cancelled | interrupted (default finished)"),
+    "created_at": ("time", False, "ISO-8601 UTC start time"),
+    "finished_at": ("time", False, "ISO-8601 UTC end time"),
+    "benchmark": ("str", False, "benchmark id the metrics were computed on"),
+    "protocol": ("str", False, "evaluation protocol, e.g. full, csn-1000, mteb, published"),
+    "model": ("str", False, "model reference: a path, a package or a hub name"),
+    "params": ("int", False, "total parameters"),
+    "trainable_params": ("int", False, "parameters trained by this run"),
+    "disk_mb": ("float", False, "model size on disk, MB"),
+    "peak_memory_mb": ("float", False, "peak resident memory, MB"),
+    "train_seconds": ("float", False, "training wall time, s"),
+    "encode_throughput": ("float", False, "documents encoded per second"),
+    "config": ("object", False, "the run's configuration (free-form JSON object)"),
+    "source": ("str", False, "local | imported | reference (default local)"),
+    "provenance": ("object", False, "where the figures come from: files, citation, versions"),
+    "error": ("str", False, "error text of a failed run"),
+    "metrics": ("list", True, "[{language, metric, value, n}]: long-form metrics"),
+    "queries": ("list", False, "[{language, query_id, gold_rank}]: per-query gold ranks"),
+}
+_NUMBER_FIELDS = [k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")]
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    kind: str
+    metrics: list[dict]
+    name: str = ""
+    status: str = Status.FINISHED.value
+    created_at: str | None = None
+    finished_at: str | None = None
+    benchmark: str | None = None
+    protocol: str | None = None
+    model: str | None = None
+    params: int | None = None
+    trainable_params: int | None = None
+    disk_mb: float | None = None
+    peak_memory_mb: float | None = None
+    train_seconds: float | None = None
+    encode_throughput: float | None = None
+    config: dict = field(default_factory=dict)
+    source: str = Source.LOCAL.value
+    provenance: dict = field(default_factory=dict)
+    error: str | None = None
+    queries: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        out = {"schema_version": SCHEMA_VERSION}
+        out.update({k: getattr(self, k) for k in RUN_FIELDS if k != "schema_version"})
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+    def digest(self) -> str:
+        """Content hash: re-importing an identical record is a no-op, a different one is a conflict."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def check_run_id(run_id) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise RecordError(
+            f"run_id {str(run_id)[:80]!r} is not allowed; use 1-200 letters, digits or ._+=@- "
+            "starting with a letter or digit (no slashes, so it cannot leave runs/)"
+        )
+    return run_id
+
+
+def record_from_dict(data) -> RunRecord:
+    """Validate a run.json object; RecordError names the first problem and its fix."""
+    if not isinstance(data, dict):
+        raise RecordError(f"expected a JSON object at the top, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(RUN_FIELDS))
+    if unknown:
+        raise RecordError(f"unknown field(s) {', '.join(map(repr, unknown[:5]))}; allowed: {', '.join(RUN_FIELDS)}")
+    for key, (_, required, _) in RUN_FIELDS.items():
+        if required and key not in data:
+            raise RecordError(f"missing required field {key!r} ({RUN_FIELDS[key][2]})")
+    if data["schema_version"] != SCHEMA_VERSION or isinstance(data["schema_version"], bool):
+        raise RecordError(f"schema_version must be {SCHEMA_VERSION}, got {data['schema_version']!r}")
+    run_id = check_run_id(data["run_id"])
+    values = {k: v for k, v in data.items() if k != "schema_version" and v is not None}
+    try:
+        get_kind(_text(values["kind"], "kind"))
+        for key in ("name", "benchmark", "protocol", "model", "error"):
+            if key in values:
+                values[key] = _text(values[key], key)
+        values["status"] = enum_value(Status, values.get("status", Status.FINISHED.value), "status")
+        values["source"] = enum_value(Source, values.get("source", Source.LOCAL.value), "source")
+        for key in ("created_at", "finished_at"):
+            if key in values:
+                values[key] = _timestamp(values[key], key)
+        for key in _NUMBER_FIELDS:
+            if key in values:
+                values[key] = _number(values[key], key, integer=RUN_FIELDS[key][0] == "int")
+        for key in ("config", "provenance"):
+            if not isinstance(values.get(key, {}), dict):
+                raise RecordError(f"{key} must be a JSON object")
+        values["metrics"] = [_metric_row(m, i) for i, m in enumerate(_list(values["metrics"], "metrics"))]
+        values["queries"] = [_query_row(q, i) for i, q in enumerate(_list(values.get("queries", []), "queries"))]
+    except ValueError as e:
+        raise RecordError(f"run {run_id}: {e}") from None
+    _check_unique(values["metrics"], ("language", "metric"), f"run {run_id}: metric")
+    _check_unique(values["queries"], ("language", "query_id"), f"run {run_id}: query")
+    values.setdefault("name", run_id)
+    _check_json_safe(values)
+    return RunRecord(**values)
+
+
+def _text(value, key) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"{key} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise RecordError(f"{key} contains a NUL character; remove it")
+    if len(value) > MAX_TEXT:
+        raise RecordError(f"{key} is {len(value):,} characters long; the limit is {MAX_TEXT:,}")
+    return value
+
+
+def _number(value, key, integer=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RecordError(f"{key} must be a number, got {type(value).__name__} {str(value)[:40]!r}")
+    if not math.isfinite(value) or value < 0:
+        raise RecordError(f"{key} must be a finite number >= 0, got {value!r}")
+    if integer:
+        if value != int(value) or value > 2**62:
+            raise RecordError(f"{key} must be a whole number below 2**62, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _timestamp(value, key) -> str:
+    text = _text(value, key)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"{key} {text[:40]!r} is not an ISO-8601 time such as 2026-11-22T23:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _list(value, key) -> list:
+    if not isinstance(value, list):
+        raise RecordError(f"{key} must be a list")
+    return value
+
+
+def _metric_row(row, i) -> dict:
+    if not isinstance(row, dict) or not {"language", "metric", "value"} <= set(row) or set(row) - {"language", "metric", "value", "n"}:
+        raise RecordError(f"metrics[{i}] must be an object with language, metric, value and optional n")
+    language = enum_value(Language, _text(row["language"], f"metrics[{i}].language"), "language")
+    name = canonical_metric(_text(row["metric"], f"metrics[{i}].metric"))
+    if name is None:
+        raise RecordError(f"metrics[{i}]: unknown metric {row['metric']!r}; use one of: {', '.join(METRICS)}")
+    return {"language": language, "metric": name, "value": metric_value(row["value"], name, language),
+            "n": None if row.get("n") is None else _number(row["n"], f"metrics[{i}].n", integer=True)}
+
+
+def metric_value(value, name: str, language: str) -> float:
+    """A metric value checked against the metric's valid range (NaN, negatives, recall > 1 are refused)."""
+    spec = METRICS[name]
+    value = _number(value, f"{language} {name}")
+    if value < spec.lower or (spec.upper is not None and value > spec.upper):
+        top = "" if spec.upper is None else f" and <= {spec.upper:g}"
+        raise RecordError(f"{language} {name} = {value!r} is out of range; it must be >= {spec.lower:g}{top}")
+    return value
+
+
+def _query_row(row, i) -> dict:
+    if not isinstance(row, dict) or set(row) != {"language", "query_id", "gold_rank"}:
+        raise RecordError(f"queries[{i}] must be an object with exactly language, query_id, gold_rank")
+    rank = _number(row["gold_rank"], f"queries[{i}].gold_rank", integer=True)
+    if rank < 1:
+        raise RecordError(f"queries[{i}].gold_rank must be >= 1 (rank 1 = gold retrieved first)")
+    return {"language": enum_value(Language, row["language"], "language"),
+            "query_id": _text(str(row["query_id"]), f"queries[{i}].query_id"), "gold_rank": rank}
+
+
+def _check_unique(rows, keys, what):
+    seen = set()
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        if key in seen:
+            raise RecordError(f"{what} {'/'.join(map(str, key))} appears twice; keep one")
+        seen.add(key)
+
+
+def _check_json_safe(values):
+    try:
+        json.dumps(values, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise RecordError(f"config/provenance must be plain JSON without NaN or infinity ({e})") from None
+    except RecursionError:
+        raise RecordError("config/provenance is nested too deeply; flatten it") from None

@@ -1,0 +1,86 @@
+"""The filesystem side of runs/: one folder per run holding run.json, written atomically."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from backend.importers import ImportFailure, load_path
+from backend.records import RunRecord, check_run_id
+
+def run_dir(runs_dir: Path, run_id: str) -> Path:
+    return Path(runs_dir) / check_run_id(run_id)  # the id check keeps every run inside runs_dir
+
+def write_atomic(path: Path, text: str):
+    """Write via a temp file + rename, so a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+def stored_digest(runs_dir: Path, run_id: str) -> str | None:
+    """Digest of the run.json already in runs/ for this id (None if absent or unreadable)."""
+    path = run_dir(runs_dir, run_id) / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        return load_path(path, "run.json")[0].digest()
+    except ImportFailure:
+        return "unreadable"
+
+def record_files(runs_dir: Path) -> list[Path]:
+    return sorted(p for p in Path(runs_dir).glob("*/run.json") if not p.parent.name.startswith("."))
+
+def read_all(runs_dir: Path) -> tuple[list[RunRecord], list[ImportFailure]]:
+    records, failures = [], []
+    for path in record_files(runs_dir):
+        try:
+            records.extend(load_path(path, "run.json"))
+        except ImportFailure as e:
+            failures.append(e)
+    return records, failures
+
+def trash(runs_dir: Path, run_id: str) -> Path | None:
+    """Move a run's folder to runs/.trash/ (deleting from the page must stay recoverable)."""
+    src = run_dir(runs_dir, run_id)
+    if not src.exists():
+        return None
+    dest = Path(runs_dir) / ".trash" / f"{run_id}--{time.strftime('%Y%m%dT%H%M%S')}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(src), str(dest))
+    return dest
+
+def snapshot(paths: list[Path]) -> dict[Path, str | None]:
+    return {p: read_text(p) for p in paths}
+
+def restore(saved: dict[Path, str | None]):
+    """Put files back as ``snapshot`` found them (used to undo a failed import)."""
+    for path, text in saved.items():
+        if read_text(path) == text:
+            continue
+        if text is None:
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass
+        else:
+            write_atomic(path, text)
+
+def dump(record: RunRecord) -> str:
+    return record.to_json() + "\n"

@@ -1,0 +1,235 @@
+"""The only module that touches DuckDB: schema and migrations, ingest, deletes, queries -> DataFrames.
+
+Connections are short-lived (open, work, close) because DuckDB lets one process write at a time: the
+dashboard, runners and imports then take turns, waiting for the lock instead of failing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from backend.records import RunRecord
+from backend.vocab import Language, Source, Status
+
+RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", "benchmark", "protocol", "model",
+               "params", "trainable_params", "disk_mb", "peak_memory_mb", "train_seconds", "encode_throughput",
+               "config", "source", "provenance", "error", "digest", "ingested_at"]
+METRIC_COLUMNS = ["run_id", "language", "metric", "value", "n"]
+QUERY_COLUMNS = ["run_id", "language", "query_id", "gold_rank"]
+TABLES = ("runs", "metrics", "query_results")
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)  # enum literals are ours, never user text
+
+
+MIGRATIONS: list[str] = []
+migration = MIGRATIONS.append
+migration(f"""
+CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    status VARCHAR NOT NULL CHECK (status IN ({_in(Status)})),
+    created_at TIMESTAMP, finished_at TIMESTAMP, benchmark VARCHAR, protocol VARCHAR, model VARCHAR,
+    params BIGINT, trainable_params BIGINT, disk_mb DOUBLE, peak_memory_mb DOUBLE, train_seconds DOUBLE,
+    encode_throughput DOUBLE, config VARCHAR, source VARCHAR NOT NULL CHECK (source IN ({_in(Source)})),
+    provenance VARCHAR, error VARCHAR, digest VARCHAR NOT NULL, ingested_at TIMESTAMP NOT NULL);
+CREATE TABLE metrics (
+    run_id VARCHAR NOT NULL, language VARCHAR NOT NULL CHECK (language IN ({_in(Language)})),
+    metric VARCHAR NOT NULL, value DOUBLE NOT NULL, n BIGINT, PRIMARY KEY (run_id, language, metric));
+CREATE TABLE query_results (
+    run_id VARCHAR NOT NULL, language VARCHAR NOT NULL, query_id VARCHAR NOT NULL, gold_rank BIGINT NOT NULL,
+    PRIMARY KEY (run_id, language, query_id));
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+""")
+
+
+class StoreError(RuntimeError):
+    """The DB cannot be used as asked; the message names the fix."""
+
+
+@dataclass
+class IngestResult:
+    added: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+
+
+class Store:
+    def __init__(self, path: Path, lock_timeout_s: float = 30.0):
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+
+    @contextmanager
+    def connect(self, write: bool = False):
+        """A connection that waits (up to lock_timeout_s) while another process holds the write lock."""
+        if write:
+            self._prepare_dir()
+        elif not self.path.exists():
+            self.migrate()
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=not write)
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open {self.path}: {e}") from e
+                time.sleep(0.05)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _prepare_dir(self):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create {self.path.parent}: {e.strerror}; set DASHBOARD_DB or --db") from e
+
+    @contextmanager
+    def transaction(self):
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # -- schema ----------------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version."""
+        with self.connect(write=True) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+            done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+            for version, sql in enumerate(MIGRATIONS, start=1):
+                if version in done:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
+                con.execute("COMMIT")
+        return len(MIGRATIONS)
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def ingest(self, records: list[RunRecord], replace: bool = False) -> IngestResult:
+        """Insert records in one transaction. Identical re-ingest is a no-op; a changed record needs replace."""
+        self.migrate()
+        ids = [r.run_id for r in records]
+        with self.transaction() as con:
+            existing = dict(con.execute("SELECT run_id, digest FROM runs WHERE run_id IN (SELECT unnest(?))",
+                                        [ids]).fetchall())
+            result = IngestResult([], [], [])
+            fresh = []
+            for record in records:
+                old = existing.get(record.run_id)
+                if old == record.digest():
+                    result.unchanged.append(record.run_id)
+                    continue
+                if old is not None and not replace:
+                    raise StoreError(f"run {record.run_id} already exists with different content; "
+                                     "re-run with --replace to overwrite it, or give the new run another run_id")
+                (result.replaced if old else result.added).append(record.run_id)
+                fresh.append(record)
+            if fresh:
+                _delete(con, [r.run_id for r in fresh])
+                _insert(con, fresh)
+        return result
+
+    def rebuild(self, records: list[RunRecord]) -> int:
+        """Replace the whole content by ``records`` (from runs/*/run.json) in one transaction."""
+        self.migrate()
+        with self.transaction() as con:
+            for table in TABLES:
+                con.execute(f"DELETE FROM {table}")
+            _insert(con, records)
+        return len(records)
+
+    def delete(self, run_ids: list[str]) -> int:
+        with self.transaction() as con:
+            return _delete(con, run_ids)
+
+    def set_meta(self, key: str, value: str):
+        self.migrate()
+        with self.connect(write=True) as con:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.connect() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def runs(self) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute("""
+                SELECT r.* EXCLUDE (digest), coalesce(m.languages, 0) AS languages
+                FROM runs r LEFT JOIN (SELECT run_id, count(DISTINCT language) AS languages
+                                       FROM metrics GROUP BY run_id) m USING (run_id)
+                ORDER BY r.created_at DESC NULLS LAST, r.run_id""").df()
+
+    def metrics(self, run_ids: list[str] | None = None) -> pd.DataFrame:
+        with self.connect() as con:
+            if run_ids is None:
+                return con.execute("SELECT * FROM metrics ORDER BY run_id, language, metric").df()
+            return con.execute("SELECT * FROM metrics WHERE run_id IN (SELECT unnest(?)) "
+                               "ORDER BY run_id, language, metric", [list(run_ids)]).df()
+
+    def query_results(self, run_id: str) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute("SELECT * FROM query_results WHERE run_id = ? ORDER BY language, query_id",
+                               [run_id]).df()
+
+    def fingerprint(self) -> dict[str, tuple[int, str]]:
+        """(row count, content hash) per table: equal fingerprints mean equal content."""
+        out = {}
+        with self.connect() as con:
+            for table in TABLES + ("meta",):
+                rows = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+                out[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()[:16])
+        return out
+
+
+def _delete(con, run_ids: list[str]) -> int:
+    count = con.execute("SELECT count(*) FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids]).fetchone()[0]
+    for table in TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [run_ids])
+    return count
+
+
+def _insert(con, records: list[RunRecord]):
+    """Bulk insert through DataFrames: one statement per table, not one per row."""
+    runs, metrics, queries = frames(records)
+    for table, df in (("runs", runs), ("metrics", metrics), ("query_results", queries)):
+        if len(df):
+            con.register("incoming", df)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+
+
+def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The three tables' rows for ``records`` as DataFrames."""
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    run_rows, metric_rows, query_rows = [], [], []
+    for r in records:
+        row = {c: getattr(r, c, None) for c in RUN_COLUMNS}
+        row.update(config=json.dumps(r.config, sort_keys=True), provenance=json.dumps(r.provenance, sort_keys=True),
+                   digest=r.digest(), ingested_at=now)
+        run_rows.append(row)
+        metric_rows.extend({"run_id": r.run_id, **m} for m in r.metrics)
+        query_rows.extend({"run_id": r.run_id, **q} for q in r.queries)
+    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    for col in ("created_at", "finished_at"):
+        runs[col] = pd.to_datetime(runs[col], utc=True).dt.tz_localize(None)
+    for col in ("params", "trainable_params"):
+        runs[col] = runs[col].astype("Int64")
+    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS).astype({"n": "Int64"})
+    return runs, metrics, pd.DataFrame(query_rows, columns=QUERY_COLUMNS)
