@@ -145,3 +145,12 @@ def metrics_table(metrics: pd.DataFrame, run_id: str) -> pd.DataFrame:
     table = rows.pivot_table(index="language", columns="metric", values="value", aggfunc="first")
     table = table.reindex([lang for lang in LANGUAGE_ORDER if lang in table.index])
     return table[[m for m in METRICS if m in table.columns]].reset_index()
+
+
+def default_pair(runs: pd.DataFrame) -> tuple[str, str]:
+    """A sensible first comparison: a plain distillation as base and a run evaluated the same way as candidate."""
+    base = runs.sort_values(["kind", "run_id"], key=lambda s: s != "m2v-distill" if s.name == "kind" else s).iloc[0]
+    same = runs[(runs["run_id"] != base["run_id"]) & (runs["benchmark"].fillna("") == (base["benchmark"] or ""))
+                & (runs["protocol"].fillna("") == (base["protocol"] or ""))]
+    others = same if len(same) else runs[runs["run_id"] != base["run_id"]]
+    return base["run_id"], (others.iloc[0]["run_id"] if len(others) else base["run_id"])

@@ -50,8 +50,9 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
                           + score_label + " %{y:.4f} (%{customdata[1]})<extra></extra>"))
     front = points[points[front_flag]].sort_values(size_column)
     if len(front):
-        fig.add_trace(go.Scatter(x=front[size_column], y=front["score"], mode="lines", name="Pareto front",
-                                 line={"shape": "hv", "dash": "dash", "color": "#444"}, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=front[size_column], y=front["score"], mode="lines+markers", name="Pareto front",
+                                 line={"shape": "hv", "dash": "dash", "color": "#444"}, hoverinfo="skip",
+                                 marker={"size": 18, "symbol": "circle-open", "color": "#444"}))
     fig.update_layout(xaxis_title=size_label, yaxis_title=score_label, height=420,
                       margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "source"})
     return fig

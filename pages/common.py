@@ -1,0 +1,31 @@
+"""Small helpers shared by the pages: the store, run labels, CSV downloads, error display."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from backend.catalog import default_store
+from backend.store import StoreError
+
+EMPTY_HINT = ("No runs yet. Import the published reference runs with "
+              "`python -m backend import runs/reference/*` (or start with `python -m backend serve`, "
+              "which does it on first start), or import your own run.json / CSV / MTEB results.")
+
+
+def load(what: str) -> pd.DataFrame | None:
+    """``store.runs()`` / ``store.metrics()``; on a DB problem show the message and return None."""
+    try:
+        return getattr(default_store(), what)()
+    except StoreError as e:
+        st.error(f"The run database cannot be read: {e}")
+        return None
+
+
+def labels(runs: pd.DataFrame) -> dict[str, str]:
+    """run_id -> 'name · source · run_id' for select boxes."""
+    return {r.run_id: f"{r.name} · {r.source} · {r.run_id}" for r in runs.itertuples()}
+
+
+def download(df: pd.DataFrame, file_name: str, key: str):
+    st.download_button(f"Download CSV ({len(df):,} rows)", df.to_csv(index=False).encode(), file_name=file_name,
+                       mime="text/csv", key=key)

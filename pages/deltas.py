@@ -1,0 +1,40 @@
+"""Language deltas: one base run against one or more candidates, per language and metric."""
+import streamlit as st
+
+from backend import compare, figures
+from pages.common import EMPTY_HINT, download, labels, load
+
+st.title("Language deltas")
+runs = load("runs")
+if runs is not None and len(runs) < 2:
+    st.info(EMPTY_HINT if runs.empty else "Import a second run to compare against.")
+elif runs is not None:
+    names = labels(runs)
+    ids = list(names)
+    base_default, candidate_default = compare.default_pair(runs)
+    base = st.selectbox("Base run", ids, index=ids.index(base_default), format_func=names.get)
+    candidates = st.multiselect("Candidate run(s)", [i for i in ids if i != base], format_func=names.get,
+                                default=[candidate_default] if candidate_default != base else [])
+    if not candidates:
+        st.info("Pick at least one candidate run.")
+        st.stop()
+    by_id = runs.set_index("run_id", drop=False)
+    try:
+        cautions = [compare.check_comparable(by_id.loc[base].to_dict(), by_id.loc[c].to_dict()) for c in candidates]
+    except compare.ComparisonError as e:
+        st.error(f"Cannot compare: {e}")
+        st.stop()
+    for caution in filter(None, cautions):
+        st.warning(caution)
+    table = compare.multi_deltas(load("metrics"), base, candidates)
+    for candidate in candidates:
+        part = table[table["candidate_id"] == candidate]
+        fig, problem = figures.safe(figures.deltas_heatmap, part, title=f"{names[candidate]}  vs  base")
+        if fig:
+            st.plotly_chart(fig, width="stretch")
+        else:
+            st.warning(problem)
+    st.caption("Colour: green = better, red = worse, taking each metric's direction into account "
+               "(a lower mean rank is better). Labels: relative change of the raw value.")
+    st.dataframe(table, hide_index=True, width="stretch")
+    download(table, "deltas.csv", "deltas_csv")

@@ -1,0 +1,39 @@
+"""Runs: filter, inspect and delete runs."""
+import streamlit as st
+
+from backend import catalog, compare
+from pages.common import EMPTY_HINT, download, load
+
+COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "protocol", "params", "disk_mb",
+           "languages", "created_at", "error"]
+
+st.title("Runs")
+runs = load("runs")
+if runs is not None and runs.empty:
+    st.info(EMPTY_HINT)
+elif runs is not None:
+    text_col, kind_col, source_col, status_col = st.columns([3, 2, 2, 2])
+    text = text_col.text_input("Filter", placeholder="text in id, name or model")
+    kinds = kind_col.multiselect("Kind", sorted(runs["kind"].unique()))
+    sources = source_col.multiselect("Source", sorted(runs["source"].unique()))
+    statuses = status_col.multiselect("Status", sorted(runs["status"].unique()))
+    shown = compare.filter_runs(runs, text, kinds, sources, statuses)[COLUMNS]
+    st.caption(f"{len(shown):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
+    event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
+                         selection_mode="multi-row", key="runs_table")
+    download(shown, "runs.csv", "runs_csv")
+    chosen = shown.iloc[event.selection.rows]["run_id"].tolist() if event.selection.rows else []
+    if chosen:
+        metrics = load("metrics")
+        for run_id in chosen[:5]:
+            st.subheader(run_id)
+            table = compare.metrics_table(metrics, run_id)
+            st.dataframe(table, hide_index=True)
+            download(table, f"{run_id}-metrics.csv", f"metrics_{run_id}")
+        with st.expander(f"Delete {len(chosen)} selected run(s)"):
+            st.write("Their folders move to `runs/.trash/`, so a delete can be undone by moving them back and "
+                     "running `python -m backend rebuild`.")
+            if st.button("Delete", type="primary", key="delete"):
+                count = catalog.delete_runs(chosen)
+                st.success(f"Deleted {count} run(s).")
+                st.rerun()
