@@ -131,7 +131,8 @@ def filter_runs(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), status
     keep = pd.Series(True, index=runs.index)
     if text.strip():
         needle = text.strip().lower()
-        haystack = runs[["run_id", "name", "model"]].fillna("").astype(str).agg(" ".join, axis=1).str.lower()
+        text_of = [runs[c].astype("string").fillna("") for c in ("run_id", "name", "model")]
+        haystack = (text_of[0] + " " + text_of[1] + " " + text_of[2]).str.lower()
         keep &= haystack.str.contains(needle, regex=False)
     for column, chosen in (("kind", kinds), ("source", sources), ("status", statuses)):
         if chosen:

@@ -100,7 +100,7 @@ def check_run_id(run_id) -> str:
 def record_from_dict(data) -> RunRecord:
     """Validate a run.json object; RecordError names the first problem and its fix."""
     if not isinstance(data, dict):
-        raise RecordError(f"expected a JSON object at the top, got {type(data).__name__}")
+        raise RecordError(f"expected a run object (or a list of them), got {type(data).__name__}")
     unknown = sorted(set(data) - set(RUN_FIELDS))
     if unknown:
         raise RecordError(f"unknown field(s) {', '.join(map(repr, unknown[:5]))}; allowed: {', '.join(RUN_FIELDS)}")
@@ -194,7 +194,8 @@ def metric_value(value, name: str, language: str) -> float:
     value = _number(value, f"{language} {name}")
     if value < spec.lower or (spec.upper is not None and value > spec.upper):
         top = "" if spec.upper is None else f" and <= {spec.upper:g}"
-        raise RecordError(f"{language} {name} = {value!r} is out of range; it must be >= {spec.lower:g}{top}")
+        hint = "; if it is a percentage, divide it by 100" if spec.upper == 1 and value <= 100 else ""
+        raise RecordError(f"{language} {name} = {value!r} is out of range; it must be >= {spec.lower:g}{top}{hint}")
     return value
 
 

@@ -35,16 +35,16 @@ def _reject_constant(name):
 
 
 def sniff(path: Path) -> bool:
+    # Any JSON file is ours unless it is an MTEB folder's model_meta.json: a malformed run.json then gets
+    # run.json's precise error instead of "unknown format".
     path = _file(path)
-    if not path.is_file() or path.suffix.lower() != ".json":
-        return False
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    return b'"run_id"' in head or b'"schema_version"' in head or path.name == "run.json"
+    return path.is_file() and path.suffix.lower() == ".json" and path.name != "model_meta.json"
 
 
 def load(path: Path) -> list[RunRecord]:
     data = read_json(_file(path))
+    if isinstance(data, dict) and "scores" in data and "run_id" not in data:
+        raise RecordError("this is an MTEB task file; import its model folder (the one with model_meta.json)")
     if isinstance(data, list):  # a list of run objects is accepted too
         return [record_from_dict(item) for item in data]
     return [record_from_dict(data)]

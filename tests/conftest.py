@@ -1,0 +1,39 @@
+"""Every test gets its own runs/ folder and DuckDB file through the environment (settings are re-read)."""
+from pathlib import Path
+
+import pytest
+
+from backend import catalog
+from backend.config import REPO_ROOT, settings
+from backend.store import Store
+
+REFERENCE = REPO_ROOT / "runs" / "reference"
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "runs"
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(path))
+    monkeypatch.delenv("DASHBOARD_DB", raising=False)
+    monkeypatch.setenv("DASHBOARD_LOCK_TIMEOUT", "20")
+    settings.cache_clear()
+    yield path
+    settings.cache_clear()
+
+
+@pytest.fixture
+def store(runs_dir) -> Store:
+    return catalog.default_store()
+
+
+@pytest.fixture
+def reference_store(store) -> Store:
+    catalog.import_paths(sorted(REFERENCE.iterdir()), store=store)
+    return store
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    """Every file under path (but the DB) with its bytes: 'nothing was written' means this is unchanged."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file() and not p.name.endswith((".duckdb", ".wal"))}

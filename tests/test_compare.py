@@ -1,0 +1,113 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backend import compare, figures
+
+
+def long(rows):
+    return pd.DataFrame(rows, columns=["run_id", "language", "metric", "value"]).assign(n=None)
+
+
+def runs(*rows):
+    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb", "model", "status"]
+    return pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
+
+
+def test_deltas_are_direction_aware():
+    m = long([("a", "java", "ndcg@10", 0.7027), ("b", "java", "ndcg@10", 0.2820),
+              ("a", "java", "mean_rank", 7.24), ("b", "java", "mean_rank", 5.0)])
+    d = compare.deltas(m, "a", "b").set_index(["language", "metric"])
+    assert d.loc[("java", "ndcg@10"), "rel_delta_pct"] == pytest.approx(-59.87, abs=0.01)
+    assert d.loc[("java", "ndcg@10"), "verdict"] == "worse"
+    assert d.loc[("java", "mean_rank"), "delta"] == pytest.approx(-2.24)
+    assert d.loc[("java", "mean_rank"), "improvement_pct"] > 0
+    assert d.loc[("java", "mean_rank"), "verdict"] == "better"
+
+
+def test_deltas_with_missing_languages_and_zero_base():
+    m = long([("a", "python", "ndcg@10", 0.0), ("b", "python", "ndcg@10", 0.1),
+              ("a", "go", "mrr", 0.5), ("b", "ruby", "mrr", 0.4)])
+    d = compare.deltas(m, "a", "b").set_index(["language", "metric"])
+    assert math.isnan(d.loc[("python", "ndcg@10"), "rel_delta_pct"])  # no division by zero
+    assert d.loc[("python", "ndcg@10"), "verdict"] == "better"
+    assert d.loc[("go", "mrr"), "verdict"] == "only in base"
+    assert d.loc[("ruby", "mrr"), "verdict"] == "only in candidate"
+    assert list(d.index.get_level_values(0)) == ["python", "go", "ruby"]  # fixed language order
+
+
+def test_multi_deltas_stacks_candidates():
+    m = long([("a", "go", "mrr", 0.5), ("b", "go", "mrr", 0.4), ("c", "go", "mrr", 0.6)])
+    d = compare.multi_deltas(m, "a", ["b", "c"])
+    assert d["candidate_id"].tolist() == ["b", "c"]
+    assert d["verdict"].tolist() == ["worse", "better"]
+
+
+@pytest.mark.parametrize("score, cost, front", [
+    ([0.9, 0.8, 0.7], [10, 5, 1], [True, True, True]),  # a staircase: all optimal
+    ([0.9, 0.8, 0.95], [10, 20, 10], [False, False, True]),  # same cost, higher score dominates
+    ([0.9, 0.9], [5, 5], [True, True]),  # identical points tie on the front
+    ([0.9, 0.9], [5, 6], [True, False]),  # same score, higher cost is dominated
+    ([0.9, np.nan, 0.5], [5, 1, np.nan], [True, False, False]),  # missing values never on the front
+    ([0.5, 0.6], [0, 1], [True, True]),  # zero cost is a valid cost for the front
+])
+def test_pareto_front(score, cost, front):
+    assert compare.pareto_front(pd.Series(score, dtype=float), pd.Series(cost, dtype=float)).tolist() == front
+
+
+def test_pareto_front_matches_brute_force_on_random_points():
+    rng = np.random.default_rng(0)
+    score, cost = pd.Series(rng.integers(0, 8, 300) / 8), pd.Series(rng.integers(0, 8, 300).astype(float))
+    brute = [not any((score[j] >= score[i]) and (cost[j] <= cost[i]) and (score[j] > score[i] or cost[j] < cost[i])
+                     for j in range(len(score))) for i in range(len(score))]
+    assert compare.pareto_front(score, cost).tolist() == brute
+
+
+def test_efficiency_guards_zero_size_and_prefers_published_overall():
+    r = runs(("a", "A", "m2v-distill", "local", "b", "p", 7_560_000, 15.0),
+             ("b", "B", "m2v-distill", "local", "b", "p", 0, 0.0))
+    m = long([("a", "overall", "ndcg@10", 0.74), ("a", "python", "ndcg@10", 0.5),
+              ("b", "python", "ndcg@10", 0.6), ("b", "go", "ndcg@10", 0.4)])
+    e = compare.efficiency(r, m).set_index("run_id")
+    assert e.loc["a", "score"] == pytest.approx(0.74) and e.loc["a", "basis"] == "published overall"
+    assert e.loc["b", "score"] == pytest.approx(0.5) and e.loc["b", "basis"] == "mean of 2 languages"
+    assert e.loc["a", "score_per_mb"] == pytest.approx(0.74 / 15)
+    assert math.isnan(e.loc["b", "score_per_mb"]) and math.isnan(e.loc["b", "score_per_mparams"])
+
+
+def test_check_comparable():
+    a = {"run_id": "a", "benchmark": "b1", "protocol": "full", "source": "local"}
+    assert compare.check_comparable(a, {**a, "run_id": "b"}) is None
+    with pytest.raises(compare.ComparisonError, match="evaluated differently"):
+        compare.check_comparable(a, {**a, "run_id": "b", "protocol": "csn-1000"})
+    with pytest.raises(compare.ComparisonError, match="same run"):
+        compare.check_comparable(a, a)
+    ref = {**a, "source": "reference"}
+    assert "care" in compare.check_comparable(ref, {**ref, "run_id": "b", "benchmark": "mteb"})
+
+
+def test_filter_runs_is_literal_text_not_an_expression():
+    r = runs(("a", "x.*", "teacher", "local", None, None, None, None), ("b", "plain", "kd-student", "reference"))
+    assert compare.filter_runs(r, "x.*")["run_id"].tolist() == ["a"]
+    assert compare.filter_runs(r, "__import__('os')").empty
+    assert compare.filter_runs(r, "", sources=["reference"])["run_id"].tolist() == ["b"]
+
+
+def test_default_pair_prefers_distill_base_and_same_protocol():
+    r = runs(("t", "T", "teacher", "local", "b1", "full"), ("d", "D", "m2v-distill", "local", "b1", "full"),
+             ("x", "X", "teacher", "local", "b2", "mteb"))
+    assert compare.default_pair(r) == ("d", "t")
+
+
+def test_figures_build_and_failures_become_text():
+    m = long([("a", "java", "ndcg@10", 0.7), ("b", "java", "ndcg@10", 0.3)])
+    fig, problem = figures.safe(figures.deltas_heatmap, compare.deltas(m, "a", "b"))
+    assert problem is None and fig.data[0].z.shape == (1, 1) and fig.data[0].z[0][0] < 0
+    fig, problem = figures.safe(figures.deltas_heatmap, pd.DataFrame({"x": [1]}))
+    assert fig is None and "Could not draw" in problem
+    r = runs(("a", "A", "m2v-distill", "local", "b", "p", 1e6, 2.0), ("b", "B", "teacher", "local", "b", "p", 2e7, 90))
+    eff = compare.efficiency(r, long([("a", "go", "ndcg@10", 0.4), ("b", "go", "ndcg@10", 0.6)]))
+    fig = figures.efficiency_scatter(eff)
+    assert [t.name for t in fig.data] == ["local", "Pareto front"] and len(fig.data[1].x) == 2

@@ -1,0 +1,212 @@
+import json
+import shutil
+
+import pytest
+
+from backend import catalog
+from backend.__main__ import main
+from tests.conftest import REFERENCE, tree
+
+GOOD_RUN = {"schema_version": 1, "run_id": "m2v-distill--good--1", "kind": "m2v-distill", "name": "good",
+            "benchmark": "b1", "protocol": "full", "disk_mb": 15.0, "params": 7_560_000,
+            "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.5, "n": 10},
+                        {"language": "java", "metric": "mean_rank", "value": 3.5, "n": 10}],
+            "queries": [{"language": "python", "query_id": "q1", "gold_rank": 2}]}
+CSV_HEADER = "run_id,kind,language,ndcg@10,mrr,mean_rank\n"
+
+
+def mteb_folder(root, scores, meta=None, task="CodeSearchNetRetrieval"):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "model_meta.json").write_text(json.dumps(meta or {"name": "org/model-x", "n_parameters": 1000}))
+    (root / f"{task}.json").write_text(json.dumps({"task_name": task, "scores": {"test": scores}}))
+    return root
+
+
+def test_reference_runs_import_and_give_published_deltas(reference_store, tmp_path):
+    runs = reference_store.runs()
+    assert set(runs["source"]) == {"reference"}
+    assert len(runs) == 3
+    out = tmp_path / "d.csv"
+    assert main(["export", "deltas", "--base", "reference--m2v-mpnet-distill",
+                 "--candidate", "reference--m2v-mpnet-tokenlearn-c4", "-o", str(out)]) == 0
+    import pandas as pd
+    d = pd.read_csv(out).set_index(["language", "metric"])
+    assert d.loc[("java", "ndcg@10"), "rel_delta_pct"] == pytest.approx(-59.9, abs=0.1)
+    assert d.loc[("javascript", "ndcg@10"), "rel_delta_pct"] == pytest.approx(3.6, abs=0.1)
+    assert d.loc[("java", "mean_rank"), "verdict"] == "worse"  # rank went up: worse, though the value grew
+
+
+def test_mteb_folder_imports_six_languages(store):
+    catalog.import_paths([REFERENCE / "mteb-potion-base-8M"], store=store)
+    metrics = store.metrics()
+    assert sorted(metrics["language"].unique()) == ["go", "java", "javascript", "php", "python", "ruby"]
+    assert metrics.set_index("language").loc["java", "value"] == pytest.approx(0.383)
+
+
+def test_mteb_results_tree_with_old_dict_layout(store, tmp_path):
+    old = {"python": {"ndcg_at_10": 0.5, "mrr_at_10": 0.4, "recall_at_1": 0.3, "map_at_10": 0.2}}
+    mteb_folder(tmp_path / "results" / "org__m" / "abc123", old, {"name": "org/m", "revision": "abc123"})
+    report = catalog.import_paths([tmp_path / "results"], store=store)
+    assert report.result.added == ["mteb--m-abc123--CodeSearchNetRetrieval"]
+    assert set(store.metrics()["metric"]) == {"ndcg@10", "mrr@10", "recall@1"}  # map_at_10 is not ours
+
+
+def test_run_json_and_csv_import_and_reimport_is_idempotent(store, runs_dir, tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps(GOOD_RUN))
+    (tmp_path / "hand.csv").write_text(CSV_HEADER + "csv--a,teacher,python,0.7,0.6,2\ncsv--a,teacher,go,0.5,,\n")
+    paths = [tmp_path / "run.json", tmp_path / "hand.csv"]
+    first = catalog.import_paths(paths, store=store)
+    assert sorted(first.result.added) == ["csv--a", "m2v-distill--good--1"]
+    before, files = store.fingerprint(), tree(runs_dir)
+    again = catalog.import_paths(paths, store=store)
+    assert again.result.added == [] and sorted(again.result.unchanged) == ["csv--a", "m2v-distill--good--1"]
+    assert store.fingerprint() == before and tree(runs_dir) == files
+    assert len(store.query_results("m2v-distill--good--1")) == 1
+    assert len(store.metrics(["csv--a"])) == 4  # empty cells are missing values, not zeros
+
+
+def test_replace_overwrites_a_changed_run(store, tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(GOOD_RUN))
+    catalog.import_paths([path], store=store)
+    path.write_text(json.dumps({**GOOD_RUN, "name": "renamed"}))
+    with pytest.raises(catalog.ImportErrors, match="--replace"):
+        catalog.import_paths([path], store=store)
+    assert catalog.import_paths([path], store=store, replace=True).result.replaced == ["m2v-distill--good--1"]
+    assert store.runs()["name"].tolist() == ["renamed"]
+
+
+def test_rebuild_from_runs_dir_equals_imported_db(reference_store, runs_dir, tmp_path):
+    before = reference_store.fingerprint()
+    reference_store.path.unlink()
+    assert catalog.rebuild(reference_store, runs_dir) == 3
+    after = reference_store.fingerprint()
+    # ingested_at differs by design; everything else must match.
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items() if k != "meta"} | {"meta": 0}
+    assert after["metrics"] == before["metrics"]
+
+
+def test_delete_moves_folder_to_trash_and_rebuild_agrees(reference_store, runs_dir):
+    catalog.delete_runs(["reference--m2v-mpnet-distill"], reference_store, runs_dir)
+    assert "reference--m2v-mpnet-distill" not in set(reference_store.runs()["run_id"])
+    assert list((runs_dir / ".trash").iterdir())
+    catalog.rebuild(reference_store, runs_dir)
+    assert len(reference_store.runs()) == 2
+
+
+def _json(obj):
+    return json.dumps(obj)
+
+
+MALFORMED = {
+    "bad-syntax.json": '{"run_id": "x", ',
+    "truncated.json": json.dumps(GOOD_RUN)[:57],
+    "top-level-list-of-numbers.json": "[1, 2, 3]",
+    "missing-run-id.json": _json({k: v for k, v in GOOD_RUN.items() if k != "run_id"}),
+    "missing-metrics.json": _json({k: v for k, v in GOOD_RUN.items() if k != "metrics"}),
+    "wrong-type-params.json": _json({**GOOD_RUN, "params": "seven million"}),
+    "nan-metric.json": json.dumps(GOOD_RUN).replace('"value": 0.5', '"value": NaN'),
+    "negative-metric.json": json.dumps(GOOD_RUN).replace('"value": 0.5', '"value": -0.5'),
+    "recall-above-one.json": _json({**GOOD_RUN, "metrics": [{"language": "go", "metric": "recall@5", "value": 5}]}),
+    "unknown-language.json": json.dumps(GOOD_RUN).replace('"python"', '"cobol"'),
+    "unknown-metric.json": json.dumps(GOOD_RUN).replace('"ndcg@10"', '"bleu"'),
+    "unknown-kind.json": _json({**GOOD_RUN, "kind": "magic"}),
+    "escaping-run-id.json": _json({**GOOD_RUN, "run_id": "../../etc"}),
+    "duplicate-ids.json": _json([GOOD_RUN, GOOD_RUN]),
+    "bad-time.json": _json({**GOOD_RUN, "created_at": "yesterday"}),
+    "unknown-field.json": _json({**GOOD_RUN, "acc": 1}),
+    "not-utf8.json": b'{"run_id": "\xff\xfe"}',
+    "deep.json": "[" * 100_000 + "]" * 100_000,
+    "unknown-column.csv": "run_id,kind,language,bleu\nr,teacher,python,1\n",
+    "no-language.csv": "run_id,kind,ndcg@10\nr,teacher,0.5\n",
+    "text-metric.csv": CSV_HEADER + "r,teacher,python,high,,\n",
+    "nan-metric.csv": CSV_HEADER + "r,teacher,python,nan,,\n",
+    "inconsistent-run.csv": "run_id,kind,language,disk_mb,ndcg@10\nr,teacher,python,1,0.5\nr,teacher,go,2,0.5\n",
+    "ragged.csv": CSV_HEADER + "r,teacher,python,0.5\n",
+    "binary.csv": b"\x00\x01\x02run_id,kind\x00",
+    "duplicate-language.csv": CSV_HEADER + "r,teacher,python,0.5,,\nr,teacher,python,0.6,,\n",
+    "notes.txt": "these are my results",
+}
+
+
+def _mteb_cases(root):
+    cases = {
+        "mteb-no-name": ({"n_parameters": 3}, [{"hf_subset": "python", "ndcg_at_10": 0.5}], "CodeSearchNetRetrieval"),
+        "mteb-unknown-subset": (None, [{"hf_subset": "c++", "ndcg_at_10": 0.5}], "CodeSearchNetRetrieval"),
+        "mteb-percent-values": (None, [{"hf_subset": "python", "ndcg_at_10": 62.8}], "CodeSearchNetRetrieval"),
+        "mteb-no-code-task": (None, [{"hf_subset": "en", "main_score": 0.5}], "STS12"),
+        "mteb-scores-not-list": (None, "oops", "CodeSearchNetRetrieval"),
+    }
+    return {name: mteb_folder(root / name, scores, meta, task) for name, (meta, scores, task) in cases.items()}
+
+
+def malformed_paths(root):
+    root.mkdir(exist_ok=True)
+    paths = {}
+    for name, content in MALFORMED.items():
+        path = root / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        paths[name] = path
+    paths.update(_mteb_cases(root))
+    paths["missing-file"] = root / "does-not-exist.json"
+    return paths
+
+
+def test_there_are_more_than_twenty_malformed_cases(tmp_path):
+    assert len(malformed_paths(tmp_path / "bad")) >= 30
+
+
+@pytest.mark.parametrize("case", list(MALFORMED) + ["mteb-no-name", "mteb-unknown-subset", "mteb-percent-values",
+                                                   "mteb-no-code-task", "mteb-scores-not-list", "missing-file"])
+def test_malformed_file_gives_one_clear_line_and_changes_nothing(case, reference_store, runs_dir, tmp_path, capsys):
+    path = malformed_paths(tmp_path / "bad")[case]
+    before, files = reference_store.fingerprint(), tree(runs_dir)
+    assert main(["import", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith(f"error: {path}: ") and "nothing imported" in err[1]
+    assert "Traceback" not in err[0] and len(err[0]) < 700
+    assert reference_store.fingerprint() == before
+    assert tree(runs_dir) == files
+
+
+def test_a_bad_file_among_good_ones_imports_nothing(store, runs_dir, tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(GOOD_RUN))
+    bad = malformed_paths(tmp_path / "bad")["negative-metric.json"]
+    with pytest.raises(catalog.ImportErrors) as e:
+        catalog.import_paths([good, bad], store=store)
+    assert [f.path for f in e.value.failures] == [bad]
+    assert store.runs().empty and tree(runs_dir) == {}
+
+
+def test_same_run_id_in_two_files_is_refused(store, tmp_path):
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text(json.dumps({**GOOD_RUN, "name": name}))
+    with pytest.raises(catalog.ImportErrors, match="also in"):
+        catalog.import_paths([tmp_path / "a.json", tmp_path / "b.json"], store=store)
+
+
+def test_failed_db_write_restores_run_files(store, runs_dir, tmp_path, monkeypatch):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(GOOD_RUN))
+
+    def boom(*a, **k):
+        raise RuntimeError("disk vanished")
+    monkeypatch.setattr(type(store), "ingest", boom)
+    with pytest.raises(RuntimeError):
+        catalog.import_paths([path], store=store)
+    assert tree(runs_dir) == {}
+
+
+def test_read_only_runs_dir_gives_a_clear_error(store, runs_dir, tmp_path, capsys):
+    import os
+    if os.geteuid() == 0:
+        pytest.skip("root ignores directory permissions")
+    runs_dir.mkdir(parents=True)
+    runs_dir.chmod(0o500)
+    try:
+        (tmp_path / "run.json").write_text(json.dumps(GOOD_RUN))
+        assert main(["import", str(tmp_path / "run.json")]) == 1
+        assert "writable" in capsys.readouterr().err
+    finally:
+        shutil.rmtree(runs_dir, ignore_errors=True)
