@@ -36,9 +36,16 @@ class Settings:
 def _from_env(environ) -> Settings:
     values = {}
     for f in fields(Settings):
-        raw = environ.get(f.metadata["env"])
-        if raw:
-            values[f.name] = float(raw) if f.type in ("float", float) else Path(raw).expanduser()
+        name, raw = f.metadata["env"], environ.get(f.metadata["env"])
+        if not raw:
+            continue
+        if f.type in ("float", float):
+            try:
+                values[f.name] = float(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a number; set it to seconds, e.g. {name}=30") from None
+        else:
+            values[f.name] = Path(raw).expanduser()
     return Settings(**values)
 
 

@@ -1,0 +1,153 @@
+"""End to end in headless Chromium: `python -m backend serve` on a free port, every page driven and screenshotted.
+
+Skipped when Chromium or playwright is missing, unless REQUIRE_BROWSER=1 (CI sets it, so a missing install
+step fails instead of hiding). Screenshots go to $SCREENSHOT_DIR (default: the test's temp folder).
+"""
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from backend.config import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _require():
+    missing = [] if Path(CHROMIUM).exists() else ["chromium (apt-get install chromium)"]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install -r requirements.txt)")
+    if missing and os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests need {', '.join(missing)}")
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listen_addresses(port: int) -> set[str]:
+    """Local addresses LISTENing on ``port``, read from /proc/net/tcp (hex, little-endian IPv4)."""
+    out = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        addr, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            out.add(socket.inet_ntoa(bytes.fromhex(addr)[::-1]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _require()
+    runs = tmp_path_factory.mktemp("browser") / "runs"
+    port = _free_port()
+    env = {**os.environ, "DASHBOARD_RUNS_DIR": str(runs)}
+    env.pop("DASHBOARD_DB", None)
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--port", str(port)], cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail(f"dashboard did not start: {proc.stdout.read()}")
+    yield url, port
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server, tmp_path):
+    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    pg.shots = shots
+    yield pg
+    assert pg.locator('[data-testid="stException"]').count() == 0, "a page showed a Python exception"
+    pg.close()
+
+
+def _download(page, button_text) -> list[dict]:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button_text).first.click()
+    return list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+
+
+def test_server_binds_loopback_only(server):
+    assert _listen_addresses(server[1]) == {"127.0.0.1"}
+
+
+def test_runs_page_filter_select_download(page, server):
+    page.goto(server[0])
+    page.get_by_text("3 of 3 runs").wait_for()
+    page.screenshot(path=page.shots / "runs.png", full_page=True)
+    assert len(_download(page, "Download CSV (3 rows)")) == 3
+    page.get_by_placeholder("text in id, name or model").fill("tokenlearn")
+    page.keyboard.press("Enter")
+    page.get_by_text("1 of 3 runs").wait_for()
+    grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+    page.mouse.click(grid["x"] + 15, grid["y"] + 52)  # the first row's selection checkbox
+    page.get_by_role("heading", name="reference--m2v-mpnet-tokenlearn-c4").wait_for()
+    page.screenshot(path=page.shots / "runs-selected.png", full_page=True)
+
+
+def test_deltas_page_heatmap_and_csv(page, server):
+    page.goto(f"{server[0]}/deltas")
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    page.wait_for_timeout(1000)  # let plotly finish drawing before the screenshot
+    page.screenshot(path=page.shots / "deltas.png", full_page=True)
+    rows = {(r["language"], r["metric"]): r for r in _download(page, "Download CSV (17 rows)")}
+    assert float(rows[("java", "ndcg@10")]["rel_delta_pct"]) == pytest.approx(-59.9, abs=0.1)
+    assert float(rows[("javascript", "ndcg@10")]["rel_delta_pct"]) == pytest.approx(3.6, abs=0.1)
+
+
+def test_efficiency_page(page, server):
+    page.goto(f"{server[0]}/efficiency")
+    page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=page.shots / "efficiency.png", full_page=True)
+    assert len(_download(page, "Download CSV (3 rows)")) == 3
+
+
+def test_delete_from_runs_page(page, server):
+    page.goto(server[0])
+    page.get_by_text("3 of 3 runs").wait_for()
+    page.get_by_placeholder("text in id, name or model").fill("potion")
+    page.keyboard.press("Enter")
+    page.get_by_text("1 of 3 runs").wait_for()
+    grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+    page.mouse.click(grid["x"] + 15, grid["y"] + 52)
+    page.get_by_text("Delete 1 selected run(s)").click()
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_text("0 of 2 runs").wait_for()

@@ -1,0 +1,85 @@
+"""One AppTest per page (plus empty, error and refusal states), against a temporary DB."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend import catalog
+from backend.config import REPO_ROOT, settings
+
+TIMEOUT = 60
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(REPO_ROOT / name), default_timeout=TIMEOUT).run()
+
+
+@pytest.mark.parametrize("name", ["pages/runs.py", "pages/deltas.py", "pages/efficiency.py"])
+def test_empty_db_explains_what_to_do(name, store):
+    at = page(name)
+    assert not at.exception
+    assert any("runs/reference" in i.value for i in at.info)
+
+
+def test_app_entry_renders_runs_page(reference_store):
+    at = page("app.py")
+    assert not at.exception
+    assert at.title[0].value == "Runs"
+
+
+def test_runs_page_filters(reference_store):
+    at = page("pages/runs.py")
+    assert not at.exception and len(at.dataframe[0].value) == 3
+    at.text_input[0].input("tokenlearn").run()
+    assert at.dataframe[0].value["run_id"].tolist() == ["reference--m2v-mpnet-tokenlearn-c4"]
+    assert "1 of 3 runs" in at.caption[0].value
+
+
+def test_deltas_page_defaults_to_plain_vs_tokenlearn(reference_store):
+    at = page("pages/deltas.py")
+    assert not at.exception and not at.error
+    assert at.selectbox[0].value == "reference--m2v-mpnet-distill"
+    assert at.multiselect[0].value == ["reference--m2v-mpnet-tokenlearn-c4"]
+    table = at.dataframe[0].value.set_index(["language", "metric"])
+    assert table.loc[("java", "ndcg@10"), "rel_delta_pct"] == pytest.approx(-59.87, abs=0.01)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_deltas_page_warns_for_reference_runs_on_other_benchmarks(reference_store):
+    at = page("pages/deltas.py")
+    at.multiselect[0].set_value(["mteb--potion-base-8M--CodeSearchNetRetrieval"]).run()
+    assert not at.exception and not at.error
+    assert "read the deltas with care" in at.warning[0].value
+
+
+def test_deltas_page_refuses_runs_on_different_benchmarks(reference_store, tmp_path):
+    run = {"schema_version": 1, "run_id": "mine", "kind": "teacher", "benchmark": "csn-mined", "protocol": "full",
+           "metrics": [{"language": "java", "metric": "ndcg@10", "value": 0.5}]}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    catalog.import_paths([tmp_path / "run.json"], store=reference_store)
+    at = page("pages/deltas.py")
+    at.selectbox[0].set_value("mine").run()
+    at.multiselect[0].set_value(["reference--m2v-mpnet-distill"]).run()
+    assert not at.exception
+    assert "evaluated differently" in at.error[0].value
+    assert not at.dataframe
+
+
+def test_efficiency_page(reference_store):
+    at = page("pages/efficiency.py")
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc["reference--m2v-mpnet-distill", "pareto_disk"]
+    assert table.loc["reference--m2v-mpnet-distill", "score_per_mb"] == pytest.approx(0.7387 / 15.07)
+    assert len(at.get("plotly_chart")) == 2
+    assert any("potion" in c.value for c in at.caption)  # says which runs lack a disk size
+
+
+def test_unreadable_db_is_an_error_message_not_a_crash(runs_dir, tmp_path, monkeypatch):
+    bad = tmp_path / "not-a-db.duckdb"
+    bad.write_bytes(b"this is not a duckdb file" * 100)
+    monkeypatch.setenv("DASHBOARD_DB", str(bad))
+    settings.cache_clear()
+    at = page("pages/runs.py")
+    assert not at.exception
+    assert "cannot be read" in at.error[0].value
