@@ -16,9 +16,13 @@ RUNS_VIEW = ["run_id", "kind", "name", "status", "source", "benchmark", "protoco
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    s = settings()
-    store = Store(Path(args.db) if args.db else s.db_path, s.lock_timeout_s)
+    try:
+        s = settings()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     runs_dir = Path(args.runs_dir) if args.runs_dir else s.runs_dir
+    store = Store(Path(args.db) if args.db else s.db_for(runs_dir), s.lock_timeout_s)
     try:
         return args.func(args, store, runs_dir) or 0
     except catalog.ImportErrors as e:

@@ -5,6 +5,7 @@ DB transaction; if the DB step fails the files are put back as they were.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class ImportReport:
 
 def default_store() -> Store:
     s = settings()
-    return Store(s.db_path, s.lock_timeout_s)
+    return Store(s.db_for(), s.lock_timeout_s)
 
 
 def import_paths(paths, store: Store | None = None, runs_dir: Path | None = None, fmt: str | None = None,
@@ -77,7 +78,8 @@ def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, rep
         for record, path in zip(records, paths):
             text = rundirs.dump(record)
             if saved[path] != text:
-                rundirs.write_atomic(path, text)
+                rundirs.write_atomic(path, text, durable=False)
+        os.sync()  # one flush for the batch: the files are on disk before the DB says they are imported
         return store.ingest(records, replace=replace)
     except OSError as e:
         rundirs.restore(saved)

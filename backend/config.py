@@ -15,8 +15,8 @@ class Settings:
         default=REPO_ROOT / "runs",
         metadata={"env": "DASHBOARD_RUNS_DIR", "help": "folder of runs/<run_id>/run.json (the source of truth)"},
     )
-    db_path: Path = field(
-        default=None,  # type: ignore[assignment]  # filled from runs_dir in __post_init__
+    db_path: Path | None = field(
+        default=None,
         metadata={"env": "DASHBOARD_DB", "help": "DuckDB file the dashboard reads (default: <runs_dir>/dashboard.duckdb)"},
     )
     reference_dir: Path = field(
@@ -28,9 +28,9 @@ class Settings:
         metadata={"env": "DASHBOARD_LOCK_TIMEOUT", "help": "seconds to wait for another process's DB write lock"},
     )
 
-    def __post_init__(self):
-        if self.db_path is None:
-            object.__setattr__(self, "db_path", Path(self.runs_dir) / "dashboard.duckdb")
+    def db_for(self, runs_dir: Path | None = None) -> Path:
+        """The DB file: DASHBOARD_DB if set, else dashboard.duckdb inside the runs folder in use."""
+        return self.db_path or Path(runs_dir or self.runs_dir) / "dashboard.duckdb"
 
 
 def _from_env(environ) -> Settings:

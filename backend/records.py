@@ -74,6 +74,7 @@ class RunRecord:
     provenance: dict = field(default_factory=dict)
     error: str | None = None
     queries: list[dict] = field(default_factory=list)
+    _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         out = {"schema_version": SCHEMA_VERSION}
@@ -81,11 +82,25 @@ class RunRecord:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        """Readable JSON: one top-level field per line, one metric/query per line (C encoder: fast)."""
+        parts = []
+        for key, value in sorted(self.to_dict().items()):
+            if isinstance(value, list) and value:
+                items = ",\n  ".join(_dumps(item) for item in value)
+                parts.append(f" {_dumps(key)}: [\n  {items}\n ]")
+            else:
+                parts.append(f" {_dumps(key)}: {_dumps(value)}")
+        return "{\n" + ",\n".join(parts) + "\n}"
 
     def digest(self) -> str:
         """Content hash: re-importing an identical record is a no-op, a different one is a conflict."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
+        if self._digest is None:
+            self._digest = hashlib.sha256(_dumps(self.to_dict()).encode()).hexdigest()
+        return self._digest
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)  # reused: json.dumps(**kw) is slow
+_dumps = _ENCODER.encode
 
 
 def check_run_id(run_id) -> str:

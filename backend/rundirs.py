@@ -13,15 +13,19 @@ from backend.records import RunRecord, check_run_id
 def run_dir(runs_dir: Path, run_id: str) -> Path:
     return Path(runs_dir) / check_run_id(run_id)  # the id check keeps every run inside runs_dir
 
-def write_atomic(path: Path, text: str):
-    """Write via a temp file + rename, so a crash leaves the old file or the new one, never half of one."""
+def write_atomic(path: Path, text: str, durable: bool = True):
+    """Write via a temp file + rename, so a crash leaves the old file or the new one, never half of one.
+
+    ``durable=False`` skips the per-file fsync; the caller then calls ``os.sync()`` once for a whole batch.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -30,7 +34,7 @@ def write_atomic(path: Path, text: str):
 def read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
         return None
 
 def stored_digest(runs_dir: Path, run_id: str) -> str | None:

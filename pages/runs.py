@@ -19,10 +19,13 @@ elif runs is not None:
     statuses = status_col.multiselect("Status", sorted(runs["status"].unique()))
     shown = compare.filter_runs(runs, text, kinds, sources, statuses)[COLUMNS]
     st.caption(f"{len(shown):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
-    event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
-                         selection_mode="multi-row", key="runs_table")
+    # A new key whenever the rows change (filter, delete) drops the old selection: stale row positions
+    # must never point at other runs, least of all for a delete.
+    version = st.session_state.setdefault("runs_table_version", 0)
+    event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
+                         key=f"runs_table-{version}-{hash((text, *kinds, *sources, *statuses))}")
     download(shown, "runs.csv", "runs_csv")
-    chosen = shown.iloc[event.selection.rows]["run_id"].tolist() if event.selection.rows else []
+    chosen = shown.iloc[[i for i in event.selection.rows if i < len(shown)]]["run_id"].tolist()
     if chosen:
         metrics = load("metrics")
         for run_id in chosen[:5]:
@@ -34,6 +37,6 @@ elif runs is not None:
             st.write("Their folders move to `runs/.trash/`, so a delete can be undone by moving them back and "
                      "running `python -m backend rebuild`.")
             if st.button("Delete", type="primary", key="delete"):
-                count = catalog.delete_runs(chosen)
-                st.success(f"Deleted {count} run(s).")
+                catalog.delete_runs(chosen)
+                st.session_state["runs_table_version"] = version + 1
                 st.rerun()

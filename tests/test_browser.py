@@ -94,7 +94,8 @@ def page(browser, server, tmp_path):
     pg = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
     pg.shots = shots
     yield pg
-    assert pg.locator('[data-testid="stException"]').count() == 0, "a page showed a Python exception"
+    errors = pg.locator('[data-testid="stException"]').all_inner_texts()
+    assert not errors, f"a page showed a Python exception: {errors}"
     pg.close()
 
 

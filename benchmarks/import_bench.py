@@ -1,0 +1,110 @@
+"""Import speed and Runs page render time at 10,000 runs x 6 languages x 6 metrics.
+
+Peer: row-by-row INSERT statements of the same rows into the same schema, measured in the same run.
+Usage: python benchmarks/import_bench.py [--runs 10000] [--peer-runs N]
+(--peer-runs times the peer on the first N runs and scales linearly, for a quicker look; default: all).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+METRICS = ["ndcg@10", "mrr", "recall@1", "recall@5", "recall@10", "mean_rank"]
+LANGS = ["python", "java", "javascript", "go", "php", "ruby"]
+
+
+def write_csv(path: Path, n_runs: int):
+    rng = random.Random(0)
+    with open(path, "w") as f:
+        f.write("run_id,kind,benchmark,protocol,params,disk_mb,language," + ",".join(METRICS) + "\n")
+        for i in range(n_runs):
+            params, disk_mb = rng.randint(10**6, 10**8), rng.random() * 100
+            for lang in LANGS:
+                vals = [f"{rng.random():.4f}" for _ in METRICS[:-1]] + [f"{1 + rng.random() * 50:.2f}"]
+                f.write(f"bench-{i:05d},m2v-distill,b,full,{params},{disk_mb:.2f},{lang}," + ",".join(vals) + "\n")
+
+
+def time_it(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def row_by_row(records, db_path: Path, limit: int | None) -> tuple[float, int]:
+    """The peer: the same schema, one INSERT statement per row, one transaction."""
+    from backend.store import Store, frames
+    store = Store(db_path)
+    store.migrate()
+    runs, metrics, _ = frames(records[:limit] if limit else records)
+    with store.transaction() as con:
+        start = time.perf_counter()
+        for table, df in (("runs", runs), ("metrics", metrics)):
+            cols = ", ".join(df.columns)
+            sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(df.columns))})"
+            for row in df.astype(object).where(df.notna(), None).itertuples(index=False):
+                con.execute(sql, list(row))
+        elapsed = time.perf_counter() - start
+    return elapsed, len(runs) + len(metrics)
+
+
+def render_runs_page(runs_dir: Path, repeats: int = 3) -> list[float]:
+    from streamlit.testing.v1 import AppTest
+    os.environ["DASHBOARD_RUNS_DIR"] = str(runs_dir)
+    from backend.config import settings
+    settings.cache_clear()
+    page = str(Path(__file__).resolve().parent.parent / "pages" / "runs.py")
+    times = []
+    for _ in range(repeats):
+        at = AppTest.from_file(page, default_timeout=60)
+        times.append(time_it(at.run))
+        assert not at.exception, at.exception
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=10_000)
+    ap.add_argument("--peer-runs", type=int, default=None)
+    args = ap.parse_args()
+    from backend import catalog
+    from backend.importers import load_path
+    from backend.store import Store
+    tmp = Path(tempfile.mkdtemp(prefix="import-bench-"))
+    csv_path = tmp / "runs.csv"
+    write_csv(csv_path, args.runs)
+    rows = args.runs * len(LANGS) * len(METRICS)
+    print(f"data: {args.runs:,} runs x {len(LANGS)} languages x {len(METRICS)} metrics = {rows:,} metric rows")
+
+    records = load_path(csv_path)
+    t_parse = time_it(lambda: load_path(csv_path))
+    ingest_store = Store(tmp / "ingest.duckdb")
+    ingest_store.migrate()
+    t_ingest = time_it(lambda: ingest_store.ingest(records))
+    runs_dir = tmp / "runs"
+    t_import = time_it(lambda: catalog.import_paths([csv_path], store=Store(runs_dir / "dashboard.duckdb"),
+                                                    runs_dir=runs_dir))
+    t_peer, peer_rows = row_by_row(records, tmp / "peer.duckdb", args.peer_runs)
+    scale = (args.runs + rows) / peer_rows
+    t_peer_all = t_peer * scale
+    print(f"parse + validate CSV            {t_parse:8.2f} s")
+    print(f"store.ingest (bulk, DataFrames) {t_ingest:8.2f} s")
+    print(f"full import (parse, write {args.runs:,} run.json, ingest) {t_import:8.2f} s")
+    note = "" if scale == 1 else f" (measured {peer_rows:,} rows in {t_peer:.2f} s, scaled x{scale:.1f})"
+    print(f"peer: row-by-row INSERTs        {t_peer_all:8.2f} s{note}")
+    print(f"ratio bulk ingest vs row-by-row:  {t_peer_all / t_ingest:6.1f}x faster")
+    print(f"ratio full import vs row-by-row:  {t_peer_all / t_import:6.1f}x faster (goal >= 20x)")
+    times = render_runs_page(runs_dir)
+    print(f"Runs page render with {args.runs:,} runs (AppTest, {len(times)} runs): "
+          f"median {statistics.median(times):.2f} s, max {max(times):.2f} s (goal < 1.5 s)")
+
+
+if __name__ == "__main__":
+    main()
