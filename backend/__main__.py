@@ -88,9 +88,12 @@ def export_table(what, store, base=None, candidates=None, metric="ndcg@10"):
 
 def cmd_serve(args, store, runs_dir):
     """Migrate, import the reference runs on first start, then run Streamlit bound to 127.0.0.1."""
-    report = catalog.seed_reference(store, Path(settings().reference_dir))
-    if report:
-        print(f"first start: imported {len(report.result.added)} reference run(s) into {store.path}")
+    try:
+        report = catalog.seed_reference(store, Path(settings().reference_dir))
+        if report:
+            print(f"first start: imported {len(report.result.added)} reference run(s) into {store.path}")
+    except catalog.ImportErrors as e:  # the dashboard is still useful without them
+        print(f"warning: reference runs not imported:\n{e}", file=sys.stderr)
     env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(runs_dir)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address]

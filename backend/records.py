@@ -120,7 +120,7 @@ def record_from_dict(data) -> RunRecord:
     if unknown:
         raise RecordError(f"unknown field(s) {', '.join(map(repr, unknown[:5]))}; allowed: {', '.join(RUN_FIELDS)}")
     for key, (_, required, _) in RUN_FIELDS.items():
-        if required and key not in data:
+        if required and data.get(key) is None:
             raise RecordError(f"missing required field {key!r} ({RUN_FIELDS[key][2]})")
     if data["schema_version"] != SCHEMA_VERSION or isinstance(data["schema_version"], bool):
         raise RecordError(f"schema_version must be {SCHEMA_VERSION}, got {data['schema_version']!r}")

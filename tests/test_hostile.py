@@ -1,0 +1,68 @@
+"""Property-based: whatever bytes or JSON an importer is given, it returns valid runs or one ImportFailure line,
+and a failed import leaves the DB and runs/ exactly as they were."""
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backend import catalog
+from backend.importers import ImportFailure, load_path
+from tests.conftest import tree
+from tests.test_importers import GOOD_RUN
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20)
+
+
+def _outcome(path):
+    try:
+        return load_path(path)
+    except ImportFailure as e:
+        assert "\n" not in str(e) and str(e).startswith(str(path))
+        return None
+
+
+@SETTINGS
+@given(data=st.binary(max_size=2000), suffix=st.sampled_from([".json", ".csv", ".tsv"]))
+def test_random_bytes_never_raise_anything_but_import_failure(tmp_path, data, suffix):
+    path = tmp_path / f"random{suffix}"
+    path.write_bytes(data)
+    _outcome(path)
+
+
+@SETTINGS
+@given(key=st.sampled_from(sorted(GOOD_RUN) + ["extra", "ünïcødé"]), value=json_values)
+def test_any_field_value_is_accepted_or_refused_cleanly(store, runs_dir, tmp_path, key, value):
+    catalog.import_paths([_write(tmp_path / "seed.json", {**GOOD_RUN, "run_id": "seed"})], store=store)
+    before, files = store.fingerprint(), tree(runs_dir)
+    path = _write(tmp_path / "case.json", {**GOOD_RUN, key: value})
+    try:
+        catalog.import_paths([path], store=store, replace=True)
+    except catalog.ImportErrors as e:
+        assert len(e.failures) == 1
+        assert store.fingerprint() == before and tree(runs_dir) == files
+
+
+@SETTINGS
+@given(name=st.text(min_size=1, max_size=50), metric=st.text(max_size=12), value=json_values,
+       language=st.text(max_size=12))
+def test_csv_cells_are_accepted_or_refused_cleanly(tmp_path, name, metric, value, language):
+    path = tmp_path / "hand.csv"
+    path.write_text(f"run_id,kind,language,name,ndcg@10\nr1,teacher,{language},\"{name}\",{json.dumps(value)}\n",
+                    encoding="utf-8", errors="surrogatepass")
+    _outcome(path)
+
+
+def test_ten_megabyte_strings_are_refused(tmp_path):
+    path = _write(tmp_path / "big.json", {**GOOD_RUN, "name": "x" * 10_000_000})
+    out = _outcome(path)
+    assert out is None
+
+
+def _write(path, obj):
+    path.write_text(json.dumps(obj))
+    return path
