@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -69,6 +70,45 @@ def render_runs_page(runs_dir: Path, repeats: int = 3) -> list[float]:
     return times
 
 
+def browser_render(runs_dir: Path, n_runs: int) -> float | None:
+    """Seconds from navigation to the Runs page showing its table in headless Chromium (None: no browser)."""
+    import shutil
+    import socket
+    import subprocess
+    import urllib.request
+    if not shutil.which("chromium"):
+        return None
+    from playwright.sync_api import sync_playwright
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "serve", "--port",
+                             str(port)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+            page = b.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")  # warm-up: first load compiles the page's modules
+            page.get_by_text(re.compile(r"of [0-9,]+ runs")).wait_for(timeout=60_000)
+            start = time.perf_counter()
+            page.reload()
+            page.get_by_text(re.compile(r"of [0-9,]+ runs")).wait_for(timeout=60_000)
+            page.locator('[data-testid="stDataFrame"]').wait_for()
+            elapsed = time.perf_counter() - start
+            b.close()
+        return elapsed
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=10_000)
@@ -104,6 +144,9 @@ def main():
     times = render_runs_page(runs_dir)
     print(f"Runs page render with {args.runs:,} runs (AppTest, {len(times)} runs): "
           f"median {statistics.median(times):.2f} s, max {max(times):.2f} s (goal < 1.5 s)")
+    seconds = browser_render(runs_dir, args.runs)
+    if seconds is not None:
+        print(f"Runs page in headless Chromium, reload until the table shows: {seconds:.2f} s (goal < 1.5 s)")
 
 
 if __name__ == "__main__":
