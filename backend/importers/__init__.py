@@ -60,6 +60,19 @@ def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
     return records
 
 
+MAX_BYTES = 200 * 1024 * 1024
+
+
+def read_text(path: Path, what: str, encoding: str = "utf-8") -> str:
+    """A file's text for an importer; RecordError (with the fix) when too large or not UTF-8."""
+    if path.stat().st_size > MAX_BYTES:
+        raise RecordError(f"file is larger than {MAX_BYTES // 2**20} MB; split it")
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as e:
+        raise RecordError(f"not UTF-8 text (byte {e.start}); save the file as UTF-8 {what}") from None
+
+
 def _sniff(importer: Importer, path: Path) -> bool:
     try:
         return importer.sniff(path)

@@ -4,11 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from backend.importers import register_importer
+from backend.importers import read_text, register_importer
 from backend.records import RecordError, RunRecord, record_from_dict
-
-MAX_BYTES = 200 * 1024 * 1024
-
 
 def _file(path: Path) -> Path:
     return path / "run.json" if path.is_dir() else path
@@ -16,12 +13,7 @@ def _file(path: Path) -> Path:
 
 def read_json(path: Path):
     """Parse a JSON file, turning every parse problem into a RecordError with line and column."""
-    if path.stat().st_size > MAX_BYTES:
-        raise RecordError(f"file is larger than {MAX_BYTES // 2**20} MB; split it")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise RecordError(f"not UTF-8 text (byte {e.start}); save the file as UTF-8 JSON") from None
+    text = read_text(path, "JSON")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:

@@ -10,7 +10,7 @@ import io
 import re
 from pathlib import Path
 
-from backend.importers import register_importer
+from backend.importers import read_text, register_importer
 from backend.records import RUN_FIELDS, SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
 from backend.vocab import METRICS, canonical_metric
 
@@ -19,7 +19,6 @@ RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", 
                "source", "notes"]
 ROW_COLUMNS = ["language", "n"]
 NUMERIC = {k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")} | {"n"}
-MAX_BYTES = 200 * 1024 * 1024
 
 
 def sniff(path: Path) -> bool:
@@ -27,12 +26,7 @@ def sniff(path: Path) -> bool:
 
 
 def load(path: Path) -> list[RunRecord]:
-    if path.stat().st_size > MAX_BYTES:
-        raise RecordError(f"file is larger than {MAX_BYTES // 2**20} MB; split it")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise RecordError(f"not UTF-8 text (byte {e.start}); save the CSV as UTF-8") from None
+    text = read_text(path, "CSV", encoding="utf-8-sig")
     if "\x00" in text:
         raise RecordError("contains NUL bytes: this is not a text CSV; export it again as CSV")
     reader = csv.reader(io.StringIO(text), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
