@@ -23,6 +23,14 @@ class Settings:
         default=REPO_ROOT / "runs" / "reference",
         metadata={"env": "DASHBOARD_REFERENCE_DIR", "help": "published results imported on first start"},
     )
+    bench_dir: Path = field(
+        default=REPO_ROOT / "benchmarks",
+        metadata={"env": "DASHBOARD_BENCH_DIR", "help": "built benchmarks: <bench_dir>/<bench-id>/"},
+    )
+    cache_dir: Path = field(
+        default=Path("~/.cache/code-model-dashboard").expanduser(),
+        metadata={"env": "DASHBOARD_CACHE_DIR", "help": "downloaded source packages and assembled models"},
+    )
     lock_timeout_s: float = field(
         default=30.0,
         metadata={"env": "DASHBOARD_LOCK_TIMEOUT", "help": "seconds to wait for another process's DB write lock"},

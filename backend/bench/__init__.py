@@ -1,0 +1,1 @@
+"""Code-search benchmarks: mining (docstring, code) pairs from source trees, building and reading benchmarks."""

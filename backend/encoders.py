@@ -1,0 +1,105 @@
+"""Encoders behind one interface: ``encode(texts) -> float32 [n, d]``. Loaders are registered by folder layout.
+
+Heavy libraries (torch, transformers, model2vec, peft) are imported inside the loaders. Model folders are
+never allowed to run their own code: ``trust_remote_code`` stays off and weights load from safetensors.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from backend.models import ModelError, resolve
+
+
+@dataclass
+class Encoder:
+    name: str  # which loader made it
+    path: Path
+    params: int
+    encode_batch: Callable[[list[str], int], np.ndarray]
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(self.encode_batch(list(texts), batch_size), dtype=np.float32)
+
+
+LOADERS: list[tuple[str, Callable[[Path], bool], Callable[[Path], Encoder]]] = []
+
+
+def register_loader(name: str, detect: Callable[[Path], bool], load: Callable[[Path], Encoder]):
+    if any(existing == name for existing, _, _ in LOADERS):
+        raise ValueError(f"encoder loader {name!r} is already registered; pick another name")
+    LOADERS.append((name, detect, load))
+
+
+def load_encoder(ref: str) -> Encoder:
+    """An encoder for a short teacher name or a local folder (first registered layout that matches)."""
+    path = resolve(ref)
+    for name, detect, load in LOADERS:
+        if detect(path):
+            return load(path)
+    raise ModelError(f"{path} is not a model folder this dashboard can load "
+                     f"({', '.join(n for n, _, _ in LOADERS)}); it needs config.json and safetensors weights")
+
+
+def _config(path: Path) -> dict:
+    try:
+        return json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _load_model2vec(path: Path) -> Encoder:
+    from model2vec import StaticModel
+    model = StaticModel.from_pretrained(str(path))
+    return Encoder("model2vec", path, int(model.embedding.size),
+                   lambda texts, bs: model.encode(texts, batch_size=max(bs, 1024), show_progress_bar=False))
+
+
+def _load_sentence_transformer(path: Path) -> Encoder:
+    from sentence_transformers import SentenceTransformer
+    model = SentenceTransformer(str(path), device="cpu", trust_remote_code=False, local_files_only=True)
+    params = sum(p.numel() for p in model.parameters())
+    return Encoder("sentence-transformers", path, params,
+                   lambda texts, bs: model.encode(texts, batch_size=bs, convert_to_numpy=True, show_progress_bar=False))
+
+
+def _load_hf(path: Path, adapter: Path | None = None) -> Encoder:
+    """A Hugging Face encoder with attention-masked mean pooling, optionally with a PEFT adapter on top."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    model = AutoModel.from_pretrained(str(path), trust_remote_code=False, use_safetensors=True,
+                                      local_files_only=True)
+    if adapter is not None:
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.eval()
+    params = sum(p.numel() for p in model.parameters())
+
+    def encode(texts, bs):
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), bs):
+                batch = tokenizer(texts[i:i + bs], padding=True, truncation=True, max_length=256, return_tensors="pt")
+                hidden = model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).float()
+                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())
+        return np.concatenate(out)
+    return Encoder("hf-mean-pool" + ("+peft" if adapter else ""), path, params, encode)
+
+
+def _load_peft(path: Path) -> Encoder:
+    base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
+    return _load_hf(resolve(base), adapter=path)
+
+
+register_loader("model2vec", lambda p: _config(p).get("model_type") == "model2vec", _load_model2vec)
+register_loader("peft-adapter", lambda p: (p / "adapter_config.json").is_file(), _load_peft)
+register_loader("sentence-transformers", lambda p: (p / "modules.json").is_file(), _load_sentence_transformer)
+register_loader("hf-encoder", lambda p: (p / "config.json").is_file(), _load_hf)

