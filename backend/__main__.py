@@ -30,7 +30,7 @@ def main(argv=None) -> int:
             print(f"error: {failure}", file=sys.stderr)
         print(f"nothing imported: {len(e.failures)} file(s) failed; fix them and run the command again",
               file=sys.stderr)
-    except (StoreError, compare.ComparisonError, ValueError, OSError) as e:
+    except (StoreError, compare.ComparisonError, ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
     return 1
 
@@ -101,6 +101,39 @@ def cmd_serve(args, store, runs_dir):
     os.execvpe(cmd[0], cmd, env)
 
 
+def cmd_bench_build(args, store, runs_dir):
+    from backend.bench import build
+    from backend.bench.sources import DEFAULT_SOURCES, Source
+    s = settings()
+    if args.csn:
+        path = build.build_from_codesearchnet(args.csn, s.bench_dir, args.test_size, args.seed)
+    else:
+        languages = args.lang or list(DEFAULT_SOURCES)
+        sources = None
+        if args.source_dir:
+            if len(languages) != 1:
+                raise ValueError("--from DIR mines one language: add --lang LANGUAGE")
+            sources = {languages[0]: Source(languages[0], "dir", path=args.source_dir)}
+        path = build.build(languages, s.bench_dir, s.cache_dir, args.test_size, args.seed, sources)
+    print(f"benchmark {path.name} -> {path}")
+
+
+def cmd_bench_list(args, store, runs_dir):
+    import json
+    for manifest in sorted(settings().bench_dir.glob("*/manifest.json")):
+        counts = json.loads(manifest.read_text())["languages"]
+        print(manifest.parent.name, " ".join(f"{k}:{v['counts']['test']}/{v['counts']['train']}"
+                                              for k, v in counts.items()))
+
+
+def cmd_launch(args, store, runs_dir):
+    from backend.runners import launch
+    options = {k: v for k, v in vars(args).items() if k.startswith("opt_")}
+    options = {k[4:]: v for k, v in options.items() if v is not None}
+    for record in launch(args.kind, options, store, runs_dir):
+        print(f"{record.run_id}: {record.status}")
+
+
 def cmd_formats(args, store, runs_dir):
     from backend.importers import IMPORTERS
     from backend.kinds import KINDS
@@ -133,11 +166,43 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--candidate", action="append", help="candidate run id (deltas; repeat for several)")
     c.add_argument("--metric", default="ndcg@10", help="score metric (efficiency; default ndcg@10)")
     c.set_defaults(func=cmd_export)
+    bench = sub.add_parser("bench", help="build or list code-search benchmarks").add_subparsers(required=True,
+                                                                                                metavar="ACTION")
+    c = bench.add_parser("build", help="mine a benchmark (default: 6 languages from offline package sources)")
+    c.add_argument("--lang", action="append", help="language to mine (repeat; default: all six)")
+    c.add_argument("--from", dest="source_dir", help="mine your own repository folder (with one --lang)")
+    c.add_argument("--csn", nargs="+", help="official CodeSearchNet files (.jsonl, .jsonl.gz, .parquet) instead")
+    c.add_argument("--test-size", type=int, default=1000, help="test pairs per language (default 1000)")
+    c.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    c.set_defaults(func=cmd_bench_build)
+    bench.add_parser("list", help="list built benchmarks").set_defaults(func=cmd_bench_list)
+    _launch_parsers(sub)
     c = sub.add_parser("serve", help="open the dashboard (imports reference runs on first start)")
     c.add_argument("--port", type=int, default=8501)
     c.add_argument("--address", default="127.0.0.1", help="bind address; 0.0.0.0 exposes it to your network")
     c.set_defaults(func=cmd_serve)
     return p
+
+
+def _launch_parsers(sub):
+    """``launch KIND --option ...`` with options generated from each launchable kind's config dataclass."""
+    import dataclasses
+    from backend.kinds import KINDS
+    launch = sub.add_parser("launch", help="run a registered run kind").add_subparsers(required=True, metavar="KIND")
+    for kind in KINDS.values():
+        if not kind.runner:
+            continue
+        c = launch.add_parser(kind.name, help=kind.help)
+        for f in dataclasses.fields(kind.load()[1]):
+            c.add_argument(f"--{f.name.replace('_', '-')}", dest=f"opt_{f.name}", type=type(f.default),
+                           metavar=f.name.upper(),
+                           help=f"{f.metadata.get('help', '')} (default: {f.default!r})")
+        c.set_defaults(func=cmd_launch, kind=kind.name)
+    c = sub.add_parser("eval", help="evaluate a saved model folder as a run (launch eval --model PATH)")
+    c.add_argument("opt_model", metavar="MODEL", help="model folder or teacher short name")
+    c.add_argument("--bench", dest="opt_bench", help="benchmark id (default: the newest built)")
+    c.add_argument("--max-queries", dest="opt_max_queries", type=int, help="first N test pairs per language")
+    c.set_defaults(func=cmd_launch, kind="eval")
 
 
 if __name__ == "__main__":

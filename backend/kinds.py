@@ -11,13 +11,29 @@ class Kind:
     name: str
     family: str  # "retrieval" or "codegen": decides which pages compare it
     help: str
+    # "module:function" of the runner and "module:Class" of its config dataclass; imported only when launched,
+    # so listing kinds never imports torch. None: results of this kind can only be imported.
+    runner: str | None = None
+    config: str | None = None
+
+    def load(self):
+        """(runner function, config class) of a launchable kind."""
+        if not self.runner:
+            raise ValueError(f"run kind {self.name!r} cannot be launched here, only imported")
+        return _attr(self.runner), _attr(self.config)
 
 
-def register_kind(name: str, family: str, help: str) -> Kind:
+def _attr(ref: str):
+    import importlib
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def register_kind(name: str, family: str, help: str, runner: str | None = None, config: str | None = None) -> Kind:
     """Add a run kind; a second registration under the same name is a bug in the caller."""
     if name in KINDS:
         raise ValueError(f"run kind {name!r} is already registered; pick another name")
-    KINDS[name] = kind = Kind(name, family, help)
+    KINDS[name] = kind = Kind(name, family, help, runner, config)
     return kind
 
 
@@ -28,8 +44,13 @@ def get_kind(name: str) -> Kind:
         raise ValueError(f"unknown run kind {name!r}; use one of: {', '.join(sorted(KINDS))}") from None
 
 
-register_kind("teacher", "retrieval", "a sentence-transformer evaluated as is")
-register_kind("m2v-distill", "retrieval", "Model2Vec static distillation of a teacher")
+_RETRIEVAL = "backend.runners.retrieval"
+register_kind("teacher-eval", "retrieval", "a sentence-transformer teacher evaluated as is (the base line)",
+              f"{_RETRIEVAL}:run_eval", f"{_RETRIEVAL}:TeacherEvalConfig")
+register_kind("eval", "retrieval", "any saved model folder evaluated as is",
+              f"{_RETRIEVAL}:run_eval", f"{_RETRIEVAL}:EvalConfig")
+register_kind("m2v-distill", "retrieval", "Model2Vec static distillation of a teacher",
+              f"{_RETRIEVAL}:run_m2v_distill", f"{_RETRIEVAL}:DistillConfig")
 register_kind("m2v-tokenlearn", "retrieval", "Model2Vec distillation + tokenlearn fine-tuning")
 register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt tuning) contrastive fine-tuning")
 register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student")

@@ -89,15 +89,15 @@ def test_check_comparable():
 
 
 def test_filter_runs_is_literal_text_not_an_expression():
-    r = runs(("a", "x.*", "teacher", "local", None, None, None, None), ("b", "plain", "kd-student", "reference"))
+    r = runs(("a", "x.*", "teacher-eval", "local", None, None, None, None), ("b", "plain", "kd-student", "reference"))
     assert compare.filter_runs(r, "x.*")["run_id"].tolist() == ["a"]
     assert compare.filter_runs(r, "__import__('os')").empty
     assert compare.filter_runs(r, "", sources=["reference"])["run_id"].tolist() == ["b"]
 
 
 def test_default_pair_prefers_distill_base_and_same_protocol():
-    r = runs(("t", "T", "teacher", "local", "b1", "full"), ("d", "D", "m2v-distill", "local", "b1", "full"),
-             ("x", "X", "teacher", "local", "b2", "mteb"))
+    r = runs(("t", "T", "teacher-eval", "local", "b1", "full"), ("d", "D", "m2v-distill", "local", "b1", "full"),
+             ("x", "X", "teacher-eval", "local", "b2", "mteb"))
     assert compare.default_pair(r) == ("d", "t")
 
 
@@ -107,7 +107,7 @@ def test_figures_build_and_failures_become_text():
     assert problem is None and fig.data[0].z.shape == (1, 1) and fig.data[0].z[0][0] < 0
     fig, problem = figures.safe(figures.deltas_heatmap, pd.DataFrame({"x": [1]}))
     assert fig is None and "Could not draw" in problem
-    r = runs(("a", "A", "m2v-distill", "local", "b", "p", 1e6, 2.0), ("b", "B", "teacher", "local", "b", "p", 2e7, 90))
+    r = runs(("a", "A", "m2v-distill", "local", "b", "p", 1e6, 2.0), ("b", "B", "teacher-eval", "local", "b", "p", 2e7, 90))
     eff = compare.efficiency(r, long([("a", "go", "ndcg@10", 0.4), ("b", "go", "ndcg@10", 0.6)]))
     fig = figures.efficiency_scatter(eff)
     assert [t.name for t in fig.data] == ["local", "Pareto front"] and len(fig.data[1].x) == 2

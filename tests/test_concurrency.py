@@ -23,7 +23,7 @@ def _run_files(folder, prefix, count):
     folder.mkdir()
     paths = []
     for i in range(count):
-        run = {"schema_version": 1, "run_id": f"{prefix}-{i}", "kind": "teacher",
+        run = {"schema_version": 1, "run_id": f"{prefix}-{i}", "kind": "teacher-eval",
                "metrics": [{"language": lang, "metric": "ndcg@10", "value": i / count}
                            for lang in ("python", "java", "go")]}
         (folder / f"{i}.json").write_text(json.dumps(run))

@@ -52,7 +52,7 @@ def test_any_field_value_is_accepted_or_refused_cleanly(store, runs_dir, tmp_pat
        language=st.text(max_size=12))
 def test_csv_cells_are_accepted_or_refused_cleanly(tmp_path, name, metric, value, language):
     path = tmp_path / "hand.csv"
-    path.write_text(f"run_id,kind,language,name,ndcg@10\nr1,teacher,{language},\"{name}\",{json.dumps(value)}\n",
+    path.write_text(f"run_id,kind,language,name,ndcg@10\nr1,teacher-eval,{language},\"{name}\",{json.dumps(value)}\n",
                     encoding="utf-8", errors="surrogatepass")
     _outcome(path)
 

@@ -52,7 +52,7 @@ def test_mteb_results_tree_with_old_dict_layout(store, tmp_path):
 
 def test_run_json_and_csv_import_and_reimport_is_idempotent(store, runs_dir, tmp_path):
     (tmp_path / "run.json").write_text(json.dumps(GOOD_RUN))
-    (tmp_path / "hand.csv").write_text(CSV_HEADER + "csv--a,teacher,python,0.7,0.6,2\ncsv--a,teacher,go,0.5,,\n")
+    (tmp_path / "hand.csv").write_text(CSV_HEADER + "csv--a,teacher-eval,python,0.7,0.6,2\ncsv--a,teacher-eval,go,0.5,,\n")
     paths = [tmp_path / "run.json", tmp_path / "hand.csv"]
     first = catalog.import_paths(paths, store=store)
     assert sorted(first.result.added) == ["csv--a", "m2v-distill--good--1"]
@@ -116,14 +116,14 @@ MALFORMED = {
     "unknown-field.json": _json({**GOOD_RUN, "acc": 1}),
     "not-utf8.json": b'{"run_id": "\xff\xfe"}',
     "deep.json": "[" * 100_000 + "]" * 100_000,
-    "unknown-column.csv": "run_id,kind,language,bleu\nr,teacher,python,1\n",
-    "no-language.csv": "run_id,kind,ndcg@10\nr,teacher,0.5\n",
-    "text-metric.csv": CSV_HEADER + "r,teacher,python,high,,\n",
-    "nan-metric.csv": CSV_HEADER + "r,teacher,python,nan,,\n",
-    "inconsistent-run.csv": "run_id,kind,language,disk_mb,ndcg@10\nr,teacher,python,1,0.5\nr,teacher,go,2,0.5\n",
-    "ragged.csv": CSV_HEADER + "r,teacher,python,0.5\n",
+    "unknown-column.csv": "run_id,kind,language,bleu\nr,teacher-eval,python,1\n",
+    "no-language.csv": "run_id,kind,ndcg@10\nr,teacher-eval,0.5\n",
+    "text-metric.csv": CSV_HEADER + "r,teacher-eval,python,high,,\n",
+    "nan-metric.csv": CSV_HEADER + "r,teacher-eval,python,nan,,\n",
+    "inconsistent-run.csv": "run_id,kind,language,disk_mb,ndcg@10\nr,teacher-eval,python,1,0.5\nr,teacher-eval,go,2,0.5\n",
+    "ragged.csv": CSV_HEADER + "r,teacher-eval,python,0.5\n",
     "binary.csv": b"\x00\x01\x02run_id,kind\x00",
-    "duplicate-language.csv": CSV_HEADER + "r,teacher,python,0.5,,\nr,teacher,python,0.6,,\n",
+    "duplicate-language.csv": CSV_HEADER + "r,teacher-eval,python,0.5,,\nr,teacher-eval,python,0.6,,\n",
     "notes.txt": "these are my results",
 }
 

@@ -53,7 +53,7 @@ def test_deltas_page_warns_for_reference_runs_on_other_benchmarks(reference_stor
 
 
 def test_deltas_page_refuses_runs_on_different_benchmarks(reference_store, tmp_path):
-    run = {"schema_version": 1, "run_id": "mine", "kind": "teacher", "benchmark": "csn-mined", "protocol": "full",
+    run = {"schema_version": 1, "run_id": "mine", "kind": "teacher-eval", "benchmark": "csn-mined", "protocol": "full",
            "metrics": [{"language": "java", "metric": "ndcg@10", "value": 0.5}]}
     (tmp_path / "run.json").write_text(json.dumps(run))
     catalog.import_paths([tmp_path / "run.json"], store=reference_store)

@@ -12,7 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
-from backend.bench import miner
+from backend.bench import doctext, miner
 from backend.bench.sources import DEFAULT_SOURCES, Source, fetch, iter_files
 
 FORMAT = 1
@@ -110,3 +110,26 @@ def write(manifest: dict, per_language: dict, bench_root: Path) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def build_from_codesearchnet(files: list[str], bench_root: Path, test_size: int = DEFAULT_TEST_SIZE,
+                             seed: int = 0) -> Path:
+    """A benchmark from the official CodeSearchNet files, keeping their own test/train partitions."""
+    from backend.bench.dataset import read_codesearchnet
+    from backend.bench.sources import sha256_file
+    pairs = [pair for f in files for pair in read_codesearchnet(Path(f))]
+    per_language, languages = {}, {}
+    for language in sorted({p["language"] for p in pairs}):
+        rows = dedupe([{k: v for k, v in p.items() if k != "partition"} | {"_test": p["partition"] == "test"}
+                       for p in pairs if p["language"] == language
+                       and doctext.token_count(p["query"]) >= miner.MIN_QUERY_TOKENS])
+        test, train = [r for r in rows if r["_test"]][:test_size], [r for r in rows if not r["_test"]]
+        for r in rows:
+            del r["_test"]
+        per_language[language] = (test, train)
+        languages[language] = {"kind": "codesearchnet", "counts": {"unique": len(rows), "test": len(test),
+                                                                   "train": len(train)}}
+    manifest = {"format": FORMAT, "seed": seed, "test_size": test_size, "languages": languages,
+                "sources": [{"file": Path(f).name, "sha256": sha256_file(Path(f))} for f in files],
+                "filters": {"min_query_tokens": miner.MIN_QUERY_TOKENS, "dedupe": "normalized code and query"}}
+    return write(manifest, per_language, bench_root)

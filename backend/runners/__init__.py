@@ -1,0 +1,97 @@
+"""Launching runs: validate the config, write runs/<id>/run.json as the run goes, ingest it through the catalog.
+
+A runner only returns records and writes files under its run folder; it never opens the DB. A crash, an
+interrupt or a bad config leaves the run stored as failed/cancelled with its error, never half-written.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import resource
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from backend import catalog, rundirs
+from backend.kinds import get_kind
+from backend.records import SCHEMA_VERSION, RunRecord, record_from_dict
+from backend.store import Store
+
+
+class RunFailed(RuntimeError):
+    """The run ran and failed; it is stored with status failed and this error."""
+
+
+class RunContext:
+    """What a runner gets: its run id and folder, a progress reporter and a record builder."""
+
+    def __init__(self, kind: str, run_id: str, runs_dir: Path, config: dict, started: str):
+        self.kind, self.run_id, self.config, self.started = kind, run_id, config, started
+        self.dir = rundirs.run_dir(runs_dir, run_id)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def progress(self, fraction: float, message: str):
+        """Progress for the pages (progress.json) and the terminal."""
+        rundirs.write_atomic(self.dir / "progress.json", json.dumps(
+            {"fraction": round(min(max(fraction, 0.0), 1.0), 4), "message": message, "time": time.time()}),
+            durable=False)
+        print(f"[{fraction:6.1%}] {message}", flush=True)
+
+    def record(self, run_id: str | None = None, **fields) -> RunRecord:
+        base = {"schema_version": SCHEMA_VERSION, "run_id": run_id or self.run_id, "kind": self.kind,
+                "created_at": self.started, "config": self.config, "source": "local",
+                "peak_memory_mb": peak_rss_mb(), "metrics": []}
+        return record_from_dict({**base, **fields})
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_run_id(kind: str, label: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:60] or "run"
+    return f"{kind}--{slug}--{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')[:-4]}"
+
+
+def build_config(kind_name: str, options: dict):
+    """The kind's config dataclass from options; ValueError naming the option and the fix."""
+    _, config_cls = get_kind(kind_name).load()
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)} for {kind_name}; options: {', '.join(sorted(names))}")
+    return config_cls(**options)
+
+
+def launch(kind_name: str, options: dict, store: Store, runs_dir: Path) -> list[RunRecord]:
+    """Run a kind to completion; returns its stored records. RunFailed if it failed (stored as failed)."""
+    kind = get_kind(kind_name)
+    runner, _ = kind.load()
+    config = build_config(kind_name, options)
+    config_dict = dataclasses.asdict(config)
+    run_id = make_run_id(kind_name, config.label())
+    ctx = RunContext(kind_name, run_id, runs_dir, config_dict, now())
+    _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
+    try:
+        records = runner(config, ctx)
+    except BaseException as e:
+        status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
+        message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        (ctx.dir / "error.log").write_text(traceback.format_exc())
+        failed = ctx.record(status=status, name=config.label(), error=message[:2000], finished_at=now())
+        _store_records([failed], store, runs_dir)
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise RunFailed(f"run {run_id} {status}: {message} (traceback in {ctx.dir / 'error.log'})") from e
+    _store_records(records, store, runs_dir)
+    return records
+
+
+def _store_records(records: list[RunRecord], store: Store, runs_dir: Path):
+    catalog.write_and_ingest(records, store, Path(runs_dir), replace=True)

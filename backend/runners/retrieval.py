@@ -1,0 +1,142 @@
+"""Retrieval run kinds: teacher-eval / eval (a model as is) and m2v-distill (Model2Vec distillation, then eval).
+
+Each evaluation yields one run per protocol: ``<id>`` (full) and ``<id>--csn-1000``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backend import retrieval
+from backend.bench import dataset
+from backend.bench.miner import LANGS
+from backend.config import settings
+from backend.models import TEACHERS, folder_mb, resolve
+
+
+@dataclass
+class EvalConfig:
+    model: str = field(default="minilm", metadata={"help": "teacher short name (minilm, mpnet) or a model folder"})
+    bench: str = field(default="", metadata={"help": "benchmark id or folder (default: the newest built)"})
+    languages: str = field(default="", metadata={"help": "comma-separated languages (default: all of the benchmark)"})
+    max_queries: int = field(default=0, metadata={"help": "evaluate only the first N test pairs per language (0: all)"})
+    batch_size: int = field(default=32, metadata={"help": "encoding batch size"})
+    seed: int = field(default=0, metadata={"help": "seed of the csn-1000 distractor sampling"})
+
+    def __post_init__(self):
+        for lang in filter(None, self.languages.split(",")):
+            if lang.strip() not in LANGS:
+                raise ValueError(f"unknown language {lang!r}; use some of: {', '.join(LANGS)}")
+        for name in ("max_queries", "batch_size", "seed"):
+            if int(getattr(self, name)) < 0 or (name == "batch_size" and self.batch_size < 1):
+                raise ValueError(f"{name} must be a positive whole number")
+
+    def label(self) -> str:
+        return Path(self.model).name if self.model not in TEACHERS else self.model
+
+
+@dataclass
+class TeacherEvalConfig(EvalConfig):
+    def __post_init__(self):
+        super().__post_init__()
+        if self.model not in TEACHERS:
+            raise ValueError(f"teacher-eval takes a packaged teacher ({', '.join(TEACHERS)}); "
+                             "evaluate any other model folder with: python -m backend eval PATH")
+
+
+@dataclass
+class DistillConfig(EvalConfig):
+    pca_dims: int = field(default=256, metadata={"help": "PCA dimensions of the static embeddings (0: no PCA)"})
+    vocabulary_file: str = field(default="", metadata={"help": "extra vocabulary, one token per line"})
+
+    def label(self) -> str:
+        return f"{super().label()}-pca{self.pca_dims}"
+
+
+def run_eval(config: EvalConfig, ctx) -> list:
+    from backend.encoders import load_encoder
+    ctx.progress(0.0, f"loading {config.model}")
+    encoder = load_encoder(config.model)
+    model_path = resolve(config.model)
+    model_ref = TEACHERS.get(config.model, str(model_path))
+    return evaluate(encoder, config, ctx, model=model_ref, disk_mb=folder_mb(model_path), name=config.label())
+
+
+def run_m2v_distill(config: DistillConfig, ctx) -> list:
+    from model2vec.distill import distill
+    from backend.encoders import load_encoder
+    teacher = resolve(config.model)
+    vocabulary = None
+    if config.vocabulary_file:
+        vocabulary = [w.strip() for w in Path(config.vocabulary_file).read_text().splitlines() if w.strip()]
+    ctx.progress(0.0, f"distilling {config.model} (pca {config.pca_dims})")
+    start = time.perf_counter()
+    model = distill(model_name=str(teacher), pca_dims=config.pca_dims or None, vocabulary=vocabulary)
+    seconds = time.perf_counter() - start
+    model_dir = ctx.dir / "model"
+    model.save_pretrained(str(model_dir))
+    encoder = load_encoder(str(model_dir))
+    return evaluate(encoder, config, ctx, model=str(model_dir), disk_mb=folder_mb(model_dir), train_seconds=seconds,
+                    name=f"Model2Vec distill of {config.label()}", teacher=TEACHERS.get(config.model, str(teacher)))
+
+
+def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None, **fields) -> list:
+    """Encode each language's test pairs, rank under both protocols, return one record per protocol."""
+    bench = dataset.load(config.bench or None, settings().bench_dir)
+    languages = [lang.strip() for lang in config.languages.split(",") if lang.strip()] or bench.languages
+    ranks = {p: {} for p in retrieval.PROTOCOLS}
+    docs_seconds, n_docs, distractors = 0.0, 0, {}
+    for i, lang in enumerate(languages):
+        test = bench.pairs(lang, "test")[: config.max_queries or None]
+        extra = bench.pairs(lang, "train")[: len(test)]  # widens the csn-1000 distractor pool beyond the test set
+        ctx.progress(i / len(languages), f"{lang}: encoding {len(test)} documents and queries")
+        start = time.perf_counter()
+        docs = encoder.encode([p["code"] for p in test], config.batch_size)
+        docs_seconds += time.perf_counter() - start
+        n_docs += len(test)
+        queries = encoder.encode([p["query"] for p in test], config.batch_size)
+        pool = np.vstack([docs, encoder.encode([p["code"] for p in extra], config.batch_size)]) if extra else docs
+        ranks["full"][lang] = (retrieval.ranks_full(queries, docs), [p["id"] for p in test])
+        csn, distractors[lang] = retrieval.ranks_sampled(queries, docs, pool, seed=config.seed)
+        ranks["csn-1000"][lang] = (csn, [p["id"] for p in test])
+    ctx.progress(1.0, "done")
+    common = {"name": name, "benchmark": bench.id, "params": encoder.params,
+              "encode_throughput": n_docs / docs_seconds if docs_seconds else None, "status": "finished",
+              "finished_at": _now(), **fields}
+    records = []
+    for protocol in retrieval.PROTOCOLS:
+        run_id = ctx.run_id if protocol == "full" else f"{ctx.run_id}--{protocol}"
+        provenance = {"encoder": encoder.name, "protocol_note": _note(protocol, distractors),
+                      **({"teacher": teacher} if teacher else {})}
+        records.append(ctx.record(run_id=run_id, protocol=protocol, provenance=provenance,
+                                  metrics=_metric_rows(ranks[protocol]), queries=_query_rows(ranks[protocol]),
+                                  **common))
+    return records
+
+
+def _note(protocol: str, distractors: dict) -> str:
+    if protocol == "full":
+        return "each query against every test document of its language"
+    return "each query against its gold + seeded distractors from test and train documents: " + ", ".join(
+        f"{lang} {n}" for lang, n in distractors.items())
+
+
+def _metric_rows(by_language: dict) -> list[dict]:
+    rows = []
+    for lang, (ranks, _) in by_language.items():
+        rows.extend({"language": lang, "metric": m, "value": v, "n": len(ranks)}
+                    for m, v in retrieval.metrics_from_ranks(ranks).items())
+    return rows
+
+
+def _query_rows(by_language: dict) -> list[dict]:
+    return [{"language": lang, "query_id": qid, "gold_rank": int(r)}
+            for lang, (ranks, ids) in by_language.items() for r, qid in zip(ranks, ids)]
+
+
+def _now() -> str:
+    from backend.runners import now
+    return now()

@@ -1,0 +1,57 @@
+"""Metric functions against pytrec_eval on random rankings; rank computations against brute force."""
+import numpy as np
+import pytest
+
+from backend.retrieval import metrics_from_ranks, ranks_full, ranks_sampled
+
+
+def _random_run(seed, n_queries=200, n_docs=300):
+    rng = np.random.default_rng(seed)
+    scores = rng.random((n_queries, n_docs))
+    gold = rng.integers(0, n_docs, n_queries)
+    ranks = 1 + (scores > scores[np.arange(n_queries), gold][:, None]).sum(1)
+    qrels = {f"q{i}": {f"d{gold[i]}": 1} for i in range(n_queries)}
+    run = {f"q{i}": {f"d{j}": float(scores[i, j]) for j in range(n_docs)} for i in range(n_queries)}
+    return ranks, qrels, run
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_metrics_match_pytrec_eval(seed):
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    ranks, qrels, run = _random_run(seed)
+    ours = metrics_from_ranks(ranks)
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recip_rank", "recall.5", "recall.10"}).evaluate(run)
+    mean = lambda key: np.mean([m[key] for m in per_query.values()])  # noqa: E731
+    assert ours["ndcg@10"] == pytest.approx(mean("ndcg_cut_10"), abs=1e-6)
+    assert ours["mrr"] == pytest.approx(mean("recip_rank"), abs=1e-6)
+    assert ours["recall@5"] == pytest.approx(mean("recall_5"), abs=1e-6)
+    assert ours["recall@10"] == pytest.approx(mean("recall_10"), abs=1e-6)
+
+
+def test_rank_statistics_and_bad_input():
+    m = metrics_from_ranks([1, 2, 3, 100])
+    assert m["mean_rank"] == pytest.approx(26.5) and m["median_rank"] == pytest.approx(2.5)
+    assert m["recall@1"] == 0.25 and m["mrr@10"] == pytest.approx((1 + 0.5 + 1 / 3) / 4)
+    with pytest.raises(ValueError):
+        metrics_from_ranks([])
+    with pytest.raises(ValueError):
+        metrics_from_ranks([0, 1])
+
+
+def test_full_ranks_match_brute_force():
+    rng = np.random.default_rng(5)
+    q, d = rng.normal(size=(120, 16)), rng.normal(size=(120, 16))
+    qn, dn = q / np.linalg.norm(q, axis=1, keepdims=True), d / np.linalg.norm(d, axis=1, keepdims=True)
+    s = qn @ dn.T
+    brute = 1 + (s > np.diag(s)[:, None]).sum(1)
+    assert ranks_full(q, d, block=50).tolist() == brute.tolist()
+
+
+def test_sampled_ranks_use_distinct_distractors_without_gold():
+    rng = np.random.default_rng(6)
+    q = rng.normal(size=(30, 8))
+    pool = np.vstack([q * 10, rng.normal(size=(50, 8))])  # gold = the query itself: always rank 1
+    ranks, n = ranks_sampled(q, pool[:30], pool, seed=1, candidates=40)
+    assert n == 39 and ranks.tolist() == [1] * 30
+    small, n_small = ranks_sampled(q[:5], pool[:5], pool[:5], candidates=1000)
+    assert n_small == 4 and small.max() == 1
