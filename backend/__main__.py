@@ -94,6 +94,12 @@ def cmd_serve(args, store, runs_dir):
             print(f"first start: imported {len(report.result.added)} reference run(s) into {store.path}")
     except catalog.ImportErrors as e:  # the dashboard is still useful without them
         print(f"warning: reference runs not imported:\n{e}", file=sys.stderr)
+    if not args.no_default_runs:
+        from backend.runners import RunFailed, ensure_default_runs
+        try:
+            ensure_default_runs(store, runs_dir, settings().bench_dir, settings().cache_dir)
+        except (RunFailed, ValueError, OSError, RuntimeError) as e:  # failed runs are stored; show the rest
+            print(f"warning: default runs not made: {e}", file=sys.stderr)
     env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(runs_dir)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address]
@@ -180,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("serve", help="open the dashboard (imports reference runs on first start)")
     c.add_argument("--port", type=int, default=8501)
     c.add_argument("--address", default="127.0.0.1", help="bind address; 0.0.0.0 exposes it to your network")
+    c.add_argument("--no-default-runs", action="store_true",
+                   help="skip building the default benchmark and making the default runs on first start")
     c.set_defaults(func=cmd_serve)
     return p
 

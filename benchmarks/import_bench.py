@@ -83,7 +83,7 @@ def browser_render(runs_dir: Path, n_runs: int) -> float | None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "serve", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "serve", "--no-default-runs", "--port",
                              str(port)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):

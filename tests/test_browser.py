@@ -58,7 +58,8 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "DASHBOARD_RUNS_DIR": str(runs)}
     env.pop("DASHBOARD_DB", None)
-    proc = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--port", str(port)], cwd=REPO_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--port", str(port), "--no-default-runs"],
+                            cwd=REPO_ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

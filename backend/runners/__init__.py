@@ -95,3 +95,25 @@ def launch(kind_name: str, options: dict, store: Store, runs_dir: Path) -> list[
 
 def _store_records(records: list[RunRecord], store: Store, runs_dir: Path):
     catalog.write_and_ingest(records, store, Path(runs_dir), replace=True)
+
+
+DEFAULTS_KEY = "default_runs"
+DEFAULT_RUNS = [("teacher-eval", {"model": "minilm"}), ("m2v-distill", {"model": "minilm"})]
+
+
+def ensure_default_runs(store: Store, runs_dir: Path, bench_dir: Path, cache_dir: Path) -> bool:
+    """First start: build the default benchmark and make the default runs; later starts return at once."""
+    from backend.bench import build, dataset
+    from backend.bench.sources import DEFAULT_SOURCES
+    if store.get_meta(DEFAULTS_KEY):
+        return False
+    try:
+        bench = dataset.load(None, bench_dir)
+    except dataset.BenchmarkError:
+        print("first start: building the default 6-language benchmark (about 3 minutes)", flush=True)
+        bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir)), bench_dir)
+    for kind, options in DEFAULT_RUNS:
+        print(f"first start: {kind} {options} on {bench.id}", flush=True)
+        launch(kind, {**options, "bench": bench.id}, store, runs_dir)
+    store.set_meta(DEFAULTS_KEY, bench.id)
+    return True
