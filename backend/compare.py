@@ -89,7 +89,7 @@ def run_scores(metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
 def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
     """Score per disk MB and per million params, with Pareto-front flags (max score, min size)."""
     scores = run_scores(metrics, metric)
-    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb"]
+    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb", "encode_throughput"]
     out = runs[cols].merge(scores, on="run_id", how="inner")
     out["params_m"] = pd.to_numeric(out["params"], errors="coerce").astype(float) / 1e6
     out["disk_mb"] = pd.to_numeric(out["disk_mb"], errors="coerce").astype(float)
@@ -99,8 +99,24 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     out["pareto_disk"] = pareto_front(out["score"], out["disk_mb"])
     out["pareto_params"] = pareto_front(out["score"], out["params_m"])
     order = ["run_id", "name", "kind", "source", "score", "basis", "disk_mb", "params_m", "score_per_mb",
-             "score_per_mparams", "pareto_disk", "pareto_params", "benchmark", "protocol"]
+             "score_per_mparams", "encode_throughput", "pareto_disk", "pareto_params", "benchmark", "protocol"]
     return out[order].sort_values("score_per_mb", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def speedup(eff: pd.DataFrame, base_id: str) -> pd.Series:
+    """Encode throughput of each run relative to ``base_id`` (e.g. student vs teacher); NaN where unknown."""
+    throughput = pd.to_numeric(eff["encode_throughput"], errors="coerce").astype(float)
+    base = throughput[eff["run_id"] == base_id]
+    if base.empty or not base.iloc[0] > 0:
+        return pd.Series(np.nan, index=eff.index)
+    return throughput / base.iloc[0]
+
+
+def evaluation_groups(runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """(benchmark, protocol) pairs with runs, most runs first: only runs within one group are comparable."""
+    keys = runs[["benchmark", "protocol"]].fillna("").astype(str)
+    counts = keys.value_counts()
+    return [tuple(k) for k in counts.index]
 
 
 def _per(score: pd.Series, size: pd.Series) -> pd.Series:
@@ -148,10 +164,19 @@ def metrics_table(metrics: pd.DataFrame, run_id: str) -> pd.DataFrame:
     return table[[m for m in METRICS if m in table.columns]].reset_index()
 
 
+PAIR_PREFERENCE = [("teacher-eval", "m2v-distill"), ("m2v-distill", "m2v-tokenlearn")]
+
+
 def default_pair(runs: pd.DataFrame) -> tuple[str, str]:
-    """A sensible first comparison: a plain distillation as base and a run evaluated the same way as candidate."""
-    base = runs.sort_values(["kind", "run_id"], key=lambda s: s != "m2v-distill" if s.name == "kind" else s).iloc[0]
-    same = runs[(runs["run_id"] != base["run_id"]) & (runs["benchmark"].fillna("") == (base["benchmark"] or ""))
-                & (runs["protocol"].fillna("") == (base["protocol"] or ""))]
-    others = same if len(same) else runs[runs["run_id"] != base["run_id"]]
-    return base["run_id"], (others.iloc[0]["run_id"] if len(others) else base["run_id"])
+    """A first comparison that answers the usual question: teacher vs its student (else distill vs tokenlearn),
+    evaluated the same way, newest local runs and the full protocol first."""
+    ordered = runs.assign(_local=runs["source"] != "local", _full=runs["protocol"] != "full").sort_values(
+        ["_local", "_full", "created_at"], ascending=[True, True, False], na_position="last")
+    for base_kind, candidate_kind in PAIR_PREFERENCE:
+        for base in ordered[ordered["kind"] == base_kind].itertuples():
+            same = ordered[(ordered["kind"] == candidate_kind) & (ordered["benchmark"].fillna("") == (base.benchmark or ""))
+                           & (ordered["protocol"].fillna("") == (base.protocol or ""))]
+            if len(same):
+                return base.run_id, same.iloc[0]["run_id"]
+    ids = ordered["run_id"].tolist()
+    return ids[0], ids[1] if len(ids) > 1 else ids[0]

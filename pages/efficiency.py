@@ -1,19 +1,34 @@
-"""Efficiency: score per MB and per million parameters, with the Pareto front."""
+"""Efficiency: score per MB and per million parameters, encode speed-up, with the Pareto front."""
 import streamlit as st
 
 from backend import compare, figures
 from backend.vocab import METRICS
-from pages.common import EMPTY_HINT, download, load
+from pages.common import EMPTY_HINT, download, labels, load
+
+ALL = "all runs (mixed evaluations)"
 
 st.title("Efficiency")
 runs, metrics = load("runs"), load("metrics")
 if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and metrics is not None:
+    groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
+    left, right = st.columns(2)
+    group = groups.get(left.selectbox("Evaluated on (benchmark · protocol)", [*groups, ALL]))
+    shown = runs if group is None else runs[(runs["benchmark"].fillna("") == group[0])
+                                            & (runs["protocol"].fillna("") == group[1])]
     available = [m for m in METRICS if m in set(metrics["metric"]) and METRICS[m].direction.value == "higher"]
-    metric = st.selectbox("Score", available, index=available.index("ndcg@10") if "ndcg@10" in available else 0,
-                          format_func=lambda m: METRICS[m].label)
-    eff = compare.efficiency(runs, metrics, metric)
+    metric = right.selectbox("Score", available, index=available.index("ndcg@10") if "ndcg@10" in available else 0,
+                             format_func=lambda m: METRICS[m].label)
+    eff = compare.efficiency(shown, metrics, metric)
+    timed = eff[eff["encode_throughput"].notna()]
+    if len(timed):
+        names = labels(shown)
+        teachers = timed[timed["kind"] == "teacher-eval"]["run_id"].tolist()
+        ids = timed["run_id"].tolist()
+        base = st.selectbox("Speed-up relative to", ids, index=ids.index(teachers[0]) if teachers else 0,
+                            format_func=names.get)
+        eff["speedup"] = compare.speedup(eff, base)
     label = METRICS[metric].label
     left, right = st.columns(2)
     for column, size, size_label in ((left, "disk_mb", "disk MB"), (right, "params_m", "params (millions)")):
@@ -28,6 +43,6 @@ elif runs is not None and metrics is not None:
             if missing:
                 st.caption(f"Not drawn (no {size_label} recorded): {', '.join(missing)}")
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
-               "(see 'basis'). Runs from different benchmarks share these axes: compare with care.")
+               "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
     st.dataframe(eff, hide_index=True, width="stretch")
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")

@@ -12,7 +12,8 @@ def long(rows):
 
 
 def runs(*rows):
-    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb", "model", "status"]
+    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb", "model", "status",
+            "encode_throughput", "created_at"]
     return pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
 
 
@@ -95,10 +96,23 @@ def test_filter_runs_is_literal_text_not_an_expression():
     assert compare.filter_runs(r, "", sources=["reference"])["run_id"].tolist() == ["b"]
 
 
-def test_default_pair_prefers_distill_base_and_same_protocol():
-    r = runs(("t", "T", "teacher-eval", "local", "b1", "full"), ("d", "D", "m2v-distill", "local", "b1", "full"),
-             ("x", "X", "teacher-eval", "local", "b2", "mteb"))
-    assert compare.default_pair(r) == ("d", "t")
+def test_default_pair_prefers_teacher_vs_student_evaluated_the_same_way():
+    r = runs(("x", "X", "teacher-eval", "local", "b2", "mteb"), ("t", "T", "teacher-eval", "local", "b1", "full"),
+             ("d", "D", "m2v-distill", "local", "b1", "full"), ("c", "C", "m2v-distill", "local", "b1", "csn-1000"))
+    assert compare.default_pair(r) == ("t", "d")
+    ref = runs(("p", "P", "external-retrieval", "reference", "m", "mteb"),
+               ("k", "K", "m2v-tokenlearn", "reference", "n", "published"),
+               ("d", "D", "m2v-distill", "reference", "n", "published"))
+    assert compare.default_pair(ref) == ("d", "k")
+
+
+def test_speedup_and_evaluation_groups():
+    eff = pd.DataFrame({"run_id": ["t", "s", "u"], "encode_throughput": [40.0, 4000.0, None]})
+    assert compare.speedup(eff, "t").tolist()[:2] == [1.0, 100.0] and math.isnan(compare.speedup(eff, "t")[2])
+    assert compare.speedup(eff, "u").isna().all()
+    r = runs(("a", "A", "teacher-eval", "local", "b1", "full"), ("b", "B", "m2v-distill", "local", "b1", "full"),
+             ("c", "C", "m2v-distill", "local", "b1", "csn-1000"))
+    assert compare.evaluation_groups(r) == [("b1", "full"), ("b1", "csn-1000")]
 
 
 def test_figures_build_and_failures_become_text():

@@ -65,14 +65,30 @@ def test_deltas_page_refuses_runs_on_different_benchmarks(reference_store, tmp_p
     assert not at.dataframe
 
 
-def test_efficiency_page(reference_store):
+def test_efficiency_page_groups_runs_by_evaluation(reference_store):
     at = page("pages/efficiency.py")
     assert not at.exception and not at.error
     table = at.dataframe[0].value.set_index("run_id")
+    assert sorted(table.index) == ["reference--m2v-mpnet-distill", "reference--m2v-mpnet-tokenlearn-c4"]
     assert table.loc["reference--m2v-mpnet-distill", "pareto_disk"]
     assert table.loc["reference--m2v-mpnet-distill", "score_per_mb"] == pytest.approx(0.7387 / 15.07)
     assert len(at.get("plotly_chart")) == 2
+    at.selectbox[0].select_index(len(at.selectbox[0].options) - 1).run()  # all runs, mixed evaluations
+    assert len(at.dataframe[0].value) == 3
     assert any("potion" in c.value for c in at.caption)  # says which runs lack a disk size
+
+
+def test_efficiency_page_speedup_against_teacher(store, tmp_path):
+    for run_id, kind, speed in (("t", "teacher-eval", 40.0), ("s", "m2v-distill", 4000.0)):
+        run = {"schema_version": 1, "run_id": run_id, "kind": kind, "benchmark": "b", "protocol": "full",
+               "disk_mb": 10.0, "params": 1000, "encode_throughput": speed,
+               "metrics": [{"language": "go", "metric": "ndcg@10", "value": 0.5}]}
+        (tmp_path / f"{run_id}.json").write_text(json.dumps(run))
+        catalog.import_paths([tmp_path / f"{run_id}.json"], store=store)
+    at = page("pages/efficiency.py")
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc["s", "speedup"] == pytest.approx(100.0) and table.loc["t", "speedup"] == pytest.approx(1.0)
 
 
 def test_unreadable_db_is_an_error_message_not_a_crash(runs_dir, tmp_path, monkeypatch):
@@ -83,3 +99,22 @@ def test_unreadable_db_is_an_error_message_not_a_crash(runs_dir, tmp_path, monke
     at = page("pages/runs.py")
     assert not at.exception
     assert "cannot be read" in at.error[0].value
+
+
+def test_launch_page_starts_a_run_and_a_missing_model_ends_failed(store):
+    import time
+    at = page("pages/launch.py")
+    assert not at.exception
+    at.selectbox[0].set_value("eval").run()
+    model_box = next(t for t in at.text_input if t.label == "model")
+    model_box.input("/nonexistent/model-folder")
+    at.button[0].click().run()
+    assert not at.exception and "Started eval" in at.success[0].value
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        runs = store.runs()
+        if len(runs) and runs["status"].iloc[0] != "running":
+            break
+        time.sleep(0.5)
+    run = store.runs().iloc[0]
+    assert run["status"] == "failed" and "not found" in run["error"]

@@ -117,3 +117,33 @@ def ensure_default_runs(store: Store, runs_dir: Path, bench_dir: Path, cache_dir
         launch(kind, {**options, "bench": bench.id}, store, runs_dir)
     store.set_meta(DEFAULTS_KEY, bench.id)
     return True
+
+
+def config_fields(kind_name: str) -> list[dataclasses.Field]:
+    """The options of a launchable kind (name, default, help in metadata), for forms and the CLI."""
+    return list(dataclasses.fields(get_kind(kind_name).load()[1]))
+
+
+def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path):
+    """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log)."""
+    import subprocess
+    import sys
+    from backend.config import REPO_ROOT
+    build_config(kind_name, options)  # refuse bad options here, before a process starts
+    args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "launch", kind_name]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    log = Path(runs_dir) / ".launch" / f"{make_run_id(kind_name, 'log')}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    return proc, log
+
+
+def progress_of(runs_dir: Path, run_id: str) -> dict:
+    """The last progress a running run reported ({} if none yet)."""
+    try:
+        return json.loads((rundirs.run_dir(runs_dir, run_id) / "progress.json").read_text())
+    except (OSError, ValueError):
+        return {}
