@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 from backend import catalog, compare
 from backend.config import REPO_ROOT, settings
+from backend.runners import DEFAULTS_KEY
 from backend.store import Store, StoreError
 
 EXPORTS = ("runs", "metrics", "efficiency", "deltas")
@@ -94,12 +96,13 @@ def cmd_serve(args, store, runs_dir):
             print(f"first start: imported {len(report.result.added)} reference run(s) into {store.path}")
     except catalog.ImportErrors as e:  # the dashboard is still useful without them
         print(f"warning: reference runs not imported:\n{e}", file=sys.stderr)
-    if not args.no_default_runs:
-        from backend.runners import RunFailed, ensure_default_runs
-        try:
-            ensure_default_runs(store, runs_dir, settings().bench_dir, settings().cache_dir)
-        except (RunFailed, ValueError, OSError, RuntimeError) as e:  # failed runs are stored; show the rest
-            print(f"warning: default runs not made: {e}", file=sys.stderr)
+    if not args.no_default_runs and not store.get_meta(DEFAULTS_KEY):
+        # The dashboard opens at once with the reference runs; the default runs appear as they finish
+        # (progress here and on the Launch page).
+        print("first start: building the default benchmark and making the default runs in the background",
+              flush=True)
+        subprocess.Popen([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(runs_dir),
+                          "defaults"], cwd=REPO_ROOT)
     env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(runs_dir)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address]
@@ -140,6 +143,12 @@ def cmd_launch(args, store, runs_dir):
         print(f"{record.run_id}: {record.status}")
 
 
+def cmd_defaults(args, store, runs_dir):
+    from backend.runners import ensure_default_runs
+    made = ensure_default_runs(store, runs_dir, settings().bench_dir, settings().cache_dir)
+    print("default runs made" if made else "default runs exist already")
+
+
 def cmd_formats(args, store, runs_dir):
     from backend.importers import IMPORTERS
     from backend.kinds import KINDS
@@ -162,6 +171,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("rebuild", help="rebuild the DB from runs/*/run.json").set_defaults(func=cmd_rebuild)
     sub.add_parser("runs", help="list the runs").set_defaults(func=cmd_runs)
     sub.add_parser("formats", help="list import formats and run kinds").set_defaults(func=cmd_formats)
+    sub.add_parser("defaults", help="build the default benchmark and make the default runs (once)").set_defaults(
+        func=cmd_defaults)
     c = sub.add_parser("delete", help="delete runs (folders go to runs/.trash/)")
     c.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     c.set_defaults(func=cmd_delete)

@@ -103,9 +103,17 @@ DEFAULT_RUNS = [("teacher-eval", {"model": "minilm"}), ("m2v-distill", {"model":
 
 def ensure_default_runs(store: Store, runs_dir: Path, bench_dir: Path, cache_dir: Path) -> bool:
     """First start: build the default benchmark and make the default runs; later starts return at once."""
+    import fcntl
     from backend.bench import build, dataset
     from backend.bench.sources import DEFAULT_SOURCES
     if store.get_meta(DEFAULTS_KEY):
+        return False
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    lock = open(Path(runs_dir) / ".defaults.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second dashboard start must not repeat the work
+    except BlockingIOError:
+        print("default runs are already being made by another process", flush=True)
         return False
     try:
         bench = dataset.load(None, bench_dir)

@@ -1,0 +1,49 @@
+"""A small real end-to-end slice: real source code, the real packaged MiniLM teacher, a real Model2Vec distill.
+
+Marked slow (about a minute on 2 cores); CI runs it all the same.
+"""
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from backend.bench import build
+from backend.bench.sources import Source
+from backend.config import settings
+from backend.runners import RunFailed, launch
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def small_bench(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
+    settings.cache_clear()
+    email = Path(sysconfig.get_paths()["stdlib"]) / "email"
+    path = build.build(["python"], settings().bench_dir, tmp_path / "cache", test_size=60, progress=False,
+                       sources={"python": Source("python", "dir", path=str(email))})
+    return path.name
+
+
+def test_teacher_and_distilled_student_on_real_code(store, runs_dir, small_bench):
+    teacher = launch("teacher-eval", {"model": "minilm", "bench": small_bench}, store, runs_dir)
+    student = launch("m2v-distill", {"model": "minilm", "bench": small_bench, "pca_dims": 64}, store, runs_dir)
+    runs = store.runs().set_index("run_id")
+    assert [r.protocol for r in teacher] == ["full", "csn-1000"] and len(student) == 2
+    t, s = runs.loc[teacher[0].run_id], runs.loc[student[0].run_id]
+    assert t["status"] == s["status"] == "finished" and t["benchmark"] == s["benchmark"] == small_bench
+    assert 22_000_000 < t["params"] < 23_500_000  # all-MiniLM-L6-v2
+    assert s["params"] < t["params"] / 2 and s["disk_mb"] < t["disk_mb"] / 3
+    assert s["encode_throughput"] > 3 * t["encode_throughput"]  # a static model encodes far faster
+    assert (runs_dir / student[0].run_id / "model" / "model.safetensors").is_file()
+    metrics = store.metrics([teacher[0].run_id, student[0].run_id]).set_index(["run_id", "metric"])["value"]
+    teacher_ndcg, student_ndcg = metrics[(teacher[0].run_id, "ndcg@10")], metrics[(student[0].run_id, "ndcg@10")]
+    assert 0.3 < teacher_ndcg <= 1.0 and 0.05 < student_ndcg < teacher_ndcg  # real retrieval, student weaker
+    assert len(store.query_results(teacher[0].run_id)) == 60
+
+
+def test_eval_of_a_missing_model_is_stored_as_failed(store, runs_dir, small_bench):
+    with pytest.raises(RunFailed, match="not found"):
+        launch("eval", {"model": str(runs_dir / "no-such-model"), "bench": small_bench}, store, runs_dir)
+    run = store.runs().iloc[0]
+    assert run["status"] == "failed" and "not found" in run["error"] and run["finished_at"] is not None
