@@ -5,6 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from backend.catalog import default_store
+from backend.config import settings
+from backend.runners import reap_interrupted
 from backend.store import StoreError
 
 EMPTY_HINT = ("No runs yet. Import the published reference runs with "
@@ -13,8 +15,13 @@ EMPTY_HINT = ("No runs yet. Import the published reference runs with "
 
 
 def load(what: str) -> pd.DataFrame | None:
-    """``store.runs()`` / ``store.metrics()``; on a DB problem show the message and return None."""
+    """``store.runs()`` / ``store.metrics()``; on a DB problem show the message and return None.
+
+    Loading the runs first marks runs whose process died as interrupted, so none stays "running" forever.
+    """
     try:
+        if what == "runs":
+            reap_interrupted(default_store(), settings().runs_dir)
         return getattr(default_store(), what)()
     except StoreError as e:
         st.error(f"The run database cannot be read: {e}")

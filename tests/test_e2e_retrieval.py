@@ -47,3 +47,39 @@ def test_eval_of_a_missing_model_is_stored_as_failed(store, runs_dir, small_benc
         launch("eval", {"model": str(runs_dir / "no-such-model"), "bench": small_bench}, store, runs_dir)
     run = store.runs().iloc[0]
     assert run["status"] == "failed" and "not found" in run["error"] and run["finished_at"] is not None
+
+
+def test_a_killed_run_shows_as_interrupted_with_its_log(store, runs_dir, tmp_path):
+    """kill -9 of a real runner process mid-run: the next page load marks it interrupted, the log is kept."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from backend.config import REPO_ROOT
+    from backend.runners import reap_interrupted
+    bench = tmp_path / "benchmarks"
+    env = {**os.environ, "DASHBOARD_BENCH_DIR": str(bench), "PYTHONPATH": str(REPO_ROOT)}
+    # a benchmark big enough that the teacher is still encoding when we kill it
+    email = Path(sysconfig.get_paths()["stdlib"]) / "email"
+    build.build(["python"], bench, tmp_path / "cache", test_size=100, progress=False,
+                sources={"python": Source("python", "dir", path=str(email))})
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "teacher-eval"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (len(store.runs()) and "python" in
+                                                _progress_message(runs_dir, store.runs()["run_id"].iloc[0])):
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run_id = store.runs()["run_id"].iloc[0]
+    assert store.runs()["status"].iloc[0] == "running"
+    assert reap_interrupted(store, runs_dir) == [run_id]
+    run = store.runs().iloc[0]
+    assert run["status"] == "interrupted" and "killed or crashed" in run["error"]
+    assert (runs_dir / run_id / "progress.json").is_file()
+
+
+def _progress_message(runs_dir, run_id):
+    from backend.runners import progress_of
+    return progress_of(runs_dir, run_id).get("message", "")

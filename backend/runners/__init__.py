@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import socket
 import resource
 import time
 import traceback
@@ -31,13 +33,15 @@ class RunContext:
         self.kind, self.run_id, self.config, self.started = kind, run_id, config, started
         self.dir = rundirs.run_dir(runs_dir, run_id)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.progress(0.0, "starting", quiet=True)
 
-    def progress(self, fraction: float, message: str):
-        """Progress for the pages (progress.json) and the terminal."""
+    def progress(self, fraction: float, message: str, quiet: bool = False):
+        """Progress for the pages (progress.json, with our pid so a dead run can be told) and the terminal."""
         rundirs.write_atomic(self.dir / "progress.json", json.dumps(
-            {"fraction": round(min(max(fraction, 0.0), 1.0), 4), "message": message, "time": time.time()}),
-            durable=False)
-        print(f"[{fraction:6.1%}] {message}", flush=True)
+            {"fraction": round(min(max(fraction, 0.0), 1.0), 4), "message": message, "time": time.time(),
+             "pid": os.getpid(), "host": socket.gethostname()}), durable=False)
+        if not quiet:
+            print(f"[{fraction:6.1%}] {message}", flush=True)
 
     def record(self, run_id: str | None = None, **fields) -> RunRecord:
         base = {"schema_version": SCHEMA_VERSION, "run_id": run_id or self.run_id, "kind": self.kind,
@@ -155,3 +159,33 @@ def progress_of(runs_dir: Path, run_id: str) -> dict:
         return json.loads((rundirs.run_dir(runs_dir, run_id) / "progress.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def reap_interrupted(store: Store, runs_dir: Path) -> list[str]:
+    """Runs still 'running' whose process is gone (kill -9, power loss) become 'interrupted', log kept."""
+    runs = store.runs()
+    reaped = []
+    for run_id in runs.loc[runs["status"] == "running", "run_id"]:
+        progress = progress_of(runs_dir, run_id)
+        if progress.get("host") != socket.gethostname() or _alive(progress.get("pid")):
+            continue  # another machine's run, or still going
+        path = rundirs.run_dir(runs_dir, run_id) / "run.json"
+        data = json.loads(path.read_text())
+        data.update(status="interrupted", finished_at=now(),
+                    error=f"the run's process ({progress.get('pid')}) ended without finishing: killed or crashed; "
+                          f"last step: {progress.get('message', '?')}")
+        catalog.write_and_ingest([record_from_dict(data)], store, Path(runs_dir), replace=True)
+        reaped.append(run_id)
+    return reaped
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
