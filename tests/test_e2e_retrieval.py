@@ -29,7 +29,7 @@ def test_teacher_and_distilled_student_on_real_code(store, runs_dir, small_bench
     teacher = launch("teacher-eval", {"model": "minilm", "bench": small_bench}, store, runs_dir)
     student = launch("m2v-distill", {"model": "minilm", "bench": small_bench, "pca_dims": 64}, store, runs_dir)
     runs = store.runs().set_index("run_id")
-    assert [r.protocol for r in teacher] == ["full", "csn-1000"] and len(student) == 2
+    assert [r.protocol for r in teacher] == ["full", "csn-1000"] and len(student) == 2  # all 60 queries
     t, s = runs.loc[teacher[0].run_id], runs.loc[student[0].run_id]
     assert t["status"] == s["status"] == "finished" and t["benchmark"] == s["benchmark"] == small_bench
     assert 22_000_000 < t["params"] < 23_500_000  # all-MiniLM-L6-v2

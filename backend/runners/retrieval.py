@@ -107,11 +107,13 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
               "encode_throughput": n_docs / docs_seconds if docs_seconds else None, "status": "finished",
               "finished_at": _now(), **fields}
     records = []
+    # A subset of the test queries is a different evaluation: the protocol says so, and comparisons follow.
+    subset = f":first-{config.max_queries}" if config.max_queries else ""
     for protocol in retrieval.PROTOCOLS:
         run_id = ctx.run_id if protocol == "full" else f"{ctx.run_id}--{protocol}"
         provenance = {"encoder": encoder.name, "protocol_note": _note(protocol, distractors),
                       **({"teacher": teacher} if teacher else {})}
-        records.append(ctx.record(run_id=run_id, protocol=protocol, provenance=provenance,
+        records.append(ctx.record(run_id=run_id, protocol=protocol + subset, provenance=provenance,
                                   metrics=_metric_rows(ranks[protocol]), queries=_query_rows(ranks[protocol]),
                                   **common))
     return records
