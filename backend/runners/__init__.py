@@ -124,9 +124,16 @@ def ensure_default_runs(store: Store, runs_dir: Path, bench_dir: Path, cache_dir
     except dataset.BenchmarkError:
         print("first start: building the default 6-language benchmark (about 3 minutes)", flush=True)
         bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir)), bench_dir)
+    import subprocess
+    import sys
+    from backend.config import REPO_ROOT
     for kind, options in DEFAULT_RUNS:
         print(f"first start: {kind} {options} on {bench.id}", flush=True)
-        launch(kind, {**options, "bench": bench.id}, store, runs_dir)
+        # One process per run: peak memory is then the run's own, and one failure does not stop the next.
+        args = [sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(runs_dir), "launch", kind,
+                "--bench", bench.id] + [a for k, v in options.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+        if subprocess.run(args, cwd=REPO_ROOT).returncode != 0:
+            raise RunFailed(f"default run {kind} failed; see the Runs page for its error")
     store.set_meta(DEFAULTS_KEY, bench.id)
     return True
 

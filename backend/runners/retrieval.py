@@ -61,8 +61,10 @@ def run_eval(config: EvalConfig, ctx) -> list:
     ctx.progress(0.0, f"loading {config.model}")
     encoder = load_encoder(config.model)
     model_path = resolve(config.model)
-    model_ref = TEACHERS.get(config.model, str(model_path))
-    return evaluate(encoder, config, ctx, model=model_ref, disk_mb=folder_mb(model_path), name=config.label())
+    # ``model`` stays loadable (a teacher's short name or a folder): live search reopens it from there.
+    model_ref = config.model if config.model in TEACHERS else str(model_path)
+    return evaluate(encoder, config, ctx, model=model_ref, disk_mb=folder_mb(model_path), name=config.label(),
+                    teacher=TEACHERS.get(config.model))
 
 
 def run_m2v_distill(config: DistillConfig, ctx) -> list:

@@ -1,0 +1,234 @@
+"""Live code search: corpora, FAISS indexes cached per (model, corpus) under runs/.index/, one search function.
+
+The page, the CLI (``python -m backend search``) and the tests all call ``search()``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from backend.models import TEACHERS, resolve
+from backend.retrieval import normalize
+
+APPROX_THRESHOLD = 50_000  # above this many documents an HNSW index answers instead of the exact flat one
+MAX_QUERY_CHARS = 2_000
+RECALL_SAMPLE = 200
+
+
+class SearchError(ValueError):
+    """Bad search input (empty query, unreadable corpus, missing model); the message says what to do."""
+
+
+@dataclass
+class Corpus:
+    id: str
+    label: str
+    docs: list[dict]  # id, language, func_name, path, code (+ query for benchmark pairs)
+
+
+@dataclass
+class SearchIndex:
+    kind: str  # "flat" (exact) or "hnsw" (approximate)
+    faiss_index: object
+    size: int
+    recall_at_10: float | None  # of an approximate index against exact search, measured when built
+    reused: bool  # loaded from runs/.index/ instead of encoding the corpus
+
+
+@dataclass
+class Hit:
+    rank: int
+    score: float
+    doc: dict
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    encode_ms: float
+    search_ms: float
+
+
+def _corpus_id(docs: list[dict]) -> str:
+    h = hashlib.sha256()
+    for d in docs:
+        h.update(d["code"].encode("utf-8", "replace") + b"\0")
+    return h.hexdigest()[:16]
+
+
+def corpus_from_benchmark(bench, language: str | None = None) -> Corpus:
+    """All documents (test and train) of one language of a benchmark, or of all its languages."""
+    languages = [language] if language else bench.languages
+    docs = [pair for lang in languages for split in ("test", "train") for pair in bench.pairs(lang, split)]
+    return Corpus(_corpus_id(docs), f"{bench.id} · {language or 'all languages'}", docs)
+
+
+def corpus_from_dir(path: str, language: str) -> Corpus:
+    """Functions mined on the fly from a user's folder with the benchmark miner."""
+    from backend.bench.miner import check_language, mine_source
+    from backend.bench.sources import iter_files
+    check_language(language)
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise SearchError(f"{root} is not a folder; give the root of a source tree")
+    docs = []
+    for rel, data in iter_files([root], language):
+        if b"\0" in data[:4096]:
+            continue  # a binary file with a source extension
+        docs.extend({**pair, "id": f"{rel}:{pair['line']}"} for pair in mine_source(data, language, rel))
+    if not docs:
+        raise SearchError(f"no documented {language} functions found under {root}; pick the folder of a "
+                          f"{language} project (files ending in the language's extensions, with doc comments)")
+    return Corpus(_corpus_id(docs), f"{root.name} · {language}", docs)
+
+
+def model_ref(run: dict) -> str:
+    """The loadable model of a run: its saved folder or teacher name (older runs: the config's model)."""
+    for ref in (run.get("model"), _config(run).get("model")):
+        if ref and (ref in TEACHERS or Path(ref).exists()):
+            return ref
+    raise SearchError(f"run {run.get('run_id')} has no model files any more (looked for {run.get('model')!r}); "
+                      "pick another run or launch it again")
+
+
+def _config(run: dict) -> dict:
+    config = run.get("config")
+    try:
+        return json.loads(config) if isinstance(config, str) else (config or {})
+    except ValueError:
+        return {}
+
+
+def model_key(ref: str) -> str:
+    """Changes when the model's files change, so a cached index never outlives its model."""
+    path = resolve(ref)
+    stat = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(path.glob("*")) if p.is_file()]
+    return hashlib.sha256(f"{path.resolve()}|{stat}".encode()).hexdigest()[:16]
+
+
+def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, progress=None,
+                        approx_threshold: int = APPROX_THRESHOLD) -> SearchIndex:
+    """Embeddings saved under cache_dir/<model>--<corpus>/ are reused; otherwise encode (with progress)."""
+    import faiss
+    folder = Path(cache_dir) / f"{model_key(ref)}--{corpus.id}"
+    emb_path, index_path, meta_path = folder / "embeddings.npy", folder / "index.faiss", folder / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        return SearchIndex(meta["kind"], faiss.read_index(str(index_path)), meta["size"], meta["recall_at_10"], True)
+    emb = _encode_corpus(encoder, corpus, progress)
+    index, kind, recall = _make_index(emb, approx_threshold)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(emb_path, emb)
+    faiss.write_index(index, str(index_path))
+    meta = {"kind": kind, "size": len(emb), "recall_at_10": recall, "corpus": corpus.label, "model": ref}
+    meta_path.write_text(json.dumps(meta))  # written last: its presence means the folder is complete
+    return SearchIndex(kind, index, len(emb), recall, False)
+
+
+def _encode_corpus(encoder, corpus: Corpus, progress, batch: int = 512) -> np.ndarray:
+    parts = []
+    for start in range(0, len(corpus.docs), batch):
+        parts.append(encoder.encode([d["code"] for d in corpus.docs[start:start + batch]], 32))
+        if progress:
+            progress(min(start + batch, len(corpus.docs)) / len(corpus.docs))
+    return normalize(np.vstack(parts))
+
+
+def _make_index(emb: np.ndarray, approx_threshold: int):
+    import faiss
+    flat = faiss.IndexFlatIP(emb.shape[1])
+    flat.add(emb)
+    if len(emb) <= approx_threshold:
+        return flat, "flat", None
+    hnsw = faiss.IndexHNSWFlat(emb.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    hnsw.add(emb)
+    hnsw.hnsw.efSearch = 128
+    sample = emb[np.random.default_rng(0).choice(len(emb), min(RECALL_SAMPLE, len(emb)), replace=False)]
+    return hnsw, "hnsw", recall_at_10(hnsw, flat, sample)
+
+
+def recall_at_10(approx, exact, queries: np.ndarray) -> float:
+    """Share of the exact top-10 that the approximate index also returns."""
+    _, a = approx.search(queries, 10)
+    _, e = exact.search(queries, 10)
+    return float(np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a, e)]))
+
+
+def check_query(query: str) -> str:
+    text = (query or "").strip()
+    if not text:
+        raise SearchError("type a query, e.g. 'read a file line by line'")
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchError(f"the query is {len(text):,} characters long; keep it under {MAX_QUERY_CHARS:,} "
+                          "(describe what the code does in a sentence)")
+    return text
+
+
+def search(encoder, index: SearchIndex, corpus: Corpus, query: str, k: int = 10) -> SearchResult:
+    """Top-k documents for a natural-language query, with the time spent encoding and searching."""
+    text = check_query(query)
+    start = time.perf_counter()
+    q = normalize(encoder.encode([text]))
+    encoded = time.perf_counter()
+    scores, ids = index.faiss_index.search(q, min(k, index.size))
+    done = time.perf_counter()
+    hits = [Hit(rank + 1, float(s), corpus.docs[i]) for rank, (s, i) in enumerate(zip(scores[0], ids[0])) if i >= 0]
+    return SearchResult(hits, (encoded - start) * 1000, (done - encoded) * 1000)
+
+
+def jaccard(a: list, b: list) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+
+
+def rank_biased_overlap(a: list, b: list, p: float = 0.9) -> float:
+    """RBO of two top-k lists (Webber et al. 2010), extrapolated to the list depth; 1 = identical order."""
+    depth = max(len(a), len(b))
+    if depth == 0:
+        return 1.0
+    seen_a, seen_b, overlap, total = set(), set(), 0, 0.0
+    for d in range(1, depth + 1):
+        x, y = (a[d - 1] if d <= len(a) else None), (b[d - 1] if d <= len(b) else None)
+        if x is not None and x == y:
+            overlap += 1
+        else:
+            overlap += (x is not None and x in seen_b) + (y is not None and y in seen_a)
+        seen_a.add(x)
+        seen_b.add(y)
+        total += p ** (d - 1) * overlap / d
+    return float((1 - p) * total + p ** depth * overlap / depth)
+
+
+def searchable_models(runs) -> dict[str, str]:
+    """label -> model reference: the packaged teachers that are installed, then each run with a saved model."""
+    options = {}
+    for name in TEACHERS:
+        try:
+            resolve(name)
+            options[f"teacher: {name}"] = name
+        except ValueError:
+            pass  # not installed: not offered
+    for run in runs.to_dict("records"):
+        try:
+            ref = model_ref(run)
+        except SearchError:
+            continue
+        if ref not in options.values():
+            options[f"{run['name']} · {run['run_id']}"] = ref
+    return options
+
+
+def gold_rank(index: SearchIndex, encoder, corpus: Corpus, query: str, gold_id: str, depth: int = 1000):
+    """Rank of the gold document for a benchmark query (None if deeper than ``depth``)."""
+    q = normalize(encoder.encode([check_query(query)]))
+    _, ids = index.faiss_index.search(q, min(depth, index.size))
+    for rank, i in enumerate(ids[0], start=1):
+        if i >= 0 and corpus.docs[i].get("id") == gold_id:
+            return rank
+    return None

