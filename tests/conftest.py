@@ -37,3 +37,20 @@ def tree(path: Path) -> dict[str, bytes]:
     """Every file under path (but the DB) with its bytes: 'nothing was written' means this is unchanged."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
             if p.is_file() and not p.name.endswith((".duckdb", ".wal"))}
+
+
+def make_tiny_model2vec(folder: Path, texts: list[str], dim: int = 16, seed: int = 0) -> Path:
+    """A real Model2Vec folder with a word-level vocabulary of ``texts`` and random vectors (no download)."""
+    import re
+
+    import numpy as np
+    from model2vec import StaticModel
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    words = sorted({w.lower() for t in texts for w in re.findall(r"\w+", t)})
+    vocab = {"[UNK]": 0, "[PAD]": 1, **{w: i + 2 for i, w in enumerate(words)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    vectors = np.random.default_rng(seed).normal(size=(len(vocab), dim)).astype(np.float32)
+    config = {"model_type": "model2vec", "architectures": ["StaticModel"], "normalize": True, "hidden_dim": dim}
+    StaticModel(vectors, tokenizer, config=config, normalize=True).save_pretrained(str(folder))
+    return folder
