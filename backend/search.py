@@ -216,12 +216,10 @@ def searchable_models(runs) -> tuple[dict[str, str], list[str]]:
         except ValueError:
             pass  # not installed: not offered
     for run in runs.to_dict("records"):
-        if run.get("source") != "local" and not run.get("model"):
-            continue  # published figures: no model to search with
         try:
             ref = model_ref(run)
         except SearchError as e:
-            if run.get("model"):
+            if run.get("source") == "local":  # imported and published runs never had files here
                 problems.append(str(e))
             continue
         if ref not in options.values():

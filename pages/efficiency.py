@@ -44,5 +44,7 @@ elif runs is not None and metrics is not None:
                 st.caption(f"Not drawn (no {size_label} recorded): {', '.join(missing)}")
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
-    st.dataframe(eff, hide_index=True, width="stretch")
+    first = ["name", "score", "disk_mb", "params_m", "encode_throughput", "speedup", "score_per_mb"]
+    st.dataframe(eff, hide_index=True, width="stretch",
+                 column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")

@@ -55,8 +55,9 @@ def column(slot, label, ref, corpus, query, k, gold):
             rank = search.gold_rank(index, encoder, corpus, query, gold)
             st.markdown(f"**Gold document rank: {rank if rank else '> 1000'}**")
         for hit in result.hits:
-            star = " ⭐ gold" if gold and hit.doc.get("id") == gold else ""
-            with st.expander(f"{hit.rank}. {hit.doc['func_name']} · {hit.doc['language']} · {hit.score:.3f}{star}"):
+            star = " :material/star: **gold**" if gold and hit.doc.get("id") == gold else ""
+            name = hit.doc["func_name"].replace("_", "\\_").replace("*", "\\*")  # names are not markdown
+            with st.expander(f"{hit.rank}. {name} · {hit.doc['language']} · {hit.score:.3f}{star}"):
                 st.caption(hit.doc.get("path", ""))
                 st.code(hit.doc["code"], language=hit.doc["language"])
         return [h.doc.get("id") for h in result.hits]
@@ -74,11 +75,14 @@ if runs is not None:
         st.stop()
     names = list(models)
     left, right = st.columns(2)
+    # Default: a packaged teacher against the newest run with a saved model (typically its student).
+    first_run = next((i for i, n in enumerate(names) if not n.startswith("teacher: ")), min(1, len(names) - 1))
     a = left.selectbox("Model A", names, index=0)
-    b = right.selectbox("Model B", names, index=min(1, len(names) - 1))
+    b = right.selectbox("Model B", names, index=first_run)
     try:
         bench = dataset.load(None, settings().bench_dir)
-        corpus_options = ["all languages", *bench.languages, FOLDER]
+        # One language first: encoding every language's documents with a transformer takes a while.
+        corpus_options = [*bench.languages, "all languages", FOLDER]
     except dataset.BenchmarkError:
         bench, corpus_options = None, [FOLDER]
     c1, c2, c3 = st.columns([2, 3, 1])

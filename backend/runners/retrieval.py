@@ -16,6 +16,8 @@ from backend.bench.miner import LANGS
 from backend.config import settings
 from backend.models import TEACHERS, folder_mb, resolve
 
+TEACHER_NAMES = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
+
 
 @dataclass
 class EvalConfig:
@@ -35,7 +37,7 @@ class EvalConfig:
                 raise ValueError(f"{name} must be a positive whole number")
 
     def label(self) -> str:
-        return Path(self.model).name if self.model not in TEACHERS else self.model
+        return TEACHER_NAMES.get(self.model) or Path(self.model).name
 
 
 @dataclass
@@ -53,7 +55,7 @@ class DistillConfig(EvalConfig):
     vocabulary_file: str = field(default="", metadata={"help": "extra vocabulary, one token per line"})
 
     def label(self) -> str:
-        return f"{super().label()}-pca{self.pca_dims}"
+        return f"{super().label()} PCA {self.pca_dims}"
 
 
 def run_eval(config: EvalConfig, ctx) -> list:
