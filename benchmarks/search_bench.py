@@ -3,8 +3,9 @@ student and its MiniLM teacher side by side, against a plain exact FAISS flat se
 measured in the same run, and recall@10 of the approximate (HNSW) index against exact search.
 
 Corpus: the newest built benchmark's code documents (all languages, test + train), repeated to 100,000.
-The student encodes all 100,000 documents. The teacher (about 30 docs/s here) encodes 2,000 of them; its
-100,000-row index repeats those embeddings with small noise, which keeps search cost (size, dimension) real.
+The student encodes all distinct documents. The teacher (about 30 docs/s here) encodes 2,000 of them; its
+100,000-row index repeats those embeddings, which keeps the search cost (size, dimension) real. Recall is
+tie-aware, so a repeated document found in place of its copy is not a miss.
 Usage: python benchmarks/search_bench.py [--docs 100000] [--queries 200] [--student MODEL_DIR]
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ def percentiles(ms: list[float]) -> str:
     return f"p50 {np.percentile(ms, 50):6.2f} ms  p95 {np.percentile(ms, 95):6.2f} ms"
 
 
-def side(label, encoder, emb, queries, corpus):
+def side(label, encoder, emb, queries, corpus, real_embeddings=True):
     """End-to-end latency through the dashboard's search() on flat and HNSW, and the plain FAISS peer."""
     import faiss
     from backend import search
@@ -46,6 +47,9 @@ def side(label, encoder, emb, queries, corpus):
         flat.search(q[None, :], 10)
         peer.append((time.perf_counter() - start) * 1000)
     print(f"{label:18} peer: plain faiss IndexFlatIP.search only (no encode): {percentiles(peer)}")
+    if not real_embeddings:  # 50 identical copies of each vector make a degenerate HNSW graph
+        print(f"{label:18} HNSW recall: not measured (repeated embeddings); see the student's line")
+        return
     print(f"{label:18} HNSW recall@10 vs exact on {len(queries)} real queries: "
           f"{search.recall_at_10(approx, flat, q_emb):.3f} (at build, {recall:.3f} on corpus samples)")
 
@@ -84,8 +88,7 @@ def main():
     teacher = load_encoder("minilm")
     sample = rng.choice(len(base.docs), 2000, replace=False)
     t_emb = search.normalize(teacher.encode([base.docs[i]["code"] for i in sample], 32))
-    tiled = t_emb[np.arange(args.docs) % len(t_emb)] + rng.normal(0, 0.01, (args.docs, t_emb.shape[1]))
-    side("MiniLM teacher", teacher, search.normalize(tiled.astype(np.float32)), queries, corpus)
+    side("MiniLM teacher", teacher, t_emb[np.arange(args.docs) % len(t_emb)], queries, corpus, real_embeddings=False)
 
 
 if __name__ == "__main__":
