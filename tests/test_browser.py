@@ -51,12 +51,32 @@ def _listen_addresses(port: int) -> set[str]:
     return out
 
 
+def _search_setup(root: Path) -> dict:
+    """A small benchmark and a tiny Model2Vec run, so the Live search page has something real to search."""
+    from backend import catalog
+    from backend.bench import build
+    from backend.store import Store
+    from tests.conftest import make_tiny_model2vec
+    from tests.test_search import _pairs
+    per_language = {"python": build.split(_pairs("python"), 20, seed=0)}
+    manifest = {"format": 1, "seed": 0, "test_size": 20, "languages": {"python": {"counts": {"test": 20}}}}
+    bench = build.write(manifest, per_language, root / "benchmarks")
+    model = make_tiny_model2vec(root / "tiny-model", [p["query"] + " " + p["code"] for p in _pairs("python")])
+    run = {"schema_version": 1, "run_id": "eval--tiny", "kind": "eval", "name": "tiny", "model": str(model),
+           "benchmark": bench.name, "protocol": "full", "metrics": [{"language": "python", "metric": "mrr",
+                                                                     "value": 0.5}]}
+    (root / "run.json").write_text(__import__("json").dumps(run))
+    catalog.import_paths([root / "run.json"], store=Store(root / "runs" / "dashboard.duckdb"), runs_dir=root / "runs")
+    return {"DASHBOARD_BENCH_DIR": str(root / "benchmarks")}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     _require()
-    runs = tmp_path_factory.mktemp("browser") / "runs"
+    root = tmp_path_factory.mktemp("browser")
+    runs = root / "runs"
     port = _free_port()
-    env = {**os.environ, "DASHBOARD_RUNS_DIR": str(runs)}
+    env = {**os.environ, "DASHBOARD_RUNS_DIR": str(runs), **_search_setup(root)}
     env.pop("DASHBOARD_DB", None)
     proc = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--port", str(port), "--no-default-runs"],
                             cwd=REPO_ROOT,
@@ -100,10 +120,25 @@ def page(browser, server, tmp_path):
     pg.close()
 
 
+def _click_first_row(page):
+    """Tick the first row's selection checkbox (the grid is a canvas: click by position, once it settled)."""
+    page.wait_for_timeout(700)
+    grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+    page.mouse.click(grid["x"] + 15, grid["y"] + 52)
+
+
 def _download(page, button_text) -> list[dict]:
     with page.expect_download() as info:
         page.get_by_role("button", name=button_text).first.click()
     return list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+
+
+def test_sidebar_lists_the_pages_not_the_files(page, server):
+    page.goto(server[0])
+    page.get_by_text("of 4 runs").wait_for()
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert all(t in sidebar for t in ("Runs", "Language deltas", "Efficiency", "Live search", "Launch"))
+    assert "common" not in sidebar
 
 
 def test_server_binds_loopback_only(server):
@@ -112,14 +147,13 @@ def test_server_binds_loopback_only(server):
 
 def test_runs_page_filter_select_download(page, server):
     page.goto(server[0])
-    page.get_by_text("3 of 3 runs").wait_for()
+    page.get_by_text("4 of 4 runs").wait_for()
     page.screenshot(path=page.shots / "runs.png", full_page=True)
-    assert len(_download(page, "Download CSV (3 rows)")) == 3
+    assert len(_download(page, "Download CSV (4 rows)")) == 4
     page.get_by_placeholder("text in id, name or model").fill("tokenlearn")
     page.keyboard.press("Enter")
-    page.get_by_text("1 of 3 runs").wait_for()
-    grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
-    page.mouse.click(grid["x"] + 15, grid["y"] + 52)  # the first row's selection checkbox
+    page.get_by_text("1 of 4 runs").wait_for()
+    _click_first_row(page)  # the first row's selection checkbox
     page.get_by_role("heading", name="reference--m2v-mpnet-tokenlearn-c4").wait_for()
     page.screenshot(path=page.shots / "runs-selected.png", full_page=True)
 
@@ -139,17 +173,31 @@ def test_efficiency_page(page, server):
     page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()
     page.wait_for_timeout(1000)
     page.screenshot(path=page.shots / "efficiency.png", full_page=True)
-    assert len(_download(page, "Download CSV (3 rows)")) == 3
+    assert len(_download(page, "Download CSV (2 rows)")) == 2  # the research-notes runs' evaluation
+
+
+def test_live_search_benchmark_query_shows_gold_in_both_columns(page, server):
+    page.goto(f"{server[0]}/search")
+    page.get_by_role("button", name="Try a benchmark query").click()
+    page.get_by_text("Gold document rank").nth(1).wait_for(timeout=120_000)
+    page.get_by_text("Overlap of the two top-10 lists").wait_for()  # the last element: the run is complete
+    page.screenshot(path=page.shots / "search.png", full_page=True)
+    assert page.get_by_text(":material/star:").count() == 0  # icons render, not their names
+
+
+def test_launch_page(page, server):
+    page.goto(f"{server[0]}/launch")
+    page.get_by_text("Running (").wait_for()
+    page.screenshot(path=page.shots / "launch.png", full_page=True)
 
 
 def test_delete_from_runs_page(page, server):
     page.goto(server[0])
-    page.get_by_text("3 of 3 runs").wait_for()
+    page.get_by_text("4 of 4 runs").wait_for()
     page.get_by_placeholder("text in id, name or model").fill("potion")
     page.keyboard.press("Enter")
-    page.get_by_text("1 of 3 runs").wait_for()
-    grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
-    page.mouse.click(grid["x"] + 15, grid["y"] + 52)
+    page.get_by_text("1 of 4 runs").wait_for()
+    _click_first_row(page)
     page.get_by_text("Delete 1 selected run(s)").click()
     page.get_by_role("button", name="Delete", exact=True).click()
-    page.get_by_text("0 of 2 runs").wait_for()
+    page.get_by_text("0 of 3 runs").wait_for()
