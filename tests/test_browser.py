@@ -166,6 +166,11 @@ def test_deltas_page_heatmap_and_csv(page, server):
     rows = {(r["language"], r["metric"]): r for r in _download(page, "Download CSV (17 rows)")}
     assert float(rows[("java", "ndcg@10")]["rel_delta_pct"]) == pytest.approx(-59.9, abs=0.1)
     assert float(rows[("javascript", "ndcg@10")]["rel_delta_pct"]) == pytest.approx(3.6, abs=0.1)
+    page.locator('[data-testid="stSelectbox"]').first.click()  # pick another base run
+    page.keyboard.type("potion")
+    page.keyboard.press("Enter")
+    page.get_by_text("read the deltas with care").wait_for()  # reference runs on different benchmarks
+    page.screenshot(path=page.shots / "deltas-other-base.png", full_page=True)
 
 
 def test_efficiency_page(page, server):

@@ -51,3 +51,80 @@ def test_two_writers_and_a_reader_all_succeed_and_match_rebuild(store, runs_dir,
     catalog.rebuild(store, runs_dir)
     rebuilt = store.fingerprint()
     assert rebuilt["metrics"] == imported["metrics"] and rebuilt["runs"][0] == imported["runs"][0]
+
+
+DASHBOARD = """
+import sys, time
+from streamlit.testing.v1 import AppTest
+end, renders = time.monotonic() + float(sys.argv[1]), 0
+while time.monotonic() < end:
+    for page in ("pages/runs.py", "pages/deltas.py", "pages/efficiency.py"):
+        at = AppTest.from_file(page, default_timeout=60).run()
+        assert not at.exception, (page, at.exception)
+        renders += 1
+print(renders)
+"""
+
+
+def test_dashboard_open_while_two_runs_launch_and_an_import_runs(store, runs_dir, tmp_path):
+    """The dashboard renders pages while two `launch` processes and one `import` write: all succeed."""
+    import time
+    from backend.bench import build
+    from tests.conftest import make_tiny_model2vec
+    from tests.test_search import _pairs
+    bench_dir = tmp_path / "benchmarks"
+    manifest = {"format": 1, "seed": 0, "test_size": 20, "languages": {"go": {"counts": {"test": 20}}}}
+    bench = build.write(manifest, {"go": build.split(_pairs("go"), 20, seed=0)}, bench_dir).name
+    model = make_tiny_model2vec(tmp_path / "tiny", [p["query"] + " " + p["code"] for p in _pairs("go")])
+    catalog.import_paths(sorted(REFERENCE.iterdir()), store=store)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DASHBOARD_BENCH_DIR": str(bench_dir)}
+    start = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, "-c", DASHBOARD, "12"], cwd=REPO_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    for seed in (1, 2):
+        procs.append(subprocess.Popen([sys.executable, "-m", "backend", "launch", "eval", "--model", str(model),
+                                       "--bench", bench, "--seed", str(seed)], cwd=REPO_ROOT, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    paths = _run_files(tmp_path / "imports", "imp", 5)
+    procs.append(subprocess.Popen([sys.executable, "-m", "backend", "import", *paths], cwd=REPO_ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-2000:]
+        outputs.append(out)
+    print(f"all writers and the dashboard done in {time.monotonic() - start:.1f} s; "
+          f"dashboard renders: {outputs[0].strip()}")
+    runs = store.runs()
+    assert len(runs) == 3 + 2 * 2 + 5 and set(runs["status"]) == {"finished"}
+    imported = store.fingerprint()
+    catalog.rebuild(store, runs_dir)
+    rebuilt = store.fingerprint()
+    for table in ("runs", "metrics", "query_results"):
+        assert rebuilt[table][0] == imported[table][0], table
+    assert rebuilt["metrics"] == imported["metrics"] and rebuilt["query_results"] == imported["query_results"]
+
+
+def test_kill_9_during_an_import_leaves_all_or_none_of_its_runs(store, runs_dir, tmp_path):
+    """A CSV of 3,000 runs is imported by a process killed mid-way; the DB holds all of them or none."""
+    import signal
+    import time
+    lines = ["run_id,kind,language,ndcg@10"] + [f"bulk-{i},teacher-eval,{lang},0.5" for i in range(3000)
+                                                for lang in ("python", "go")]
+    (tmp_path / "bulk.csv").write_text("\n".join(lines) + "\n")
+    catalog.import_paths(sorted(REFERENCE.iterdir()), store=store)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    outcomes = set()
+    for delay in (0.8, 1.6, 2.4):
+        proc = subprocess.Popen([sys.executable, "-m", "backend", "import", str(tmp_path / "bulk.csv")],
+                                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        bulk = int(store.runs()["run_id"].str.startswith("bulk-").sum())
+        assert bulk in (0, 3000), bulk  # never a part of the file
+        outcomes.add(bulk)
+        store.rebuild([])  # start the next round from an empty DB
+        for path in runs_dir.glob("bulk-*"):
+            __import__("shutil").rmtree(path)
+    print(f"kill -9 outcomes (runs of the file in the DB): {sorted(outcomes)}")

@@ -66,3 +66,24 @@ def test_ten_megabyte_strings_are_refused(tmp_path):
 def _write(path, obj):
     path.write_text(json.dumps(obj))
     return path
+
+
+@SETTINGS
+@given(meta=json_values, scores=json_values)
+def test_mteb_folders_with_any_content_are_accepted_or_refused_cleanly(tmp_path, meta, scores):
+    folder = tmp_path / "model"
+    folder.mkdir(exist_ok=True)
+    (folder / "model_meta.json").write_text(json.dumps(meta))
+    (folder / "CodeSearchNetRetrieval.json").write_text(json.dumps({"scores": {"test": scores}}))
+    _outcome(folder)
+
+
+@SETTINGS
+@given(name=st.sampled_from(["model_meta.json", "CodeSearchNetRetrieval.json"]), data=st.binary(max_size=500))
+def test_mteb_folders_with_random_bytes_are_refused_cleanly(tmp_path, name, data):
+    folder = tmp_path / "model"
+    folder.mkdir(exist_ok=True)
+    (folder / "model_meta.json").write_text(json.dumps({"name": "m"}))
+    (folder / "CodeSearchNetRetrieval.json").write_text(json.dumps({"scores": {"test": []}}))
+    (folder / name).write_bytes(data)
+    _outcome(folder)
