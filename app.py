@@ -2,6 +2,8 @@
 import streamlit as st
 
 from backend.catalog import default_store
+from backend.config import settings
+from backend.runners import defaults_in_progress
 
 st.set_page_config(page_title="Code-model comparison", page_icon=":material/monitoring:", layout="wide")
 PAGES = [
@@ -18,4 +20,7 @@ with st.sidebar:
     for p in PAGES:
         st.page_link(p)
     st.caption(f"DB: `{default_store().path}`")
+if defaults_in_progress(settings().runs_dir):
+    st.info("First start: the default benchmark and runs are being made in the background (a few minutes; "
+            "progress in the terminal, then on the Launch page). They appear here when they finish.")
 page.run()

@@ -118,3 +118,12 @@ def test_launch_page_starts_a_run_and_a_missing_model_ends_failed(store):
         time.sleep(0.5)
     run = store.runs().iloc[0]
     assert run["status"] == "failed" and "not found" in run["error"]
+
+
+def test_app_says_when_the_first_start_is_still_making_default_runs(reference_store, runs_dir):
+    import fcntl
+    with open(runs_dir / ".defaults.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as the background `defaults` process holds it
+        at = page("app.py")
+        assert not at.exception and any("First start" in i.value for i in at.info)
+    assert not any("First start" in i.value for i in page("app.py").info)

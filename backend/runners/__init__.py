@@ -196,3 +196,18 @@ def _alive(pid) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def defaults_in_progress(runs_dir: Path) -> bool:
+    """True while a `defaults` process holds its lock (first start still building/evaluating)."""
+    import fcntl
+    path = Path(runs_dir) / ".defaults.lock"
+    if not path.is_file():
+        return False
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
