@@ -7,7 +7,24 @@ from backend.config import settings
 from backend.kinds import KINDS
 from pages.common import load
 
+
+@st.fragment(run_every=2)
+def running():
+    runs = load("runs")
+    if runs is None:
+        return
+    active = runs[runs["status"] == "running"]
+    st.subheader(f"Running ({len(active)})")
+    for run in active.itertuples():
+        p = runners.progress_of(settings().runs_dir, run.run_id)
+        st.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
+    recent = runs[runs["status"].isin(["failed", "cancelled", "interrupted"])].head(5)
+    for run in recent.itertuples():
+        st.caption(f"{run.status}: {run.run_id} — {run.error}")
+
+
 st.title("Launch a run")
+running()  # first: what is going on now
 launchable = [k for k in KINDS.values() if k.runner]
 kind = st.selectbox("Kind", [k.name for k in launchable], format_func=lambda n: f"{n} — {KINDS[n].help}")
 with st.form("launch"):
@@ -27,21 +44,3 @@ if submitted:
         st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")
     except ValueError as e:
         st.error(f"Not started: {e}")
-
-
-@st.fragment(run_every=2)
-def running():
-    runs = load("runs")
-    if runs is None:
-        return
-    active = runs[runs["status"] == "running"]
-    st.subheader(f"Running ({len(active)})")
-    for run in active.itertuples():
-        p = runners.progress_of(settings().runs_dir, run.run_id)
-        st.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
-    recent = runs[runs["status"].isin(["failed", "cancelled"])].head(5)
-    for run in recent.itertuples():
-        st.caption(f"{run.status}: {run.run_id} — {run.error}")
-
-
-running()
