@@ -17,7 +17,10 @@ def running():
     st.subheader(f"Running ({len(active)})")
     for run in active.itertuples():
         p = runners.progress_of(settings().runs_dir, run.run_id)
-        st.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
+        bar, button = st.columns([6, 1])
+        bar.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
+        if button.button("Cancel", key=f"cancel-{run.run_id}"):
+            runners.cancel(settings().runs_dir, run.run_id)
     recent = runs[runs["status"].isin(["failed", "cancelled", "interrupted"])].head(5)
     for run in recent.itertuples():
         st.caption(f"{run.status}: {run.run_id} — {run.error}")

@@ -80,6 +80,31 @@ def test_a_killed_run_shows_as_interrupted_with_its_log(store, runs_dir, tmp_pat
     assert (runs_dir / run_id / "progress.json").is_file()
 
 
+def test_cancel_stores_the_run_as_cancelled(store, runs_dir, tmp_path):
+    """The Launch page's Cancel: SIGINT to the runner, which stores the run as cancelled with its error."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from backend.config import REPO_ROOT
+    from backend.runners import cancel
+    bench = tmp_path / "benchmarks"
+    env = {**os.environ, "DASHBOARD_BENCH_DIR": str(bench), "PYTHONPATH": str(REPO_ROOT)}
+    email = Path(sysconfig.get_paths()["stdlib"]) / "email"
+    build.build(["python"], bench, tmp_path / "cache", test_size=100, progress=False,
+                sources={"python": Source("python", "dir", path=str(email))})
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "teacher-eval"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (len(store.runs()) and "python" in
+                                                _progress_message(runs_dir, store.runs()["run_id"].iloc[0])):
+        time.sleep(0.2)
+    assert cancel(runs_dir, store.runs()["run_id"].iloc[0])
+    proc.wait(timeout=60)
+    run = store.runs().iloc[0]
+    assert run["status"] == "cancelled" and (runs_dir / run["run_id"] / "error.log").is_file()
+
+
 def _progress_message(runs_dir, run_id):
     from backend.runners import progress_of
     return progress_of(runs_dir, run_id).get("message", "")

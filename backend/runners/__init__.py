@@ -211,3 +211,13 @@ def defaults_in_progress(runs_dir: Path) -> bool:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)
     return False
+
+
+def cancel(runs_dir: Path, run_id: str) -> bool:
+    """Ask a running run to stop (SIGINT): its runner stores it as cancelled with its partial log."""
+    import signal
+    progress = progress_of(runs_dir, run_id)
+    if progress.get("host") != socket.gethostname() or not _alive(progress.get("pid")):
+        return False
+    os.kill(progress["pid"], signal.SIGINT)
+    return True
