@@ -39,6 +39,7 @@ def default_store() -> Store:
 
 def import_paths(paths, store: Store | None = None, runs_dir: Path | None = None, fmt: str | None = None,
                  replace: bool = False) -> ImportReport:
+    """Import files/folders all or nothing; ImportErrors lists every bad file (one line each)."""
     store = store or default_store()
     runs_dir = Path(runs_dir or settings().runs_dir)
     records, failures, origin = [], [], {}
