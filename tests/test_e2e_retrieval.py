@@ -2,7 +2,12 @@
 
 Marked slow (about a minute on 2 cores); CI runs it all the same.
 """
+import os
+import signal
+import subprocess
+import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -49,30 +54,32 @@ def test_eval_of_a_missing_model_is_stored_as_failed(store, runs_dir, small_benc
     assert run["status"] == "failed" and "not found" in run["error"] and run["finished_at"] is not None
 
 
-def test_a_killed_run_shows_as_interrupted_with_its_log(store, runs_dir, tmp_path):
-    """kill -9 of a real runner process mid-run: the next page load marks it interrupted, the log is kept."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+def _teacher_eval_process(store, runs_dir, tmp_path):
+    """A real `launch teacher-eval` process, returned once it is encoding (so it can be killed mid-run)."""
     from backend.config import REPO_ROOT
-    from backend.runners import reap_interrupted
+    from backend.runners import progress_of
     bench = tmp_path / "benchmarks"
-    env = {**os.environ, "DASHBOARD_BENCH_DIR": str(bench), "PYTHONPATH": str(REPO_ROOT)}
-    # a benchmark big enough that the teacher is still encoding when we kill it
-    email = Path(sysconfig.get_paths()["stdlib"]) / "email"
+    email = Path(sysconfig.get_paths()["stdlib"]) / "email"  # big enough to still be encoding when stopped
     build.build(["python"], bench, tmp_path / "cache", test_size=100, progress=False,
                 sources={"python": Source("python", "dir", path=str(email))})
+    env = {**os.environ, "DASHBOARD_BENCH_DIR": str(bench), "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "teacher-eval"], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (len(store.runs()) and "python" in
-                                                _progress_message(runs_dir, store.runs()["run_id"].iloc[0])):
+    while time.monotonic() < deadline:
+        runs = store.runs()
+        if len(runs) and "python" in progress_of(runs_dir, runs["run_id"].iloc[0]).get("message", ""):
+            break
         time.sleep(0.2)
+    return proc, store.runs()["run_id"].iloc[0]
+
+
+def test_a_killed_run_shows_as_interrupted_with_its_log(store, runs_dir, tmp_path):
+    """kill -9 of a real runner process mid-run: the next page load marks it interrupted, the log is kept."""
+    from backend.runners import reap_interrupted
+    proc, run_id = _teacher_eval_process(store, runs_dir, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    run_id = store.runs()["run_id"].iloc[0]
     assert store.runs()["status"].iloc[0] == "running"
     assert reap_interrupted(store, runs_dir) == [run_id]
     run = store.runs().iloc[0]
@@ -82,29 +89,9 @@ def test_a_killed_run_shows_as_interrupted_with_its_log(store, runs_dir, tmp_pat
 
 def test_cancel_stores_the_run_as_cancelled(store, runs_dir, tmp_path):
     """The Launch page's Cancel: SIGINT to the runner, which stores the run as cancelled with its error."""
-    import os
-    import subprocess
-    import sys
-    import time
-    from backend.config import REPO_ROOT
     from backend.runners import cancel
-    bench = tmp_path / "benchmarks"
-    env = {**os.environ, "DASHBOARD_BENCH_DIR": str(bench), "PYTHONPATH": str(REPO_ROOT)}
-    email = Path(sysconfig.get_paths()["stdlib"]) / "email"
-    build.build(["python"], bench, tmp_path / "cache", test_size=100, progress=False,
-                sources={"python": Source("python", "dir", path=str(email))})
-    proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "teacher-eval"], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (len(store.runs()) and "python" in
-                                                _progress_message(runs_dir, store.runs()["run_id"].iloc[0])):
-        time.sleep(0.2)
-    assert cancel(runs_dir, store.runs()["run_id"].iloc[0])
+    proc, run_id = _teacher_eval_process(store, runs_dir, tmp_path)
+    assert cancel(runs_dir, run_id)
     proc.wait(timeout=60)
     run = store.runs().iloc[0]
-    assert run["status"] == "cancelled" and (runs_dir / run["run_id"] / "error.log").is_file()
-
-
-def _progress_message(runs_dir, run_id):
-    from backend.runners import progress_of
-    return progress_of(runs_dir, run_id).get("message", "")
+    assert run["status"] == "cancelled" and (runs_dir / run_id / "error.log").is_file()
