@@ -152,12 +152,11 @@ def cmd_defaults(args, store, runs_dir):
 def cmd_search(args, store, runs_dir):
     """Print both runs' top-k lists for one query: the CLI twin of the Live search page."""
     from backend import search
-    from backend.bench import dataset
     from backend.encoders import load_encoder
     runs = store.runs().set_index("run_id", drop=False)
-    corpus = (search.corpus_from_dir(args.corpus, args.lang) if Path(args.corpus).is_dir() else
-              search.corpus_from_benchmark(dataset.load(args.bench, settings().bench_dir),
-                                           None if args.corpus == "all" else args.corpus))
+    folder = args.corpus if Path(args.corpus).is_dir() else ""
+    language = args.lang if folder else None if args.corpus == "all" else args.corpus
+    corpus = search.open_corpus(folder, language, args.bench, settings().bench_dir)
     query = search.check_query(args.query)
     lists = []
     for run_id in args.run:

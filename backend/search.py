@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.models import TEACHERS, resolve
+from backend.models import TEACHERS, available, resolve
 from backend.retrieval import normalize
 
 APPROX_THRESHOLD = 50_000  # above this many documents an HNSW index answers instead of the exact flat one
@@ -52,6 +52,7 @@ class SearchResult:
     hits: list[Hit]
     encode_ms: float
     search_ms: float
+    query_vector: np.ndarray  # kept so the gold rank needs no second encoding of the query
 
 
 def _corpus_id(docs: list[dict]) -> str:
@@ -59,6 +60,14 @@ def _corpus_id(docs: list[dict]) -> str:
     for d in docs:
         h.update(d["code"].encode("utf-8", "replace") + b"\0")
     return h.hexdigest()[:16]
+
+
+def open_corpus(folder: str, language: str | None, bench_ref: str | None, bench_dir: Path) -> Corpus:
+    """A source folder mined on the fly (``language`` its language) or a benchmark's language (None: all)."""
+    if folder:
+        return corpus_from_dir(folder, language or "python")
+    from backend.bench import dataset
+    return corpus_from_benchmark(dataset.load(bench_ref, bench_dir), language)
 
 
 def corpus_from_benchmark(bench, language: str | None = None) -> Corpus:
@@ -183,7 +192,7 @@ def search(encoder, index: SearchIndex, corpus: Corpus, query: str, k: int = 10)
     scores, ids = index.faiss_index.search(q, min(k, index.size))
     done = time.perf_counter()
     hits = [Hit(rank + 1, float(s), corpus.docs[i]) for rank, (s, i) in enumerate(zip(scores[0], ids[0])) if i >= 0]
-    return SearchResult(hits, (encoded - start) * 1000, (done - encoded) * 1000)
+    return SearchResult(hits, (encoded - start) * 1000, (done - encoded) * 1000, q)
 
 
 def jaccard(a: list, b: list) -> float:
@@ -214,11 +223,8 @@ def searchable_models(runs) -> tuple[dict[str, str], list[str]]:
     runs whose model files are gone are listed in ``problems`` with the reason."""
     options, problems = {}, []
     for name in TEACHERS:
-        try:
-            resolve(name)
+        if available(name):  # not installed: not offered
             options[f"teacher: {name}"] = name
-        except ValueError:
-            pass  # not installed: not offered
     for run in runs.to_dict("records"):
         try:
             ref = model_ref(run)
@@ -231,10 +237,9 @@ def searchable_models(runs) -> tuple[dict[str, str], list[str]]:
     return options, problems
 
 
-def gold_rank(index: SearchIndex, encoder, corpus: Corpus, query: str, gold_id: str, depth: int = 1000):
-    """Rank of the gold document for a benchmark query (None if deeper than ``depth``)."""
-    q = normalize(encoder.encode([check_query(query)]))
-    _, ids = index.faiss_index.search(q, min(depth, index.size))
+def gold_rank(index: SearchIndex, corpus: Corpus, result: SearchResult, gold_id: str, depth: int = 1000):
+    """Rank of the gold document for the query of ``result`` (None if deeper than ``depth``)."""
+    _, ids = index.faiss_index.search(result.query_vector, min(depth, index.size))
     for rank, i in enumerate(ids[0], start=1):
         if i >= 0 and corpus.docs[i].get("id") == gold_id:
             return rank

@@ -19,10 +19,12 @@ def load(what: str) -> pd.DataFrame | None:
 
     Loading the runs first marks runs whose process died as interrupted, so none stays "running" forever.
     """
+    store = default_store()
     try:
-        if what == "runs":
-            reap_interrupted(default_store(), settings().runs_dir)
-        return getattr(default_store(), what)()
+        if what != "runs":
+            return getattr(store, what)()
+        runs = store.runs()
+        return store.runs() if reap_interrupted(store, settings().runs_dir, runs) else runs
     except StoreError as e:
         st.error(f"The run database cannot be read: {e}")
         return None

@@ -30,9 +30,10 @@ st.title("Launch a run")
 running()  # first: what is going on now
 launchable = [k for k in KINDS.values() if k.runner]
 kind = st.selectbox("Kind", [k.name for k in launchable], format_func=lambda n: f"{n} — {KINDS[n].help}")
+fields = runners.config_fields(kind)
 with st.form("launch"):
     options = {}
-    for f in runners.config_fields(kind):
+    for f in fields:
         label, help_text = f.name.replace("_", " "), f.metadata.get("help")
         if isinstance(f.default, int):
             options[f.name] = st.number_input(label, value=f.default, min_value=0, step=1, help=help_text)
@@ -40,8 +41,8 @@ with st.form("launch"):
             options[f.name] = st.text_input(label, value=f.default, help=help_text)
     submitted = st.form_submit_button("Launch", type="primary")
 if submitted:
-    changed = {k: v for k, v in options.items() if v != next(f.default for f in runners.config_fields(kind)
-                                                             if f.name == k)}
+    defaults = {f.name: f.default for f in fields}
+    changed = {k: v for k, v in options.items() if v != defaults[k]}
     try:
         proc, log = runners.spawn(kind, changed, settings().runs_dir, default_store().path)
         st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")

@@ -18,10 +18,8 @@ def encoder_for(ref: str):
 
 
 @st.cache_resource(show_spinner="Reading the corpus…", max_entries=4)
-def corpus_for(bench_id: str, language: str | None, folder: str, folder_lang: str):
-    if folder:
-        return search.corpus_from_dir(folder, folder_lang)
-    return search.corpus_from_benchmark(dataset.load(bench_id, settings().bench_dir), language)
+def corpus_for(folder: str, language: str | None, bench_id: str):
+    return search.open_corpus(folder, language, bench_id, settings().bench_dir)
 
 
 @st.cache_resource
@@ -52,7 +50,7 @@ def column(slot, label, ref, corpus, query, k, gold):
         st.caption(f"encode {result.encode_ms:.1f} ms · search {result.search_ms:.1f} ms · {index.kind} index over "
                    f"{index.size:,} documents{recall}{cached}")
         if gold:
-            rank = search.gold_rank(index, encoder, corpus, query, gold)
+            rank = search.gold_rank(index, corpus, result, gold)
             st.markdown(f"**Gold document rank: {rank if rank else '> 1000'}**")
         for hit in result.hits:
             star = " :material/star: **gold**" if gold and hit.doc.get("id") == gold else ""
@@ -96,8 +94,8 @@ if runs is not None:
         if choice == FOLDER and not folder.strip():
             st.info("Give the folder of a source tree to mine its documented functions.")
             st.stop()
-        corpus = corpus_for(bench.id if bench else "", None if choice in ("all languages", FOLDER) else choice,
-                            folder.strip(), folder_lang)
+        corpus = corpus_for(folder.strip(), folder_lang if choice == FOLDER else
+                            None if choice == "all languages" else choice, bench.id if bench else "")
     except (search.SearchError, ValueError, OSError) as e:
         st.error(f"Cannot use this corpus: {e}")
         st.stop()

@@ -136,6 +136,7 @@ def _download(page, button_text) -> list[dict]:
 def test_sidebar_lists_the_pages_not_the_files(page, server):
     page.goto(server[0])
     page.get_by_text("of 4 runs").wait_for()
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Launch").wait_for()  # links come late
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
     assert all(t in sidebar for t in ("Runs", "Language deltas", "Efficiency", "Live search", "Launch"))
     assert "common" not in sidebar

@@ -1,7 +1,6 @@
 """Live search with a tiny local Model2Vec model on a small synthetic benchmark: backend, CLI and page."""
 import json
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 

@@ -82,7 +82,8 @@ def build(languages: list[str], bench_root: Path, cache: Path, test_size: int = 
                                                            "test": len(test), "train": len(train)}}
     manifest = {"format": FORMAT, "seed": seed, "test_size": test_size, "languages": manifest_languages,
                 "filters": {"min_query_tokens": miner.MIN_QUERY_TOKENS, "min_code_lines": miner.MIN_CODE_LINES,
-                            "max_code_chars": miner.MAX_CODE_CHARS, "min_train_share": MIN_TRAIN_SHARE, "skip_dirs": miner.SKIP_DIRS.pattern,
+                            "max_code_chars": miner.MAX_CODE_CHARS, "min_train_share": MIN_TRAIN_SHARE,
+                            "skip_dirs": miner.SKIP_DIRS.pattern,
                             "skip_files": miner.SKIP_FILES.pattern, "dedupe": "normalized code and query"}}
     return write(manifest, per_language, bench_root)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from backend.importers import read_text, register_importer
 from backend.records import RecordError, RunRecord, record_from_dict
 
+
 def _file(path: Path) -> Path:
     return path / "run.json" if path.is_dir() else path
 

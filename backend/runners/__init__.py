@@ -6,17 +6,22 @@ interrupt or a bad config leaves the run stored as failed/cancelled with its err
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import re
-import socket
 import resource
+import signal
+import socket
+import subprocess
+import sys
 import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
 from backend import catalog, rundirs
+from backend.config import REPO_ROOT
 from backend.kinds import get_kind
 from backend.records import SCHEMA_VERSION, RunRecord, record_from_dict
 from backend.store import Store
@@ -101,13 +106,20 @@ def _store_records(records: list[RunRecord], store: Store, runs_dir: Path):
     catalog.write_and_ingest(records, store, Path(runs_dir), replace=True)
 
 
+def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path) -> list[str]:
+    """``python -m backend launch KIND --option value ...`` for a run in a process of its own."""
+    args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "launch", kind_name]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
 DEFAULTS_KEY = "default_runs"
 DEFAULT_RUNS = [("teacher-eval", {"model": "minilm"}), ("m2v-distill", {"model": "minilm"})]
 
 
 def ensure_default_runs(store: Store, runs_dir: Path, bench_dir: Path, cache_dir: Path) -> bool:
     """First start: build the default benchmark and make the default runs; later starts return at once."""
-    import fcntl
     from backend.bench import build, dataset
     from backend.bench.sources import DEFAULT_SOURCES
     if store.get_meta(DEFAULTS_KEY):
@@ -124,14 +136,10 @@ def ensure_default_runs(store: Store, runs_dir: Path, bench_dir: Path, cache_dir
     except dataset.BenchmarkError:
         print("first start: building the default 6-language benchmark (about 3 minutes)", flush=True)
         bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir)), bench_dir)
-    import subprocess
-    import sys
-    from backend.config import REPO_ROOT
     for kind, options in DEFAULT_RUNS:
         print(f"first start: {kind} {options} on {bench.id}", flush=True)
         # One process per run: peak memory is then the run's own, and one failure does not stop the next.
-        args = [sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(runs_dir), "launch", kind,
-                "--bench", bench.id] + [a for k, v in options.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+        args = _launch_args(kind, {**options, "bench": bench.id}, runs_dir, store.path)
         if subprocess.run(args, cwd=REPO_ROOT).returncode != 0:
             raise RunFailed(f"default run {kind} failed; see the Runs page for its error")
     store.set_meta(DEFAULTS_KEY, bench.id)
@@ -145,13 +153,8 @@ def config_fields(kind_name: str) -> list[dataclasses.Field]:
 
 def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path):
     """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log)."""
-    import subprocess
-    import sys
-    from backend.config import REPO_ROOT
     build_config(kind_name, options)  # refuse bad options here, before a process starts
-    args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "launch", kind_name]
-    for key, value in options.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
+    args = _launch_args(kind_name, options, runs_dir, db_path)
     log = Path(runs_dir) / ".launch" / f"{make_run_id(kind_name, 'log')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
@@ -168,9 +171,12 @@ def progress_of(runs_dir: Path, run_id: str) -> dict:
         return {}
 
 
-def reap_interrupted(store: Store, runs_dir: Path) -> list[str]:
-    """Runs still 'running' whose process is gone (kill -9, power loss) become 'interrupted', log kept."""
-    runs = store.runs()
+def reap_interrupted(store: Store, runs_dir: Path, runs=None) -> list[str]:
+    """Runs still 'running' whose process is gone (kill -9, power loss) become 'interrupted', log kept.
+
+    ``runs``: the caller's fresh ``store.runs()``, so a page load does not query the runs twice.
+    """
+    runs = store.runs() if runs is None else runs
     reaped = []
     for run_id in runs.loc[runs["status"] == "running", "run_id"]:
         progress = progress_of(runs_dir, run_id)
@@ -200,7 +206,6 @@ def _alive(pid) -> bool:
 
 def defaults_in_progress(runs_dir: Path) -> bool:
     """True while a `defaults` process holds its lock (first start still building/evaluating)."""
-    import fcntl
     path = Path(runs_dir) / ".defaults.lock"
     if not path.is_file():
         return False
@@ -215,7 +220,6 @@ def defaults_in_progress(runs_dir: Path) -> bool:
 
 def cancel(runs_dir: Path, run_id: str) -> bool:
     """Ask a running run to stop (SIGINT): its runner stores it as cancelled with its partial log."""
-    import signal
     progress = progress_of(runs_dir, run_id)
     if progress.get("host") != socket.gethostname() or not _alive(progress.get("pid")):
         return False

@@ -12,11 +12,10 @@ import numpy as np
 
 from backend import retrieval
 from backend.bench import dataset
-from backend.bench.miner import LANGS
+from backend.bench.miner import check_language
 from backend.config import settings
-from backend.models import TEACHERS, folder_mb, resolve
-
-TEACHER_NAMES = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
+from backend.models import TEACHER_NAMES, TEACHERS, folder_mb, resolve
+from backend.runners import now
 
 
 @dataclass
@@ -29,12 +28,15 @@ class EvalConfig:
     seed: int = field(default=0, metadata={"help": "seed of the csn-1000 distractor sampling"})
 
     def __post_init__(self):
-        for lang in filter(None, self.languages.split(",")):
-            if lang.strip() not in LANGS:
-                raise ValueError(f"unknown language {lang!r}; use some of: {', '.join(LANGS)}")
+        for lang in self.language_list():
+            check_language(lang)
         for name in ("max_queries", "batch_size", "seed"):
             if int(getattr(self, name)) < 0 or (name == "batch_size" and self.batch_size < 1):
                 raise ValueError(f"{name} must be a positive whole number")
+
+    def language_list(self) -> list[str]:
+        """The chosen languages ([] means all of the benchmark)."""
+        return [lang.strip() for lang in self.languages.split(",") if lang.strip()]
 
     def label(self) -> str:
         return TEACHER_NAMES.get(self.model) or Path(self.model).name
@@ -62,10 +64,9 @@ def run_eval(config: EvalConfig, ctx) -> list:
     from backend.encoders import load_encoder
     ctx.progress(0.0, f"loading {config.model}")
     encoder = load_encoder(config.model)
-    model_path = resolve(config.model)
     # ``model`` stays loadable (a teacher's short name or a folder): live search reopens it from there.
-    model_ref = config.model if config.model in TEACHERS else str(model_path)
-    return evaluate(encoder, config, ctx, model=model_ref, disk_mb=folder_mb(model_path), name=config.label(),
+    model_ref = config.model if config.model in TEACHERS else str(encoder.path)
+    return evaluate(encoder, config, ctx, model=model_ref, disk_mb=folder_mb(encoder.path), name=config.label(),
                     teacher=TEACHERS.get(config.model))
 
 
@@ -90,7 +91,7 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
 def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None, **fields) -> list:
     """Encode each language's test pairs, rank under both protocols, return one record per protocol."""
     bench = dataset.load(config.bench or None, settings().bench_dir)
-    languages = [lang.strip() for lang in config.languages.split(",") if lang.strip()] or bench.languages
+    languages = config.language_list() or bench.languages
     ranks = {p: {} for p in retrieval.PROTOCOLS}
     docs_seconds, n_docs, distractors = 0.0, 0, {}
     for i, lang in enumerate(languages):
@@ -103,13 +104,14 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
         n_docs += len(test)
         queries = encoder.encode([p["query"] for p in test], config.batch_size)
         pool = np.vstack([docs, encoder.encode([p["code"] for p in extra], config.batch_size)]) if extra else docs
-        ranks["full"][lang] = (retrieval.ranks_full(queries, docs), [p["id"] for p in test])
+        ids = [p["id"] for p in test]
+        ranks["full"][lang] = (retrieval.ranks_full(queries, docs), ids)
         csn, distractors[lang] = retrieval.ranks_sampled(queries, docs, pool, seed=config.seed)
-        ranks["csn-1000"][lang] = (csn, [p["id"] for p in test])
+        ranks["csn-1000"][lang] = (csn, ids)
     ctx.progress(1.0, "done")
     common = {"name": name, "benchmark": bench.id, "params": encoder.params,
               "encode_throughput": n_docs / docs_seconds if docs_seconds else None, "status": "finished",
-              "finished_at": _now(), **fields}
+              "finished_at": now(), **fields}
     records = []
     # A subset of the test queries is a different evaluation: the protocol says so, and comparisons follow.
     subset = f":first-{config.max_queries}" if config.max_queries else ""
@@ -141,8 +143,3 @@ def _metric_rows(by_language: dict) -> list[dict]:
 def _query_rows(by_language: dict) -> list[dict]:
     return [{"language": lang, "query_id": qid, "gold_rank": int(r)}
             for lang, (ranks, ids) in by_language.items() for r, qid in zip(ranks, ids)]
-
-
-def _now() -> str:
-    from backend.runners import now
-    return now()
