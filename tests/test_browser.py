@@ -204,6 +204,13 @@ def test_delete_from_runs_page(page, server):
     page.keyboard.press("Enter")
     page.get_by_text("1 of 4 runs").wait_for()
     _click_first_row(page)
+    page.get_by_role("heading", name="mteb--potion-base-8M--CodeSearchNetRetrieval").wait_for()  # the selection rerun is done
     page.get_by_text("Delete 1 selected run(s)").click()
-    page.get_by_role("button", name="Delete", exact=True).click()
-    page.get_by_text("0 of 3 runs").wait_for()
+    delete = page.get_by_role("button", name="Delete", exact=True)
+    delete.wait_for()
+    delete.click()
+    try:
+        page.get_by_text("0 of 3 runs").wait_for(timeout=60_000)
+    except Exception:
+        page.screenshot(path=page.shots / "delete-failed.png", full_page=True)
+        raise AssertionError(f"the delete did not show '0 of 3 runs'; the page said: {page.inner_text('body')}")
