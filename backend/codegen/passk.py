@@ -1,0 +1,34 @@
+"""The unbiased pass@k estimator of Chen et al. 2021 ("Evaluating Large Language Models Trained on Code")."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+K_VALUES = (1, 10, 100)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """P(at least one of k samples drawn from n passes), c of the n passing: 1 - C(n-c, k) / C(n, k).
+
+    Computed as a running product, so large n never builds huge binomials or loses precision.
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    fail = 1.0
+    for i in range(n - c + 1, n + 1):
+        fail *= 1.0 - k / i
+    return 1.0 - fail
+
+
+def ks_for(n: int, greedy: bool) -> list[int]:
+    """The k reported for n samples per problem: every k <= n among 1, 10, 100; greedy decoding only pass@1."""
+    return [1] if greedy else [k for k in K_VALUES if k <= n]
+
+
+def mean_pass_at_k(counts: Iterable[tuple[int, int]], k: int) -> float:
+    """Per-problem pass@k averaged over problems; ``counts`` are (n samples, c passed) per problem."""
+    values = [pass_at_k(n, c, k) for n, c in counts]
+    if not values:
+        raise ValueError("pass@k of an empty problem set")
+    return sum(values) / len(values)
