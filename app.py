@@ -11,6 +11,7 @@ PAGES = [
     st.Page("pages/deltas.py", title="Language deltas", icon=":material/translate:"),
     st.Page("pages/efficiency.py", title="Efficiency", icon=":material/balance:"),
     st.Page("pages/search.py", title="Live search", icon=":material/search:"),
+    st.Page("pages/codegen.py", title="Codegen", icon=":material/code:"),
     st.Page("pages/launch.py", title="Launch", icon=":material/rocket_launch:"),
 ]
 # Our own sidebar links (client.showSidebarNavigation is off): Streamlit would otherwise list every file in

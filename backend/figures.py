@@ -56,3 +56,17 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     fig.update_layout(xaxis_title=size_label, yaxis_title=score_label, height=420,
                       margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "source"})
     return fig
+
+
+def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)", metric: str = "pass@1") -> go.Figure:
+    """pass@k vs size or memory (log x), one colour per method, one facet per language."""
+    import plotly.express as px
+    points = table.dropna(subset=[x, metric])
+    fig = px.scatter(points, x=x, y=metric, color="method", facet_col="language", log_x=True, hover_name="name",
+                     hover_data={"run_id": True, "problems": True, x: ":.3g", metric: ":.3f"},
+                     category_orders={"language": [lang for lang in LANGUAGE_ORDER if lang in set(points["language"])]})
+    fig.update_traces(marker={"size": 12})
+    fig.update_yaxes(range=[-0.02, 1.02], title=metric)
+    fig.update_xaxes(title=x_label)
+    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig

@@ -55,4 +55,12 @@ register_kind("m2v-tokenlearn", "retrieval", "Model2Vec distillation + tokenlear
 register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt tuning) contrastive fine-tuning")
 register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student")
 register_kind("external-retrieval", "retrieval", "a retrieval model evaluated elsewhere (e.g. MTEB results)")
-register_kind("codegen-eval", "codegen", "a causal code LM judged by executed pass@k")
+_CODEGEN = "backend.runners.codegen"
+register_kind("codegen-eval", "codegen", "a causal code LM judged by executed pass@k",
+              f"{_CODEGEN}:run_codegen_eval", f"{_CODEGEN}:CodegenEvalConfig")
+register_kind("codegen-finetune", "codegen", "LoRA or full fine-tuning of a causal code LM, then pass@k",
+              f"{_CODEGEN}:run_codegen_finetune", f"{_CODEGEN}:FinetuneConfig")
+
+
+def kinds_of(family: str) -> list[str]:
+    return [k.name for k in KINDS.values() if k.family == family]

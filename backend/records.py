@@ -41,12 +41,15 @@ RUN_FIELDS: dict[str, tuple[str, bool, str]] = {
     "peak_memory_mb": ("float", False, "peak resident memory, MB"),
     "train_seconds": ("float", False, "training wall time, s"),
     "encode_throughput": ("float", False, "documents encoded per second"),
+    "tokens_per_s": ("float", False, "generated tokens per second (codegen)"),
     "config": ("object", False, "the run's configuration (free-form JSON object)"),
     "source": ("str", False, "local, imported or reference (default local)"),
     "provenance": ("object", False, "where the figures come from: files, citation, versions"),
     "error": ("str", False, "error text of a failed run"),
     "metrics": ("list", True, "[{language, metric, value, n}]: long-form metrics"),
     "queries": ("list", False, "[{language, query_id, gold_rank}]: per-query gold ranks"),
+    "problems": ("list", False, "[{language, problem_id, sample, status}]: executed samples (codegen); "
+                                "status PASS, FAIL, TIMEOUT or ERROR"),
 }
 _NUMBER_FIELDS = [k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")]
 
@@ -69,11 +72,13 @@ class RunRecord:
     peak_memory_mb: float | None = None
     train_seconds: float | None = None
     encode_throughput: float | None = None
+    tokens_per_s: float | None = None
     config: dict = field(default_factory=dict)
     source: str = Source.LOCAL.value
     provenance: dict = field(default_factory=dict)
     error: str | None = None
     queries: list[dict] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict:
@@ -144,10 +149,12 @@ def record_from_dict(data) -> RunRecord:
                 raise RecordError(f"{key} must be a JSON object")
         values["metrics"] = [_metric_row(m, i) for i, m in enumerate(_list(values["metrics"], "metrics"))]
         values["queries"] = [_query_row(q, i) for i, q in enumerate(_list(values.get("queries", []), "queries"))]
+        values["problems"] = [_problem_row(p, i) for i, p in enumerate(_list(values.get("problems", []), "problems"))]
     except ValueError as e:
         raise RecordError(f"run {run_id}: {e}") from None
     _check_unique(values["metrics"], ("language", "metric"), f"run {run_id}: metric")
     _check_unique(values["queries"], ("language", "query_id"), f"run {run_id}: query")
+    _check_unique(values["problems"], ("language", "problem_id", "sample"), f"run {run_id}: problem sample")
     values.setdefault("name", run_id)
     _check_json_safe(values)
     return RunRecord(**values)
@@ -222,6 +229,20 @@ def _query_row(row, i) -> dict:
         raise RecordError(f"queries[{i}].gold_rank must be >= 1 (rank 1 = gold retrieved first)")
     return {"language": enum_value(Language, row["language"], "language"),
             "query_id": _text(str(row["query_id"]), f"queries[{i}].query_id"), "gold_rank": rank}
+
+
+EXECUTION_STATUSES = ("PASS", "FAIL", "TIMEOUT", "ERROR")
+
+
+def _problem_row(row, i) -> dict:
+    if not isinstance(row, dict) or set(row) != {"language", "problem_id", "sample", "status"}:
+        raise RecordError(f"problems[{i}] must be an object with exactly language, problem_id, sample, status")
+    status = _text(row["status"], f"problems[{i}].status").upper()
+    if status not in EXECUTION_STATUSES:
+        raise RecordError(f"problems[{i}].status {row['status']!r} is unknown; use one of {', '.join(EXECUTION_STATUSES)}")
+    return {"language": enum_value(Language, row["language"], "language"),
+            "problem_id": _text(str(row["problem_id"]), f"problems[{i}].problem_id"),
+            "sample": _number(row["sample"], f"problems[{i}].sample", integer=True), "status": status}
 
 
 def _check_unique(rows, keys, what):

@@ -20,10 +20,11 @@ from backend.vocab import Language, Source, Status
 
 RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", "benchmark", "protocol", "model",
                "params", "trainable_params", "disk_mb", "peak_memory_mb", "train_seconds", "encode_throughput",
-               "config", "source", "provenance", "error", "digest", "ingested_at"]
+               "tokens_per_s", "config", "source", "provenance", "error", "digest", "ingested_at"]
 METRIC_COLUMNS = ["run_id", "language", "metric", "value", "n"]
 QUERY_COLUMNS = ["run_id", "language", "query_id", "gold_rank"]
-TABLES = ("runs", "metrics", "query_results")
+PROBLEM_COLUMNS = ["run_id", "language", "problem_id", "sample", "status"]
+TABLES = ("runs", "metrics", "query_results", "problem_results")
 
 
 def _in(values) -> str:
@@ -47,6 +48,13 @@ CREATE TABLE query_results (
     run_id VARCHAR NOT NULL, language VARCHAR NOT NULL, query_id VARCHAR NOT NULL, gold_rank BIGINT NOT NULL,
     PRIMARY KEY (run_id, language, query_id));
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+""")
+migration("""
+ALTER TABLE runs ADD COLUMN tokens_per_s DOUBLE;
+CREATE TABLE problem_results (
+    run_id VARCHAR NOT NULL, language VARCHAR NOT NULL, problem_id VARCHAR NOT NULL, sample INTEGER NOT NULL,
+    status VARCHAR NOT NULL CHECK (status IN ('PASS', 'FAIL', 'TIMEOUT', 'ERROR')),
+    PRIMARY KEY (run_id, language, problem_id, sample));
 """)
 
 
@@ -183,6 +191,11 @@ class Store:
             return con.execute("SELECT * FROM metrics WHERE run_id IN (SELECT unnest(?)) "
                                "ORDER BY run_id, language, metric", [list(run_ids)]).df()
 
+    def problem_results(self, run_ids: list[str]) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute("SELECT * FROM problem_results WHERE run_id IN (SELECT unnest(?)) "
+                               "ORDER BY run_id, language, problem_id, sample", [list(run_ids)]).df()
+
     def query_results(self, run_id: str) -> pd.DataFrame:
         with self.connect() as con:
             return con.execute("SELECT * FROM query_results WHERE run_id = ? ORDER BY language, query_id",
@@ -207,18 +220,17 @@ def _delete(con, run_ids: list[str]) -> int:
 
 def _insert(con, records: list[RunRecord]):
     """Bulk insert through DataFrames: one statement per table, not one per row."""
-    runs, metrics, queries = frames(records)
-    for table, df in (("runs", runs), ("metrics", metrics), ("query_results", queries)):
+    for table, df in zip(TABLES, frames(records)):
         if len(df):
             con.register("incoming", df)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
 
 
-def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The three tables' rows for ``records`` as DataFrames."""
+def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
+    """The rows of each of TABLES for ``records``, as DataFrames."""
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    run_rows, metric_rows, query_rows = [], [], []
+    run_rows, metric_rows, query_rows, problem_rows = [], [], [], []
     for r in records:
         row = {c: getattr(r, c, None) for c in RUN_COLUMNS}
         row.update(config=json.dumps(r.config, sort_keys=True), provenance=json.dumps(r.provenance, sort_keys=True),
@@ -226,10 +238,12 @@ def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
         run_rows.append(row)
         metric_rows.extend({"run_id": r.run_id, **m} for m in r.metrics)
         query_rows.extend({"run_id": r.run_id, **q} for q in r.queries)
+        problem_rows.extend({"run_id": r.run_id, **p} for p in r.problems)
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     for col in ("created_at", "finished_at"):
         runs[col] = pd.to_datetime(runs[col], utc=True).dt.tz_localize(None)
     for col in ("params", "trainable_params"):
         runs[col] = runs[col].astype("Int64")
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS).astype({"n": "Int64"})
-    return runs, metrics, pd.DataFrame(query_rows, columns=QUERY_COLUMNS)
+    return (runs, metrics, pd.DataFrame(query_rows, columns=QUERY_COLUMNS),
+            pd.DataFrame(problem_rows, columns=PROBLEM_COLUMNS))

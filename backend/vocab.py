@@ -64,6 +64,9 @@ _metric("mean_rank", "mean rank", Direction.LOWER, upper=None, lower=1.0)
 _metric("median_rank", "median rank", Direction.LOWER, upper=None, lower=1.0)
 for _k in (1, 10, 100):
     _metric(f"pass@{_k}", f"pass@{_k}")
+# Held-out perplexity of a causal LM on a language's code, before and after fine-tuning on it.
+_metric("perplexity", "perplexity", Direction.LOWER, upper=None, lower=1.0)
+_metric("base_perplexity", "perplexity before fine-tuning", Direction.LOWER, upper=None, lower=1.0)
 
 
 def canonical_metric(name: str) -> str | None:

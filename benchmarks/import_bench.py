@@ -44,7 +44,7 @@ def row_by_row(records, db_path: Path, limit: int | None) -> tuple[float, int]:
     from backend.store import Store, frames
     store = Store(db_path)
     store.migrate()
-    runs, metrics, _ = frames(records[:limit] if limit else records)
+    runs, metrics, *_ = frames(records[:limit] if limit else records)
     with store.transaction() as con:
         start = time.perf_counter()
         for table, df in (("runs", runs), ("metrics", metrics)):

@@ -14,7 +14,7 @@ EMPTY_HINT = ("No runs yet. Import the published reference runs with "
               "which does it on first start), or import your own run.json / CSV / MTEB results.")
 
 
-def load(what: str) -> pd.DataFrame | None:
+def load(what: str, *args) -> pd.DataFrame | None:
     """``store.runs()`` / ``store.metrics()``; on a DB problem show the message and return None.
 
     Loading the runs first marks runs whose process died as interrupted, so none stays "running" forever.
@@ -22,7 +22,7 @@ def load(what: str) -> pd.DataFrame | None:
     store = default_store()
     try:
         if what != "runs":
-            return getattr(store, what)()
+            return getattr(store, what)(*args)
         runs = store.runs()
         return store.runs() if reap_interrupted(store, settings().runs_dir, runs) else runs
     except StoreError as e:

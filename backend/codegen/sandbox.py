@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -208,22 +209,38 @@ def _tail(work: Path) -> str:
         return ""
 
 
-def run_many(jobs: list[tuple[str, str]], limits: Limits = Limits(), workers: int | None = None,
-             progress=None) -> list[Outcome]:
-    """Run (language, program) jobs in parallel, one sandbox slot per worker; outcomes in job order."""
-    workers = max(1, workers or os.cpu_count() or 1)
-    free = list(range(workers))
-    done = [0]
+class Pool:
+    """Programs run ``workers`` at a time, each worker with its own slot (uid); ``submit`` returns a Future.
 
-    def one(job):
-        slot = free.pop()  # list.pop/append are atomic under the GIL: a slot is never shared
+    Used while a model is still generating: execution overlaps generation instead of waiting for it.
+    """
+
+    def __init__(self, limits: Limits = Limits(), workers: int | None = None):
+        self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
+        self._slots = queue.SimpleQueue()
+        for slot in range(self.workers):
+            self._slots.put(slot)
+        self._executor = ThreadPoolExecutor(self.workers)
+
+    def submit(self, language: str, source: str) -> Future:
+        return self._executor.submit(self._run, language, source)
+
+    def _run(self, language, source):
+        slot = self._slots.get()
         try:
-            return run_program(job[0], job[1], limits, slot)
+            return run_program(language, source, self.limits, slot)
         finally:
-            free.append(slot)
-            done[0] += 1
-            if progress:
-                progress(done[0], len(jobs))
+            self._slots.put(slot)
 
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, jobs))
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
+def run_many(jobs: list[tuple[str, str]], limits: Limits = Limits(), workers: int | None = None) -> list[Outcome]:
+    """Run (language, program) jobs in parallel; outcomes in job order."""
+    with Pool(limits, workers) as pool:
+        futures = [pool.submit(language, source) for language, source in jobs]
+        return [f.result() for f in futures]

