@@ -132,3 +132,38 @@ def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
     assert len(store.problem_results([record.run_id])) == 6
     samples = (runs_dir / record.run_id / "samples-humaneval-python.jsonl").read_text().splitlines()
     assert len(samples) == 3 and "completion" in json.loads(samples[0])
+
+
+@pytest.fixture
+def tiny_bench(runs_dir, tmp_path, monkeypatch):
+    """A 2-language benchmark of synthetic pairs: Java train code to fine-tune on, Python to watch forgetting."""
+    from backend.bench import build
+    from backend.config import settings
+    from tests.test_search import _pairs
+    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
+    settings.cache_clear()
+    per_language = {lang: build.split(_pairs(lang), 20, seed=0) for lang in ("python", "java")}
+    manifest = {"format": 1, "seed": 0, "test_size": 20, "languages": {
+        lang: {"counts": {"test": 20, "train": 80}} for lang in per_language}}
+    return build.write(manifest, per_language, settings().bench_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, method):
+    """SmolLM2-135M (real, through transformers) learns a repetitive toy corpus: loss and perplexity fall."""
+    from backend.runners import launch
+    [record] = launch("codegen-finetune", {"method": method, "steps": 8, "batch_size": 4, "max_length": 48,
+                                           "heldout": 4, "limit": 1, "max_new_tokens": 24,
+                                           "learning_rate": 1e-3 if method == "lora" else 1e-4}, store, runs_dir)
+    by = {(m["language"], m["metric"]): m["value"] for m in record.metrics}
+    assert by[("java", "perplexity")] < by[("java", "base_perplexity")]  # it learned the target language
+    losses = json.loads((runs_dir / record.run_id / "losses.json").read_text())
+    assert len(losses) == 8 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    assert {("python", "pass@1"), ("java", "pass@1")} <= set(by)
+    if method == "lora":
+        from peft import PeftConfig
+        assert PeftConfig.from_pretrained(runs_dir / record.run_id / "adapter").r == 8
+        assert 0 < record.trainable_params < record.params / 20
+    else:
+        assert record.trainable_params == record.params

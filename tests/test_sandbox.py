@@ -104,3 +104,20 @@ def test_run_many_keeps_job_order():
     jobs = [("python", f"assert {i} % 2 == 0\n") for i in range(8)]
     outcomes = sandbox.run_many(jobs, FAST, workers=2)
     assert [o.status for o in outcomes] == [Status.PASS if i % 2 == 0 else Status.FAIL for i in range(8)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_program_starts_in_a_fresh_folder(mode):
+    """A worker is reused across programs: nothing one program writes may be seen by the next."""
+    with sandbox.Worker(0, mode) as worker:
+        first = worker.run("python", "import os\nopen('left.txt', 'w').write('x')\nos.makedirs('../keep', exist_ok=True)\n")
+        second = worker.run("python", "import os\nassert not os.path.exists('left.txt')\n"
+                                      "assert not os.path.exists('../keep'), os.listdir('..')\n")
+    assert first.status == Status.PASS and second.status == Status.PASS, second.stderr
+
+
+def test_a_program_that_kills_its_worker_fails_and_the_next_one_runs():
+    with sandbox.Worker(0, "limits-only") as worker:  # no PID namespace: the program can reach its worker
+        killed = worker.run("python", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", FAST)
+        after = worker.run("python", "assert True\n", FAST)
+    assert killed.status == Status.FAIL and after.status == Status.PASS

@@ -1,6 +1,7 @@
 """The unbiased pass@k estimator of Chen et al. 2021 ("Evaluating Large Language Models Trained on Code")."""
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 K_VALUES = (1, 10, 100)
@@ -32,3 +33,18 @@ def mean_pass_at_k(counts: Iterable[tuple[int, int]], k: int) -> float:
     if not values:
         raise ValueError("pass@k of an empty problem set")
     return sum(values) / len(values)
+
+
+def pass_metrics(rows: list[dict], n: int, greedy: bool) -> list[dict]:
+    """pass@k per language from per-sample rows: per problem (n, c), then averaged over problems."""
+    counts = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for r in rows:
+        c = counts[r["language"]][r["problem_id"]]
+        c[0] += 1
+        c[1] += r["status"] == "PASS"
+    out = []
+    for language, per_problem in counts.items():
+        for k in ks_for(n, greedy):
+            out.append({"language": language, "metric": f"pass@{k}", "n": len(per_problem),
+                        "value": mean_pass_at_k([tuple(v) for v in per_problem.values()], k)})
+    return out

