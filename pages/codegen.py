@@ -23,7 +23,13 @@ if runs is not None and metrics is not None:
             with column:
                 st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
                 fig, problem = figures.safe(figures.passk_scatter, table, x, x_label, metric)
-                st.plotly_chart(fig, width="stretch") if fig else st.warning(problem)
+                if fig:
+                    st.plotly_chart(fig, width="stretch")
+                else:
+                    st.warning(problem)
+                missing = sorted(set(table.loc[table[x].isna(), "name"]))
+                if missing:
+                    st.caption(f"Not drawn (no {x_label.split(' (')[0]} recorded): {', '.join(missing)}")
         st.subheader("Per language")
         st.dataframe(table, hide_index=True, width="stretch")
         download(table, "codegen.csv", "codegen_csv")

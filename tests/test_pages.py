@@ -127,3 +127,37 @@ def test_app_says_when_the_first_start_is_still_making_default_runs(reference_st
         at = page("app.py")
         assert not at.exception and any("First start" in i.value for i in at.info)
     assert not any("First start" in i.value for i in page("app.py").info)
+
+
+def _codegen_run(run_id, params, memory, statuses, method=None):
+    problems = [{"language": lang, "problem_id": f"HumanEval/{i}", "sample": 0, "status": s}
+                for lang, row in statuses.items() for i, s in enumerate(row)]
+    from backend.codegen.passk import pass_metrics
+    return {"schema_version": 1, "run_id": run_id, "kind": "codegen-finetune" if method else "codegen-eval",
+            "params": params, "peak_memory_mb": memory, "problems": problems,
+            "config": {"method": method} if method else {}, "metrics": pass_metrics(problems, 1, True)}
+
+
+def test_codegen_page_scatter_table_and_flips(store, tmp_path):
+    runs = [_codegen_run("base", 135_000_000, 600.0, {"python": ["PASS", "FAIL", "FAIL"], "java": ["FAIL", "FAIL"]}),
+            _codegen_run("tuned", 135_000_000, 900.0, {"python": ["FAIL", "PASS", "PASS"], "java": ["PASS", "FAIL"]},
+                         method="lora")]
+    (tmp_path / "runs.json").write_text(json.dumps(runs))
+    catalog.import_paths([tmp_path / "runs.json"], store=store)
+    at = page("pages/codegen.py")
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 2
+    table = at.dataframe[0].value.set_index(["name", "language"])
+    assert table.loc[("tuned", "python"), "pass@1"] == pytest.approx(2 / 3)
+    assert table.loc[("tuned", "python"), "method"] == "lora fine-tuned" and table.loc[("base", "java"), "method"] == "base"
+    at.selectbox[0].set_value("base").run()
+    at.selectbox[1].set_value("tuned").run()
+    flips = at.dataframe[1].value
+    assert sorted(zip(flips["problem_id"], flips["language"], flips["flip"])) == [
+        ("HumanEval/0", "java", "now passes"), ("HumanEval/0", "python", "now fails"),
+        ("HumanEval/1", "python", "now passes"), ("HumanEval/2", "python", "now passes")]
+
+
+def test_codegen_page_without_runs_says_how_to_make_one(reference_store):
+    at = page("pages/codegen.py")
+    assert not at.exception and "launch codegen-eval" in at.info[0].value
