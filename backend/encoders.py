@@ -88,6 +88,7 @@ def _load_hf(path: Path, adapter: Path | None = None) -> Encoder:
             for i in range(0, len(texts), bs):
                 batch = tokenizer(texts[i:i + bs], padding=True, truncation=True, max_length=256, return_tensors="pt")
                 hidden = model(**batch).last_hidden_state
+                hidden = hidden[:, -batch["attention_mask"].shape[1]:]  # prompt tuning prepends virtual tokens
                 mask = batch["attention_mask"].unsqueeze(-1).float()
                 out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())
         return np.concatenate(out)

@@ -51,9 +51,13 @@ register_kind("eval", "retrieval", "any saved model folder evaluated as is",
               f"{_RETRIEVAL}:run_eval", f"{_RETRIEVAL}:EvalConfig")
 register_kind("m2v-distill", "retrieval", "Model2Vec static distillation of a teacher",
               f"{_RETRIEVAL}:run_m2v_distill", f"{_RETRIEVAL}:DistillConfig")
-register_kind("m2v-tokenlearn", "retrieval", "Model2Vec distillation + tokenlearn fine-tuning")
-register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt tuning) contrastive fine-tuning")
-register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student")
+_TRAINING = "backend.runners.training"
+register_kind("m2v-tokenlearn", "retrieval", "Model2Vec distillation + tokenlearn fine-tuning (code or prose corpus)",
+              f"{_TRAINING}:run_m2v_tokenlearn", f"{_TRAINING}:TokenlearnConfig")
+register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt tuning) contrastive fine-tuning",
+              f"{_TRAINING}:run_peft_contrastive", f"{_TRAINING}:PeftConfig")
+register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student",
+              f"{_TRAINING}:run_kd_student", f"{_TRAINING}:KDConfig")
 register_kind("external-retrieval", "retrieval", "a retrieval model evaluated elsewhere (e.g. MTEB results)")
 _CODEGEN = "backend.runners.codegen"
 register_kind("codegen-eval", "codegen", "a causal code LM judged by executed pass@k",

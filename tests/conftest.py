@@ -54,3 +54,17 @@ def make_tiny_model2vec(folder: Path, texts: list[str], dim: int = 16, seed: int
     config = {"model_type": "model2vec", "architectures": ["StaticModel"], "normalize": True, "hidden_dim": dim}
     StaticModel(vectors, tokenizer, config=config, normalize=True).save_pretrained(str(folder))
     return folder
+
+
+@pytest.fixture
+def tiny_bench(runs_dir, tmp_path, monkeypatch):
+    """A 2-language benchmark of synthetic pairs: Java train code to fine-tune on, Python to watch forgetting."""
+    from backend.bench import build
+    from backend.config import settings
+    from tests.test_search import _pairs
+    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
+    settings.cache_clear()
+    per_language = {lang: build.split(_pairs(lang), 20, seed=0) for lang in ("python", "java")}
+    manifest = {"format": 1, "seed": 0, "test_size": 20, "languages": {
+        lang: {"counts": {"test": 20, "train": 80}} for lang in per_language}}
+    return build.write(manifest, per_language, settings().bench_dir)

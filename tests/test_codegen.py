@@ -134,20 +134,6 @@ def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
     assert len(samples) == 3 and "completion" in json.loads(samples[0])
 
 
-@pytest.fixture
-def tiny_bench(runs_dir, tmp_path, monkeypatch):
-    """A 2-language benchmark of synthetic pairs: Java train code to fine-tune on, Python to watch forgetting."""
-    from backend.bench import build
-    from backend.config import settings
-    from tests.test_search import _pairs
-    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
-    settings.cache_clear()
-    per_language = {lang: build.split(_pairs(lang), 20, seed=0) for lang in ("python", "java")}
-    manifest = {"format": 1, "seed": 0, "test_size": 20, "languages": {
-        lang: {"counts": {"test": 20, "train": 80}} for lang in per_language}}
-    return build.write(manifest, per_language, settings().bench_dir)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, method):

@@ -89,12 +89,16 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
 
 
 def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None, **fields) -> list:
-    """Encode each language's test pairs, rank under both protocols, return one record per protocol."""
+    """Encode each language's test pairs, rank under both protocols, return one record per protocol.
+
+    ``encoder``: one Encoder, or {language: Encoder} when each language has its own (per-language adapters)."""
     bench = dataset.load(config.bench or None, settings().bench_dir)
     languages = config.language_list() or bench.languages
     ranks = {p: {} for p in retrieval.PROTOCOLS}
     docs_seconds, n_docs, distractors = 0.0, 0, {}
+    encoders = encoder if isinstance(encoder, dict) else dict.fromkeys(languages, encoder)  # per-language adapters
     for i, lang in enumerate(languages):
+        encoder = encoders[lang]
         test = bench.pairs(lang, "test")[: config.max_queries or None]
         extra = bench.pairs(lang, "train")[: len(test)]  # widens the csn-1000 distractor pool beyond the test set
         ctx.progress(i / len(languages), f"{lang}: encoding {len(test)} documents and queries")

@@ -1,0 +1,328 @@
+"""Retrieval training kinds: ``m2v-tokenlearn``, ``peft-contrastive``, ``kd-student``. Each trains on this CPU,
+saves its model under the run, stores its loss per step (``losses.json``) and is evaluated like any model.
+
+torch / transformers / peft / model2vec / tokenlearn are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.bench import dataset
+from backend.config import settings
+from backend.models import TEACHER_NAMES, TEACHERS, folder_mb, resolve
+from backend.runners.retrieval import DistillConfig, EvalConfig, evaluate
+
+PROSE_SKIP = ("ascii-art", "computers", "debian", "linux", "linuxcookie", "perl", "translate-me")
+
+
+@dataclass
+class TrainConfig(EvalConfig):
+    steps: int = field(default=200, metadata={"help": "optimizer steps"})
+    train_batch_size: int = field(default=32, metadata={"help": "examples per optimizer step"})
+    learning_rate: float = field(default=0.0, metadata={"help": "learning rate (0: the kind's default)"})
+    max_train: int = field(default=2000, metadata={"help": "training examples per language at most"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("steps", "train_batch_size", "max_train"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a whole number >= 1")
+        if self.learning_rate < 0:
+            raise ValueError("learning_rate must be >= 0")
+
+
+def train_pairs(config: EvalConfig, languages: list[str] | None = None) -> tuple[object, list[dict]]:
+    """(benchmark, its train pairs): at most max_train per language, seeded order."""
+    bench = dataset.load(config.bench or None, settings().bench_dir)
+    pairs = []
+    for lang in languages or config.language_list() or bench.languages:
+        rows = bench.pairs(lang, "train")
+        random.Random(config.seed).shuffle(rows)
+        pairs += rows[:config.max_train]
+    if not pairs:
+        raise ValueError(f"benchmark {bench.id} has no train pairs for these languages")
+    return bench, pairs
+
+
+def _save_losses(ctx, losses: list[float]):
+    (ctx.dir / "losses.json").write_text(json.dumps([round(float(v), 6) for v in losses]))
+
+
+def _batches(n: int, size: int, steps: int, seed: int):
+    """``steps`` batches of indices into n items, reshuffled each epoch."""
+    rng, order = random.Random(seed), []
+    for _ in range(steps):
+        if len(order) < size:
+            order += rng.sample(range(n), n)
+        yield [order.pop() for _ in range(min(size, n))]
+
+
+# -- m2v-tokenlearn ------------------------------------------------------------------------------------------
+@dataclass
+class TokenlearnConfig(TrainConfig, DistillConfig):
+    corpus: str = field(default="code", metadata={
+        "help": "code: the benchmark's train docstrings and code; prose: English text from Debian's fortunes "
+                "package (standing in for C4)"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.corpus not in ("code", "prose"):
+            raise ValueError(f"corpus must be code or prose, got {self.corpus!r}")
+
+    def label(self) -> str:
+        return f"{super().label()} tokenlearn {self.corpus}"
+
+
+def prose_corpus(limit: int, seed: int) -> tuple[list[str], dict]:
+    """English prose from the Debian ``fortunes`` package (quotes, literature, science...), fetched offline."""
+    from backend.bench.sources import _fetch_deb
+    root, meta = _fetch_deb("fortunes", settings().cache_dir)
+    texts = []
+    for path in sorted((root / "usr/share/games/fortunes").iterdir()):
+        if path.suffix == ".dat" or path.is_dir() or path.name in PROSE_SKIP or path.is_symlink():
+            continue
+        for entry in path.read_text(errors="replace").split("\n%\n"):
+            entry = " ".join(entry.split())
+            if len(entry.split()) >= 8:
+                texts.append(entry)
+    random.Random(seed).shuffle(texts)
+    return texts[:limit], meta
+
+
+def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
+    import numpy as np
+    import torch
+    from model2vec import StaticModel
+    from model2vec.distill import distill
+    from sentence_transformers import SentenceTransformer
+    from sklearn.decomposition import PCA
+    from tokenlearn.pretrain import StaticModelFineTuner, TextDataset
+    from backend.encoders import load_encoder
+    torch.manual_seed(config.seed)
+    teacher_path = resolve(config.model)
+    limit = config.max_train * 6
+    if config.corpus == "code":
+        _, pairs = train_pairs(config)
+        texts = [t for p in pairs for t in (p["query"], p["code"])]
+        random.Random(config.seed).shuffle(texts)
+        texts, corpus_meta = texts[:limit], {"corpus": "benchmark train split (docstrings + code)"}
+    else:
+        texts, corpus_meta = prose_corpus(limit, config.seed)
+    start = time.perf_counter()
+    ctx.progress(0.0, f"featurizing {len(texts)} {config.corpus} texts with the teacher")
+    teacher = SentenceTransformer(str(teacher_path), device="cpu", local_files_only=True)
+    targets = []
+    for i in range(0, len(texts), 64):
+        # tokenlearn's target: the mean of the teacher's token embeddings without [CLS] / [SEP]
+        for emb in teacher.encode(texts[i:i + 64], output_value="token_embeddings", show_progress_bar=False):
+            targets.append(emb[1:-1].float().mean(0).numpy() if len(emb) > 2 else emb.float().mean(0).numpy())
+        ctx.progress(0.3 * min(i + 64, len(texts)) / len(texts), f"featurized {min(i + 64, len(texts))}/{len(texts)}")
+    ctx.progress(0.3, f"distilling {config.model}")
+    base = distill(model_name=str(teacher_path), pca_dims=config.pca_dims or None)
+    out_dim = min(config.pca_dims or base.dim, len(texts) - 1, np.asarray(targets).shape[1])
+    goal = PCA(n_components=out_dim, random_state=config.seed).fit_transform(np.asarray(targets, dtype=np.float32))
+    data = TextDataset(texts, torch.from_numpy(goal.astype(np.float32)), base.tokenizer)
+    net = StaticModelFineTuner(torch.from_numpy(np.asarray(base.embedding, dtype=np.float32)), out_dim,
+                               base.tokenizer.token_to_id("[PAD]"))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate or 1e-3)
+    losses = []
+    net.train()
+    for step, idx in enumerate(_batches(len(data), config.train_batch_size, config.steps, config.seed), start=1):
+        x, y = TextDataset.collate_fn([data[i] for i in idx])
+        loss = torch.nn.functional.mse_loss(net(x)[0], y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        ctx.progress(0.3 + 0.4 * step / config.steps, f"step {step}/{config.steps} loss {losses[-1]:.4f}")
+    net.eval()
+    with torch.no_grad():  # each token's vector as the trained model embeds it alone
+        vectors = net.sub_forward(torch.arange(len(net.embeddings.weight))[:, None]).numpy()
+    seconds = time.perf_counter() - start
+    _save_losses(ctx, losses)
+    model_dir = ctx.dir / "model"
+    StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
+    encoder = load_encoder(str(model_dir))
+    return evaluate(encoder, config, ctx, model=str(model_dir), disk_mb=folder_mb(model_dir), train_seconds=seconds,
+                    name=f"Model2Vec + tokenlearn ({config.corpus}) of {TEACHER_NAMES.get(config.model, config.model)}",
+                    teacher=TEACHERS.get(config.model, str(teacher_path)), trainable_params=int(
+                        sum(p.numel() for p in net.parameters())))
+
+
+# -- peft-contrastive ----------------------------------------------------------------------------------------
+PEFT_METHODS = ("lora", "adalora", "ia3", "prompt_tuning")
+# IA3 scales activations and prompt tuning learns a few input vectors: both need larger steps than LoRA.
+DEFAULT_LR = {"lora": 5e-4, "adalora": 5e-4, "ia3": 3e-3, "prompt_tuning": 3e-2}
+
+
+@dataclass
+class PeftConfig(TrainConfig):
+    method: str = field(default="lora", metadata={"help": f"one of {', '.join(PEFT_METHODS)}"})
+    adapters: str = field(default="shared", metadata={
+        "help": "shared: one adapter for all languages; per-language: one adapter per language (as the PEFT paper)"})
+    temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature"})
+    max_length: int = field(default=128, metadata={"help": "tokens per text while training"})
+    rank: int = field(default=8, metadata={"help": "LoRA / AdaLoRA rank; virtual tokens for prompt tuning: 2x"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.method not in PEFT_METHODS:
+            raise ValueError(f"method must be one of {', '.join(PEFT_METHODS)}, got {self.method!r}")
+        if self.adapters not in ("shared", "per-language"):
+            raise ValueError("adapters must be shared or per-language")
+        if self.temperature <= 0 or self.max_length < 8 or self.rank < 1:
+            raise ValueError("temperature must be > 0, max_length >= 8, rank >= 1")
+
+    def label(self) -> str:
+        return f"{super().label()} {self.method}" + (" per-language" if self.adapters == "per-language" else "")
+
+
+def peft_model(base, config: PeftConfig):
+    """Wrap a BERT-style encoder with the chosen PEFT method (attention query/value, as the LoRA paper)."""
+    import peft
+    common = {"task_type": peft.TaskType.FEATURE_EXTRACTION}
+    if config.method == "lora":
+        cfg = peft.LoraConfig(r=config.rank, lora_alpha=2 * config.rank, target_modules=["query", "value"], **common)
+    elif config.method == "adalora":
+        cfg = peft.AdaLoraConfig(init_r=config.rank + 4, target_r=config.rank, total_step=config.steps,
+                                 tinit=max(config.steps // 10, 1), tfinal=max(config.steps // 5, 1),
+                                 target_modules=["query", "value"], **common)
+    elif config.method == "ia3":
+        cfg = peft.IA3Config(target_modules=["key", "value", "output.dense"], feedforward_modules=["output.dense"],
+                             **common)
+    else:
+        cfg = peft.PromptTuningConfig(num_virtual_tokens=2 * config.rank, **common)
+    return peft.get_peft_model(base, cfg)
+
+
+def mean_pool(model, batch):
+    hidden = model(**batch).last_hidden_state
+    hidden = hidden[:, -batch["attention_mask"].shape[1]:]  # prompt tuning prepends virtual tokens: drop them
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, share: tuple[float, float]) -> dict:
+    """InfoNCE over in-batch negatives on (docstring, code); the adapter saved to out_dir."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    torch.manual_seed(config.seed)
+    path = resolve(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    base = AutoModel.from_pretrained(str(path), use_safetensors=True, local_files_only=True)
+    model = peft_model(base, config)
+    trainable, total = model.get_nb_trainable_parameters()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=config.learning_rate or DEFAULT_LR[config.method])
+    losses = []
+    model.train()
+    for step, idx in enumerate(_batches(len(pairs), config.train_batch_size, config.steps, config.seed), start=1):
+        enc = [tokenizer([pairs[i][key] for i in idx], padding=True, truncation=True, max_length=config.max_length,
+                         return_tensors="pt") for key in ("query", "code")]
+        q, d = (torch.nn.functional.normalize(mean_pool(model, e), dim=-1) for e in enc)
+        logits = q @ d.T / config.temperature
+        labels = torch.arange(len(idx))
+        loss = (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+        loss.backward()
+        optimizer.step()
+        if config.method == "adalora":
+            model.base_model.update_and_allocate(step)  # AdaLoRA re-allocates ranks on its schedule
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        ctx.progress(share[0] + (share[1] - share[0]) * step / config.steps,
+                     f"{out_dir.name}: step {step}/{config.steps} loss {losses[-1]:.4f}")
+    model.save_pretrained(str(out_dir))
+    return {"losses": losses, "trainable": trainable, "total": total}
+
+
+def run_peft_contrastive(config: PeftConfig, ctx) -> list:
+    from backend.encoders import load_encoder
+    bench = dataset.load(config.bench or None, settings().bench_dir)
+    languages = config.language_list() or bench.languages
+    groups = [[lang] for lang in languages] if config.adapters == "per-language" else [languages]
+    start, losses, encoders, dirs, trainable = time.perf_counter(), [], {}, [], 0
+    for i, group in enumerate(groups):
+        _, pairs = train_pairs(config, group)
+        out = ctx.dir / ("model" if config.adapters == "shared" else f"model-{group[0]}")
+        trained = train_adapter(config, pairs, out, ctx, share=(0.6 * i / len(groups), 0.6 * (i + 1) / len(groups)))
+        losses += trained["losses"]
+        trainable += trained["trainable"]
+        dirs.append(out)
+        encoders.update(dict.fromkeys(group, load_encoder(str(out))))
+    seconds = time.perf_counter() - start
+    _save_losses(ctx, losses)
+    per_language = config.adapters == "per-language"
+    return evaluate(encoders if per_language else encoders[languages[0]], config, ctx,
+                    model=str(ctx.dir if per_language else dirs[0]),
+                    name=f"{TEACHER_NAMES.get(config.model, config.model)} + {config.method}"
+                         + (" (per-language adapters)" if per_language else ""),
+                    disk_mb=sum(folder_mb(d) for d in dirs), train_seconds=seconds, trainable_params=trainable,
+                    teacher=TEACHERS.get(config.model))
+
+
+# -- kd-student ----------------------------------------------------------------------------------------------
+@dataclass
+class KDConfig(TrainConfig):
+    layers: int = field(default=3, metadata={"help": "student layers: the teacher's first N transformer layers"})
+    loss: str = field(default="cosine", metadata={"help": "cosine or mse between student and teacher embeddings"})
+    max_length: int = field(default=128, metadata={"help": "tokens per text while training"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.loss not in ("cosine", "mse") or self.layers < 1:
+            raise ValueError("loss must be cosine or mse, layers >= 1")
+
+    def label(self) -> str:
+        return f"{super().label()} KD {self.layers} layers"
+
+
+def run_kd_student(config: KDConfig, ctx) -> list:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from backend.encoders import load_encoder
+    torch.manual_seed(config.seed)
+    path = resolve(config.model)
+    _, pairs = train_pairs(config)
+    texts = [t for p in pairs for t in (p["query"], p["code"])]
+    start = time.perf_counter()
+    teacher = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    ctx.progress(0.0, f"teacher embeddings of {len(texts)} texts")
+    goal = torch.from_numpy(teacher.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False))
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    teacher_layers = AutoConfig.from_pretrained(str(path), local_files_only=True).num_hidden_layers
+    if config.layers >= teacher_layers:
+        raise ValueError(f"the teacher has {teacher_layers} layers; a student needs fewer (--layers)")
+    # The student is the teacher's embeddings and first N layers: HF loads exactly those weights.
+    student = AutoModel.from_pretrained(str(path), num_hidden_layers=config.layers, use_safetensors=True,
+                                        local_files_only=True)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate or 5e-5)
+    losses = []
+    student.train()
+    for step, idx in enumerate(_batches(len(texts), config.train_batch_size, config.steps, config.seed), start=1):
+        batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length,
+                          return_tensors="pt")
+        out, target = mean_pool(student, batch), goal[idx]
+        if config.loss == "cosine":
+            loss = (1 - torch.nn.functional.cosine_similarity(out, target)).mean()
+        else:
+            loss = torch.nn.functional.mse_loss(out, target)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        ctx.progress(0.1 + 0.5 * step / config.steps, f"step {step}/{config.steps} loss {losses[-1]:.4f}")
+    seconds = time.perf_counter() - start
+    _save_losses(ctx, losses)
+    model_dir = ctx.dir / "model"
+    student.save_pretrained(str(model_dir), safe_serialization=True)
+    tokenizer.save_pretrained(str(model_dir))
+    encoder = load_encoder(str(model_dir))
+    params = sum(p.numel() for p in student.parameters())
+    return evaluate(encoder, config, ctx, model=str(model_dir), disk_mb=folder_mb(model_dir), train_seconds=seconds,
+                    trainable_params=params, teacher=TEACHERS.get(config.model, str(path)),
+                    name=f"KD student of {TEACHER_NAMES.get(config.model, config.model)}: {config.layers} layers")

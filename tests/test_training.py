@@ -1,0 +1,83 @@
+"""Training kinds end to end on tiny data with the real MiniLM teacher: the artifact is saved and reproduces the
+run's evaluation when reloaded, the loss falls on a learnable toy set, PEFT's trainable counts are peft's own."""
+import json
+
+import pytest
+
+from backend.runners import launch
+
+pytestmark = pytest.mark.slow
+TINY = {"languages": "python,java", "steps": 12, "train_batch_size": 8, "max_train": 40}
+
+
+def _check_saved_model_reproduces_the_run(record, store, runs_dir):
+    """``eval`` of the saved model gives the run's own metrics: the artifact is what was evaluated."""
+    languages = ",".join(sorted({m["language"] for m in record.metrics}))
+    again = launch("eval", {"model": record.model, "languages": languages}, store, runs_dir)[0]
+    got = {(m["language"], m["metric"]): m["value"] for m in again.metrics}
+    for m in record.metrics:
+        assert got[(m["language"], m["metric"])] == pytest.approx(m["value"], abs=1e-6), m
+
+
+def _losses(runs_dir, record):
+    return json.loads((runs_dir / record.run_id / "losses.json").read_text())
+
+
+def _falls(losses, k=3):
+    return sum(losses[-k:]) / k < sum(losses[:k]) / k
+
+
+@pytest.fixture
+def toy_bench(runs_dir, tmp_path, monkeypatch):
+    """Python only; its 8 train pairs have their code rotated, so the teacher starts wrong and must learn."""
+    from backend.bench import build
+    from backend.config import settings
+    from tests.test_search import _pairs
+    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "toy-benchmarks"))
+    settings.cache_clear()
+    pairs = _pairs("python")
+    test, train = pairs[:20], pairs[20:28]
+    codes = [p["code"] for p in train]
+    train = [{**p, "code": c} for p, c in zip(train, codes[3:] + codes[:3])]
+    manifest = {"format": 1, "seed": 0, "test_size": 20, "toy": "rotated", "languages": {
+        "python": {"counts": {"test": 20, "train": 8}}}}
+    return build.write(manifest, {"python": (test, train)}, settings().bench_dir)
+
+
+@pytest.mark.parametrize("corpus", ["code", "prose"])
+def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
+    record = launch("m2v-tokenlearn", {**TINY, "corpus": corpus, "pca_dims": 32, "steps": 30}, store, runs_dir)[0]
+    assert record.status == "finished" and record.config["corpus"] == corpus
+    assert _falls(_losses(runs_dir, record))
+    _check_saved_model_reproduces_the_run(record, store, runs_dir)
+
+
+@pytest.mark.parametrize("method", ["lora", "adalora", "ia3", "prompt_tuning"])
+def test_peft_contrastive(store, runs_dir, toy_bench, method):
+    from transformers import AutoModel
+
+    from backend.models import resolve
+    from backend.runners.training import DEFAULT_LR, PeftConfig, peft_model
+    # All 8 rotated pairs in every batch: the loss of that one batch must fall.
+    options = {**TINY, "languages": "python", "method": method, "max_train": 8, "steps": 15}
+    record = launch("peft-contrastive", {**options, "learning_rate": 10 * DEFAULT_LR[method]}, store, runs_dir)[0]
+    wrapped = peft_model(AutoModel.from_pretrained(str(resolve("minilm"))), PeftConfig(**options))
+    trainable, total = wrapped.get_nb_trainable_parameters()
+    assert record.trainable_params == trainable == sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+    assert 0 < trainable < total / 10
+    assert _falls(_losses(runs_dir, record))
+    _check_saved_model_reproduces_the_run(record, store, runs_dir)
+
+
+def test_peft_per_language_adapters(store, runs_dir, tiny_bench):
+    record = launch("peft-contrastive", {**TINY, "steps": 4, "adapters": "per-language"}, store, runs_dir)[0]
+    assert (runs_dir / record.run_id / "model-python" / "adapter_config.json").is_file()
+    assert (runs_dir / record.run_id / "model-java" / "adapter_config.json").is_file()
+    assert {m["language"] for m in record.metrics} == {"python", "java"}
+
+
+def test_kd_student(store, runs_dir, tiny_bench):
+    record = launch("kd-student", {**TINY, "layers": 2, "steps": 20, "learning_rate": 1e-4}, store, runs_dir)[0]
+    assert record.params < 20_000_000 and record.trainable_params == record.params  # MiniLM: 22.7M, 6 layers
+    assert _falls(_losses(runs_dir, record))
+    _check_saved_model_reproduces_the_run(record, store, runs_dir)
