@@ -90,27 +90,33 @@ def run_scores(metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
 def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
     """Score per disk MB and per million params, with Pareto-front flags (max score, min size)."""
     scores = run_scores(metrics, metric)
-    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb", "encode_throughput"]
+    cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "trainable_params", "disk_mb",
+            "encode_throughput"]
     out = runs[cols].merge(scores, on="run_id", how="inner")
     out["params_m"] = pd.to_numeric(out["params"], errors="coerce").astype(float) / 1e6
+    # Share of the model a run trained (PEFT adapters: a fraction of a percent; full training: 100).
+    out["trainable_pct"] = 100 * pd.to_numeric(out["trainable_params"], errors="coerce").astype(float) / (
+        out["params_m"] * 1e6)
     out["disk_mb"] = pd.to_numeric(out["disk_mb"], errors="coerce").astype(float)
     out["score"] = out["score"].astype(float)
     out["score_per_mb"] = _per(out["score"], out["disk_mb"])
     out["score_per_mparams"] = _per(out["score"], out["params_m"])
     out["pareto_disk"] = pareto_front(out["score"], out["disk_mb"])
     out["pareto_params"] = pareto_front(out["score"], out["params_m"])
-    order = ["run_id", "name", "kind", "source", "score", "basis", "disk_mb", "params_m", "score_per_mb",
-             "score_per_mparams", "encode_throughput", "pareto_disk", "pareto_params", "benchmark", "protocol"]
+    out["pareto_trainable"] = pareto_front(out["score"], out["trainable_pct"])
+    order = ["run_id", "name", "kind", "source", "score", "basis", "disk_mb", "params_m", "trainable_pct",
+             "score_per_mb", "score_per_mparams", "encode_throughput", "pareto_disk", "pareto_params",
+             "pareto_trainable", "benchmark", "protocol"]
     return out[order].sort_values("score_per_mb", ascending=False, na_position="last").reset_index(drop=True)
 
 
-def speedup(eff: pd.DataFrame, base_id: str) -> pd.Series:
-    """Encode throughput of each run relative to ``base_id`` (e.g. student vs teacher); NaN where unknown."""
-    throughput = pd.to_numeric(eff["encode_throughput"], errors="coerce").astype(float)
-    base = throughput[eff["run_id"] == base_id]
+def relative(eff: pd.DataFrame, base_id: str, column: str) -> pd.Series:
+    """``column`` of each run relative to ``base_id``'s: speed-up (encode_throughput) or retention (score)."""
+    values = pd.to_numeric(eff[column], errors="coerce").astype(float)
+    base = values[eff["run_id"] == base_id]
     if base.empty or not base.iloc[0] > 0:
         return pd.Series(np.nan, index=eff.index)
-    return throughput / base.iloc[0]
+    return values / base.iloc[0]
 
 
 def evaluation_groups(runs: pd.DataFrame) -> list[tuple[str, str]]:

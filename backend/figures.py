@@ -40,7 +40,7 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
                        score_label: str = "NDCG@10") -> go.Figure:
     """Score vs size, one marker per run (hover: name), with the Pareto front drawn as a step line."""
     points = eff.dropna(subset=["score", size_column])
-    front_flag = "pareto_disk" if size_column == "disk_mb" else "pareto_params"
+    front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable"}[size_column]
     fig = go.Figure()
     for source, group in points.groupby("source"):
         fig.add_trace(go.Scatter(
@@ -69,4 +69,15 @@ def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)"
     fig.update_yaxes(range=[-0.02, 1.02], title=metric)
     fig.update_xaxes(title=x_label)
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def loss_curve(losses: list[float]) -> go.Figure:
+    """Training loss per step, with a moving average (batches are noisy)."""
+    import pandas as pd
+    steps = list(range(1, len(losses) + 1))
+    smooth = pd.Series(losses).rolling(max(len(losses) // 20, 1), min_periods=1).mean()
+    fig = go.Figure([go.Scatter(x=steps, y=losses, mode="lines", name="loss", line={"color": "#bbb"}),
+                     go.Scatter(x=steps, y=smooth, mode="lines", name="moving average", line={"color": "#1f77b4"})])
+    fig.update_layout(xaxis_title="step", yaxis_title="loss", height=300, margin={"l": 10, "r": 10, "t": 20, "b": 10})
     return fig

@@ -98,3 +98,14 @@ def restore(saved: dict[Path, str | None]):
 
 def dump(record: RunRecord) -> str:
     return record.to_json() + "\n"
+
+
+def losses(runs_dir: Path, run_id: str) -> list[float] | None:
+    """The loss per step a training run stored (``losses.json``), or None."""
+    import json
+    text = read_text(run_dir(runs_dir, run_id) / "losses.json")
+    try:
+        values = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return values if isinstance(values, list) and values else None

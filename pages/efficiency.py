@@ -26,12 +26,15 @@ elif runs is not None and metrics is not None:
         names = labels(shown)
         teachers = timed[timed["kind"] == "teacher-eval"]["run_id"].tolist()
         ids = timed["run_id"].tolist()
-        base = st.selectbox("Speed-up relative to", ids, index=ids.index(teachers[0]) if teachers else 0,
-                            format_func=names.get)
-        eff["speedup"] = compare.speedup(eff, base)
+        base = st.selectbox("Speed-up and retention relative to", ids,
+                            index=ids.index(teachers[0]) if teachers else 0, format_func=names.get)
+        eff["speedup"] = compare.relative(eff, base, "encode_throughput")
+        eff["retention"] = compare.relative(eff, base, "score")  # e.g. a KD or Model2Vec student vs its teacher
     label = METRICS[metric].label
-    left, right = st.columns(2)
-    for column, size, size_label in ((left, "disk_mb", "disk MB"), (right, "params_m", "params (millions)")):
+    charts = [("disk_mb", "disk MB"), ("params_m", "params (millions)")]
+    if eff["trainable_pct"].notna().any():  # PEFT methods: score against the share of the model they train
+        charts.append(("trainable_pct", "trainable params (% of the model)"))
+    for column, (size, size_label) in zip(st.columns(len(charts)), charts):
         with column:
             st.subheader(f"{label} vs {size_label}")
             fig, problem = figures.safe(figures.efficiency_scatter, eff, size, size_label, label)
@@ -44,7 +47,8 @@ elif runs is not None and metrics is not None:
                 st.caption(f"Not drawn (no {size_label} recorded): {', '.join(missing)}")
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
-    first = ["name", "score", "disk_mb", "params_m", "encode_throughput", "speedup", "score_per_mb"]
+    first = ["name", "score", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
+             "score_per_mb"]
     st.dataframe(eff, hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")

@@ -1,7 +1,8 @@
 """Runs: filter, inspect and delete runs."""
 import streamlit as st
 
-from backend import catalog, compare
+from backend import catalog, compare, figures, rundirs
+from backend.config import settings
 from pages.common import EMPTY_HINT, download, load
 
 COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "protocol", "params", "disk_mb",
@@ -33,6 +34,14 @@ elif runs is not None:
             table = compare.metrics_table(metrics, run_id)
             st.dataframe(table, hide_index=True)
             download(table, f"{run_id}-metrics.csv", f"metrics_{run_id}")
+            curve = rundirs.losses(settings().runs_dir, run_id)
+            if curve:
+                st.caption(f"Training loss, {len(curve)} steps")
+                fig, problem = figures.safe(figures.loss_curve, curve)
+                if fig:
+                    st.plotly_chart(fig, width="stretch", key=f"loss_{run_id}")
+                else:
+                    st.warning(problem)
         with st.expander(f"Delete {len(chosen)} selected run(s)"):
             st.write("Their folders move to `runs/.trash/`, so a delete can be undone by moving them back and "
                      "running `python -m backend rebuild`.")

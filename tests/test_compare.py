@@ -13,7 +13,7 @@ def long(rows):
 
 def runs(*rows):
     cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "disk_mb", "model", "status",
-            "encode_throughput", "created_at"]
+            "encode_throughput", "created_at", "trainable_params"]
     return pd.DataFrame([dict(zip(cols, r)) for r in rows], columns=cols)
 
 
@@ -78,6 +78,18 @@ def test_efficiency_guards_zero_size_and_prefers_published_overall():
     assert math.isnan(e.loc["b", "score_per_mb"]) and math.isnan(e.loc["b", "score_per_mparams"])
 
 
+def test_efficiency_trainable_share_and_retention():
+    r = runs(("t", "teacher", "teacher-eval", "local", "b", "full", 22_700_000, 90.0, "m", "finished", 30.0, None, None),
+             ("l", "lora", "peft-contrastive", "local", "b", "full", 23_000_000, 1.4, "m", "finished", 30.0, None,
+              230_000))
+    m = long([("t", "python", "ndcg@10", 0.70), ("l", "python", "ndcg@10", 0.77)])
+    e = compare.efficiency(r, m)
+    e["retention"] = compare.relative(e, "t", "score")
+    e = e.set_index("run_id")
+    assert e.loc["l", "trainable_pct"] == pytest.approx(1.0) and math.isnan(e.loc["t", "trainable_pct"])
+    assert e.loc["l", "retention"] == pytest.approx(1.1) and e.loc["t", "retention"] == 1.0
+
+
 def test_check_comparable():
     a = {"run_id": "a", "benchmark": "b1", "protocol": "full", "source": "local"}
     assert compare.check_comparable(a, {**a, "run_id": "b"}) is None
@@ -108,8 +120,9 @@ def test_default_pair_prefers_teacher_vs_student_evaluated_the_same_way():
 
 def test_speedup_and_evaluation_groups():
     eff = pd.DataFrame({"run_id": ["t", "s", "u"], "encode_throughput": [40.0, 4000.0, None]})
-    assert compare.speedup(eff, "t").tolist()[:2] == [1.0, 100.0] and math.isnan(compare.speedup(eff, "t")[2])
-    assert compare.speedup(eff, "u").isna().all()
+    speedup = compare.relative(eff, "t", "encode_throughput")
+    assert speedup.tolist()[:2] == [1.0, 100.0] and math.isnan(speedup[2])
+    assert compare.relative(eff, "u", "encode_throughput").isna().all()
     r = runs(("a", "A", "teacher-eval", "local", "b1", "full"), ("b", "B", "m2v-distill", "local", "b1", "full"),
              ("c", "C", "m2v-distill", "local", "b1", "csn-1000"))
     assert compare.evaluation_groups(r) == [("b1", "full"), ("b1", "csn-1000")]

@@ -46,7 +46,8 @@ def toy_bench(runs_dir, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("corpus", ["code", "prose"])
 def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
-    record = launch("m2v-tokenlearn", {**TINY, "corpus": corpus, "pca_dims": 32, "steps": 30}, store, runs_dir)[0]
+    record = launch("m2v-tokenlearn", {**TINY, "corpus": corpus, "pca_dims": 32, "steps": 30, "corpus_size": 160,
+                                       "train_batch_size": 32}, store, runs_dir)[0]
     assert record.status == "finished" and record.config["corpus"] == corpus
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)

@@ -25,7 +25,7 @@ class EvalConfig:
     languages: str = field(default="", metadata={"help": "comma-separated languages (default: all of the benchmark)"})
     max_queries: int = field(default=0, metadata={"help": "evaluate only the first N test pairs per language (0: all)"})
     batch_size: int = field(default=32, metadata={"help": "encoding batch size"})
-    seed: int = field(default=0, metadata={"help": "seed of the csn-1000 distractor sampling"})
+    seed: int = field(default=0, metadata={"help": "seed: csn-1000 distractor sampling; data order and init of training kinds"})
 
     def __post_init__(self):
         for lang in self.language_list():

@@ -21,10 +21,10 @@ PROSE_SKIP = ("ascii-art", "computers", "debian", "linux", "linuxcookie", "perl"
 
 @dataclass
 class TrainConfig(EvalConfig):
-    steps: int = field(default=200, metadata={"help": "optimizer steps"})
-    train_batch_size: int = field(default=32, metadata={"help": "examples per optimizer step"})
+    steps: int = field(default=100, metadata={"help": "optimizer steps"})
+    train_batch_size: int = field(default=16, metadata={"help": "examples per optimizer step"})
     learning_rate: float = field(default=0.0, metadata={"help": "learning rate (0: the kind's default)"})
-    max_train: int = field(default=2000, metadata={"help": "training examples per language at most"})
+    max_train: int = field(default=500, metadata={"help": "training pairs per language at most"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -67,6 +67,11 @@ class TokenlearnConfig(TrainConfig, DistillConfig):
     corpus: str = field(default="code", metadata={
         "help": "code: the benchmark's train docstrings and code; prose: English text from Debian's fortunes "
                 "package (standing in for C4)"})
+    corpus_size: int = field(default=6000, metadata={"help": "texts featurized with the teacher (the slow part)"})
+    # A static model trains fast: tokenlearn's own batch size, more steps.
+    steps: int = field(default=300, metadata={"help": "optimizer steps"})
+    train_batch_size: int = field(default=256, metadata={"help": "texts per optimizer step"})
+    max_train: int = field(default=5000, metadata={"help": "train pairs per language drawn for the code corpus"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -104,7 +109,7 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     from backend.encoders import load_encoder
     torch.manual_seed(config.seed)
     teacher_path = resolve(config.model)
-    limit = config.max_train * 6
+    limit = config.corpus_size
     if config.corpus == "code":
         _, pairs = train_pairs(config)
         texts = [t for p in pairs for t in (p["query"], p["code"])]
