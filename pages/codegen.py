@@ -3,7 +3,7 @@ import streamlit as st
 
 from backend import compare, figures
 from backend.kinds import kinds_of
-from pages.common import download, labels, load
+from pages.common import chart, download, labels, load, not_drawn
 
 st.title("Codegen")
 runs, metrics = load("runs"), load("metrics")
@@ -22,14 +22,8 @@ if runs is not None and metrics is not None:
                                    (right, "peak_memory_mb", "peak memory MB (log)")):
             with column:
                 st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
-                fig, problem = figures.safe(figures.passk_scatter, table, x, x_label, metric)
-                if fig:
-                    st.plotly_chart(fig, width="stretch")
-                else:
-                    st.warning(problem)
-                missing = sorted(set(table.loc[table[x].isna(), "name"]))
-                if missing:
-                    st.caption(f"Not drawn (no {x_label.split(' (')[0]} recorded): {', '.join(missing)}")
+                chart(figures.passk_scatter, table, x, x_label, metric)
+                not_drawn(table, x, x_label.split(" (")[0])
         st.subheader("Per language")
         st.dataframe(table, hide_index=True, width="stretch")
         download(table, "codegen.csv", "codegen_csv")

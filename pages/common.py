@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from backend import figures
 from backend.catalog import default_store
 from backend.config import settings
 from backend.runners import reap_interrupted
@@ -38,3 +39,19 @@ def labels(runs: pd.DataFrame) -> dict[str, str]:
 def download(df: pd.DataFrame, file_name: str, key: str):
     st.download_button(f"Download CSV ({len(df):,} rows)", df.to_csv(index=False).encode(), file_name=file_name,
                        mime="text/csv", key=key)
+
+
+def chart(build, *args, key: str | None = None, **kwargs):
+    """Draw ``build(*args)`` (a backend.figures function); a plotting failure becomes a warning, not a crash."""
+    fig, problem = figures.safe(build, *args, **kwargs)
+    if fig:
+        st.plotly_chart(fig, width="stretch", key=key)
+    else:
+        st.warning(problem)
+
+
+def not_drawn(frame: pd.DataFrame, column: str, what: str):
+    """Name the runs a chart leaves out because ``column`` is missing."""
+    missing = sorted(set(frame.loc[frame[column].isna(), "name"]))
+    if missing:
+        st.caption(f"Not drawn (no {what} recorded): {', '.join(missing)}")

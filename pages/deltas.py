@@ -2,7 +2,7 @@
 import streamlit as st
 
 from backend import compare, figures
-from pages.common import EMPTY_HINT, download, labels, load
+from pages.common import EMPTY_HINT, chart, download, labels, load
 
 st.title("Language deltas")
 runs = load("runs")
@@ -29,11 +29,7 @@ elif runs is not None:
     table = compare.multi_deltas(load("metrics"), base, candidates)
     for candidate in candidates:
         part = table[table["candidate_id"] == candidate]
-        fig, problem = figures.safe(figures.deltas_heatmap, part, title=f"{names[candidate]}  vs  base")
-        if fig:
-            st.plotly_chart(fig, width="stretch")
-        else:
-            st.warning(problem)
+        chart(figures.deltas_heatmap, part, title=f"{names[candidate]}  vs  base")
     st.caption("Colour: green = better, red = worse, taking each metric's direction into account "
                "(a lower mean rank is better). Labels: relative change of the raw value.")
     st.dataframe(table, hide_index=True, width="stretch")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from backend import compare, figures
 from backend.vocab import METRICS
-from pages.common import EMPTY_HINT, download, labels, load
+from pages.common import EMPTY_HINT, chart, download, labels, load, not_drawn
 
 ALL = "all runs (mixed evaluations)"
 
@@ -37,14 +37,8 @@ elif runs is not None and metrics is not None:
     for column, (size, size_label) in zip(st.columns(len(charts)), charts):
         with column:
             st.subheader(f"{label} vs {size_label}")
-            fig, problem = figures.safe(figures.efficiency_scatter, eff, size, size_label, label)
-            if fig:
-                st.plotly_chart(fig, width="stretch")
-            else:
-                st.warning(problem)
-            missing = eff[eff[size].isna()]["name"].tolist()
-            if missing:
-                st.caption(f"Not drawn (no {size_label} recorded): {', '.join(missing)}")
+            chart(figures.efficiency_scatter, eff, size, size_label, label)
+            not_drawn(eff, size, size_label)
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
     first = ["name", "score", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",

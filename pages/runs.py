@@ -3,7 +3,7 @@ import streamlit as st
 
 from backend import catalog, compare, figures, rundirs
 from backend.config import settings
-from pages.common import EMPTY_HINT, download, load
+from pages.common import EMPTY_HINT, chart, download, load
 
 COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "protocol", "params", "disk_mb",
            "languages", "created_at", "error"]
@@ -37,11 +37,7 @@ elif runs is not None:
             curve = rundirs.losses(settings().runs_dir, run_id)
             if curve:
                 st.caption(f"Training loss, {len(curve)} steps")
-                fig, problem = figures.safe(figures.loss_curve, curve)
-                if fig:
-                    st.plotly_chart(fig, width="stretch", key=f"loss_{run_id}")
-                else:
-                    st.warning(problem)
+                chart(figures.loss_curve, curve, key=f"loss_{run_id}")
         with st.expander(f"Delete {len(chosen)} selected run(s)"):
             st.write("Their folders move to `runs/.trash/`, so a delete can be undone by moving them back and "
                      "running `python -m backend rebuild`.")

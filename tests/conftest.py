@@ -56,15 +56,19 @@ def make_tiny_model2vec(folder: Path, texts: list[str], dim: int = 16, seed: int
     return folder
 
 
-@pytest.fixture
-def tiny_bench(runs_dir, tmp_path, monkeypatch):
-    """A 2-language benchmark of synthetic pairs: Java train code to fine-tune on, Python to watch forgetting."""
+def synthetic_bench(monkeypatch, bench_dir: Path, languages) -> Path:
+    """A benchmark of 100 synthetic pairs per language (20 test, 80 train) under DASHBOARD_BENCH_DIR."""
     from backend.bench import build
-    from backend.config import settings
     from tests.test_search import _pairs
-    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
+    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(bench_dir))
     settings.cache_clear()
-    per_language = {lang: build.split(_pairs(lang), 20, seed=0) for lang in ("python", "java")}
+    per_language = {lang: build.split(_pairs(lang), 20, seed=0) for lang in languages}
     manifest = {"format": 1, "seed": 0, "test_size": 20, "languages": {
         lang: {"counts": {"test": 20, "train": 80}} for lang in per_language}}
     return build.write(manifest, per_language, settings().bench_dir)
+
+
+@pytest.fixture
+def tiny_bench(runs_dir, tmp_path, monkeypatch):
+    """Java train code to fine-tune on, Python to watch forgetting."""
+    return synthetic_bench(monkeypatch, tmp_path / "benchmarks", ("python", "java"))

@@ -6,10 +6,10 @@ from streamlit.testing.v1 import AppTest
 
 from backend import catalog, search
 from backend.__main__ import main
-from backend.bench import build, dataset
+from backend.bench import dataset
 from backend.config import REPO_ROOT, settings
 from backend.encoders import load_encoder
-from tests.conftest import make_tiny_model2vec
+from tests.conftest import make_tiny_model2vec, synthetic_bench
 from tests.test_bench import MINE
 
 VERBS = ["read", "parse", "sort", "merge", "count", "split", "format", "encode", "hash", "compress"]
@@ -25,12 +25,7 @@ def _pairs(language):
 @pytest.fixture
 def env(runs_dir, tmp_path, monkeypatch):
     """A 2-language benchmark of 100 pairs each, a tiny model saved as a run's model, imported."""
-    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
-    settings.cache_clear()
-    per_language = {lang: build.split(_pairs(lang), 20, seed=0) for lang in ("python", "go")}
-    manifest = {"format": 1, "seed": 0, "test_size": 20, "languages": {
-        lang: {"counts": {"test": 20, "train": 80}} for lang in per_language}}
-    bench = build.write(manifest, per_language, settings().bench_dir)
+    bench = synthetic_bench(monkeypatch, tmp_path / "benchmarks", ("python", "go"))
     texts = [p["query"] + " " + p["code"] for p in _pairs("python")]
     model = make_tiny_model2vec(tmp_path / "tiny-model", texts)
     run = {"schema_version": 1, "run_id": "eval--tiny", "kind": "eval", "name": "tiny", "model": str(model),
