@@ -139,8 +139,28 @@ def cmd_launch(args, store, runs_dir):
     from backend.runners import launch
     options = {k: v for k, v in vars(args).items() if k.startswith("opt_")}
     options = {k[4:]: v for k, v in options.items() if v is not None}
-    for record in launch(args.kind, options, store, runs_dir):
-        print(f"{record.run_id}: {record.status}")
+    if getattr(args, "executor", "local") == "local":
+        for record in launch(args.kind, options, store, runs_dir, run_id=getattr(args, "run_id", None)):
+            print(f"{record.run_id}: {record.status}")
+        return 0
+    from backend.executors import Job, run_jobs
+    from backend.runners import config_run_id
+    job = Job(args.kind, options, args.run_id or config_run_id(args.kind, options))
+    [job] = run_jobs([job], args.executor, store, runs_dir, args.ray_address)
+    print(f"{job.run_id}: {job.outcome}")
+    return 0 if job.outcome == "finished" else 1
+
+
+def cmd_sweep(args, store, runs_dir):
+    from backend.executors import already_done, expand_sweep, run_jobs
+    jobs = expand_sweep(args.file)
+    done = {j.run_id for j in already_done(jobs, runs_dir)}
+    todo = [j for j in jobs if j.run_id not in done]
+    print(f"{len(jobs)} run(s) in the grid: {len(done)} done before (same config), {len(todo)} to run "
+          f"on {args.executor}")
+    for job in run_jobs(todo, args.executor, store, runs_dir, args.ray_address):
+        print(f"{job.run_id}: {job.outcome}")
+    return 0 if all(j.outcome == "finished" for j in todo) else 1
 
 
 def cmd_defaults(args, store, runs_dir):
@@ -221,6 +241,10 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_bench_build)
     bench.add_parser("list", help="list built benchmarks").set_defaults(func=cmd_bench_list)
     _launch_parsers(sub)
+    c = sub.add_parser("sweep", help="run a grid of runs from a TOML file, skipping those done (same config)")
+    c.add_argument("file", type=Path, help="sweep file with [[grid]] tables (see README)")
+    _executor_args(c)
+    c.set_defaults(func=cmd_sweep)
     c = sub.add_parser("search", help="search code with one or two runs' models (the Live search page's twin)")
     c.add_argument("query")
     c.add_argument("--run", action="append", required=True, help="run id whose model searches (repeat for two)")
@@ -238,6 +262,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _executor_args(c):
+    c.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: here (default); ray: a task on the Ray cluster at --ray-address / RAY_ADDRESS")
+    c.add_argument("--ray-address", help="HOST:PORT of the Ray cluster's head (default: $RAY_ADDRESS)")
+
+
 def _launch_parsers(sub):
     """``launch KIND --option ...`` with options generated from each launchable kind's config dataclass."""
     import dataclasses
@@ -251,6 +281,8 @@ def _launch_parsers(sub):
             c.add_argument(f"--{f.name.replace('_', '-')}", dest=f"opt_{f.name}", type=type(f.default),
                            metavar=f.name.upper(),
                            help=f"{f.metadata.get('help', '')} (default: {f.default!r})")
+        _executor_args(c)
+        c.add_argument("--run-id", help="a fixed run id (default: kind, label and start time)")
         c.set_defaults(func=cmd_launch, kind=kind.name)
     c = sub.add_parser("eval", help="evaluate a saved model folder as a run (launch eval --model PATH)")
     c.add_argument("opt_model", metavar="MODEL", help="model folder or teacher short name")

@@ -76,11 +76,7 @@ def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, rep
     paths = [rundirs.run_dir(runs_dir, r.run_id) / "run.json" for r in records]
     saved = rundirs.snapshot(paths)
     try:
-        for record, path in zip(records, paths):
-            text = rundirs.dump(record)
-            if saved[path] != text:
-                rundirs.write_atomic(path, text, durable=False)
-        os.sync()  # one flush for the batch: the files are on disk before the DB says they are imported
+        write_records(records, runs_dir, saved)
         return store.ingest(records, replace=replace)
     except OSError as e:
         rundirs.restore(saved)
@@ -89,6 +85,16 @@ def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, rep
     except BaseException:
         rundirs.restore(saved)
         raise
+
+
+def write_records(records: list[RunRecord], runs_dir: Path, saved: dict | None = None):
+    """Write runs/<id>/run.json for each record, without a DB (a cluster worker's side; the driver ingests)."""
+    for record in records:
+        path = rundirs.run_dir(runs_dir, record.run_id) / "run.json"
+        text = rundirs.dump(record)
+        if (saved or {}).get(path) != text:
+            rundirs.write_atomic(path, text, durable=False)
+    os.sync()  # one flush for the batch: the files are on disk before the DB says they are imported
 
 
 def rebuild(store: Store | None = None, runs_dir: Path | None = None) -> int:

