@@ -1,5 +1,5 @@
-"""Runs and sweeps on a real local Ray cluster (loopback, 2 CPUs): same results as the local executor, and a
-worker killed mid-run is retried by Ray without leaving duplicate runs."""
+"""Runs and sweeps on a real local Ray cluster (2 CPUs, reached over 127.0.0.1): same results as the local
+executor, and a worker killed mid-run is retried by Ray without leaving duplicate runs."""
 import os
 import signal
 import socket
