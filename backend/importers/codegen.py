@@ -13,7 +13,7 @@ from pathlib import Path
 
 from backend.importers import read_text, register_importer
 from backend.importers.runjson import read_json
-from backend.records import SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
+from backend.records import EXECUTION_STATUSES, SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
 from backend.codegen.passk import pass_metrics
 
 HUMANEVAL_STATUS = {"passed": "PASS", "timed out": "TIMEOUT"}  # anything else ("failed: ...") is FAIL
@@ -70,7 +70,8 @@ def _load_humaneval(path: Path) -> list[RunRecord]:
     else:
         if any("passed" not in r for r in rows):
             raise RecordError("some lines have \"passed\" and some do not; give the samples or the results file")
-        statuses = ["PASS" if r["passed"] else HUMANEVAL_STATUS.get(str(r.get("result")), "FAIL") for r in rows]
+        statuses = [r["status"] if r.get("status") in EXECUTION_STATUSES  # our own samples files say it exactly
+                    else "PASS" if r["passed"] else HUMANEVAL_STATUS.get(str(r.get("result")), "FAIL") for r in rows]
     seen = Counter()
     problems = []
     for row, status in zip(rows, statuses):

