@@ -63,12 +63,14 @@ def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)"
     import plotly.express as px
     points = table.dropna(subset=[x, metric])
     fig = px.scatter(points, x=x, y=metric, color="method", facet_col="language", log_x=True, hover_name="name",
+                     facet_col_spacing=0.08, labels={x: x_label},
                      hover_data={"run_id": True, "problems": True, x: ":.3g", metric: ":.3f"},
                      category_orders={"language": [lang for lang in LANGUAGE_ORDER if lang in set(points["language"])]})
     fig.update_traces(marker={"size": 12})
-    fig.update_yaxes(range=[-0.02, 1.02], title=metric)
-    fig.update_xaxes(title=x_label)
-    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig.update_yaxes(range=[-0.02, 1.02], title=None)
+    fig.update_yaxes(title=metric, col=1)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))  # facet titles: just the language
+    fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
 

@@ -17,13 +17,11 @@ if runs is not None and metrics is not None:
         table = compare.codegen_table(runs, metrics)
         ks = [c for c in ("pass@1", "pass@10", "pass@100") if c in table]
         metric = st.radio("Score", ks, horizontal=True) if len(ks) > 1 else ks[0]
-        left, right = st.columns(2)
-        for column, x, x_label in ((left, "params_m", "params (millions, log)"),
-                                   (right, "peak_memory_mb", "peak memory MB (log)")):
-            with column:
-                st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
-                chart(figures.passk_scatter, table, x, x_label, metric)
-                not_drawn(table, x, x_label.split(" (")[0])
+        # One chart per row: each already has a facet per language, side by side they get too narrow.
+        for x, x_label in (("params_m", "params (millions, log)"), ("peak_memory_mb", "peak memory MB (log)")):
+            st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
+            chart(figures.passk_scatter, table, x, x_label, metric)
+            not_drawn(table, x, x_label.split(" (")[0])
         st.subheader("Per language")
         st.dataframe(table, hide_index=True, width="stretch")
         download(table, "codegen.csv", "codegen_csv")
