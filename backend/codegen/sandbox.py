@@ -1,17 +1,18 @@
-"""Execute untrusted generated code: one fresh child process per program, limited, isolated, killed on time.
+"""Execute untrusted generated code: a fresh child process per program, limited, isolated, killed on time.
 
-Each program gets its own temporary folder, process group and session, resource limits (CPU seconds,
-address space, processes, file size, no core files), a scrubbed environment and a wall-clock timeout that
-kills the whole group. When we are root (the usual container), it also gets new network, mount and PID
-namespaces and an unprivileged uid of its own per worker slot:
+One worker per slot (core) lives inside the isolation and forks a child per program (zygote.py): the child
+gets its own session, resource limits (CPU seconds, address space, processes, file size, no core files), a
+scrubbed environment, its own empty folder and a wall-clock timeout that kills its whole group; afterwards
+the worker kills whatever the program left running and wipes the folder. When we are root (the usual
+container), the worker runs in new network, mount and PID namespaces as an unprivileged uid of its slot:
 - no network: the new network namespace has only a downed loopback, so every connect fails;
 - the only writable folder is its own (bind-mounted over /tmp; /var/tmp, /dev/shm, /run/lock are fresh
   tmpfs), and the uid cannot write anywhere else;
-- it runs as PID 1 of its namespace: when it ends, the kernel kills everything it started, and it cannot
-  signal this process (other uid, and its parent is outside the namespace).
-Without root, a user+network namespace is used when the kernel allows it; otherwise sockets are blocked in
-the program itself (a Python prelude; Java's security manager with an empty policy). ``isolation()`` says
-which mode is in effect, and runs record it.
+- the worker is PID 1 of its namespace: programs cannot signal it or anything outside, and when it ends the
+  kernel kills everything inside.
+Without root, a user + network + PID namespace is used when the kernel allows it; otherwise limits only, with
+sockets blocked in the program itself (a Python prelude; Java's security manager with an empty policy).
+``isolation()`` says which mode is in effect, and runs record it.
 """
 from __future__ import annotations
 
