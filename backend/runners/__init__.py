@@ -63,9 +63,12 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:60] or "run"
+
+
 def make_run_id(kind: str, label: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:60] or "run"
-    return f"{kind}--{slug}--{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')[:-4]}"
+    return f"{kind}--{_slug(label)}--{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')[:-4]}"
 
 
 def build_config(kind_name: str, options: dict):
@@ -78,7 +81,8 @@ def build_config(kind_name: str, options: dict):
     return config_cls(**options)
 
 
-def launch(kind_name: str, options: dict, store: Store | None, runs_dir: Path, run_id: str | None = None) -> list[RunRecord]:
+def launch(kind_name: str, options: dict, store: Store | None, runs_dir: Path,
+           run_id: str | None = None) -> list[RunRecord]:
     """Run a kind to completion; returns its stored records. RunFailed if it failed (stored as failed).
 
     ``store`` None: only write runs/<id>/run.json (a cluster worker; the driver's store ingests them).
@@ -117,11 +121,11 @@ def config_run_id(kind_name: str, options: dict) -> str:
     import hashlib
     config = build_config(kind_name, options)
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:10]
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", config.label()).strip("-").lower()[:60] or "run"
-    return f"{kind_name}--{slug}--{digest}"
+    return f"{kind_name}--{_slug(config.label())}--{digest}"
 
 
-def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path, run_id: str | None = None) -> list[str]:
+def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
+                 run_id: str | None = None) -> list[str]:
     """``python -m backend launch KIND --option value ...`` for a run in a process of its own."""
     args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "launch", kind_name]
     for key, value in options.items():
