@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -92,6 +93,9 @@ def launch(kind_name: str, options: dict, store: Store | None, runs_dir: Path,
     config = build_config(kind_name, options)
     config_dict = dataclasses.asdict(config)
     run_id = run_id or make_run_id(kind_name, config.label())
+    if threading.current_thread() is threading.main_thread():
+        # A process started from a background shell inherits "ignore SIGINT"; cancel() relies on it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     ctx = RunContext(kind_name, run_id, runs_dir, config_dict, now())
     _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
     try:
