@@ -36,7 +36,9 @@ def child(step, req):
         if req.get("nproc"):
             limits.append((resource.RLIMIT_NPROC, req["nproc"]))
         for which, value in limits:
-            resource.setrlimit(which, (value, value))
+            # CPU: the soft limit sends SIGXCPU (reported as TIMEOUT); a hard limit equal to it would make
+            # the kernel send SIGKILL instead, indistinguishable from a crash.
+            resource.setrlimit(which, (value, value + 1 if which == resource.RLIMIT_CPU else value))
         if step["argv"]:
             os.execve(step["argv"][0], step["argv"], req["env"])
         os.environ.clear()
