@@ -6,9 +6,10 @@ Perplexity is measured on held-out code before and after, on the target language
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass
+
+from backend.batching import shuffled_batches
 
 
 @dataclass
@@ -44,7 +45,6 @@ def train(model, tokenizer, texts: list[str], method: str, steps: int, batch_siz
     """``steps`` optimizer steps over shuffled ``texts``, batches padded, no loss on padding."""
     import torch
     torch.manual_seed(seed)
-    rng = random.Random(seed)
     params = sum(p.numel() for p in model.parameters())
     if method == "lora":
         from peft import LoraConfig, get_peft_model
@@ -55,11 +55,9 @@ def train(model, tokenizer, texts: list[str], method: str, steps: int, batch_siz
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
     model.train()
-    order, losses, start = [], [], time.monotonic()
-    for step in range(steps):
-        if len(order) < batch_size:
-            order += rng.sample(range(len(texts)), len(texts))
-        batch = [texts[order.pop()] for _ in range(batch_size)]
+    losses, start = [], time.monotonic()
+    for step, idx in enumerate(shuffled_batches(len(texts), batch_size, steps, seed)):
+        batch = [texts[i] for i in idx]
         enc = tokenizer(batch, return_tensors="pt", truncation=True, max_length=max_length, padding=True)
         labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)  # no loss on padding
         loss = model(**enc, labels=labels).loss

@@ -50,10 +50,9 @@ def register_backend(name: str):
 def open_generator(backend: str, path: Path) -> Generator:
     if backend == "auto":
         backend = "llama-cpp" if Path(path).suffix == ".gguf" else "transformers"
-    try:
-        return BACKENDS[backend](Path(path))
-    except KeyError:
-        raise ValueError(f"unknown generation backend {backend!r}; use one of: auto, {', '.join(BACKENDS)}") from None
+    if backend not in BACKENDS:  # looked up first: a KeyError inside a backend must not read as "unknown"
+        raise ValueError(f"unknown generation backend {backend!r}; use one of: auto, {', '.join(BACKENDS)}")
+    return BACKENDS[backend](Path(path))
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:

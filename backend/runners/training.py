@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.batching import shuffled_batches
 from backend.bench import dataset
 from backend.config import settings
 from backend.models import TEACHER_NAMES, TEACHERS, folder_mb, resolve
@@ -50,15 +51,6 @@ def train_pairs(config: EvalConfig, languages: list[str] | None = None) -> tuple
 
 def _save_losses(ctx, losses: list[float]):
     (ctx.dir / "losses.json").write_text(json.dumps([round(float(v), 6) for v in losses]))
-
-
-def _batches(n: int, size: int, steps: int, seed: int):
-    """``steps`` batches of indices into n items, reshuffled each epoch."""
-    rng, order = random.Random(seed), []
-    for _ in range(steps):
-        if len(order) < size:
-            order += rng.sample(range(n), n)
-        yield [order.pop() for _ in range(min(size, n))]
 
 
 # -- m2v-tokenlearn ------------------------------------------------------------------------------------------
@@ -136,7 +128,7 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate or 1e-3)
     losses = []
     net.train()
-    for step, idx in enumerate(_batches(len(data), config.train_batch_size, config.steps, config.seed), start=1):
+    for step, idx in enumerate(shuffled_batches(len(data), config.train_batch_size, config.steps, config.seed), start=1):
         x, y = TextDataset.collate_fn([data[i] for i in idx])
         loss = torch.nn.functional.mse_loss(net(x)[0], y)
         optimizer.zero_grad()
@@ -225,7 +217,7 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
                                   lr=config.learning_rate or DEFAULT_LR[config.method])
     losses = []
     model.train()
-    for step, idx in enumerate(_batches(len(pairs), config.train_batch_size, config.steps, config.seed), start=1):
+    for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed), start=1):
         enc = [tokenizer([pairs[i][key] for i in idx], padding=True, truncation=True, max_length=config.max_length,
                          return_tensors="pt") for key in ("query", "code")]
         q, d = (torch.nn.functional.normalize(mean_pool(model, e), dim=-1) for e in enc)
@@ -308,7 +300,7 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate or 5e-5)
     losses = []
     student.train()
-    for step, idx in enumerate(_batches(len(texts), config.train_batch_size, config.steps, config.seed), start=1):
+    for step, idx in enumerate(shuffled_batches(len(texts), config.train_batch_size, config.steps, config.seed), start=1):
         batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length,
                           return_tensors="pt")
         out, target = mean_pool(student, batch), goal[idx]
