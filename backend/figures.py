@@ -58,6 +58,23 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     return fig
 
 
+def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10") -> go.Figure:
+    """Retention vs encode speed-up against one base run (log x), marker area growing with disk MB."""
+    points = eff.dropna(subset=["retention", "speedup"])
+    mb = points["disk_mb"].fillna(0).astype(float)
+    sizes = 10 + 30 * (mb / mb.max()) ** 0.5 if len(points) and mb.max() > 0 else [14] * len(points)
+    fig = go.Figure(go.Scatter(
+        x=points["speedup"].tolist(), y=points["retention"].tolist(), mode="markers+text", text=points["name"],
+        textposition="top center", customdata=points[["run_id", "disk_mb"]].to_numpy(),
+        marker={"size": sizes, "opacity": 0.7},
+        hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>speed-up %{x:.3g}x<br>retention %{y:.3f}"
+                      "<br>disk %{customdata[1]:.3g} MB<extra></extra>"))
+    fig.update_layout(xaxis={"title": f"encode speed-up vs {base_name} (log)", "type": "log"},
+                      yaxis_title=f"{score_label} retention vs {base_name}", height=420, showlegend=False,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig
+
+
 def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)", metric: str = "pass@1") -> go.Figure:
     """pass@k vs size or memory (log x), one colour per method, one facet per language."""
     import plotly.express as px

@@ -39,6 +39,9 @@ elif runs is not None and metrics is not None:
             st.subheader(f"{label} vs {size_label}")
             chart(figures.efficiency_scatter, eff, size, size_label, label)
             not_drawn(eff, size, size_label)
+    if "speedup" in eff and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
+        st.subheader(f"{label} retention vs encode speed-up (marker size: disk MB)")
+        chart(figures.retention_scatter, eff, names[base], label)
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
     first = ["name", "score", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
