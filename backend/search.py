@@ -4,6 +4,7 @@ The page, the CLI (``python -m backend search``) and the tests all call ``search
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import time
@@ -126,17 +127,21 @@ def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, prog
     import faiss
     folder = Path(cache_dir) / f"{model_key(ref)}--{corpus.id}"
     emb_path, index_path, meta_path = folder / "embeddings.npy", folder / "index.faiss", folder / "meta.json"
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        return SearchIndex(meta["kind"], faiss.read_index(str(index_path)), meta["size"], meta["recall_at_10"], True)
-    emb = _encode_corpus(encoder, corpus, progress)
-    index, kind, recall = _make_index(emb, approx_threshold)
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(emb_path, emb)
-    faiss.write_index(index, str(index_path))
-    meta = {"kind": kind, "size": len(emb), "recall_at_10": recall, "corpus": corpus.label, "model": ref}
-    meta_path.write_text(json.dumps(meta))  # written last: its presence means the folder is complete
-    return SearchIndex(kind, index, len(emb), recall, False)
+    if not meta_path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        # Two sessions (or processes) asking for the same index: one encodes, the other waits and loads it.
+        with open(folder / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not meta_path.is_file():
+                emb = _encode_corpus(encoder, corpus, progress)
+                index, kind, recall = _make_index(emb, approx_threshold)
+                np.save(emb_path, emb)
+                faiss.write_index(index, str(index_path))
+                meta = {"kind": kind, "size": len(emb), "recall_at_10": recall, "corpus": corpus.label, "model": ref}
+                meta_path.write_text(json.dumps(meta))  # written last: its presence means the folder is complete
+                return SearchIndex(kind, index, len(emb), recall, False)
+    meta = json.loads(meta_path.read_text())
+    return SearchIndex(meta["kind"], faiss.read_index(str(index_path)), meta["size"], meta["recall_at_10"], True)
 
 
 def _encode_corpus(encoder, corpus: Corpus, progress, batch: int = 512) -> np.ndarray:

@@ -60,6 +60,27 @@ def test_search_finds_the_matching_function_and_caches_the_index(env, runs_dir):
     assert again.reused and encoder.calls == 100 + 1  # only the query was encoded, not the corpus
 
 
+def test_two_sessions_building_the_same_index_encode_the_corpus_once(env, runs_dir):
+    import threading
+    import time
+    corpus = search.corpus_from_benchmark(env["bench"], "python")
+
+    class SlowEncoder(CountingEncoder):
+        def encode(self, texts, batch_size=64):
+            time.sleep(0.5)  # long enough that the second session asks while the first is still encoding
+            return super().encode(texts, batch_size)
+
+    encoder, results = SlowEncoder(load_encoder(env["model"])), []
+    threads = [threading.Thread(target=lambda: results.append(
+        search.load_or_build_index(encoder, env["model"], corpus, runs_dir / ".index"))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert encoder.calls == 100 and sorted(r.reused for r in results) == [False, True]
+    assert {r.size for r in results} == {100}
+
+
 def test_approximate_index_above_threshold_reports_recall(env, runs_dir):
     corpus = search.corpus_from_benchmark(env["bench"])  # 200 documents
     encoder = load_encoder(env["model"])
