@@ -82,3 +82,32 @@ def test_kd_student(store, runs_dir, tiny_bench):
     assert record.params < 20_000_000 and record.trainable_params == record.params  # MiniLM: 22.7M, 6 layers
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)
+
+
+def test_cancel_mid_training_keeps_the_loss_curve_so_far(store, runs_dir, tiny_bench):
+    """Cancel (SIGINT, as the Launch page) a real kd-student process while it trains: stored `cancelled` with
+    its traceback, and losses.json holds the steps made before the cancel."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from backend.config import REPO_ROOT
+    from backend.runners import cancel
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "kd-student", "--languages", "python",
+                             "--steps", "100000", "--train-batch-size", "4", "--layers", "1"], cwd=REPO_ROOT,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline, losses = time.monotonic() + 180, []
+    while time.monotonic() < deadline and len(losses) < 3 and proc.poll() is None:
+        time.sleep(0.5)
+        found = list(runs_dir.glob("*/losses.json"))
+        losses = json.loads(found[0].read_text()) if found else []
+    assert len(losses) >= 3, proc.communicate()[0][-3000:]
+    run_id = found[0].parent.name
+    assert cancel(runs_dir, run_id)
+    proc.wait(timeout=120)
+    run = store.runs().set_index("run_id").loc[run_id]
+    assert run["status"] == "cancelled" and (runs_dir / run_id / "error.log").is_file()
+    kept = json.loads((runs_dir / run_id / "losses.json").read_text())
+    assert 3 <= len(kept) < 100000 and kept[:3] == losses[:3]

@@ -39,6 +39,7 @@ class RunContext:
         self.kind, self.run_id, self.config, self.started = kind, run_id, config, started
         self.dir = rundirs.run_dir(runs_dir, run_id)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.losses: list[float] = []
         self.progress(0.0, "starting", quiet=True)
 
     def progress(self, fraction: float, message: str, quiet: bool = False):
@@ -48,6 +49,13 @@ class RunContext:
              "pid": os.getpid(), "host": socket.gethostname()}), durable=False)
         if not quiet:
             print(f"[{fraction:6.1%}] {message}", flush=True)
+
+    def loss(self, value: float) -> float:
+        """Record one training step's loss. losses.json is rewritten at every step, so a cancelled or crashed
+        run keeps its curve up to that point."""
+        self.losses.append(round(float(value), 6))
+        rundirs.write_atomic(self.dir / "losses.json", json.dumps(self.losses), durable=False)
+        return self.losses[-1]
 
     def record(self, run_id: str | None = None, **fields) -> RunRecord:
         base = {"schema_version": SCHEMA_VERSION, "run_id": run_id or self.run_id, "kind": self.kind,

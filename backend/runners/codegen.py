@@ -195,8 +195,7 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
     result = finetune.train(model, tokenizer, train_texts, config.method, config.steps, config.batch_size,
                             config.max_length, config.lr(), config.lora_r, config.seed,
                             on_step=lambda s, loss: ctx.progress(0.05 + 0.45 * s / config.steps,
-                                                                 f"step {s}/{config.steps} loss {loss:.3f}"))
-    (ctx.dir / "losses.json").write_text(json.dumps(result.losses))
+                                                                 f"step {s}/{config.steps} loss {ctx.loss(loss):.3f}"))
     model = result.model
     if config.method == "lora":
         model.save_pretrained(ctx.dir / "adapter")  # the adapter is small: keep it; full weights are not kept

@@ -5,7 +5,6 @@ torch / transformers / peft / model2vec / tokenlearn are imported inside the fun
 """
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -47,10 +46,6 @@ def train_pairs(config: EvalConfig, languages: list[str] | None = None) -> tuple
     if not pairs:
         raise ValueError(f"benchmark {bench.id} has no train pairs for these languages")
     return bench, pairs
-
-
-def _save_losses(ctx, losses: list[float]):
-    (ctx.dir / "losses.json").write_text(json.dumps([round(float(v), 6) for v in losses]))
 
 
 # -- m2v-tokenlearn ------------------------------------------------------------------------------------------
@@ -126,7 +121,6 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     net = StaticModelFineTuner(torch.from_numpy(np.asarray(base.embedding, dtype=np.float32)), out_dim,
                                base.tokenizer.token_to_id("[PAD]"))
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate or 1e-3)
-    losses = []
     net.train()
     for step, idx in enumerate(shuffled_batches(len(data), config.train_batch_size, config.steps, config.seed), start=1):
         x, y = TextDataset.collate_fn([data[i] for i in idx])
@@ -134,13 +128,11 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-        ctx.progress(0.3 + 0.4 * step / config.steps, f"step {step}/{config.steps} loss {losses[-1]:.4f}")
+        ctx.progress(0.3 + 0.4 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
     net.eval()
     with torch.no_grad():  # each token's vector as the trained model embeds it alone
         vectors = net.sub_forward(torch.arange(len(net.embeddings.weight))[:, None]).numpy()
     seconds = time.perf_counter() - start
-    _save_losses(ctx, losses)
     model_dir = ctx.dir / "model"
     StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
     encoder = load_encoder(str(model_dir))
@@ -215,7 +207,6 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
     trainable, total = model.get_nb_trainable_parameters()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate or DEFAULT_LR[config.method])
-    losses = []
     model.train()
     for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed), start=1):
         enc = [tokenizer([pairs[i][key] for i in idx], padding=True, truncation=True, max_length=config.max_length,
@@ -229,11 +220,10 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
         if config.method == "adalora":
             model.base_model.update_and_allocate(step)  # AdaLoRA re-allocates ranks on its schedule
         optimizer.zero_grad()
-        losses.append(loss.item())
         ctx.progress(share[0] + (share[1] - share[0]) * step / config.steps,
-                     f"{out_dir.name}: step {step}/{config.steps} loss {losses[-1]:.4f}")
+                     f"{out_dir.name}: step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
     model.save_pretrained(str(out_dir))
-    return {"losses": losses, "trainable": trainable, "total": total}
+    return {"trainable": trainable, "total": total}
 
 
 def run_peft_contrastive(config: PeftConfig, ctx) -> list:
@@ -241,17 +231,15 @@ def run_peft_contrastive(config: PeftConfig, ctx) -> list:
     bench = dataset.load(config.bench or None, settings().bench_dir)
     languages = config.language_list() or bench.languages
     groups = [[lang] for lang in languages] if config.adapters == "per-language" else [languages]
-    start, losses, encoders, dirs, trainable = time.perf_counter(), [], {}, [], 0
+    start, encoders, dirs, trainable = time.perf_counter(), {}, [], 0
     for i, group in enumerate(groups):
         _, pairs = train_pairs(config, group)
         out = ctx.dir / ("model" if config.adapters == "shared" else f"model-{group[0]}")
         trained = train_adapter(config, pairs, out, ctx, share=(0.6 * i / len(groups), 0.6 * (i + 1) / len(groups)))
-        losses += trained["losses"]
         trainable += trained["trainable"]
         dirs.append(out)
         encoders.update(dict.fromkeys(group, load_encoder(str(out))))
     seconds = time.perf_counter() - start
-    _save_losses(ctx, losses)
     per_language = config.adapters == "per-language"
     return evaluate(encoders if per_language else encoders[languages[0]], config, ctx,
                     model=str(ctx.dir if per_language else dirs[0]),
@@ -298,7 +286,6 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     student = AutoModel.from_pretrained(str(path), num_hidden_layers=config.layers, use_safetensors=True,
                                         local_files_only=True)
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate or 5e-5)
-    losses = []
     student.train()
     for step, idx in enumerate(shuffled_batches(len(texts), config.train_batch_size, config.steps, config.seed), start=1):
         batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length,
@@ -311,10 +298,8 @@ def run_kd_student(config: KDConfig, ctx) -> list:
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        losses.append(loss.item())
-        ctx.progress(0.1 + 0.5 * step / config.steps, f"step {step}/{config.steps} loss {losses[-1]:.4f}")
+        ctx.progress(0.1 + 0.5 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
     seconds = time.perf_counter() - start
-    _save_losses(ctx, losses)
     model_dir = ctx.dir / "model"
     student.save_pretrained(str(model_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(model_dir))
