@@ -49,6 +49,7 @@ def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
     record = launch("m2v-tokenlearn", {**TINY, "corpus": corpus, "pca_dims": 32, "steps": 30, "corpus_size": 160,
                                        "train_batch_size": 32}, store, runs_dir)[0]
     assert record.status == "finished" and record.config["corpus"] == corpus
+    assert record.trainable_params == record.params  # every vector trained; the fine-tuner's head is not the model
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)
 
