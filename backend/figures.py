@@ -1,6 +1,8 @@
 """Pure functions DataFrame -> plotly figure. Pages show ``safe(...)``'s text instead of crashing on bad data."""
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from backend.compare import LANGUAGE_ORDER
@@ -37,8 +39,9 @@ def deltas_heatmap(deltas, title: str = "") -> go.Figure:
 
 
 def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "disk MB",
-                       score_label: str = "NDCG@10") -> go.Figure:
-    """Score vs size, one marker per run (hover: name), with the Pareto front drawn as a step line."""
+                       score_label: str = "NDCG@10", reference: tuple[str, float] | None = None) -> go.Figure:
+    """Score vs size, one marker per run (hover: name), with the Pareto front drawn as a step line; a
+    reference run (name, score), e.g. the untrained teacher, as a horizontal line."""
     points = eff.dropna(subset=["score", size_column])
     front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable"}[size_column]
     fig = go.Figure()
@@ -53,8 +56,13 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
         fig.add_trace(go.Scatter(x=front[size_column], y=front["score"], mode="lines+markers", name="Pareto front",
                                  line={"shape": "hv", "dash": "dash", "color": "#444"}, hoverinfo="skip",
                                  marker={"size": 18, "symbol": "circle-open", "color": "#444"}))
-    fig.update_layout(xaxis_title=size_label, yaxis_title=score_label, height=420,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "source"})
+    if reference is not None and math.isfinite(reference[1]):
+        fig.add_hline(y=reference[1], line={"dash": "dot", "color": "#888"},
+                      annotation_text=f"{reference[0]}: {reference[1]:.3f}", annotation_position="bottom right")
+    # Trainable shares span four orders of magnitude (prompt tuning ~0.01 %, full training 100 %).
+    fig.update_layout(xaxis={"title": size_label, "type": "log" if size_column == "trainable_pct" else "linear"},
+                      yaxis_title=score_label, height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"title": "source"})
     return fig
 
 

@@ -37,7 +37,10 @@ elif runs is not None and metrics is not None:
     for column, (size, size_label) in zip(st.columns(len(charts)), charts):
         with column:
             st.subheader(f"{label} vs {size_label}")
-            chart(figures.efficiency_scatter, eff, size, size_label, label)
+            reference = None  # the base (the untrained teacher by default) as a line: what training has to beat
+            if size == "trainable_pct" and len(timed):
+                reference = (names[base], eff.loc[eff["run_id"] == base, "score"].iloc[0])
+            chart(figures.efficiency_scatter, eff, size, size_label, label, reference=reference)
             not_drawn(eff, size, size_label)
     if "speedup" in eff and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
         st.subheader(f"{label} retention vs encode speed-up (marker size: disk MB)")

@@ -138,6 +138,11 @@ def test_figures_build_and_failures_become_text():
     eff = compare.efficiency(r, long([("a", "go", "ndcg@10", 0.4), ("b", "go", "ndcg@10", 0.6)]))
     fig = figures.efficiency_scatter(eff)
     assert [t.name for t in fig.data] == ["local", "Pareto front"] and len(fig.data[1].x) == 2
+    assert not fig.layout.shapes and fig.layout.xaxis.type == "linear"
+    eff["trainable_pct"] = [0.5, None]  # a PEFT run against its untrained teacher, drawn as a line
+    fig = figures.efficiency_scatter(eff, "trainable_pct", "trainable %", reference=("B", 0.6))
+    assert fig.layout.xaxis.type == "log" and [s.y0 for s in fig.layout.shapes] == [0.6]
+    assert list(fig.data[0].x) == [0.5] and "B: 0.600" in fig.layout.annotations[0].text
 
 
 def test_retention_scatter_places_each_run_against_the_base():
