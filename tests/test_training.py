@@ -78,8 +78,12 @@ def test_peft_per_language_adapters(store, runs_dir, tiny_bench):
     assert {m["language"] for m in record.metrics} == {"python", "java"}
 
 
-def test_kd_student(store, runs_dir, tiny_bench):
+def test_kd_student(store, runs_dir, tiny_bench, monkeypatch):
+    from backend.runners import RunContext
+    fractions, report = [], RunContext.progress
+    monkeypatch.setattr(RunContext, "progress", lambda self, f, *a, **k: (fractions.append(f), report(self, f, *a, **k)))
     record = launch("kd-student", {**TINY, "layers": 2, "steps": 20, "learning_rate": 1e-4}, store, runs_dir)[0]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # training then evaluation: the bar never goes back
     assert record.params < 20_000_000 and record.trainable_params == record.params  # MiniLM: 22.7M, 6 layers
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)

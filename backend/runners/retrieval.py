@@ -84,14 +84,17 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
     model_dir = ctx.dir / "model"
     model.save_pretrained(str(model_dir))
     encoder = load_encoder(str(model_dir))
-    return evaluate(encoder, config, ctx, model=str(model_dir), disk_mb=folder_mb(model_dir), train_seconds=seconds,
+    return evaluate(encoder, config, ctx, share=(0.2, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
+                    train_seconds=seconds,
                     name=f"Model2Vec distill of {config.label()}", teacher=TEACHERS.get(config.model, str(teacher)))
 
 
-def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None, **fields) -> list:
+def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None,
+             share: tuple[float, float] = (0.0, 1.0), **fields) -> list:
     """Encode each language's test pairs, rank under both protocols, return one record per protocol.
 
-    ``encoder``: one Encoder, or {language: Encoder} when each language has its own (per-language adapters)."""
+    ``encoder``: one Encoder, or {language: Encoder} when each language has its own (per-language adapters).
+    ``share``: the part of the run's progress bar evaluation fills (training runs fill the first part)."""
     bench = dataset.load(config.bench or None, settings().bench_dir)
     languages = config.language_list() or bench.languages
     ranks = {p: {} for p in retrieval.PROTOCOLS}
@@ -101,7 +104,8 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
         encoder = encoders[lang]
         test = bench.pairs(lang, "test")[: config.max_queries or None]
         extra = bench.pairs(lang, "train")[: len(test)]  # widens the csn-1000 distractor pool beyond the test set
-        ctx.progress(i / len(languages), f"{lang}: encoding {len(test)} documents and queries")
+        ctx.progress(share[0] + (share[1] - share[0]) * i / len(languages),
+                     f"{lang}: encoding {len(test)} documents and queries")
         start = time.perf_counter()
         docs = encoder.encode([p["code"] for p in test], config.batch_size)
         docs_seconds += time.perf_counter() - start

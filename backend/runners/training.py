@@ -136,7 +136,8 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     model_dir = ctx.dir / "model"
     StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
     encoder = load_encoder(str(model_dir))
-    return evaluate(encoder, config, ctx, model=str(model_dir), disk_mb=folder_mb(model_dir), train_seconds=seconds,
+    return evaluate(encoder, config, ctx, share=(0.7, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
+                    train_seconds=seconds,
                     name=f"Model2Vec + tokenlearn ({config.corpus}) of {TEACHER_NAMES.get(config.model, config.model)}",
                     # Every vector of the saved model was trained. The fine-tuner's head and per-token weights
                     # are scaffolding (the weights are folded into the vectors): not counted, or the share > 100 %.
@@ -242,7 +243,7 @@ def run_peft_contrastive(config: PeftConfig, ctx) -> list:
         encoders.update(dict.fromkeys(group, load_encoder(str(out))))
     seconds = time.perf_counter() - start
     per_language = config.adapters == "per-language"
-    return evaluate(encoders if per_language else encoders[languages[0]], config, ctx,
+    return evaluate(encoders if per_language else encoders[languages[0]], config, ctx, share=(0.6, 1.0),
                     model=str(ctx.dir if per_language else dirs[0]),
                     name=f"{TEACHER_NAMES.get(config.model, config.model)} + {config.method}"
                          + (" (per-language adapters)" if per_language else ""),
@@ -306,6 +307,7 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     tokenizer.save_pretrained(str(model_dir))
     encoder = load_encoder(str(model_dir))
     params = sum(p.numel() for p in student.parameters())
-    return evaluate(encoder, config, ctx, model=str(model_dir), disk_mb=folder_mb(model_dir), train_seconds=seconds,
+    return evaluate(encoder, config, ctx, share=(0.6, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
+                    train_seconds=seconds,
                     trainable_params=params, teacher=TEACHERS.get(config.model, str(path)),
                     name=f"KD student of {TEACHER_NAMES.get(config.model, config.model)}: {config.layers} layers")
