@@ -83,15 +83,21 @@ def _load_hf(path: Path, adapter: Path | None = None) -> Encoder:
     params = sum(p.numel() for p in model.parameters())
 
     def encode(texts, bs):
+        # Longest first, as sentence-transformers does: batches of similar lengths carry little padding, which
+        # halved the time on the benchmark's code (and keeps speed-ups against the teachers fair).
+        order = np.argsort([-len(t) for t in texts], kind="stable")
         out = []
         with torch.inference_mode():
             for i in range(0, len(texts), bs):
-                batch = tokenizer(texts[i:i + bs], padding=True, truncation=True, max_length=256, return_tensors="pt")
+                batch = tokenizer([texts[j] for j in order[i:i + bs]], padding=True, truncation=True, max_length=256,
+                                  return_tensors="pt")
                 hidden = model(**batch).last_hidden_state
                 hidden = hidden[:, -batch["attention_mask"].shape[1]:]  # prompt tuning prepends virtual tokens
                 mask = batch["attention_mask"].unsqueeze(-1).float()
                 out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())
-        return np.concatenate(out)
+        embeddings = np.concatenate(out)
+        embeddings[order] = embeddings.copy()  # back to the caller's order
+        return embeddings
     return Encoder("hf-mean-pool" + ("+peft" if adapter else ""), path, params, encode)
 
 

@@ -55,3 +55,21 @@ def test_sampled_ranks_use_distinct_distractors_without_gold():
     assert n == 39 and ranks.tolist() == [1] * 30
     small, n_small = ranks_sampled(q[:5], pool[:5], pool[:5], candidates=1000)
     assert n_small == 4 and small.max() == 1
+
+
+def test_hf_encoder_sorts_by_length_and_returns_the_callers_order(tmp_path):
+    """A plain Hugging Face folder (a KD student's layout): batching longest-first must not change any vector."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from backend.encoders import load_encoder
+    from backend.models import resolve
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve("minilm")), local_files_only=True)
+    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(tmp_path / "tiny", safe_serialization=True)
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    encoder = load_encoder(str(tmp_path / "tiny"))
+    texts = ["x = 1", "def parse(date):\n    return date.split('-') if date else None", "sort a list",
+             "class A:\n    pass\n" * 5, "return"]
+    alone = np.vstack([encoder.encode([t], 1) for t in texts])  # no padding at all
+    for batch in (2, 3, 8):
+        assert np.allclose(encoder.encode(texts, batch), alone, atol=1e-5)
