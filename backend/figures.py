@@ -67,19 +67,23 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
 
 
 def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10") -> go.Figure:
-    """Retention vs encode speed-up against one base run (log x), marker area growing with disk MB."""
+    """Retention vs encode speed-up against one base run (log x), one colour per kind, marker area growing with
+    disk MB (hover: name)."""
     points = eff.dropna(subset=["retention", "speedup"])
     mb = points["disk_mb"].fillna(0).astype(float)
-    sizes = 10 + 30 * (mb / mb.max()) ** 0.5 if len(points) and mb.max() > 0 else [14] * len(points)
-    fig = go.Figure(go.Scatter(
-        x=points["speedup"].tolist(), y=points["retention"].tolist(), mode="markers+text", text=points["name"],
-        textposition="top center", customdata=points[["run_id", "disk_mb"]].to_numpy(),
-        marker={"size": sizes, "opacity": 0.7},
-        hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>speed-up %{x:.3g}x<br>retention %{y:.3f}"
-                      "<br>disk %{customdata[1]:.3g} MB<extra></extra>"))
+    top = mb.max() if len(mb) else 0.0
+    fig = go.Figure()
+    for kind, group in points.groupby("kind", sort=False):
+        sizes = (10 + 30 * (mb[group.index] / top) ** 0.5).tolist() if top > 0 else 14
+        fig.add_trace(go.Scatter(
+            x=group["speedup"].tolist(), y=group["retention"].tolist(), mode="markers", name=str(kind),
+            text=group["name"], customdata=group[["run_id", "disk_mb"]].to_numpy(),
+            marker={"size": sizes, "opacity": 0.75},
+            hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>speed-up %{x:.3g}x<br>retention %{y:.3f}"
+                          "<br>disk %{customdata[1]:.3g} MB<extra></extra>"))
     fig.update_layout(xaxis={"title": f"encode speed-up vs {base_name} (log)", "type": "log"},
-                      yaxis_title=f"{score_label} retention vs {base_name}", height=420, showlegend=False,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
+                      yaxis_title=f"{score_label} retention vs {base_name}", height=420,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "kind"})
     return fig
 
 

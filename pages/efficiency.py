@@ -31,20 +31,24 @@ elif runs is not None and metrics is not None:
         eff["speedup"] = compare.relative(eff, base, "encode_throughput")
         eff["retention"] = compare.relative(eff, base, "score")  # e.g. a KD or Model2Vec student vs its teacher
     label = METRICS[metric].label
-    charts = [("disk_mb", "disk MB"), ("params_m", "params (millions)")]
+    base_name = eff.loc[eff["run_id"] == base, "name"].iloc[0] if len(timed) else None
+    panels = [(f"{label} vs disk MB", "disk_mb", "disk MB"), (f"{label} vs params", "params_m", "params (millions)")]
     if eff["trainable_pct"].notna().any():  # PEFT methods: score against the share of the model they train
-        charts.append(("trainable_pct", "trainable params (% of the model)"))
-    for column, (size, size_label) in zip(st.columns(len(charts)), charts):
-        with column:
-            st.subheader(f"{label} vs {size_label}")
-            reference = None  # the base (the untrained teacher by default) as a line: what training has to beat
-            if size == "trainable_pct" and len(timed):
-                reference = (names[base], eff.loc[eff["run_id"] == base, "score"].iloc[0])
-            chart(figures.efficiency_scatter, eff, size, size_label, label, reference=reference)
-            not_drawn(eff, size, size_label)
+        panels.append((f"{label} vs trainable share", "trainable_pct", "trainable params (% of the model, log)"))
     if "speedup" in eff and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
-        st.subheader(f"{label} retention vs encode speed-up (marker size: disk MB)")
-        chart(figures.retention_scatter, eff, names[base], label)
+        panels.append(("Retention vs encode speed-up (marker size: disk MB)", "speedup", None))
+    for row in range(0, len(panels), 2):  # two per row: the centred page is too narrow for more
+        for column, (title, size, size_label) in zip(st.columns(2), panels[row:row + 2]):
+            with column:
+                st.subheader(title)
+                if size == "speedup":
+                    chart(figures.retention_scatter, eff, base_name, label)
+                    continue
+                # The base (the untrained teacher by default) as a line: what training has to beat.
+                reference = (base_name, eff.loc[eff["run_id"] == base, "score"].iloc[0]) \
+                    if size == "trainable_pct" and base_name else None
+                chart(figures.efficiency_scatter, eff, size, size_label, label, reference=reference)
+                not_drawn(eff, size, size_label)
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
     first = ["name", "score", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",

@@ -147,12 +147,13 @@ def test_figures_build_and_failures_become_text():
 
 def test_retention_scatter_places_each_run_against_the_base():
     eff = pd.DataFrame({"run_id": ["t", "s", "k"], "name": ["teacher", "m2v", "kd"], "score": [0.6, 0.3, 0.45],
+                        "kind": ["teacher-eval", "m2v-distill", "kd-student"],
                         "encode_throughput": [30.0, 3000.0, 60.0], "disk_mb": [90.0, 15.0, None]})
     eff["speedup"] = compare.relative(eff, "t", "encode_throughput")
     eff["retention"] = compare.relative(eff, "t", "score")
     fig = figures.retention_scatter(eff, "teacher")
-    points = {name: (round(x, 6), round(y, 6)) for name, x, y in zip(fig.data[0].text, fig.data[0].x, fig.data[0].y)}
-    assert points == {"teacher": (1.0, 1.0), "m2v": (100.0, 0.5), "kd": (2.0, 0.75)}
-    sizes = list(fig.data[0].marker.size)
-    assert sizes[0] > sizes[1] > sizes[2]  # 90 MB > 15 MB > unknown
+    assert [t.name for t in fig.data] == ["teacher-eval", "m2v-distill", "kd-student"]  # one colour per kind
+    points = {t.text[0]: (round(t.x[0], 6), round(t.y[0], 6), t.marker.size[0]) for t in fig.data}
+    assert {name: p[:2] for name, p in points.items()} == {"teacher": (1.0, 1.0), "m2v": (100.0, 0.5), "kd": (2.0, 0.75)}
+    assert points["teacher"][2] > points["m2v"][2] > points["kd"][2]  # 90 MB > 15 MB > unknown
     assert fig.layout.xaxis.type == "log"
