@@ -31,6 +31,21 @@ def check_comparable(base: dict, candidate: dict) -> str | None:
                           "and protocol (re-evaluate one of them on the other's benchmark)")
 
 
+def comparable_candidates(runs: pd.DataFrame, base_id: str) -> list[str]:
+    """Runs that ``check_comparable`` accepts against the base, in the given order: the candidates worth listing
+    (each run is stored once per protocol, and the other protocol's twin would only be refused)."""
+    by_id = runs.set_index("run_id", drop=False)
+    base = by_id.loc[base_id].to_dict()
+    out = []
+    for row in by_id.itertuples(index=False):
+        try:
+            check_comparable(base, row._asdict())
+        except ComparisonError:
+            continue
+        out.append(row.run_id)
+    return out
+
+
 def deltas(metrics: pd.DataFrame, base_id: str, candidate_id: str) -> pd.DataFrame:
     """Per language x metric: base, candidate, absolute and relative delta, direction-aware verdict."""
     wide = _side_by_side(metrics, base_id, candidate_id)

@@ -13,17 +13,17 @@ elif runs is not None:
     ids = list(names)
     base_default, candidate_default = compare.default_pair(runs)
     base = st.selectbox("Base run", ids, index=ids.index(base_default), format_func=names.get)
-    candidates = st.multiselect("Candidate run(s)", [i for i in ids if i != base], format_func=names.get,
-                                default=[candidate_default] if candidate_default != base else [])
+    options = compare.comparable_candidates(runs, base)
+    candidates = st.multiselect("Candidate run(s)", options, format_func=names.get,
+                                default=[candidate_default] if candidate_default in options else [])
+    if len(options) < len(ids) - 1:
+        st.caption(f"{len(ids) - 1 - len(options)} run(s) evaluated on another benchmark or protocol than the base "
+                   "are not offered (their deltas would not mean anything).")
     if not candidates:
         st.info("Pick at least one candidate run.")
         st.stop()
     by_id = runs.set_index("run_id", drop=False)
-    try:
-        cautions = [compare.check_comparable(by_id.loc[base].to_dict(), by_id.loc[c].to_dict()) for c in candidates]
-    except compare.ComparisonError as e:
-        st.error(f"Cannot compare: {e}")
-        st.stop()
+    cautions = [compare.check_comparable(by_id.loc[base].to_dict(), by_id.loc[c].to_dict()) for c in candidates]
     for caution in filter(None, cautions):
         st.warning(caution)
     table = compare.multi_deltas(load("metrics"), base, candidates)

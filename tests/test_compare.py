@@ -101,6 +101,15 @@ def test_check_comparable():
     assert "care" in compare.check_comparable(ref, {**ref, "run_id": "b", "benchmark": "mteb"})
 
 
+
+def test_comparable_candidates_leave_out_the_other_protocol_and_the_base():
+    r = runs(("t", "T", "teacher-eval", "local", "b1", "full"), ("t2", "T", "teacher-eval", "local", "b1", "csn-1000"),
+             ("s", "S", "m2v-distill", "local", "b1", "full"), ("x", "X", "m2v-distill", "local", "b2", "full"),
+             ("r1", "R1", "m2v-distill", "reference", "p", "q"), ("r2", "R2", "m2v-distill", "reference", "m", "q"))
+    assert compare.comparable_candidates(r, "t") == ["s"]
+    assert compare.comparable_candidates(r, "r1") == ["r2"]  # reference runs: offered, with a caution
+
+
 def test_filter_runs_is_literal_text_not_an_expression():
     r = runs(("a", "x.*", "teacher-eval", "local", None, None, None, None), ("b", "plain", "kd-student", "reference"))
     assert compare.filter_runs(r, "x.*")["run_id"].tolist() == ["a"]

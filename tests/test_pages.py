@@ -52,17 +52,16 @@ def test_deltas_page_warns_for_reference_runs_on_other_benchmarks(reference_stor
     assert "read the deltas with care" in at.warning[0].value
 
 
-def test_deltas_page_refuses_runs_on_different_benchmarks(reference_store, tmp_path):
+def test_deltas_page_offers_only_runs_evaluated_like_the_base(reference_store, tmp_path):
     run = {"schema_version": 1, "run_id": "mine", "kind": "teacher-eval", "benchmark": "csn-mined", "protocol": "full",
            "metrics": [{"language": "java", "metric": "ndcg@10", "value": 0.5}]}
     (tmp_path / "run.json").write_text(json.dumps(run))
     catalog.import_paths([tmp_path / "run.json"], store=reference_store)
     at = page("pages/deltas.py")
     at.selectbox[0].set_value("mine").run()
-    at.multiselect[0].set_value(["reference--m2v-mpnet-distill"]).run()
-    assert not at.exception
-    assert "evaluated differently" in at.error[0].value
-    assert not at.dataframe
+    assert not at.exception and not at.multiselect[0].options  # no other run was evaluated on csn-mined
+    assert "3 run(s) evaluated on another benchmark or protocol" in at.caption[0].value
+    assert "Pick at least one" in at.info[0].value and not at.dataframe
 
 
 def test_efficiency_page_groups_runs_by_evaluation(reference_store):
