@@ -48,7 +48,7 @@ elif runs is not None and metrics is not None:
                 reference = (base_name, eff.loc[eff["run_id"] == base, "score"].iloc[0]) \
                     if size == "trainable_pct" and base_name else None
                 chart(figures.efficiency_scatter, eff, size, size_label, label, reference=reference)
-                not_drawn(eff, size, size_label)
+                not_drawn(eff, size, size_label.split(" (")[0])
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
     first = ["name", "score", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
