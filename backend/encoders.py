@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from backend import registry
 from backend.models import ModelError, resolve
 
 
@@ -28,23 +29,22 @@ class Encoder:
         return np.asarray(self.encode_batch(list(texts), batch_size), dtype=np.float32)
 
 
-LOADERS: list[tuple[str, Callable[[Path], bool], Callable[[Path], Encoder]]] = []
+# name -> (detect, load), tried in registration order (dicts keep it).
+LOADERS: dict[str, tuple[Callable[[Path], bool], Callable[[Path], Encoder]]] = {}
 
 
 def register_loader(name: str, detect: Callable[[Path], bool], load: Callable[[Path], Encoder]):
-    if any(existing == name for existing, _, _ in LOADERS):
-        raise ValueError(f"encoder loader {name!r} is already registered; pick another name")
-    LOADERS.append((name, detect, load))
+    registry.add(LOADERS, name, (detect, load), "encoder loader")
 
 
 def load_encoder(ref: str) -> Encoder:
     """An encoder for a short teacher name or a local folder (first registered layout that matches)."""
     path = resolve(ref)
-    for name, detect, load in LOADERS:
+    for detect, load in LOADERS.values():
         if detect(path):
             return load(path)
     raise ModelError(f"{path} is not a model folder this dashboard can load "
-                     f"({', '.join(n for n, _, _ in LOADERS)}); it needs config.json and safetensors weights")
+                     f"({', '.join(LOADERS)}); it needs config.json and safetensors weights")
 
 
 def _config(path: Path) -> dict:

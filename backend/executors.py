@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from backend import rundirs
+from backend import registry, rundirs
 from backend.config import REPO_ROOT, settings
 from backend.records import record_from_dict
 from backend.store import Store
@@ -36,12 +36,7 @@ EXECUTORS: dict[str, Callable] = {}
 
 
 def register_executor(name: str):
-    def add(fn):
-        if name in EXECUTORS:
-            raise ValueError(f"executor {name!r} is already registered")
-        EXECUTORS[name] = fn
-        return fn
-    return add
+    return lambda fn: registry.add(EXECUTORS, name, fn, "executor")
 
 
 def run_jobs(jobs: list[Job], executor: str, store: Store, runs_dir: Path, address: str | None = None) -> list[Job]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend import registry
+
 KINDS: dict[str, "Kind"] = {}
 
 
@@ -31,10 +33,7 @@ def _attr(ref: str):
 
 def register_kind(name: str, family: str, help: str, runner: str | None = None, config: str | None = None) -> Kind:
     """Add a run kind; a second registration under the same name is a bug in the caller."""
-    if name in KINDS:
-        raise ValueError(f"run kind {name!r} is already registered; pick another name")
-    KINDS[name] = kind = Kind(name, family, help, runner, config)
-    return kind
+    return registry.add(KINDS, name, Kind(name, family, help, runner, config), "run kind")
 
 
 def get_kind(name: str) -> Kind:

