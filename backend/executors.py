@@ -174,8 +174,8 @@ class RaySandboxPool:
         self.ray = connect_ray(address, settings().runs_dir)
         self.limits, self.task = limits, self.ray.remote(num_cpus=1)(_sandbox_task)
 
-    def submit(self, language: str, source: str):
-        return self.task.remote(language, source, self.limits).future()
+    def submit(self, job):
+        return self.task.remote(job, self.limits).future()
 
     def __enter__(self):
         return self
@@ -184,6 +184,6 @@ class RaySandboxPool:
         pass
 
 
-def _sandbox_task(language, source, limits):
-    from backend.codegen.sandbox import run_program
-    return run_program(language, source, limits, slot=os.getpid() % 1000)  # a uid per worker process
+def _sandbox_task(job, limits):
+    from backend.codegen.sandbox import run_job
+    return run_job(job, limits)  # judged on the Ray worker, outside its sandbox

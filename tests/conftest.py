@@ -1,4 +1,5 @@
 """Every test gets its own runs/ folder and DuckDB file through the environment (settings are re-read)."""
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,23 @@ from backend.store import Store
 
 REFERENCE = REPO_ROOT / "runs" / "reference"
 DATA = Path(__file__).parent / "data"
+
+
+def _sandbox_missing() -> str:
+    from backend.codegen import sandbox
+    try:
+        sandbox.isolation()
+    except sandbox.SandboxUnavailable as e:
+        if os.environ.get("REQUIRE_SANDBOX") == "1":  # CI installs bubblewrap: there, missing is a failure
+            raise
+        return str(e)
+    return ""
+
+
+# Tests that execute generated code: skipped, with the line that says what to install, where the sandbox
+# cannot run (no bubblewrap); CI sets REQUIRE_SANDBOX=1, so there they fail instead.
+needs_sandbox = pytest.mark.skipif(bool(_sandbox_missing()),
+                                   reason="executing generated code needs bubblewrap: apt-get install bubblewrap")
 
 
 @pytest.fixture

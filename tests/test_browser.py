@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from backend.config import REPO_ROOT
+from tests.conftest import needs_sandbox
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -216,6 +217,7 @@ def test_delete_from_runs_page(page, server):
         raise AssertionError(f"the delete did not show '0 of 3 runs'; the page said: {page.inner_text('body')}")
 
 
+@needs_sandbox
 def test_codegen_page(page, server):
     """Two codegen runs imported as human-eval samples (executed in the sandbox on import), then the page."""
     from backend.codegen.problems import humaneval_rows

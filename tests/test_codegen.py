@@ -7,6 +7,7 @@ import pytest
 from backend import catalog, compare
 from backend.codegen import java, problems, sandbox
 from backend.catalog import ImportErrors
+from tests.conftest import needs_sandbox
 
 needs_java = pytest.mark.skipif(not shutil.which("javac"), reason="needs a JDK (javac, java)")
 HE0_JAVA = """        for (int i = 0; i < numbers.size(); i++)
@@ -33,27 +34,21 @@ def test_translation_of_types_and_asserts():
         java.translate(prompt, test, "f")  # a bare `list` annotation says nothing about its elements
     j = java.translate(prompt.replace("xs: list", "xs"), test.replace("== [0.5]", ""), "f")
     assert "public static boolean f(ArrayList<Long> xs, HashMap<String,Double> d, String s, double x) {" in j.prompt
-    assert '"say \\"hi\\"\\n"' in j.tests and "(-3.0)" in j.tests and "!f(new ArrayList<Long>()" in j.tests
+    assert '"say \\"hi\\"\\n"' in j.tests and "(-3.0)" in j.tests and "Judge.emit(1, f(new ArrayList<Long>()" in j.tests
+    assert j.cases == ((True, "bool-check"), (False, "bool-check"))  # the judge compares, outside the JVM
     assert ">>> f(new ArrayList<Long>(Arrays.asList(1l))" in j.prompt
     with pytest.raises(java.Untranslatable, match="For"):
         java.translate("def g(x):\n    pass\n", "def check(candidate):\n    for i in range(3):\n        assert candidate(i)\n", "g")
 
 
 @needs_java
+@needs_sandbox
 def test_translated_problem_judges_a_java_solution():
     pset = problems.load_problem_set("humaneval-java")
     he0 = next(p for p in pset.problems if p.task_id == "HumanEval/0")
-    assert sandbox.run_program("java", pset.program(he0, HE0_JAVA)).status == sandbox.Status.PASS
-    wrong = sandbox.run_program("java", pset.program(he0, "        return true;"))
-    assert wrong.status == sandbox.Status.FAIL and "test 2" in wrong.stderr
-
-
-def test_canonical_python_solutions_pass():
-    from backend.codegen.problems import humaneval_rows
-    pset = problems.load_problem_set("humaneval-python")
-    rows = {r["task_id"]: r for r in humaneval_rows()}
-    jobs = [("python", pset.program(p, rows[p.task_id]["canonical_solution"])) for p in pset.problems[:20]]
-    assert {o.status for o in sandbox.run_many(jobs)} == {sandbox.Status.PASS}
+    assert sandbox.run_job(pset.job(he0, HE0_JAVA)).status == sandbox.Status.PASS
+    wrong = sandbox.run_job(pset.job(he0, "        return true;"))
+    assert wrong.status == sandbox.Status.FAIL and "test 2" in wrong.reason
 
 
 def _samples(path, completions):
@@ -61,6 +56,7 @@ def _samples(path, completions):
     return path
 
 
+@needs_sandbox
 def test_human_eval_samples_are_executed_on_import(tmp_path, store, runs_dir):
     from backend.codegen.problems import humaneval_rows
     rows = {r["task_id"]: r for r in humaneval_rows()}
@@ -95,7 +91,8 @@ def test_human_eval_results_file_evalplus_and_bigcode(tmp_path, store):
 
 @pytest.mark.parametrize("name, text, message", [
     ("samples.jsonl", '{"task_id": "HumanEval/0", "completion": "x"}\nnot json\n', "line 2 is not JSON"),
-    ("samples.jsonl", '{"task_id": "Nope/1", "completion": "x"}\n', "unknown HumanEval task ids Nope/1"),
+    ("samples.jsonl", '{"task_id": "Nope/1", "completion": "x"}\n', "'Nope/1' is not in humaneval-python"),
+    ("samples.jsonl", '{"task_id": "HumanEval/0", "completion": "x", "language": "rust"}\n', "'rust' cannot be executed"),
     ("eval_results.json", '{"eval": {"HumanEval/0": [{"base_status": "pass"}]}}', "no plus_status"),
     ("evaluation_results.json", '{"mbpp-typo": {"pass@1": 0.1}}', "not a code-generation task"),
     ("evaluation_results.json", '{"humaneval": {"pass@1": 25}}', "divide it by 100"),
@@ -120,6 +117,7 @@ def test_flipped_problems():
 
 
 @pytest.mark.slow
+@needs_sandbox
 def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
     """The real default model (Qwen2.5-Coder-0.5B GGUF) on 3 Python and 3 Java problems, executed."""
     from backend.runners import launch
@@ -135,6 +133,7 @@ def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
 
 
 @pytest.mark.slow
+@needs_sandbox
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, method):
     """SmolLM2-135M (real, through transformers) learns a repetitive toy corpus: loss and perplexity fall."""
@@ -153,3 +152,16 @@ def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, m
         assert 0 < record.trainable_params < record.params / 20
     else:
         assert record.trainable_params == record.params
+
+
+@pytest.mark.slow
+@needs_java
+@needs_sandbox
+def test_every_java_program_compiles_and_a_throwing_body_fails():
+    """All translated programs (signature, reporting main, Judge class) compile: a body that throws is FAIL,
+    never ERROR."""
+    pset = problems.load_problem_set("humaneval-java")
+    jobs = [pset.job(p, "        throw new UnsupportedOperationException();") for p in pset.problems]
+    outcomes = sandbox.run_many(jobs, sandbox.Limits(timeout_s=30, cpu_s=30))
+    assert {o.status for o in outcomes} == {sandbox.Status.FAIL}, [
+        (p.task_id, o.stderr[-300:]) for p, o in zip(pset.problems, outcomes) if o.status != sandbox.Status.FAIL][:3]

