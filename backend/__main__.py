@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backend import catalog, compare
+from backend import catalog, compare, csvexport
 from backend.config import REPO_ROOT, settings
 from backend.runners import DEFAULTS_KEY
 from backend.store import Store, StoreError
@@ -40,6 +40,8 @@ def main(argv=None) -> int:
 def cmd_import(args, store, runs_dir):
     report = catalog.import_paths(args.paths, store=store, runs_dir=runs_dir, fmt=args.format, replace=args.replace)
     r = report.result
+    for note in report.notes:
+        print(f"note: {note}")
     print(f"imported {report.files} path(s): {len(r.added)} new, {len(r.replaced)} replaced, "
           f"{len(r.unchanged)} unchanged run(s) -> {store.path}")
 
@@ -64,7 +66,11 @@ def cmd_export(args, store, runs_dir):
     table, caution = export_table(args.what, store, args.base, args.candidate, args.metric)
     if caution:
         print(f"caution: {caution}", file=sys.stderr)
-    table.to_csv(sys.stdout if args.output == "-" else args.output, index=False)
+    text = csvexport.to_csv(table)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {len(table)} row(s) to {args.output}", file=sys.stderr if args.output == "-" else sys.stdout)
 
 

@@ -30,6 +30,7 @@ class ImportErrors(Exception):
 class ImportReport:
     files: int = 0
     result: IngestResult = field(default_factory=lambda: IngestResult([], [], []))
+    notes: list[str] = field(default_factory=list)  # what an importer left out, and why (one line each)
 
 
 def default_store() -> Store:
@@ -58,7 +59,8 @@ def import_paths(paths, store: Store | None = None, runs_dir: Path | None = None
     failures.extend(_file_conflicts(records, runs_dir, origin) if not replace else [])
     if failures:
         raise ImportErrors(failures)
-    return ImportReport(len(paths), write_and_ingest(records, store, runs_dir, replace))
+    notes = list(dict.fromkeys(n for r in records for n in (r.provenance or {}).get("import_notes") or []))
+    return ImportReport(len(paths), write_and_ingest(records, store, runs_dir, replace), notes)
 
 
 def _file_conflicts(records, runs_dir, origin) -> list[ImportFailure]:
@@ -72,12 +74,16 @@ def _file_conflicts(records, runs_dir, origin) -> list[ImportFailure]:
 
 
 def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, replace: bool = False) -> IngestResult:
-    """Write runs/<id>/run.json for each record, then ingest; on any failure undo the file writes."""
+    """Write runs/<id>/run.json for each record, then ingest; on any failure undo the file writes. A journal
+    written first lets the next start undo them too if this process is killed before the DB commits."""
+    recover(store, runs_dir)
     paths = [rundirs.run_dir(runs_dir, r.run_id) / "run.json" for r in records]
     saved = rundirs.snapshot(paths)
+    journal = None
     try:
+        journal = rundirs.write_journal(runs_dir, saved, {r.run_id: r.digest() for r in records})
         write_records(records, runs_dir, saved)
-        return store.ingest(records, replace=replace)
+        result = store.ingest(records, replace=replace)
     except OSError as e:
         rundirs.restore(saved)
         raise StoreError(f"cannot write under {runs_dir}: {e.strerror or e}; free disk space or make the folder "
@@ -85,6 +91,23 @@ def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, rep
     except BaseException:
         rundirs.restore(saved)
         raise
+    finally:
+        if journal is not None:
+            journal.unlink(missing_ok=True)
+    return result
+
+
+def recover(store: Store, runs_dir: Path) -> int:
+    """Undo the run.json files of imports killed before their DB transaction committed; the number undone.
+    The transaction is all or nothing, so one entry tells whether the DB has the import."""
+    undone = 0
+    for journal, entries in rundirs.open_journals(runs_dir):
+        committed = bool(entries) and store.digest_of(entries[0]["run_id"]) == entries[0]["digest"]
+        if not committed:
+            rundirs.restore({Path(e["path"]): e["previous"] for e in entries})
+            undone += len(entries)
+        journal.unlink(missing_ok=True)
+    return undone
 
 
 def write_records(records: list[RunRecord], runs_dir: Path, saved: dict | None = None):
@@ -100,7 +123,9 @@ def write_records(records: list[RunRecord], runs_dir: Path, saved: dict | None =
 def rebuild(store: Store | None = None, runs_dir: Path | None = None) -> int:
     """Make the DB equal to runs/*/run.json; invalid files abort the rebuild (DB unchanged)."""
     store = store or default_store()
-    records, failures = rundirs.read_all(Path(runs_dir or settings().runs_dir))
+    runs_dir = Path(runs_dir or settings().runs_dir)
+    recover(store, runs_dir)
+    records, failures = rundirs.read_all(runs_dir)
     if failures:
         raise ImportErrors(failures)
     return store.rebuild(records)

@@ -17,14 +17,50 @@ class ComparisonError(ValueError):
     """Two runs that must not be compared; the message says why and what to pick instead."""
 
 
+def problem_sets(run: dict) -> dict[str, str]:
+    """language -> the problems a codegen run covers (``config.problem_sets``); empty for other runs."""
+    config = run.get("config")
+    try:
+        config = json.loads(config) if isinstance(config, str) else (config or {})
+    except ValueError:
+        return {}
+    sets = config.get("problem_sets") if isinstance(config, dict) else None
+    return sets if isinstance(sets, dict) else {}
+
+
+def _problem_set_difference(base: dict, candidate: dict) -> str | None:
+    """None when two codegen runs share every common language's problems; else why not."""
+    a, b = problem_sets(base), problem_sets(candidate)
+    common = sorted(set(a) & set(b))
+    if not common:
+        return f"no language in common ({', '.join(a) or '-'} vs {', '.join(b) or '-'})"
+    differ = [f"{lang}: {a[lang]!r} vs {b[lang]!r}" for lang in common if a[lang] != b[lang]]
+    return f"different problems ({'; '.join(differ)})" if differ else None
+
+
 def check_comparable(base: dict, candidate: dict) -> str | None:
-    """Raise if the runs were evaluated differently; return a caution text when only reference runs differ."""
+    """Raise if the runs were evaluated differently; return a caution text when only reference runs differ.
+
+    Codegen runs compare per language on the problems they cover (a run over 50 problems is not compared with
+    one over 164), retrieval runs on their benchmark id; both on their protocol."""
     if base["run_id"] == candidate["run_id"]:
         raise ComparisonError("base and candidate are the same run; pick two different runs")
-    differs = [k for k in ("benchmark", "protocol") if (base.get(k) or None) != (candidate.get(k) or None)]
+    if problem_sets(base) and problem_sets(candidate):
+        reason = _problem_set_difference(base, candidate)
+        if reason:
+            raise ComparisonError(f"the runs did not solve the same problems: {reason}; compare runs over the same "
+                                  "problem set (same --limit, same source)")
+        differs = [k for k in ("protocol",) if (base.get(k) or None) != (candidate.get(k) or None)]
+    else:
+        differs = [k for k in ("benchmark", "protocol") if (base.get(k) or None) != (candidate.get(k) or None)]
     if not differs:
         return None
     detail = "; ".join(f"{k}: {base.get(k)!r} vs {candidate.get(k)!r}" for k in differs)
+    same_task = str(base.get("benchmark") or "").split("@")[0] == str(candidate.get("benchmark") or "").split("@")[0]
+    if differs == ["benchmark"] and same_task:
+        detail = (f"the same task {str(base.get('benchmark')).split('@')[0]!r} on different dataset revisions "
+                  f"({str(base.get('benchmark')).partition('@')[2] or 'none'} vs "
+                  f"{str(candidate.get('benchmark')).partition('@')[2] or 'none'}): the test data may differ")
     if base.get("source") == candidate.get("source") == Source.REFERENCE.value:
         return f"Both are published reference runs evaluated differently ({detail}); read the deltas with care."
     raise ComparisonError(f"the runs were evaluated differently ({detail}); pick runs with the same benchmark "
@@ -102,12 +138,22 @@ def run_scores(metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
     return out.rename_axis("run_id").reset_index()
 
 
+def _size_basis(provenance) -> str:
+    """What a run's ``disk_mb`` measures: the run's own word for it (an MTEB import: memory_usage_mb), else disk."""
+    try:
+        value = json.loads(provenance).get("size_basis") if isinstance(provenance, str) else None
+    except (ValueError, AttributeError):
+        value = None
+    return value or "disk"
+
+
 def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
     """Score per disk MB and per million params, with Pareto-front flags (max score, min size)."""
     scores = run_scores(metrics, metric)
     cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "trainable_params", "disk_mb",
-            "encode_throughput"]
-    out = runs[cols].merge(scores, on="run_id", how="inner")
+            "encode_throughput", "provenance"]
+    out = runs[[c for c in cols if c in runs]].merge(scores, on="run_id", how="inner")
+    out["size_basis"] = [_size_basis(p) for p in out.get("provenance", pd.Series([None] * len(out)))]
     out["params_m"] = pd.to_numeric(out["params"], errors="coerce").astype(float) / 1e6
     # Share of the model a run trained (PEFT adapters: a fraction of a percent; full training: 100).
     out["trainable_pct"] = 100 * pd.to_numeric(out["trainable_params"], errors="coerce").astype(float) / (
@@ -119,7 +165,7 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     out["pareto_disk"] = pareto_front(out["score"], out["disk_mb"])
     out["pareto_params"] = pareto_front(out["score"], out["params_m"])
     out["pareto_trainable"] = pareto_front(out["score"], out["trainable_pct"])
-    order = ["run_id", "name", "kind", "source", "score", "basis", "disk_mb", "params_m", "trainable_pct",
+    order = ["run_id", "name", "kind", "source", "score", "basis", "disk_mb", "size_basis", "params_m", "trainable_pct",
              "score_per_mb", "score_per_mparams", "encode_throughput", "pareto_disk", "pareto_params",
              "pareto_trainable", "benchmark", "protocol"]
     return out[order].sort_values("score_per_mb", ascending=False, na_position="last").reset_index(drop=True)
@@ -211,13 +257,19 @@ def codegen_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     problems = passk[passk["metric"] == "pass@1"][["run_id", "language", "n"]].rename(columns={"n": "problems"})
     wide = wide.merge(problems, on=["run_id", "language"], how="left")
     cols = ["run_id", "name", "kind", "model", "protocol", "params", "trainable_params", "peak_memory_mb",
-            "disk_mb", "tokens_per_s", "train_seconds", "config", "status"]
+            "disk_mb", "tokens_per_s", "train_seconds", "config", "status", "benchmark"]
     table = runs[cols].merge(wide, on="run_id")
     table["method"] = [_method(kind, config) for kind, config in zip(table["kind"], table["config"])]
     table["params_m"] = table["params"] / 1e6
-    order = ["name", "language", "method", *[c for c in ("pass@1", "pass@10", "pass@100") if c in table],
+    table["problem_set"] = [problem_sets(row).get(lang) or row["benchmark"]
+                            for row, lang in zip(table.to_dict("records"), table["language"])]
+    # Runs over different problems of one language are drawn apart, never in one facet.
+    per_language = table.groupby("language")["problem_set"].transform("nunique")
+    table["facet"] = [lang if k == 1 else f"{lang} · {ps}" for lang, ps, k in
+                      zip(table["language"], table["problem_set"], per_language)]
+    order = ["name", "language", "problem_set", "method", *[c for c in ("pass@1", "pass@10", "pass@100") if c in table],
              "problems", "params_m", "peak_memory_mb", "tokens_per_s", "train_seconds", "trainable_params",
-             "protocol", "model", "run_id"]
+             "protocol", "model", "run_id", "facet"]
     return table[order].sort_values(["language", "name"]).reset_index(drop=True)
 
 

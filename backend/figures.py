@@ -88,17 +88,20 @@ def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10") -> go.F
 
 
 def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)", metric: str = "pass@1") -> go.Figure:
-    """pass@k vs size or memory (log x), one colour per method, one facet per language."""
+    """pass@k vs size or memory (log x), one colour per method, one facet per language (per language and
+    problem set when runs of one language covered different problems)."""
     import plotly.express as px
     points = table.dropna(subset=[x, metric])
-    fig = px.scatter(points, x=x, y=metric, color="method", facet_col="language", log_x=True, hover_name="name",
+    facets = sorted(set(points["facet"]), key=lambda f: (LANGUAGE_ORDER.index(f.split(" · ")[0])
+                                                          if f.split(" · ")[0] in LANGUAGE_ORDER else 99, f))
+    fig = px.scatter(points, x=x, y=metric, color="method", facet_col="facet", log_x=True, hover_name="name",
                      facet_col_spacing=0.08, labels={x: x_label},
-                     hover_data={"run_id": True, "problems": True, x: ":.3g", metric: ":.3f"},
-                     category_orders={"language": [lang for lang in LANGUAGE_ORDER if lang in set(points["language"])]})
+                     hover_data={"run_id": True, "problems": True, "problem_set": True, x: ":.3g", metric: ":.3f"},
+                     category_orders={"facet": facets})
     fig.update_traces(marker={"size": 12})
     fig.update_yaxes(range=[-0.02, 1.02], title=None)
     fig.update_yaxes(title=metric, col=1)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))  # facet titles: just the language
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))  # facet titles: the facet only
     fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 

@@ -96,6 +96,36 @@ def restore(saved: dict[Path, str | None]):
             write_atomic(path, text)
 
 
+JOURNAL_DIR = ".journal"
+
+
+def write_journal(runs_dir: Path, saved: dict[Path, str | None], digests: dict[str, str]) -> Path:
+    """Before an import writes run.json files: what each file held and what the import will store, durably.
+    If the process dies before the DB commits, ``open_journals`` + ``restore`` undo the files."""
+    import json
+    entries = [{"path": str(p), "previous": text, "run_id": run_id, "digest": digests[run_id]}
+               for (p, text), run_id in zip(saved.items(), digests)]
+    path = Path(runs_dir) / JOURNAL_DIR / f"{os.getpid()}-{time.time_ns()}.json"
+    write_atomic(path, json.dumps({"pid": os.getpid(), "entries": entries}))
+    return path
+
+
+def open_journals(runs_dir: Path) -> list[tuple[Path, list[dict]]]:
+    """Journals left by imports whose process is gone (killed mid-way)."""
+    import json
+    out = []
+    for path in sorted((Path(runs_dir) / JOURNAL_DIR).glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            os.kill(int(data["pid"]), 0)
+            continue  # still running: its own import
+        except ProcessLookupError:
+            out.append((path, data["entries"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            out.append((path, []))  # unreadable: written half, before any run.json was
+    return out
+
+
 def dump(record: RunRecord) -> str:
     return record.to_json() + "\n"
 

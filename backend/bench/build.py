@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from backend.bench import doctext, miner
+from backend.bench.dataset import BenchmarkError
 from backend.bench.sources import DEFAULT_SOURCES, Source, fetch, iter_files
 
 FORMAT = 1
@@ -125,6 +126,10 @@ def build_from_codesearchnet(files: list[str], bench_root: Path, test_size: int 
                        for p in pairs if p["language"] == language
                        and doctext.token_count(p["query"]) >= miner.MIN_QUERY_TOKENS])
         test, train = [r for r in rows if r["_test"]][:test_size], [r for r in rows if not r["_test"]]
+        if not test:
+            raise BenchmarkError(f"no {language} test pairs in {', '.join(Path(f).name for f in files)}: nothing to "
+                                 f"evaluate on; add the {language} test file (e.g. {language}_test_0.jsonl.gz, or "
+                                 "the parquet rows with split_name 'test')")
         for r in rows:
             del r["_test"]
         per_language[language] = (test, train)

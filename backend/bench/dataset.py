@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,19 +33,28 @@ class Benchmark:
         return read_jsonl(self.path / f"{language}.{split}.jsonl")
 
 
+MAX_DECOMPRESSED = 2 << 30  # a CodeSearchNet shard is ~100 MB; a gzip bomb stops here
+
+
 def read_jsonl(path: Path) -> list[dict]:
     opener = gzip.open if str(path).endswith(".gz") else open
-    rows = []
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise BenchmarkError(f"{path} is not a regular file (a FIFO, a device or a link to one); give the file itself")
+    rows, read = [], 0
     try:
         with opener(path, "rt", encoding="utf-8") as f:
             for line_no, line in enumerate(f, start=1):
+                read += len(line)
+                if read > MAX_DECOMPRESSED:
+                    raise BenchmarkError(f"{path} holds more than {MAX_DECOMPRESSED >> 30} GB of text (decompressed); "
+                                         "split it, or check it is the file you meant")
                 if line.strip():
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as e:
                         raise BenchmarkError(f"{path}: line {line_no} is not valid JSON ({e.msg}); "
                                              "fix or delete that line, or rebuild the benchmark") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, UnicodeDecodeError) as e:
         raise BenchmarkError(f"cannot read {path}: {e}") from None
     return rows
 
@@ -68,6 +79,8 @@ def read_codesearchnet(path: Path) -> list[dict]:
     """Pairs from official CodeSearchNet files: jsonl(.gz) with docstring/code, or parquet with func_* columns."""
     if str(path).endswith(".parquet"):
         import pandas as pd
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BenchmarkError(f"{path} is not a regular file; give the parquet file itself")
         rows = pd.read_parquet(path).to_dict("records")
     else:
         rows = read_jsonl(path)
@@ -83,8 +96,17 @@ def read_codesearchnet(path: Path) -> list[dict]:
         document = code.replace(doc, "", 1) if doc and doc in code else code  # CSN code keeps the docstring
         out.append({"language": language, "query": query, "code": document,
                     "func_name": str(row.get("func_name", "")), "path": str(row.get("path", "")),
-                    "partition": row.get("partition") or row.get("split") or _partition_of(path)})
+                    "partition": _partition(row, path)})
     return out
+
+
+def _partition(row: dict, path: Path) -> str:
+    """The row's own partition (CodeSearchNet jsonl: ``partition``; the Hugging Face parquet: ``split_name``),
+    else the file name's."""
+    for key in ("partition", "split_name", "split"):
+        if isinstance(row.get(key), str) and row[key]:
+            return row[key]
+    return _partition_of(path)
 
 
 def _partition_of(path: Path) -> str:

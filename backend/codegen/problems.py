@@ -53,6 +53,16 @@ class ProblemSet:
                    python_tests(problem.prompt, problem.tests, problem.entry_point))
 
 
+def coverage_id(set_id: str, covered, total: int | None = None) -> str:
+    """The id of the problems a run covers: the set's id when it covers all ``total`` of them; otherwise the id
+    narrowed by their count and a hash of their ids. Two runs compare only when these are equal."""
+    ids = sorted(set(covered))
+    if total is not None and len(ids) == total:
+        return set_id
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:8]
+    return f"{set_id}#{len(ids)}{'of' + str(total) if total else ''}-{digest}"
+
+
 PROBLEM_SETS: dict[str, Callable[[], ProblemSet]] = {}
 
 

@@ -1,6 +1,8 @@
 """Importers, registered by format. Each turns one path into validated run records or raises ImportFailure."""
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,6 +40,9 @@ def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
     path = Path(path)
     if not path.exists():
         raise ImportFailure(path, "no such file or folder; check the path")
+    if not path.is_dir() and not regular_file(path):
+        raise ImportFailure(path, "not a regular file (a FIFO, a device or a socket, or a link to one); "
+                                  "import the results file itself")
     if fmt is not None and fmt not in IMPORTERS:
         raise ImportFailure(path, f"unknown format {fmt!r}; use one of: {', '.join(IMPORTERS)}")
     candidates = sorted(IMPORTERS.values(), key=lambda i: i.generic)
@@ -63,8 +68,18 @@ def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
 MAX_BYTES = 200 * 1024 * 1024
 
 
+def regular_file(path: Path) -> bool:
+    """A regular file (after links): never a FIFO that blocks a read or a device that never ends."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def read_text(path: Path, what: str, encoding: str = "utf-8") -> str:
-    """A file's text for an importer; RecordError (with the fix) when too large or not UTF-8."""
+    """A file's text for an importer; RecordError (with the fix) when too large, not a file or not UTF-8."""
+    if not regular_file(path):
+        raise RecordError(f"{path.name} is not a regular file (a FIFO, device or socket); remove it from the folder")
     if path.stat().st_size > MAX_BYTES:
         raise RecordError(f"file is larger than {MAX_BYTES // 2**20} MB; split it")
     try:

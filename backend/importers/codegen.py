@@ -17,10 +17,6 @@ from backend.records import EXECUTION_STATUSES, SCHEMA_VERSION, RecordError, Run
 from backend.codegen.passk import pass_metrics
 
 HUMANEVAL_STATUS = {"passed": "PASS", "timed out": "TIMEOUT"}  # anything else ("failed: ...") is FAIL
-EVALPLUS_STATUS = {"pass": "PASS", "fail": "FAIL", "timeout": "TIMEOUT"}
-# bigcode task -> language (MultiPL-E tasks are multiple-<ext>)
-BIGCODE_TASKS = {"humaneval": "python", "humanevalplus": "python", "multiple-py": "python", "multiple-java": "java",
-                 "multiple-js": "javascript", "multiple-go": "go", "multiple-php": "php", "multiple-rb": "ruby"}
 
 
 def _base(path: Path, kind_tag: str, text: str, **fields) -> dict:
@@ -72,23 +68,50 @@ def _load_humaneval(path: Path) -> list[RunRecord]:
             raise RecordError("some lines have \"passed\" and some do not; give the samples or the results file")
         statuses = [r["status"] if r.get("status") in EXECUTION_STATUSES  # our own samples files say it exactly
                     else "PASS" if r["passed"] else HUMANEVAL_STATUS.get(str(r.get("result")), "FAIL") for r in rows]
-    seen = Counter()
-    problems = []
-    for row, status in zip(rows, statuses):
-        problems.append({"language": row.get("language", "python"), "problem_id": row["task_id"],
-                         "sample": seen[row["task_id"]], "status": status})
-        seen[row["task_id"]] += 1
-    n = min(seen.values())
-    if n != max(seen.values()):
-        raise RecordError(f"problems have between {n} and {max(seen.values())} samples; pass@k needs the same n "
-                          "for every problem")
+    problems = _sample_rows([(str(r.get("language", "python")), r["task_id"], s) for r, s in zip(rows, statuses)])
+    n = _samples_per_problem(problems)
+    sets = {lang: _humaneval_coverage(lang, {p["problem_id"] for p in problems if p["language"] == lang})
+            for lang in sorted({p["language"] for p in problems})}
     text = source.read_text()
     return [record_from_dict(_base(path, "humaneval", text, name=f"{path.stem} (human-eval samples)",
-                                   protocol=f"n={n}", benchmark="humaneval-python", problems=problems,
+                                   protocol=f"n={n}", benchmark="+".join(sets.values()), problems=problems,
                                    metrics=pass_metrics(problems, n, greedy=n == 1),
+                                   config={"problem_sets": sets, "n_samples": n},
                                    provenance={"format": "human-eval", "file": source.name,
                                                "executed": "here, in the sandbox" if executed_here else "by its author",
                                                **({"sandbox": _sandbox()} if executed_here else {})}))]
+
+
+def _sample_rows(triples) -> list[dict]:
+    """(language, problem_id, status) per sample, in file order -> problem rows numbered per problem."""
+    seen, out = Counter(), []
+    for language, problem_id, status in triples:
+        out.append({"language": language, "problem_id": problem_id, "sample": seen[(language, problem_id)],
+                    "status": status})
+        seen[(language, problem_id)] += 1
+    return out
+
+
+def _samples_per_problem(problems: list[dict]) -> int:
+    per = Counter((p["language"], p["problem_id"]) for p in problems)
+    n = min(per.values())
+    if n != max(per.values()):
+        raise RecordError(f"problems have between {n} and {max(per.values())} samples; pass@k needs the same n "
+                          "for every problem")
+    return n
+
+
+def _humaneval_coverage(language: str, ids: set[str]) -> str:
+    """Our problem set's id when the file covers it; narrowed to the problems it covers otherwise."""
+    from backend.codegen import problems
+    try:
+        pset = problems.load_problem_set(f"humaneval-{language}")
+    except ValueError:
+        return problems.coverage_id(f"humaneval-{language}", ids)
+    known = {p.task_id for p in pset.problems}
+    if not ids <= known:
+        return problems.coverage_id(f"{pset.name}-other", ids)
+    return problems.coverage_id(pset.id, ids, len(known))
 
 
 def _sandbox() -> dict:
@@ -117,69 +140,149 @@ def _execute(rows: list[dict]) -> list[str]:
 
 
 # -- evalplus ----------------------------------------------------------------------------------------------
+# evalplus >= 0.3: {"eval": {task: [{"base_status": "pass", "plus_status": "fail", ...}, ...]}}
+# evalplus <= 0.2: {"eval": {task: {"nfiles": n, "base": [["success", [...]], ...], "plus": [...]}}}
+EVALPLUS_STATUS = {"pass": "PASS", "success": "PASS", "fail": "FAIL", "failed": "FAIL", "timeout": "TIMEOUT",
+                   "timed out": "TIMEOUT"}
+
+
 def _sniff_evalplus(path: Path) -> bool:
-    return path.is_file() and path.name.endswith("eval_results.json") and "evaluation_results" not in path.name
+    return path.is_file() and path.suffix == ".json" and re.search(rb'"eval"\s*:\s*\{', _head(path)) is not None
+
+
+def _head(path: Path, size: int = 1 << 16) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
+def _evalplus_statuses(task_id: str, samples) -> list[tuple[str, str]]:
+    """(base, plus) status per sample, in either layout."""
+    if isinstance(samples, list):
+        out = []
+        for j, s in enumerate(samples):
+            if not isinstance(s, dict) or "base_status" not in s:
+                raise RecordError(f"eval[{task_id!r}][{j}] has no base_status, as evalplus writes it")
+            out.append((_evalplus_status(s["base_status"]), _evalplus_status(s.get("plus_status"))))
+        return out
+    if isinstance(samples, dict) and isinstance(samples.get("base"), list):
+        plus = samples.get("plus") if isinstance(samples.get("plus"), list) else []
+        base = [_evalplus_status(b[0] if isinstance(b, list) and b else b) for b in samples["base"]]
+        plus = [_evalplus_status(p[0] if isinstance(p, list) and p else p) for p in plus] or [None] * len(base)
+        if len(plus) != len(base):
+            raise RecordError(f"eval[{task_id!r}] has {len(base)} base and {len(plus)} plus results; they must pair up")
+        return list(zip(base, plus))
+    raise RecordError(f"eval[{task_id!r}] must be a list of samples (evalplus >= 0.3) or "
+                      "{\"base\": [...], \"plus\": [...]} (evalplus <= 0.2)")
+
+
+def _evalplus_status(raw) -> str | None:
+    return None if raw is None else EVALPLUS_STATUS.get(str(raw).lower(), "FAIL")
 
 
 def _load_evalplus(path: Path) -> list[RunRecord]:
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("eval"), dict) or not data["eval"]:
         raise RecordError("expected {\"eval\": {\"HumanEval/0\": [...], ...}} as evalplus writes it")
-    out = {"base": [], "plus": []}
+    triples = {"base": [], "plus": []}
     for task_id, samples in data["eval"].items():
-        if not isinstance(samples, list):
-            raise RecordError(f"eval[{task_id!r}] must be a list of samples")
-        for j, s in enumerate(samples):
-            for which in out:
-                status = s.get(f"{which}_status") if isinstance(s, dict) else None
-                if status is None:
-                    raise RecordError(f"eval[{task_id!r}][{j}] has no {which}_status")
-                out[which].append({"language": "python", "problem_id": task_id, "sample": j,
-                                   "status": EVALPLUS_STATUS.get(str(status).lower(), "FAIL")})
+        for base, plus in _evalplus_statuses(task_id, samples):
+            triples["base"].append(("python", task_id, base))
+            if plus is not None:  # evalplus's plus pass@k: a sample counts only if it passes base and plus
+                triples["plus"].append(("python", task_id, plus if base == "PASS" else base))
+    dataset = "mbpp" if next(iter(data["eval"])).lower().startswith("mbpp") else "humaneval"
+    model = re.sub(r"_?eval_results$", "", path.stem) or path.parent.name or "evalplus"
     text = path.read_text()
-    n = min(Counter(p["problem_id"] for p in out["base"]).values())
     records = []
-    for which, problems in out.items():
-        fields = _base(path, "evalplus", text, name=f"{path.parent.name or path.stem} (evalplus {which})",
-                       protocol=f"evalplus-{which} n={n}", benchmark=f"evalplus-humaneval-{which}", problems=problems,
+    for which, rows in triples.items():
+        if not rows:
+            continue
+        problems = _sample_rows(rows)
+        n = _samples_per_problem(problems)
+        from backend.codegen.problems import coverage_id
+        benchmark = coverage_id(f"evalplus-{dataset}-{which}", {p["problem_id"] for p in problems})
+        fields = _base(path, "evalplus", text, name=f"{model} (evalplus {dataset} {which})", model=model,
+                       protocol=f"evalplus-{which} n={n}", benchmark=benchmark, problems=problems,
                        metrics=pass_metrics(problems, n, greedy=n == 1),
-                       provenance={"format": "evalplus", "file": path.name, "hash": data.get("hash")})
+                       config={"problem_sets": {"python": benchmark}, "n_samples": n},
+                       provenance={"format": "evalplus", "file": path.name, "hash": data.get("hash"),
+                                   "date": data.get("date"), "tests": which,
+                                   "scoring": "plus counts a sample only when it passes base and plus tests, as "
+                                              "evalplus scores it" if which == "plus" else None})
         fields["run_id"] += f"--{which}"
         records.append(record_from_dict(fields))
     return records
 
 
 # -- bigcode-evaluation-harness ----------------------------------------------------------------------------
+# Task -> language: HumanEval / MBPP are Python; MultiPL-E (multiple-<ext>), HumanEval-X (humanevalx-<lang>)
+# and HumanEvalPack (humanevalsynthesize-<lang>, ...) name the language last.
+BIGCODE_SUFFIX = {"py": "python", "python": "python", "java": "java", "js": "javascript", "javascript": "javascript",
+                  "go": "go", "php": "php", "rb": "ruby", "ruby": "ruby"}
+BIGCODE_PYTHON = {"humaneval", "humanevalplus", "humaneval-unstripped", "instruct-humaneval",
+                  "instruct-humaneval-nocontext", "mbpp", "mbppplus"}
+MAX_BIGCODE_BYTES = 4 << 20
+
+
+def _bigcode_language(task: str) -> str | None:
+    if task in BIGCODE_PYTHON:
+        return "python"
+    return BIGCODE_SUFFIX.get(task.rsplit("-", 1)[-1]) if "-" in task else None
+
+
 def _sniff_bigcode(path: Path) -> bool:
-    return path.is_file() and path.name.endswith("evaluation_results.json")
+    """By content: a JSON object with "config" and at least one task of pass@k scores."""
+    if not path.is_file() or path.suffix != ".json" or path.stat().st_size > MAX_BIGCODE_BYTES:
+        return False
+    head = _head(path, MAX_BIGCODE_BYTES)
+    if b'"config"' not in head or b'"pass@' not in head:
+        return False
+    try:
+        data = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("config"), dict) and any(
+        isinstance(v, dict) and any(str(k).startswith("pass@") for k in v) for k, v in data.items() if k != "config")
 
 
 def _load_bigcode(path: Path) -> list[RunRecord]:
     data = read_json(path)
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
         raise RecordError("expected {\"<task>\": {\"pass@1\": ...}, \"config\": {...}} as the harness writes it")
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    metrics = []
+    config = data["config"]
+    limit, n_samples = config.get("limit"), config.get("n_samples")
+    metrics, sets, notes = [], {}, []
     for task, scores in data.items():
         if task == "config":
             continue
-        language = BIGCODE_TASKS.get(task)
+        language = _bigcode_language(task)
+        if not isinstance(scores, dict) or not any(str(k).startswith("pass@") for k in scores):
+            notes.append(f"{path.name}: skipped task {task!r}: no pass@k scores")
+            continue
         if language is None:
-            raise RecordError(f"task {task!r} is not a code-generation task we know ({', '.join(BIGCODE_TASKS)})")
-        if not isinstance(scores, dict):
-            raise RecordError(f"{task} must map metric names to values")
+            notes.append(f"{path.name}: skipped task {task!r}: not in python, java, javascript, go, php or ruby")
+            continue
+        if language in sets:
+            notes.append(f"{path.name}: skipped task {task!r}: a second {language} task (kept {sets[language]})")
+            continue
+        sets[language] = f"bigcode-{task}" + (f"#limit{limit}" if limit else "")
         metrics += [{"language": language, "metric": k, "value": v} for k, v in scores.items() if k.startswith("pass@")]
     if not metrics:
-        raise RecordError("no pass@k values found")
+        raise RecordError("no pass@k values for a task in python, java, javascript, go, php or ruby" +
+                          (f" ({'; '.join(notes)})" if notes else ""))
     model = str(config.get("model") or path.parent.name)
-    return [record_from_dict(_base(path, "bigcode", path.read_text(), name=f"{model} (bigcode harness)",
-                                   model=model, protocol=f"n={config.get('n_samples', '?')} T={config.get('temperature', '?')}",
-                                   benchmark="+".join(t for t in data if t != "config"), metrics=metrics,
-                                   provenance={"format": "bigcode-evaluation-harness", "file": path.name}))]
+    return [record_from_dict(_base(path, "bigcode", path.read_text(), name=f"{model} (bigcode harness)", model=model,
+                                   protocol=f"n={n_samples if n_samples is not None else '?'} "
+                                            f"T={config.get('temperature', '?')}",
+                                   benchmark="+".join(sets.values()), metrics=metrics,
+                                   config={"problem_sets": sets, "n_samples": n_samples, "limit": limit,
+                                           "temperature": config.get("temperature")},
+                                   provenance={"format": "bigcode-evaluation-harness", "file": path.name,
+                                               "import_notes": notes or None}))]
 
 
 register_importer("human-eval", sniff=_sniff_humaneval, load=_load_humaneval,
                   help="human-eval samples.jsonl (+ samples.jsonl_results.jsonl; executed here if absent)")
-register_importer("evalplus", sniff=_sniff_evalplus, load=_load_evalplus, help="evalplus eval_results.json")
+register_importer("evalplus", sniff=_sniff_evalplus, load=_load_evalplus,
+                  help="evalplus *eval_results.json (either layout)")
 register_importer("bigcode", sniff=_sniff_bigcode, load=_load_bigcode,
-                  help="bigcode-evaluation-harness evaluation_results.json")
+                  help="bigcode-evaluation-harness results JSON (any name: tasks with pass@k and a config)")

@@ -1,22 +1,29 @@
-"""MTEB results: a model folder with ``model_meta.json`` and task files such as ``CodeSearchNetRetrieval.json``.
+"""MTEB results: a model folder with ``model_meta.json`` and one file per task (``CodeSearchNetRetrieval.json``,
+``CosQA.json``, ...), as in MTEB's results repository (``results/<model>/<revision>/``).
 
-One run per (model, code-search task). Non-code-search task files in the folder are ignored. A folder holding
-several model folders (MTEB's ``results/<model>/<revision>/`` tree) imports all of them.
+One run per (model, code-retrieval task). A task is a code task when its subsets are code languages (the
+subset name, e.g. ``python``, or a ``<lang>-Code`` entry in ``languages``); each subset in one of our languages
+becomes that language's metrics, and a task with none is skipped with the reason (kept in the run's
+provenance, printed by ``import``). Non-code tasks are ignored. A folder holding several model folders imports
+all of them.
+
+MTEB writes ``NaN`` (``nauc_*`` fields) and ``Infinity`` (``max_tokens``): they are read, and refused only in a
+value we store (a metric, ``n_parameters``, ``memory_usage_mb``), with the file and key named.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 from backend.importers import register_importer
 from backend.importers.runjson import read_json
 from backend.records import SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
-from backend.vocab import canonical_metric
+from backend.vocab import CODE_LANGUAGES, canonical_metric
 
-# Task name -> the score split whose subsets are CodeSearchNet languages.
-CODE_SEARCH_TASKS = {"CodeSearchNetRetrieval": "test", "COIRCodeSearchNetRetrieval": "test",
-                     "CodeSearchNetCCRetrieval": "test"}
 DASHBOARD_KEY = "dashboard"  # optional block in model_meta.json: {"source", "citation", "disk_mb"}
+SPLITS = ("test", "dev", "validation")  # the score split used, first found
+MAX_TASK_FILES = 2000
 
 
 def _model_dirs(path: Path) -> list[Path]:
@@ -37,50 +44,107 @@ def load(path: Path) -> list[RunRecord]:
 
 
 def _load_model(model_dir: Path) -> list[RunRecord]:
-    meta = read_json(model_dir / "model_meta.json")
+    meta = read_json(model_dir / "model_meta.json", nonfinite=True)
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"].strip():
         raise RecordError(f"{model_dir / 'model_meta.json'} needs a \"name\" string (the model's name)")
     extra = meta.get(DASHBOARD_KEY) or {}
     if not isinstance(extra, dict):
         raise RecordError(f"model_meta.json: {DASHBOARD_KEY!r} must be an object")
-    records = []
-    for task, split in CODE_SEARCH_TASKS.items():
-        task_file = model_dir / f"{task}.json"
-        if task_file.is_file():
-            records.append(_task_record(meta, extra, task, split, read_json(task_file), task_file.name))
+    for key in ("n_parameters", "memory_usage_mb"):
+        _finite(meta.get(key), "model_meta.json", key)
+    records, skipped = [], []
+    task_files = sorted(p for p in model_dir.glob("*.json") if p.name != "model_meta.json")[:MAX_TASK_FILES]
+    for task_file in task_files:
+        result = read_json(task_file, nonfinite=True)
+        entries, split = _entries(result)
+        if not _is_code_task(entries):
+            continue
+        by_language, reasons = _by_language(entries)
+        if not by_language:
+            skipped.append(f"{task_file.stem}: {'; '.join(reasons) or 'no scores'}")
+            continue
+        records.append((task_file, result, split, by_language, reasons))
     if not records:
-        raise RecordError(f"{model_dir} has no code-search task file ({', '.join(CODE_SEARCH_TASKS)}.json)")
-    return records
+        why = f" (skipped: {' | '.join(skipped)})" if skipped else ""
+        raise RecordError(f"{model_dir} has no code-retrieval task in python, java, javascript, go, php or ruby{why}")
+    notes = [f"{model_dir.name}: skipped MTEB task {s}" for s in skipped]
+    return [_task_record(meta, extra, *r, notes) for r in records]
 
 
-def _task_record(meta: dict, extra: dict, task: str, split: str, result, file_name: str) -> RunRecord:
-    if not isinstance(result, dict) or not isinstance(result.get("scores"), dict) or split not in result["scores"]:
-        raise RecordError(f"{file_name}: expected {{\"scores\": {{\"{split}\": [...]}}}} as MTEB writes it")
-    entries = result["scores"][split]
+def _entries(result) -> tuple[list, str]:
+    """The per-subset score objects of the first split present, and the split's name."""
+    scores = result.get("scores") if isinstance(result, dict) else None
+    if not isinstance(scores, dict):
+        return [], ""
+    split = next((s for s in SPLITS if s in scores), "")
+    entries = scores.get(split, [])
     if isinstance(entries, dict):  # MTEB < 1.12 keyed the scores by subset
         entries = [{"hf_subset": k, **v} if isinstance(v, dict) else v for k, v in entries.items()]
-    if not isinstance(entries, list):
-        raise RecordError(f"{file_name}: scores.{split} must be a list of per-language score objects")
+    return (entries if isinstance(entries, list) else []), split
+
+
+def _code_languages(entry: dict) -> set[str]:
+    langs = entry.get("languages") if isinstance(entry.get("languages"), list) else []
+    return {str(lang)[:-5].lower() for lang in langs if str(lang).endswith("-Code")}
+
+
+def _is_code_task(entries: list) -> bool:
+    return any(isinstance(e, dict) and (_code_languages(e) or e.get("hf_subset") in CODE_LANGUAGES) for e in entries)
+
+
+def _by_language(entries: list) -> tuple[dict[str, dict], list[str]]:
+    """Our language -> its score object; and why the other subsets were left out."""
+    out, reasons = {}, []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        subset, code = entry.get("hf_subset"), _code_languages(entry)
+        language = subset if subset in CODE_LANGUAGES else (next(iter(code)) if len(code) == 1 else None)
+        if language not in CODE_LANGUAGES:
+            what = ", ".join(sorted(code)) or "no code language"
+            reasons.append(f"subset {subset!r} is {what}, not one of {', '.join(CODE_LANGUAGES)}")
+        elif language in out:
+            reasons.append(f"subset {subset!r} is a second {language} subset (kept the first)")
+        else:
+            out[language] = entry
+    return out, reasons
+
+
+def _task_record(meta: dict, extra: dict, task_file: Path, result: dict, split: str, by_language: dict,
+                 reasons: list[str], notes: list[str]) -> RunRecord:
+    task = task_file.stem
     metrics = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("hf_subset"), str):
-            raise RecordError(f"{file_name}: scores.{split}[{i}] needs an \"hf_subset\" (the language)")
+    for language, entry in by_language.items():
         for key, value in entry.items():
             name = canonical_metric(key)
             if name is not None:
-                metrics.append({"language": entry["hf_subset"], "metric": name, "value": value})
+                metrics.append({"language": language, "metric": name,
+                                "value": _finite(value, task_file.name, f"scores.{split}[{language}].{key}")})
     revision = str(meta.get("revision") or "")
     slug = _slug(meta["name"].split("/")[-1]) + (f"-{_slug(revision)[:8]}" if _real_revision(revision) else "")
     dataset_revision = str(result.get("dataset_revision") or "")[:8]
+    memory_mb = meta.get("memory_usage_mb")
+    disk_mb = extra.get("disk_mb", memory_mb)
+    size_basis = ("disk_mb given in model_meta.json" if "disk_mb" in extra else
+                  "memory_usage_mb (MTEB: the weights in memory)" if memory_mb is not None else None)
     return record_from_dict({
         "schema_version": SCHEMA_VERSION, "run_id": f"mteb--{slug}--{task}", "kind": "external-retrieval",
         "name": f"{meta['name']} (MTEB {task})", "model": meta["name"], "benchmark": f"mteb/{task}"
         + (f"@{dataset_revision}" if dataset_revision else ""), "protocol": "mteb",
-        "params": meta.get("n_parameters"), "disk_mb": extra.get("disk_mb"),
+        "params": meta.get("n_parameters"), "disk_mb": disk_mb,
         "source": extra.get("source", "imported"), "metrics": metrics,
-        "provenance": {"format": "mteb", "file": file_name, "mteb_version": result.get("mteb_version"),
-                       "model_revision": revision or None, "citation": extra.get("citation")},
+        "provenance": {"format": "mteb", "file": task_file.name, "mteb_version": result.get("mteb_version"),
+                       "model_revision": revision or None, "dataset_revision": result.get("dataset_revision"),
+                       "split": split, "size_basis": size_basis, "citation": extra.get("citation"),
+                       "skipped_subsets": reasons or None, "import_notes": notes or None},
     })
+
+
+def _finite(value, file_name: str, key: str):
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = "NaN" if math.isnan(value) else "Infinity"
+        raise RecordError(f"{file_name}: {key} is {shown}, a value we would store; fix it or remove the key")
+    return value
 
 
 def _real_revision(revision: str) -> bool:
@@ -92,4 +156,5 @@ def _slug(text: str) -> str:
 
 
 register_importer("mteb", sniff=sniff, load=load,
-                  help="an MTEB results folder with model_meta.json and CodeSearchNetRetrieval.json")
+                  help="an MTEB results folder with model_meta.json and code-retrieval task files "
+                       "(CodeSearchNetRetrieval.json, CosQA.json, ...)")

