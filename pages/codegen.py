@@ -20,8 +20,9 @@ if runs is not None and metrics is not None:
         # One chart per row: each already has a facet per language, side by side they get too narrow.
         for x, x_label in (("params_m", "params (millions, log)"), ("peak_memory_mb", "peak memory MB (log)")):
             st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
-            chart(figures.passk_scatter, table, x, x_label, metric)
-            not_drawn(table, x, x_label.split(" (")[0])
+            if table[x].notna().any():
+                chart(figures.passk_scatter, table, x, x_label, metric)
+            not_drawn(table, x, x_label.split(" (")[0])  # with no point at all, only this line: no empty axes
         st.subheader("Per language")
         st.dataframe(table, hide_index=True, width="stretch")
         download(table, "codegen.csv", "codegen_csv")
