@@ -20,7 +20,7 @@ page = st.navigation(PAGES, position="hidden")
 with st.sidebar:
     for p in PAGES:
         st.page_link(p)
-    st.caption(f"DB: `{default_store().path}`")
+    st.caption(f"DB: `{default_store(settings()).path}`")
 if defaults_in_progress(settings().runs_dir):
     st.info("First start: the default benchmark and runs are being made in the background (a few minutes; "
             "progress in the terminal, then on the Launch page). They appear here when they finish.")

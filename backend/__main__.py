@@ -23,10 +23,11 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    runs_dir = Path(args.runs_dir) if args.runs_dir else s.runs_dir
-    store = Store(Path(args.db) if args.db else s.db_for(runs_dir), s.lock_timeout_s)
+    # The one settings object of this process: the environment's, with this command's --runs-dir / --db.
+    s = s.override(runs_dir=args.runs_dir, db_path=args.db)
+    store = Store(s.db_for(), s.lock_timeout_s)
     try:
-        return args.func(args, store, runs_dir) or 0
+        return args.func(args, store, s) or 0
     except catalog.ImportErrors as e:
         for failure in e.failures:
             print(f"error: {failure}", file=sys.stderr)
@@ -37,8 +38,8 @@ def main(argv=None) -> int:
     return 1
 
 
-def cmd_import(args, store, runs_dir):
-    report = catalog.import_paths(args.paths, store=store, runs_dir=runs_dir, fmt=args.format, replace=args.replace)
+def cmd_import(args, store, s):
+    report = catalog.import_paths(args.paths, store=store, runs_dir=s.runs_dir, fmt=args.format, replace=args.replace)
     r = report.result
     for note in report.notes:
         print(f"note: {note}")
@@ -46,11 +47,11 @@ def cmd_import(args, store, runs_dir):
           f"{len(r.unchanged)} unchanged run(s) -> {store.path}")
 
 
-def cmd_rebuild(args, store, runs_dir):
-    print(f"rebuilt {store.path} from {catalog.rebuild(store, runs_dir)} run(s) in {runs_dir}")
+def cmd_rebuild(args, store, s):
+    print(f"rebuilt {store.path} from {catalog.rebuild(store, s.runs_dir, s.reference_dir)} run(s) in {s.runs_dir}")
 
 
-def cmd_runs(args, store, runs_dir):
+def cmd_runs(args, store, s):
     runs = store.runs()
     if runs.empty:
         print("no runs yet; import some: python -m backend import runs/reference/*")
@@ -58,11 +59,11 @@ def cmd_runs(args, store, runs_dir):
     print(runs[RUNS_VIEW].to_string(index=False, max_colwidth=48))
 
 
-def cmd_delete(args, store, runs_dir):
-    print(f"deleted {catalog.delete_runs(args.run_ids, store, runs_dir)} run(s); folders moved to {runs_dir}/.trash/")
+def cmd_delete(args, store, s):
+    print(f"deleted {catalog.delete_runs(args.run_ids, store, s.runs_dir)} run(s); folders moved to {s.runs_dir}/.trash/")
 
 
-def cmd_export(args, store, runs_dir):
+def cmd_export(args, store, s):
     table, caution = export_table(args.what, store, args.base, args.candidate, args.metric)
     if caution:
         print(f"caution: {caution}", file=sys.stderr)
@@ -94,10 +95,10 @@ def export_table(what, store, base=None, candidates=None, metric="ndcg@10"):
     return table, " ".join(c for c in cautions if c) or None
 
 
-def cmd_serve(args, store, runs_dir):
+def cmd_serve(args, store, s):
     """Migrate, import the reference runs on first start, then run Streamlit bound to 127.0.0.1."""
     try:
-        report = catalog.seed_reference(store, Path(settings().reference_dir))
+        report = catalog.seed_reference(store, s.runs_dir, s.reference_dir)
         if report:
             print(f"first start: imported {len(report.result.added)} reference run(s) into {store.path}")
     except catalog.ImportErrors as e:  # the dashboard is still useful without them
@@ -107,19 +108,18 @@ def cmd_serve(args, store, runs_dir):
         # (progress here and on the Launch page).
         print("first start: building the default benchmark and making the default runs in the background",
               flush=True)
-        subprocess.Popen([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(runs_dir),
+        subprocess.Popen([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(s.runs_dir),
                           "defaults"], cwd=REPO_ROOT)
-    env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(runs_dir)}
+    env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(s.runs_dir)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address]
     print(f"dashboard: http://{args.address}:{args.port}  (Ctrl+C to stop)", flush=True)
     os.execvpe(cmd[0], cmd, env)
 
 
-def cmd_bench_build(args, store, runs_dir):
+def cmd_bench_build(args, store, s):
     from backend.bench import build
     from backend.bench.sources import DEFAULT_SOURCES, Source
-    s = settings()
     if args.csn:
         path = build.build_from_codesearchnet(args.csn, s.bench_dir, args.test_size, args.seed)
     else:
@@ -133,64 +133,65 @@ def cmd_bench_build(args, store, runs_dir):
     print(f"benchmark {path.name} -> {path}")
 
 
-def cmd_bench_list(args, store, runs_dir):
+def cmd_bench_list(args, store, s):
     import json
-    for manifest in sorted(settings().bench_dir.glob("*/manifest.json")):
+    for manifest in sorted(s.bench_dir.glob("*/manifest.json")):
         counts = json.loads(manifest.read_text())["languages"]
         print(manifest.parent.name, " ".join(f"{k}:{v['counts']['test']}/{v['counts']['train']}"
                                               for k, v in counts.items()))
 
 
-def cmd_launch(args, store, runs_dir):
+def cmd_launch(args, store, s):
     from backend.runners import launch
     options = {k: v for k, v in vars(args).items() if k.startswith("opt_")}
     options = {k[4:]: v for k, v in options.items() if v is not None}
     if getattr(args, "executor", "local") == "local":
-        for record in launch(args.kind, options, store, runs_dir, run_id=getattr(args, "run_id", None)):
+        for record in launch(args.kind, options, store, s, run_id=getattr(args, "run_id", None)):
             print(f"{record.run_id}: {record.status}")
         return 0
     from backend.executors import Job, run_jobs
-    from backend.runners import config_run_id
+    from backend.runners import config_run_id, pin_benchmark
+    options = pin_benchmark(args.kind, options, s.bench_dir)
     job = Job(args.kind, options, args.run_id or config_run_id(args.kind, options))
-    [job] = run_jobs([job], args.executor, store, runs_dir, args.ray_address)
+    [job] = run_jobs([job], args.executor, store, s, args.ray_address)
     print(f"{job.run_id}: {job.outcome}")
     return 0 if job.outcome == "finished" else 1
 
 
-def cmd_sweep(args, store, runs_dir):
+def cmd_sweep(args, store, s):
     from backend.executors import already_done, expand_sweep, run_jobs
-    jobs = expand_sweep(args.file)
-    done = {j.run_id for j in already_done(jobs, runs_dir)}
+    jobs = expand_sweep(args.file, s.bench_dir)
+    done = {j.run_id for j in already_done(jobs, s.runs_dir)}
     todo = [j for j in jobs if j.run_id not in done]
     print(f"{len(jobs)} run(s) in the grid: {len(done)} done before (same config), {len(todo)} to run "
           f"on {args.executor}")
-    for job in run_jobs(todo, args.executor, store, runs_dir, args.ray_address):
+    for job in run_jobs(todo, args.executor, store, s, args.ray_address):
         print(f"{job.run_id}: {job.outcome}")
     return 0 if all(j.outcome == "finished" for j in todo) else 1
 
 
-def cmd_defaults(args, store, runs_dir):
+def cmd_defaults(args, store, s):
     from backend.runners import ensure_default_runs
-    made = ensure_default_runs(store, runs_dir, settings().bench_dir, settings().cache_dir)
+    made = ensure_default_runs(store, s)
     print("default runs made" if made else "default runs exist already")
 
 
-def cmd_search(args, store, runs_dir):
+def cmd_search(args, store, s):
     """Print both runs' top-k lists for one query: the CLI twin of the Live search page."""
     from backend import search
     from backend.encoders import load_encoder
     runs = store.runs().set_index("run_id", drop=False)
     folder = args.corpus if Path(args.corpus).is_dir() else ""
     language = args.lang if folder else None if args.corpus == "all" else args.corpus
-    corpus = search.open_corpus(folder, language, args.bench, settings().bench_dir)
+    corpus = search.open_corpus(folder, language, args.bench, s.bench_dir)
     query = search.check_query(args.query)
     lists = []
     for run_id in args.run:
         if run_id not in runs.index:
             raise ValueError(f"no run {run_id!r}; list them with python -m backend runs")
         ref = search.model_ref(runs.loc[run_id].to_dict())
-        encoder = load_encoder(ref)
-        index = search.load_or_build_index(encoder, ref, corpus, runs_dir / ".index")
+        encoder = load_encoder(ref, s.cache_dir)
+        index = search.load_or_build_index(encoder, ref, corpus, s.runs_dir / ".index")
         result = search.search(encoder, index, corpus, query, args.k)
         lists.append([h.doc["id"] for h in result.hits])
         print(f"\n== {run_id}  ({index.kind} index over {index.size:,} docs of {corpus.label}; "
@@ -202,7 +203,7 @@ def cmd_search(args, store, runs_dir):
               f"rank-biased overlap {search.rank_biased_overlap(*lists):.2f}")
 
 
-def cmd_formats(args, store, runs_dir):
+def cmd_formats(args, store, s):
     from backend.importers import IMPORTERS
     from backend.kinds import KINDS
     for importer in IMPORTERS.values():
@@ -283,9 +284,11 @@ def _launch_parsers(sub):
         if not kind.runner:
             continue
         c = launch.add_parser(kind.name, help=kind.help)
-        for f in dataclasses.fields(kind.load()[1]):
-            c.add_argument(f"--{f.name.replace('_', '-')}", dest=f"opt_{f.name}", type=type(f.default),
-                           metavar=f.name.upper(),
+        config_cls = kind.load()[1]
+        for f in dataclasses.fields(config_cls):
+            # Strings stay strings here: options.convert (the one conversion) types and checks them in launch.
+            c.add_argument(f"--{f.name.replace('_', '-')}", dest=f"opt_{f.name}", choices=f.metadata.get("choices"),
+                           metavar=None if f.metadata.get("choices") else f.name.upper(),
                            help=f"{f.metadata.get('help', '')} (default: {f.default!r})")
         _executor_args(c)
         c.add_argument("--run-id", help="a fixed run id (default: kind, label and start time)")

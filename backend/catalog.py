@@ -5,14 +5,15 @@ DB transaction; if the DB step fails the files are put back as they were.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend import rundirs
-from backend.config import settings
+from backend.config import Settings
 from backend.importers import ImportFailure, load_path
-from backend.records import RunRecord
+from backend.records import RunRecord, record_from_dict
 from backend.store import IngestResult, Store, StoreError
 
 SEEDED_KEY = "reference_seeded"
@@ -33,16 +34,21 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)  # what an importer left out, and why (one line each)
 
 
-def default_store() -> Store:
-    s = settings()
-    return Store(s.db_for(), s.lock_timeout_s)
+def default_store(s: Settings) -> Store:
+    """The DB of these settings, knowing the runs folder it indexes."""
+    return Store(s.db_for(), s.lock_timeout_s, s.runs_dir)
 
 
-def import_paths(paths, store: Store | None = None, runs_dir: Path | None = None, fmt: str | None = None,
+def _runs_dir(store: Store, runs_dir) -> Path:
+    if runs_dir is None and store.runs_dir is None:
+        raise ValueError(f"no runs folder given for {store.path}")
+    return Path(runs_dir or store.runs_dir)
+
+
+def import_paths(paths, store: Store, runs_dir: Path | None = None, fmt: str | None = None,
                  replace: bool = False) -> ImportReport:
     """Import files/folders all or nothing; ImportErrors lists every bad file (one line each)."""
-    store = store or default_store()
-    runs_dir = Path(runs_dir or settings().runs_dir)
+    runs_dir = _runs_dir(store, runs_dir)
     records, failures, origin = [], [], {}
     for path in paths:
         try:
@@ -97,6 +103,20 @@ def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, rep
     return result
 
 
+def ingest_run_files(store: Store, runs_dir: Path, run_ids: list[str]) -> dict[str, str]:
+    """Ingest the run.json files of ``run_ids`` (and their protocol twins) that exist; {run_id: status}."""
+    records = {}
+    for run_id in run_ids:
+        for path in sorted(runs_dir.glob(f"{run_id}*/run.json")):
+            text = rundirs.read_text(path)
+            if text:
+                record = record_from_dict(json.loads(text))
+                records[record.run_id] = record
+    if records:
+        store.ingest(list(records.values()), replace=True)
+    return {run_id: r.status for run_id, r in records.items()}
+
+
 def recover(store: Store, runs_dir: Path) -> int:
     """Undo the run.json files of imports killed before their DB transaction committed; the number undone.
     The transaction is all or nothing, so one entry tells whether the DB has the import."""
@@ -120,36 +140,40 @@ def write_records(records: list[RunRecord], runs_dir: Path, saved: dict | None =
     os.sync()  # one flush for the batch: the files are on disk before the DB says they are imported
 
 
-def rebuild(store: Store | None = None, runs_dir: Path | None = None) -> int:
-    """Make the DB equal to runs/*/run.json; invalid files abort the rebuild (DB unchanged)."""
-    store = store or default_store()
-    runs_dir = Path(runs_dir or settings().runs_dir)
+def rebuild(store: Store, runs_dir: Path | None = None, reference_dir: Path | None = None) -> int:
+    """Make the DB equal to runs/*/run.json; invalid files abort the rebuild (DB unchanged). With
+    ``reference_dir``, the reference runs a first start seeded are restored too if their files are gone."""
+    runs_dir = _runs_dir(store, runs_dir)
     recover(store, runs_dir)
     records, failures = rundirs.read_all(runs_dir)
     if failures:
         raise ImportErrors(failures)
-    return store.rebuild(records)
+    count = store.rebuild(records)
+    if reference_dir is not None:
+        store.set_meta(SEEDED_KEY, "")
+        report = seed_reference(store, runs_dir, reference_dir)
+        count += len(report.result.added) if report else 0
+    return count
 
 
-def delete_runs(run_ids: list[str], store: Store | None = None, runs_dir: Path | None = None) -> int:
+def delete_runs(run_ids: list[str], store: Store, runs_dir: Path | None = None) -> int:
     """Remove runs from the DB and move their folders to runs/.trash/ (recoverable, and rebuild agrees)."""
-    store = store or default_store()
-    runs_dir = Path(runs_dir or settings().runs_dir)
+    runs_dir = _runs_dir(store, runs_dir)
     count = store.delete(run_ids)
     for run_id in run_ids:
         rundirs.trash(runs_dir, run_id)
     return count
 
 
-def seed_reference(store: Store | None = None, reference_dir: Path | None = None) -> ImportReport | None:
-    """Import the shipped reference runs once per DB, so a first start shows real published figures."""
-    store = store or default_store()
+def seed_reference(store: Store, runs_dir: Path, reference_dir: Path) -> ImportReport | None:
+    """Import the shipped reference runs once per DB, into its runs folder, so a first start shows real
+    published figures."""
     store.migrate()
     if store.get_meta(SEEDED_KEY):
         return None
-    reference_dir = Path(reference_dir or settings().reference_dir)
+    reference_dir = Path(reference_dir)
     if not reference_dir.is_dir():
         return None
-    report = import_paths(sorted(reference_dir.iterdir()), store=store)
+    report = import_paths(sorted(reference_dir.iterdir()), store=store, runs_dir=runs_dir)
     store.set_meta(SEEDED_KEY, "1")
     return report

@@ -36,6 +36,11 @@ class Settings:
         metadata={"env": "DASHBOARD_LOCK_TIMEOUT", "help": "seconds to wait for another process's DB write lock"},
     )
 
+    def override(self, **values) -> "Settings":
+        """These settings with some replaced (a command's --runs-dir, --db); None leaves a setting as it is."""
+        from dataclasses import replace
+        return replace(self, **{k: Path(v).expanduser() for k, v in values.items() if v is not None})
+
     def db_for(self, runs_dir: Path | None = None) -> Path:
         """The DB file: DASHBOARD_DB if set, else dashboard.duckdb inside the runs folder in use."""
         return self.db_path or Path(runs_dir or self.runs_dir) / "dashboard.duckdb"
@@ -59,7 +64,8 @@ def _from_env(environ) -> Settings:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """The process-wide settings (tests call ``settings.cache_clear()`` after changing the environment)."""
+    """The environment's settings, read by the entry points only (the CLI's main, the app and its pages, a Ray
+    worker), which pass them down; tests call ``settings.cache_clear()`` after changing the environment."""
     return _from_env(os.environ)
 
 

@@ -33,16 +33,17 @@ class Encoder:
 LOADERS: dict[str, tuple[Callable[[Path], bool], Callable[[Path], Encoder]]] = {}
 
 
-def register_loader(name: str, detect: Callable[[Path], bool], load: Callable[[Path], Encoder]):
+def register_loader(name: str, detect: Callable[[Path], bool], load: Callable[[Path, Path], Encoder]):
+    """``load(path, cache_dir)``: the cache resolves packaged base models (a PEFT adapter's base)."""
     registry.add(LOADERS, name, (detect, load), "encoder loader")
 
 
-def load_encoder(ref: str) -> Encoder:
+def load_encoder(ref: str, cache_dir: Path) -> Encoder:
     """An encoder for a short teacher name or a local folder (first registered layout that matches)."""
-    path = resolve(ref)
+    path = resolve(ref, cache_dir)
     for detect, load in LOADERS.values():
         if detect(path):
-            return load(path)
+            return load(path, cache_dir)
     raise ModelError(f"{path} is not a model folder this dashboard can load "
                      f"({', '.join(LOADERS)}); it needs config.json and safetensors weights")
 
@@ -101,12 +102,13 @@ def _load_hf(path: Path, adapter: Path | None = None) -> Encoder:
     return Encoder("hf-mean-pool" + ("+peft" if adapter else ""), path, params, encode)
 
 
-def _load_peft(path: Path) -> Encoder:
+def _load_peft(path: Path, cache_dir: Path) -> Encoder:
     base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
-    return _load_hf(resolve(base), adapter=path)
+    return _load_hf(resolve(base, cache_dir), adapter=path)
 
 
-register_loader("model2vec", lambda p: _config(p).get("model_type") == "model2vec", _load_model2vec)
+register_loader("model2vec", lambda p: _config(p).get("model_type") == "model2vec", lambda p, _: _load_model2vec(p))
 register_loader("peft-adapter", lambda p: (p / "adapter_config.json").is_file(), _load_peft)
-register_loader("sentence-transformers", lambda p: (p / "modules.json").is_file(), _load_sentence_transformer)
-register_loader("hf-encoder", lambda p: (p / "config.json").is_file(), _load_hf)
+register_loader("sentence-transformers", lambda p: (p / "modules.json").is_file(),
+                lambda p, _: _load_sentence_transformer(p))
+register_loader("hf-encoder", lambda p: (p / "config.json").is_file(), lambda p, _: _load_hf(p))

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from backend import registry, rundirs
-from backend.config import REPO_ROOT, settings
-from backend.records import record_from_dict
+from backend import catalog, registry, rundirs
+from backend.config import REPO_ROOT, Settings
 from backend.store import Store
 
 
@@ -39,62 +38,65 @@ def register_executor(name: str):
     return lambda fn: registry.add(EXECUTORS, name, fn, "executor")
 
 
-def run_jobs(jobs: list[Job], executor: str, store: Store, runs_dir: Path, address: str | None = None) -> list[Job]:
+def run_jobs(jobs: list[Job], executor: str, store: Store, s: Settings, address: str | None = None) -> list[Job]:
     try:
         run = EXECUTORS[executor]
     except KeyError:
         raise ValueError(f"unknown executor {executor!r}; use one of: {', '.join(EXECUTORS)}") from None
-    return run(jobs, store, Path(runs_dir), address)
+    return run(jobs, store, s, address)
 
 
 @register_executor("local")
-def run_local(jobs: list[Job], store: Store, runs_dir: Path, address=None) -> list[Job]:
+def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[Job]:
     """One ``python -m backend launch`` process per run, one after the other (each ingests its own run)."""
     from backend.runners import _launch_args
     for job in jobs:
-        proc = subprocess.run(_launch_args(job.kind, job.options, runs_dir, store.path, job.run_id), cwd=REPO_ROOT)
+        proc = subprocess.run(_launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT)
         job.outcome = "finished" if proc.returncode == 0 else "failed"
     return jobs
 
 
-def _worker_env(runs_dir: Path) -> dict:
-    s = settings()
-    return {"PYTHONPATH": str(REPO_ROOT), "DASHBOARD_RUNS_DIR": str(runs_dir), "DASHBOARD_BENCH_DIR": str(s.bench_dir),
+def _worker_env(s: Settings) -> dict:
+    """A worker builds its settings from these (its entry point), the same as the driver's."""
+    return {"PYTHONPATH": str(REPO_ROOT), "DASHBOARD_RUNS_DIR": str(s.runs_dir), "DASHBOARD_BENCH_DIR": str(s.bench_dir),
             "DASHBOARD_CACHE_DIR": str(s.cache_dir)}
 
 
-def connect_ray(address: str | None, runs_dir: Path):
+def connect_ray(address: str | None, s: Settings):
     import ray
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
         if not address:
             raise ValueError("no Ray cluster given: pass --ray-address HOST:PORT or set RAY_ADDRESS "
                              "(start one with `ray start --head`)")
-        ray.init(address=address, runtime_env={"env_vars": _worker_env(runs_dir)}, log_to_driver=False)
+        ray.init(address=address, runtime_env={"env_vars": _worker_env(s)}, log_to_driver=False)
     return ray
 
 
-def _run_on_worker(kind: str, options: dict, run_id: str, runs_dir: str) -> list[str]:
-    """Inside a Ray worker: run, write run.json files, never open the DB. A failed run is a result (stored
-    as failed); only a lost worker makes Ray retry, and the retry replaces the same run id."""
+def _run_on_worker(kind: str, options: dict, run_id: str) -> list[str]:
+    """Inside a Ray worker (an entry point: its settings come from the environment the driver gave it): run,
+    write run.json files, never open the DB. A failed run is a result (stored as failed); only a lost worker
+    makes Ray retry, and the retry replaces the same run id."""
+    from backend.config import settings
     from backend.runners import RunFailed, launch
     try:
-        return [r.run_id for r in launch(kind, options, None, Path(runs_dir), run_id=run_id)]
+        return [r.run_id for r in launch(kind, options, None, settings(), run_id=run_id)]
     except RunFailed:
         return [run_id]
 
 
 @register_executor("ray")
-def run_ray(jobs: list[Job], store: Store, runs_dir: Path, address: str | None = None) -> list[Job]:
-    ray = connect_ray(address, runs_dir)
+def run_ray(jobs: list[Job], store: Store, s: Settings, address: str | None = None) -> list[Job]:
+    ray = connect_ray(address, s)
+    runs_dir = s.runs_dir
     task = ray.remote(_run_on_worker)
     refs = {task.options(num_cpus=j.cpus, memory=int(j.memory_gb * 2**30), max_retries=3, name=j.run_id)
-            .remote(j.kind, j.options, j.run_id, str(runs_dir)): j for j in jobs}
+            .remote(j.kind, j.options, j.run_id): j for j in jobs}
     pending = list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1, timeout=2.0)
         # Runs still going on the cluster show on the Runs page as running, with their progress.
-        ingest_run_files(store, runs_dir, [refs[r].run_id for r in pending])
+        catalog.ingest_run_files(store, runs_dir, [refs[r].run_id for r in pending])
         for ref in done:
             job = refs[ref]
             try:
@@ -102,26 +104,12 @@ def run_ray(jobs: list[Job], store: Store, runs_dir: Path, address: str | None =
             except Exception as e:  # noqa: BLE001 - retries exhausted: say so, keep the other runs going
                 job.outcome = f"lost: {type(e).__name__}"
                 continue
-            statuses = ingest_run_files(store, runs_dir, ids)
+            statuses = catalog.ingest_run_files(store, runs_dir, ids)
             job.outcome = statuses.get(job.run_id, "missing")
     return jobs
 
 
-def ingest_run_files(store: Store, runs_dir: Path, run_ids: list[str]) -> dict[str, str]:
-    """Ingest the run.json files of ``run_ids`` (and their protocol twins) that exist; {run_id: status}."""
-    records = {}
-    for run_id in run_ids:
-        for path in sorted(runs_dir.glob(f"{run_id}*/run.json")):
-            text = rundirs.read_text(path)
-            if text:
-                record = record_from_dict(json.loads(text))
-                records[record.run_id] = record
-    if records:
-        store.ingest(list(records.values()), replace=True)
-    return {run_id: r.status for run_id, r in records.items()}
-
-
-def expand_sweep(path: Path) -> list[Job]:
+def expand_sweep(path: Path, bench_dir: Path) -> list[Job]:
     """Jobs of a sweep file: each [[grid]] table is a kind plus options; list values multiply out.
 
     kind = "m2v-distill"            # or a list of kinds sharing the options below
@@ -130,7 +118,7 @@ def expand_sweep(path: Path) -> list[Job]:
     cpus = 1                        # optional: resources per run (Ray)
     memory_gb = 4
     """
-    from backend.runners import build_config, config_run_id
+    from backend.runners import build_config, config_run_id, pin_benchmark
     try:
         data = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -150,6 +138,8 @@ def expand_sweep(path: Path) -> list[Job]:
             options = dict(zip(keys, combo))
             kind = options.pop("kind")
             build_config(kind, options)  # a bad option fails here, before anything runs
+            # The benchmark is fixed now and part of the config hash: a newer one later is another run.
+            options = pin_benchmark(kind, options, bench_dir)
             run_id = config_run_id(kind, options)
             if run_id not in seen:
                 seen.add(run_id)
@@ -170,8 +160,8 @@ def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
 class RaySandboxPool:
     """pass@k execution fanned out over Ray workers: the same sandbox, one task per program."""
 
-    def __init__(self, limits, address: str | None = None):
-        self.ray = connect_ray(address, settings().runs_dir)
+    def __init__(self, limits, s: Settings, address: str | None = None):
+        self.ray = connect_ray(address, s)
         self.limits, self.task = limits, self.ray.remote(num_cpus=1)(_sandbox_task)
 
     def submit(self, job):

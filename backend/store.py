@@ -70,9 +70,10 @@ class IngestResult:
 
 
 class Store:
-    def __init__(self, path: Path, lock_timeout_s: float = 30.0):
+    def __init__(self, path: Path, lock_timeout_s: float = 30.0, runs_dir: Path | None = None):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        self.runs_dir = Path(runs_dir) if runs_dir else None  # the runs/ folder this DB indexes
 
     @contextmanager
     def connect(self, write: bool = False):

@@ -20,7 +20,7 @@ def load(what: str, *args) -> pd.DataFrame | None:
 
     Loading the runs first marks runs whose process died as interrupted, so none stays "running" forever.
     """
-    store = default_store()
+    store = default_store(settings())
     try:
         if what != "runs":
             return getattr(store, what)(*args)

@@ -44,7 +44,7 @@ if submitted:
     defaults = {f.name: f.default for f in fields}
     changed = {k: v for k, v in options.items() if v != defaults[k]}
     try:
-        proc, log = runners.spawn(kind, changed, settings().runs_dir, default_store().path)
+        proc, log = runners.spawn(kind, changed, settings().runs_dir, default_store(settings()).path)
         st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")
     except ValueError as e:
         st.error(f"Not started: {e}")

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from backend import catalog, compare, figures, rundirs
+from backend.catalog import default_store
 from backend.config import settings
 from pages.common import EMPTY_HINT, chart, download, load
 
@@ -42,6 +43,6 @@ elif runs is not None:
             st.write("Their folders move to `runs/.trash/`, so a delete can be undone by moving them back and "
                      "running `python -m backend rebuild`.")
             if st.button("Delete", type="primary", key="delete"):
-                catalog.delete_runs(chosen)
+                catalog.delete_runs(chosen, default_store(settings()))
                 st.session_state["runs_table_version"] = version + 1
                 st.rerun()

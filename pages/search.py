@@ -14,7 +14,7 @@ FOLDER = "a source folder…"
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def encoder_for(ref: str):
-    return load_encoder(ref)
+    return load_encoder(ref, settings().cache_dir)
 
 
 @st.cache_resource(show_spinner="Reading the corpus…", max_entries=4)
@@ -64,7 +64,7 @@ def column(slot, label, ref, corpus, query, k, gold):
 st.title("Live search")
 runs = load("runs")
 if runs is not None:
-    models, problems = search.searchable_models(runs)
+    models, problems = search.searchable_models(runs, settings().cache_dir)
     for problem in problems:
         st.caption(f"Not offered: {problem}")
     if not models:

@@ -42,7 +42,7 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def store(runs_dir) -> Store:
-    return catalog.default_store()
+    return catalog.default_store(settings())
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from backend import catalog, compare
+from backend.config import settings
 from backend.codegen import java, problems, sandbox
 from backend.catalog import ImportErrors
 from tests.conftest import needs_sandbox
@@ -122,7 +123,7 @@ def test_flipped_problems():
 def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
     """The real default model (Qwen2.5-Coder-0.5B GGUF) on 3 Python and 3 Java problems, executed."""
     from backend.runners import launch
-    [record] = launch("codegen-eval", {"limit": 3}, store, runs_dir)
+    [record] = launch("codegen-eval", {"limit": 3}, store, settings())
     assert record.status == "finished" and record.params > 400e6 and record.tokens_per_s > 0
     assert record.provenance["gguf_general_name"].startswith("Qwen2.5 Coder 0.5B")
     by = {(m["language"], m["metric"]): m for m in record.metrics}

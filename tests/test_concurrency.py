@@ -11,7 +11,8 @@ from tests.conftest import REFERENCE
 READER = """
 import sys, time
 from backend.catalog import default_store
-store, end = default_store(), time.monotonic() + float(sys.argv[1])
+from backend.config import settings
+store, end = default_store(settings()), time.monotonic() + float(sys.argv[1])
 reads = 0
 while time.monotonic() < end:
     store.runs(); store.metrics(); reads += 1

@@ -31,8 +31,8 @@ def small_bench(runs_dir, tmp_path, monkeypatch):
 
 
 def test_teacher_and_distilled_student_on_real_code(store, runs_dir, small_bench):
-    teacher = launch("teacher-eval", {"model": "minilm", "bench": small_bench}, store, runs_dir)
-    student = launch("m2v-distill", {"model": "minilm", "bench": small_bench, "pca_dims": 64}, store, runs_dir)
+    teacher = launch("teacher-eval", {"model": "minilm", "bench": small_bench}, store, settings())
+    student = launch("m2v-distill", {"model": "minilm", "bench": small_bench, "pca_dims": 64}, store, settings())
     runs = store.runs().set_index("run_id")
     assert [r.protocol for r in teacher] == ["full", "csn-1000"] and len(student) == 2  # all 60 queries
     t, s = runs.loc[teacher[0].run_id], runs.loc[student[0].run_id]
@@ -49,7 +49,7 @@ def test_teacher_and_distilled_student_on_real_code(store, runs_dir, small_bench
 
 def test_eval_of_a_missing_model_is_stored_as_failed(store, runs_dir, small_bench):
     with pytest.raises(RunFailed, match="not found"):
-        launch("eval", {"model": str(runs_dir / "no-such-model"), "bench": small_bench}, store, runs_dir)
+        launch("eval", {"model": str(runs_dir / "no-such-model"), "bench": small_bench}, store, settings())
     run = store.runs().iloc[0]
     assert run["status"] == "failed" and "not found" in run["error"] and run["finished_at"] is not None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from backend import catalog
+from backend.config import settings
 from backend.executors import already_done, expand_sweep, run_jobs
 from backend.store import Store
 from tests.conftest import make_tiny_model2vec, synthetic_bench
@@ -40,7 +41,7 @@ def cluster(tmp_path_factory):
 def _sweep(tmp_path, text):
     path = tmp_path / "sweep.toml"
     path.write_text(text)
-    return expand_sweep(path)
+    return expand_sweep(path, settings().bench_dir)
 
 
 def test_sweep_on_ray_equals_local(cluster, runs_dir, tmp_path, monkeypatch):
@@ -52,7 +53,7 @@ def test_sweep_on_ray_equals_local(cluster, runs_dir, tmp_path, monkeypatch):
     results = {}
     for executor in ("local", "ray"):
         store, runs = Store(tmp_path / executor / "db.duckdb"), tmp_path / executor / "runs"
-        done = run_jobs(_sweep(tmp_path, grid), executor, store, runs, cluster)
+        done = run_jobs(_sweep(tmp_path, grid), executor, store, settings().override(runs_dir=runs), cluster)
         assert [j.outcome for j in done] == ["finished", "finished"]
         results[executor] = store.metrics().sort_values(["run_id", "language", "metric"]).reset_index(drop=True)
         assert len(already_done(_sweep(tmp_path, grid), runs)) == 2  # a re-run of the sweep skips both
@@ -64,7 +65,7 @@ def test_killed_worker_is_retried_without_duplicates(cluster, runs_dir, store, t
     synthetic_bench(monkeypatch, tmp_path / "benchmarks", ("python", "go"))
     [job] = _sweep(tmp_path, '[[grid]]\nkind = "teacher-eval"\nmodel = "minilm"\nlanguages = "python,go"\n')
     finished = []
-    thread = threading.Thread(target=lambda: finished.extend(run_jobs([job], "ray", store, runs_dir, cluster)))
+    thread = threading.Thread(target=lambda: finished.extend(run_jobs([job], "ray", store, settings(), cluster)))
     thread.start()
     progress = runs_dir / job.run_id / "progress.json"
     deadline = time.monotonic() + 120

@@ -18,6 +18,7 @@ from backend import catalog, compare, csvexport
 from backend.__main__ import main
 from backend.catalog import ImportErrors
 from backend.codegen import problems as problem_sets
+from backend.config import settings
 from tests.conftest import DATA, tree
 
 POTION = DATA / "mteb" / "minishlab__potion-base-8M"
@@ -144,9 +145,9 @@ def test_bigcode_file_is_recognised_by_content_with_humanevalx(store, tmp_path, 
                                 "config": BIGCODE_CONFIG}))
     assert main(["import", str(path)]) == 0
     assert "skipped task 'multiple-cpp'" in capsys.readouterr().out
-    stored = {(lang, m): v for (_, lang, m), v in _stored(catalog.default_store()).items()}
+    stored = {(lang, m): v for (_, lang, m), v in _stored(catalog.default_store(settings())).items()}
     assert stored == {("python", "pass@1"): 0.3171, ("python", "pass@10"): 0.4695, ("java", "pass@1"): 0.2841}
-    config = json.loads(catalog.default_store().runs().iloc[0]["config"])
+    config = json.loads(catalog.default_store(settings()).runs().iloc[0]["config"])
     assert config["n_samples"] == 50 and config["limit"] is None
     assert config["problem_sets"] == {"python": "bigcode-humaneval", "java": "bigcode-humanevalx-java"}
 
@@ -252,7 +253,8 @@ def slow(records, runs_dir, saved=None):
     print("written", flush=True)
     time.sleep(60)  # killed here: every run.json written, the DB transaction not begun
 catalog.write_records = slow
-catalog.import_paths([sys.argv[1]])
+from backend.config import settings
+catalog.import_paths([sys.argv[1]], catalog.default_store(settings()))
 """
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from backend.retrieval import metrics_from_ranks, ranks_full, ranks_sampled
+from backend.config import settings
 
 
 def _random_run(seed, n_queries=200, n_docs=300):
@@ -63,11 +64,11 @@ def test_hf_encoder_sorts_by_length_and_returns_the_callers_order(tmp_path):
 
     from backend.encoders import load_encoder
     from backend.models import resolve
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve("minilm")), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(resolve("minilm", settings().cache_dir)), local_files_only=True)
     BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64)).save_pretrained(tmp_path / "tiny", safe_serialization=True)
     tokenizer.save_pretrained(tmp_path / "tiny")
-    encoder = load_encoder(str(tmp_path / "tiny"))
+    encoder = load_encoder(str(tmp_path / "tiny"), settings().cache_dir)
     texts = ["x = 1", "def parse(date):\n    return date.split('-') if date else None", "sort a list",
              "class A:\n    pass\n" * 5, "return"]
     alone = np.vstack([encoder.encode([t], 1) for t in texts])  # no padding at all

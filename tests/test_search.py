@@ -31,13 +31,13 @@ def env(runs_dir, tmp_path, monkeypatch):
     run = {"schema_version": 1, "run_id": "eval--tiny", "kind": "eval", "name": "tiny", "model": str(model),
            "benchmark": bench.name, "protocol": "full", "metrics": [{"language": "go", "metric": "mrr", "value": 0.5}]}
     (tmp_path / "run.json").write_text(json.dumps(run))
-    catalog.import_paths([tmp_path / "run.json"], store=catalog.default_store())
+    catalog.import_paths([tmp_path / "run.json"], store=catalog.default_store(settings()))
     return {"bench": dataset.load(bench.name, settings().bench_dir), "model": str(model), "tmp": tmp_path}
 
 
 class CountingEncoder:
     def __init__(self, encoder):
-        self.inner, self.calls = encoder, 0
+        self.inner, self.calls, self.path = encoder, 0, encoder.path
 
     def encode(self, texts, batch_size=64):
         self.calls += len(texts)
@@ -47,7 +47,7 @@ class CountingEncoder:
 def test_search_finds_the_matching_function_and_caches_the_index(env, runs_dir):
     corpus = search.corpus_from_benchmark(env["bench"], "python")
     assert len(corpus.docs) == 100
-    encoder = CountingEncoder(load_encoder(env["model"]))
+    encoder = CountingEncoder(load_encoder(env["model"], settings().cache_dir))
     index = search.load_or_build_index(encoder, env["model"], corpus, runs_dir / ".index")
     assert index.kind == "flat" and not index.reused and encoder.calls == 100
     result = search.search(encoder, index, corpus, "parse the date quickly and return it", k=5)
@@ -70,7 +70,7 @@ def test_two_sessions_building_the_same_index_encode_the_corpus_once(env, runs_d
             time.sleep(0.5)  # long enough that the second session asks while the first is still encoding
             return super().encode(texts, batch_size)
 
-    encoder, results = SlowEncoder(load_encoder(env["model"])), []
+    encoder, results = SlowEncoder(load_encoder(env["model"], settings().cache_dir)), []
     threads = [threading.Thread(target=lambda: results.append(
         search.load_or_build_index(encoder, env["model"], corpus, runs_dir / ".index"))) for _ in range(2)]
     for t in threads:
@@ -83,7 +83,7 @@ def test_two_sessions_building_the_same_index_encode_the_corpus_once(env, runs_d
 
 def test_approximate_index_above_threshold_reports_recall(env, runs_dir):
     corpus = search.corpus_from_benchmark(env["bench"])  # 200 documents
-    encoder = load_encoder(env["model"])
+    encoder = load_encoder(env["model"], settings().cache_dir)
     index = search.load_or_build_index(encoder, env["model"], corpus, runs_dir / ".index", approx_threshold=50)
     assert index.kind == "hnsw" and 0.9 <= index.recall_at_10 <= 1.0
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from backend.runners import launch
+from backend.config import settings
 
 pytestmark = pytest.mark.slow
 TINY = {"languages": "python,java", "steps": 12, "train_batch_size": 8, "max_train": 40}
@@ -13,7 +14,7 @@ TINY = {"languages": "python,java", "steps": 12, "train_batch_size": 8, "max_tra
 def _check_saved_model_reproduces_the_run(record, store, runs_dir):
     """``eval`` of the saved model gives the run's own metrics: the artifact is what was evaluated."""
     languages = ",".join(sorted({m["language"] for m in record.metrics}))
-    again = launch("eval", {"model": record.model, "languages": languages}, store, runs_dir)[0]
+    again = launch("eval", {"model": record.model, "languages": languages}, store, settings())[0]
     got = {(m["language"], m["metric"]): m["value"] for m in again.metrics}
     for m in record.metrics:
         assert got[(m["language"], m["metric"])] == pytest.approx(m["value"], abs=1e-6), m
@@ -47,7 +48,7 @@ def toy_bench(runs_dir, tmp_path, monkeypatch):
 @pytest.mark.parametrize("corpus", ["code", "prose"])
 def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
     record = launch("m2v-tokenlearn", {**TINY, "corpus": corpus, "pca_dims": 32, "steps": 30, "corpus_size": 160,
-                                       "train_batch_size": 32}, store, runs_dir)[0]
+                                       "train_batch_size": 32}, store, settings())[0]
     assert record.status == "finished" and record.config["corpus"] == corpus
     assert record.trainable_params == record.params  # every vector trained; the fine-tuner's head is not the model
     assert _falls(_losses(runs_dir, record))
@@ -62,8 +63,8 @@ def test_peft_contrastive(store, runs_dir, toy_bench, method):
     from backend.runners.training import DEFAULT_LR, PeftConfig, peft_model
     # All 8 rotated pairs in every batch: the loss of that one batch must fall.
     options = {**TINY, "languages": "python", "method": method, "max_train": 8, "steps": 15}
-    record = launch("peft-contrastive", {**options, "learning_rate": 10 * DEFAULT_LR[method]}, store, runs_dir)[0]
-    wrapped = peft_model(AutoModel.from_pretrained(str(resolve("minilm"))), PeftConfig(**options))
+    record = launch("peft-contrastive", {**options, "learning_rate": 10 * DEFAULT_LR[method]}, store, settings())[0]
+    wrapped = peft_model(AutoModel.from_pretrained(str(resolve("minilm", settings().cache_dir))), PeftConfig(**options))
     trainable, total = wrapped.get_nb_trainable_parameters()
     assert record.trainable_params == trainable == sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
     assert 0 < trainable < total / 10
@@ -72,7 +73,7 @@ def test_peft_contrastive(store, runs_dir, toy_bench, method):
 
 
 def test_peft_per_language_adapters(store, runs_dir, tiny_bench):
-    record = launch("peft-contrastive", {**TINY, "steps": 4, "adapters": "per-language"}, store, runs_dir)[0]
+    record = launch("peft-contrastive", {**TINY, "steps": 4, "adapters": "per-language"}, store, settings())[0]
     assert (runs_dir / record.run_id / "model-python" / "adapter_config.json").is_file()
     assert (runs_dir / record.run_id / "model-java" / "adapter_config.json").is_file()
     assert {m["language"] for m in record.metrics} == {"python", "java"}
@@ -82,7 +83,7 @@ def test_kd_student(store, runs_dir, tiny_bench, monkeypatch):
     from backend.runners import RunContext
     fractions, report = [], RunContext.progress
     monkeypatch.setattr(RunContext, "progress", lambda self, f, *a, **k: (fractions.append(f), report(self, f, *a, **k)))
-    record = launch("kd-student", {**TINY, "layers": 2, "steps": 20, "learning_rate": 1e-4}, store, runs_dir)[0]
+    record = launch("kd-student", {**TINY, "layers": 2, "steps": 20, "learning_rate": 1e-4}, store, settings())[0]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0  # training then evaluation: the bar never goes back
     assert record.params < 20_000_000 and record.trainable_params == record.params  # MiniLM: 22.7M, 6 layers
     assert _falls(_losses(runs_dir, record))

