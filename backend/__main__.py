@@ -134,11 +134,15 @@ def cmd_bench_build(args, store, s):
 
 
 def cmd_bench_list(args, store, s):
+    """Each built benchmark: test/train pairs per language, and what each language was mined from."""
     import json
     for manifest in sorted(s.bench_dir.glob("*/manifest.json")):
-        counts = json.loads(manifest.read_text())["languages"]
+        data = json.loads(manifest.read_text())
+        counts = data["languages"]
         print(manifest.parent.name, " ".join(f"{k}:{v['counts']['test']}/{v['counts']['train']}"
                                               for k, v in counts.items()))
+        for language, versions in compare.source_versions(data).items():
+            print(f"  {language:10} {versions}")
 
 
 def cmd_launch(args, store, s):

@@ -293,3 +293,51 @@ def flipped_problems(problems: pd.DataFrame, run_a: str, run_b: str) -> pd.DataF
     flipped = both[both["change"] != 0].copy()
     flipped["flip"] = flipped["change"].map(lambda c: "now passes" if c > 0 else "now fails")
     return flipped.sort_values(["change", "language", "problem_id"], ascending=[False, True, True]).reset_index(drop=True)
+
+
+def _flatten(prefix: str, value, out: dict):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = json.dumps(value, sort_keys=True) if isinstance(value, list) else value
+
+
+def json_object(value) -> dict:
+    """A JSON object stored as text (config, provenance), or {} when absent or not an object."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def source_versions(manifest: dict) -> dict[str, str]:
+    """language -> the packages (and versions) a built benchmark was mined from (its manifest)."""
+    out = {}
+    for language, info in (manifest.get("languages") or {}).items():
+        packages = info.get("packages") or []
+        out[language] = ", ".join(f"{p.get('package')} {p.get('version') or p.get('name') or ''}".strip()
+                                  for p in packages if isinstance(p, dict)) or info.get("kind", "")
+    return out
+
+
+def config_diff(runs: pd.DataFrame, manifests: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Only what differs between two or more runs: their config, provenance (code commit, libraries, machine),
+    benchmark and, where the benchmark's manifest is known, the versions of the sources it was mined from.
+    One row per differing key, one column per run (by name)."""
+    manifests = manifests or {}
+    flat = {}
+    for run in runs.to_dict("records"):
+        out = {"benchmark": run.get("benchmark"), "protocol": run.get("protocol")}
+        _flatten("config", json_object(run.get("config")), out)
+        _flatten("provenance", json_object(run.get("provenance")), out)
+        bench = str(run.get("benchmark") or "")
+        if bench in manifests:
+            _flatten("benchmark sources", source_versions(manifests[bench]), out)
+        flat[f"{run.get('name')} · {run.get('run_id')}"] = out
+    keys = sorted({k for values in flat.values() for k in values})
+    rows = [[key, *(values.get(key) for values in flat.values())] for key in keys]
+    table = pd.DataFrame(rows, columns=["key", *flat])
+    differs = table[list(flat)].astype(str).nunique(axis=1) > 1
+    return table[differs].reset_index(drop=True)

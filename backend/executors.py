@@ -56,42 +56,36 @@ def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[
     return jobs
 
 
-def _worker_env(s: Settings) -> dict:
-    """A worker builds its settings from these (its entry point), the same as the driver's."""
-    return {"PYTHONPATH": str(REPO_ROOT), "DASHBOARD_RUNS_DIR": str(s.runs_dir), "DASHBOARD_BENCH_DIR": str(s.bench_dir),
-            "DASHBOARD_CACHE_DIR": str(s.cache_dir)}
-
-
-def connect_ray(address: str | None, s: Settings):
+def connect_ray(address: str | None):
     import ray
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
         if not address:
             raise ValueError("no Ray cluster given: pass --ray-address HOST:PORT or set RAY_ADDRESS "
                              "(start one with `ray start --head`)")
-        ray.init(address=address, runtime_env={"env_vars": _worker_env(s)}, log_to_driver=False)
+        # Settings travel with each task (the driver's, passed down), so the environment only finds our code.
+        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}, log_to_driver=False)
     return ray
 
 
-def _run_on_worker(kind: str, options: dict, run_id: str) -> list[str]:
-    """Inside a Ray worker (an entry point: its settings come from the environment the driver gave it): run,
-    write run.json files, never open the DB. A failed run is a result (stored as failed); only a lost worker
-    makes Ray retry, and the retry replaces the same run id."""
-    from backend.config import settings
+def _run_on_worker(kind: str, options: dict, run_id: str, s: Settings) -> list[str]:
+    """Inside a Ray worker, with the driver's settings passed down (not the worker's environment, which Ray
+    sets once per connection): run, write run.json files, never open the DB. A failed run is a result (stored
+    as failed); only a lost worker makes Ray retry, and the retry replaces the same run id."""
     from backend.runners import RunFailed, launch
     try:
-        return [r.run_id for r in launch(kind, options, None, settings(), run_id=run_id)]
+        return [r.run_id for r in launch(kind, options, None, s, run_id=run_id)]
     except RunFailed:
         return [run_id]
 
 
 @register_executor("ray")
 def run_ray(jobs: list[Job], store: Store, s: Settings, address: str | None = None) -> list[Job]:
-    ray = connect_ray(address, s)
+    ray = connect_ray(address)
     runs_dir = s.runs_dir
     task = ray.remote(_run_on_worker)
     refs = {task.options(num_cpus=j.cpus, memory=int(j.memory_gb * 2**30), max_retries=3, name=j.run_id)
-            .remote(j.kind, j.options, j.run_id): j for j in jobs}
+            .remote(j.kind, j.options, j.run_id, s): j for j in jobs}
     pending = list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1, timeout=2.0)
@@ -160,8 +154,8 @@ def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
 class RaySandboxPool:
     """pass@k execution fanned out over Ray workers: the same sandbox, one task per program."""
 
-    def __init__(self, limits, s: Settings, address: str | None = None):
-        self.ray = connect_ray(address, s)
+    def __init__(self, limits, address: str | None = None):
+        self.ray = connect_ray(address)
         self.limits, self.task = limits, self.ray.remote(num_cpus=1)(_sandbox_task)
 
     def submit(self, job):

@@ -55,3 +55,17 @@ def not_drawn(frame: pd.DataFrame, column: str, what: str):
     missing = sorted(set(frame.loc[frame[column].isna(), "name"]))
     if missing:
         st.caption(f"Not drawn (no {what} recorded): {', '.join(missing)}")
+
+
+@st.cache_data(ttl=60)
+def bench_manifests(bench_dir) -> dict[str, dict]:
+    """Built benchmarks' manifests by id (what each was mined from)."""
+    import json
+    from pathlib import Path
+    out = {}
+    for path in Path(bench_dir).glob("*/manifest.json"):
+        try:
+            out[path.parent.name] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return out

@@ -1,10 +1,13 @@
 """Launch: start a run of a registered kind in the background and follow its progress."""
 import streamlit as st
 
-from backend import runners
+import dataclasses
+
+from backend import options, runners
 from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import KINDS
+from backend.options import field_type
 from pages.common import load
 
 
@@ -30,20 +33,24 @@ st.title("Launch a run")
 running()  # first: what is going on now
 launchable = [k for k in KINDS.values() if k.runner]
 kind = st.selectbox("Kind", [k.name for k in launchable], format_func=lambda n: f"{n} — {KINDS[n].help}")
-fields = runners.config_fields(kind)
+config_cls = KINDS[kind].load()[1]
 with st.form("launch"):
-    options = {}
-    for f in fields:
-        label, help_text = f.name.replace("_", " "), f.metadata.get("help")
-        if isinstance(f.default, int):
-            options[f.name] = st.number_input(label, value=f.default, min_value=0, step=1, help=help_text)
+    values = {}
+    for f in dataclasses.fields(config_cls):
+        label, help_text, kind_of = f.name.replace("_", " "), f.metadata.get("help"), field_type(config_cls, f)
+        if f.metadata.get("choices"):
+            allowed = list(f.metadata["choices"])
+            values[f.name] = st.selectbox(label, allowed, index=allowed.index(f.default), help=help_text)
+        elif kind_of is int:
+            values[f.name] = st.number_input(label, value=f.default, step=1, help=help_text)
+        elif kind_of is float:
+            values[f.name] = st.number_input(label, value=float(f.default), format="%g", help=help_text)
         else:
-            options[f.name] = st.text_input(label, value=f.default, help=help_text)
+            values[f.name] = st.text_input(label, value=str(f.default), help=help_text)
     submitted = st.form_submit_button("Launch", type="primary")
 if submitted:
-    defaults = {f.name: f.default for f in fields}
-    changed = {k: v for k, v in options.items() if v != defaults[k]}
     try:
+        changed = options.changed(config_cls, values)  # the one conversion: "0.05" from a widget is 0.05
         proc, log = runners.spawn(kind, changed, settings().runs_dir, default_store(settings()).path)
         st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")
     except ValueError as e:

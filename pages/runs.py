@@ -4,7 +4,7 @@ import streamlit as st
 from backend import catalog, compare, figures, rundirs
 from backend.catalog import default_store
 from backend.config import settings
-from pages.common import EMPTY_HINT, chart, download, load
+from pages.common import EMPTY_HINT, bench_manifests, chart, download, load
 
 COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "protocol", "params", "disk_mb",
            "languages", "created_at", "error"]
@@ -39,6 +39,18 @@ elif runs is not None:
             if curve:
                 st.caption(f"Training loss, {len(curve)} steps")
                 chart(figures.loss_curve, curve, key=f"loss_{run_id}")
+        picked = runs[runs["run_id"].isin(chosen)]
+        if len(chosen) == 1:
+            with st.expander("How this run was made (provenance)"):
+                st.json(compare.json_object(picked["provenance"].iloc[0]) or {"provenance": "none recorded"})
+        else:
+            st.subheader(f"What differs between the {len(chosen)} selected runs")
+            diff = compare.config_diff(picked, bench_manifests(settings().bench_dir))
+            if diff.empty:
+                st.caption("Nothing: same config, provenance and benchmark.")
+            else:
+                st.dataframe(diff, hide_index=True, width="stretch")
+                download(diff, "config-diff.csv", "config_diff_csv")
         with st.expander(f"Delete {len(chosen)} selected run(s)"):
             st.write("Their folders move to `runs/.trash/`, so a delete can be undone by moving them back and "
                      "running `python -m backend rebuild`.")

@@ -142,7 +142,7 @@ def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, m
     from backend.runners import launch
     [record] = launch("codegen-finetune", {"method": method, "steps": 8, "batch_size": 4, "max_length": 48,
                                            "heldout": 4, "limit": 1, "max_new_tokens": 24,
-                                           "learning_rate": 1e-3 if method == "lora" else 1e-4}, store, runs_dir)
+                                           "learning_rate": 1e-3 if method == "lora" else 1e-4}, store, settings())
     by = {(m["language"], m["metric"]): m["value"] for m in record.metrics}
     assert by[("java", "perplexity")] < by[("java", "base_perplexity")]  # it learned the target language
     losses = json.loads((runs_dir / record.run_id / "losses.json").read_text())

@@ -163,3 +163,44 @@ def test_codegen_page_scatter_table_and_flips(store, tmp_path):
 def test_codegen_page_without_runs_says_how_to_make_one(reference_store):
     at = page("pages/codegen.py")
     assert not at.exception and "launch codegen-eval" in at.info[0].value
+
+
+def _partial_runs(tmp_path):
+    """Runs as imports leave them: no model, no params, no per-language rows, only an overall score, a name
+    longer than any column, codegen runs without params or memory."""
+    long_name = "a very long run name " * 12
+    rows = ["run_id,kind,name,language,ndcg@10,mrr",
+            f"partial--no-model,m2v-distill,{long_name},python,0.4,0.3",
+            "partial--overall-only,teacher-eval,overall only,overall,0.6,",
+            "partial--one-language,external-retrieval,,java,0.2,0.1"]
+    (tmp_path / "partial.csv").write_text("\n".join(rows) + "\n")
+    codegen = {"schema_version": 1, "run_id": "partial--codegen", "kind": "codegen-eval", "name": "no sizes",
+               "metrics": [{"language": "python", "metric": "pass@1", "value": 0.5}]}
+    (tmp_path / "codegen.json").write_text(json.dumps(codegen))
+    return [tmp_path / "partial.csv", tmp_path / "codegen.json"]
+
+
+@pytest.mark.parametrize("name", ["app.py", "pages/runs.py", "pages/deltas.py", "pages/efficiency.py",
+                                  "pages/search.py", "pages/codegen.py", "pages/launch.py"])
+def test_every_page_survives_partial_data(name, store, tmp_path):
+    catalog.import_paths(_partial_runs(tmp_path), store=store)
+    at = page(name)
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_config_diff_shows_only_what_differs():
+    import pandas as pd
+
+    from backend import compare
+    env = {"code_commit": "abc", "libraries": {"torch": "2.13.0", "peft": "0.21.2"}, "cpu_count": 2}
+    runs = pd.DataFrame([
+        {"run_id": "a", "name": "A", "benchmark": "b1", "protocol": "full", "config": json.dumps({"steps": 100, "seed": 0}),
+         "provenance": json.dumps({"environment": env})},
+        {"run_id": "b", "name": "B", "benchmark": "b2", "protocol": "full", "config": json.dumps({"steps": 200, "seed": 0}),
+         "provenance": json.dumps({"environment": {**env, "libraries": {"torch": "2.13.0", "peft": "0.22.0"}}})}])
+    manifests = {"b1": {"languages": {"java": {"packages": [{"package": "openjdk-17-source", "version": "17.0.15"}]}}},
+                 "b2": {"languages": {"java": {"packages": [{"package": "openjdk-17-source", "version": "17.0.17"}]}}}}
+    diff = compare.config_diff(runs, manifests).set_index("key")
+    assert set(diff.index) == {"benchmark", "config.steps", "provenance.environment.libraries.peft",
+                               "benchmark sources.java"}
+    assert diff.loc["benchmark sources.java"].tolist() == ["openjdk-17-source 17.0.15", "openjdk-17-source 17.0.17"]

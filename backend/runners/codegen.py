@@ -90,7 +90,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
     limits = sandbox.Limits(timeout_s=config.timeout_s, cpu_s=int(config.timeout_s) + 1)
     if config.execute_on == "ray":
         from backend.executors import RaySandboxPool
-        pool_context = RaySandboxPool(limits, ctx.settings)
+        pool_context = RaySandboxPool(limits)
     else:
         pool_context = sandbox.Pool(limits)
     with pool_context as pool:
