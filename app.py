@@ -3,7 +3,7 @@ import streamlit as st
 
 from backend.catalog import default_store
 from backend.config import settings
-from backend.runners import defaults_in_progress
+from backend.runs.supervision import defaults_in_progress
 
 st.set_page_config(page_title="Code-model comparison", page_icon=":material/monitoring:", layout="wide")
 PAGES = [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from backend import catalog, compare, csvexport
 from backend.config import REPO_ROOT, settings
-from backend.runners import DEFAULTS_KEY
+from backend.runs.first_start import DEFAULTS_KEY
 from backend.store import Store, StoreError
 
 EXPORTS = ("runs", "metrics", "efficiency", "deltas")
@@ -119,7 +119,7 @@ def cmd_serve(args, store, s):
 
 def cmd_bench_build(args, store, s):
     from backend.bench import build
-    from backend.bench.sources import DEFAULT_SOURCES, Source
+    from backend.bench.sources import DEFAULT_SOURCES, SourceSpec
     if args.csn:
         path = build.build_from_codesearchnet(args.csn, s.bench_dir, args.test_size, args.seed)
     else:
@@ -128,7 +128,7 @@ def cmd_bench_build(args, store, s):
         if args.source_dir:
             if len(languages) != 1:
                 raise ValueError("--from DIR mines one language: add --lang LANGUAGE")
-            sources = {languages[0]: Source(languages[0], "dir", path=args.source_dir)}
+            sources = {languages[0]: SourceSpec(languages[0], "dir", path=args.source_dir)}
         path = build.build(languages, s.bench_dir, s.cache_dir, args.test_size, args.seed, sources)
     print(f"benchmark {path.name} -> {path}")
 
@@ -146,15 +146,15 @@ def cmd_bench_list(args, store, s):
 
 
 def cmd_launch(args, store, s):
-    from backend.runners import launch
+    from backend.runs.lifecycle import launch
     options = {k: v for k, v in vars(args).items() if k.startswith("opt_")}
     options = {k[4:]: v for k, v in options.items() if v is not None}
     if getattr(args, "executor", "local") == "local":
         for record in launch(args.kind, options, store, s, run_id=getattr(args, "run_id", None)):
             print(f"{record.run_id}: {record.status}")
         return 0
-    from backend.executors import Job, run_jobs
-    from backend.runners import config_run_id, pin_benchmark
+    from backend.runs.executors import Job, run_jobs
+    from backend.runs.lifecycle import config_run_id, pin_benchmark
     options = pin_benchmark(args.kind, options, s.bench_dir)
     job = Job(args.kind, options, args.run_id or config_run_id(args.kind, options))
     [job] = run_jobs([job], args.executor, store, s, args.ray_address)
@@ -163,7 +163,7 @@ def cmd_launch(args, store, s):
 
 
 def cmd_sweep(args, store, s):
-    from backend.executors import already_done, expand_sweep, run_jobs
+    from backend.runs.executors import already_done, expand_sweep, run_jobs
     jobs = expand_sweep(args.file, s.bench_dir)
     done = {j.run_id for j in already_done(jobs, s.runs_dir)}
     todo = [j for j in jobs if j.run_id not in done]
@@ -175,15 +175,15 @@ def cmd_sweep(args, store, s):
 
 
 def cmd_defaults(args, store, s):
-    from backend.runners import ensure_default_runs
+    from backend.runs.first_start import ensure_default_runs
     made = ensure_default_runs(store, s)
     print("default runs made" if made else "default runs exist already")
 
 
 def cmd_search(args, store, s):
     """Print both runs' top-k lists for one query: the CLI twin of the Live search page."""
-    from backend import search
-    from backend.encoders import load_encoder
+    from backend.retrieval import search
+    from backend.retrieval.encoders import load_encoder
     runs = store.runs().set_index("run_id", drop=False)
     folder = args.corpus if Path(args.corpus).is_dir() else ""
     language = args.lang if folder else None if args.corpus == "all" else args.corpus
@@ -282,6 +282,7 @@ def _executor_args(c):
 def _launch_parsers(sub):
     """``launch KIND --option ...`` with options generated from each launchable kind's config dataclass."""
     import dataclasses
+
     from backend.kinds import KINDS
     launch = sub.add_parser("launch", help="run a registered run kind").add_subparsers(required=True, metavar="KIND")
     for kind in KINDS.values():

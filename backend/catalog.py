@@ -5,7 +5,6 @@ DB transaction; if the DB step fails the files are put back as they were.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 from backend import rundirs
 from backend.config import Settings
 from backend.importers import ImportFailure, load_path
-from backend.records import RunRecord, record_from_dict
+from backend.records import RunRecord
 from backend.store import IngestResult, Store, StoreError
 
 SEEDED_KEY = "reference_seeded"
@@ -83,7 +82,7 @@ def write_and_ingest(records: list[RunRecord], store: Store, runs_dir: Path, rep
     """Write runs/<id>/run.json for each record, then ingest; on any failure undo the file writes. A journal
     written first lets the next start undo them too if this process is killed before the DB commits."""
     recover(store, runs_dir)
-    paths = [rundirs.run_dir(runs_dir, r.run_id) / "run.json" for r in records]
+    paths = [rundirs.record_path(runs_dir, r.run_id) for r in records]
     saved = rundirs.snapshot(paths)
     journal = None
     try:
@@ -107,10 +106,9 @@ def ingest_run_files(store: Store, runs_dir: Path, run_ids: list[str]) -> dict[s
     """Ingest the run.json files of ``run_ids`` (and their protocol twins) that exist; {run_id: status}."""
     records = {}
     for run_id in run_ids:
-        for path in sorted(runs_dir.glob(f"{run_id}*/run.json")):
-            text = rundirs.read_text(path)
-            if text:
-                record = record_from_dict(json.loads(text))
+        for path in rundirs.twin_record_files(runs_dir, run_id):
+            record = rundirs.read_record(path)
+            if record is not None:
                 records[record.run_id] = record
     if records:
         store.ingest(list(records.values()), replace=True)
@@ -133,7 +131,7 @@ def recover(store: Store, runs_dir: Path) -> int:
 def write_records(records: list[RunRecord], runs_dir: Path, saved: dict | None = None):
     """Write runs/<id>/run.json for each record, without a DB (a cluster worker's side; the driver ingests)."""
     for record in records:
-        path = rundirs.run_dir(runs_dir, record.run_id) / "run.json"
+        path = rundirs.record_path(runs_dir, record.run_id)
         text = rundirs.dump(record)
         if (saved or {}).get(path) != text:
             rundirs.write_atomic(path, text, durable=False)

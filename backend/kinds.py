@@ -43,14 +43,14 @@ def get_kind(name: str) -> Kind:
         raise ValueError(f"unknown run kind {name!r}; use one of: {', '.join(sorted(KINDS))}") from None
 
 
-_RETRIEVAL = "backend.runners.retrieval"
+_RETRIEVAL = "backend.retrieval.runs"
 register_kind("teacher-eval", "retrieval", "a sentence-transformer teacher evaluated as is (the base line)",
               f"{_RETRIEVAL}:run_eval", f"{_RETRIEVAL}:TeacherEvalConfig")
 register_kind("eval", "retrieval", "any saved model folder evaluated as is",
               f"{_RETRIEVAL}:run_eval", f"{_RETRIEVAL}:EvalConfig")
 register_kind("m2v-distill", "retrieval", "Model2Vec static distillation of a teacher",
               f"{_RETRIEVAL}:run_m2v_distill", f"{_RETRIEVAL}:DistillConfig")
-_TRAINING = "backend.runners.training"
+_TRAINING = "backend.retrieval.training"
 register_kind("m2v-tokenlearn", "retrieval", "Model2Vec distillation + tokenlearn fine-tuning (code or prose corpus)",
               f"{_TRAINING}:run_m2v_tokenlearn", f"{_TRAINING}:TokenlearnConfig")
 register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt tuning) contrastive fine-tuning",
@@ -58,7 +58,7 @@ register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt
 register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student",
               f"{_TRAINING}:run_kd_student", f"{_TRAINING}:KDConfig")
 register_kind("external-retrieval", "retrieval", "a retrieval model evaluated elsewhere (e.g. MTEB results)")
-_CODEGEN = "backend.runners.codegen"
+_CODEGEN = "backend.codegen.runs"
 register_kind("codegen-eval", "codegen", "a causal code LM judged by executed pass@k",
               f"{_CODEGEN}:run_codegen_eval", f"{_CODEGEN}:CodegenEvalConfig")
 register_kind("codegen-finetune", "codegen", "LoRA or full fine-tuning of a causal code LM, then pass@k",

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from backend.kinds import get_kind
-from backend.vocab import METRICS, Language, Source, Status, canonical_metric, enum_value
+from backend.vocab import (
+    METRICS,
+    ExecStatus,
+    Language,
+    RunStatus,
+    Source,
+    canonical_metric,
+    enum_value,
+)
 
 SCHEMA_VERSION = 1
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@-]{0,199}$")
@@ -60,7 +68,7 @@ class RunRecord:
     kind: str
     metrics: list[dict]
     name: str = ""
-    status: str = Status.FINISHED.value
+    status: str = RunStatus.FINISHED.value
     created_at: str | None = None
     finished_at: str | None = None
     benchmark: str | None = None
@@ -136,7 +144,7 @@ def record_from_dict(data) -> RunRecord:
         for key in ("name", "benchmark", "protocol", "model", "error"):
             if key in values:
                 values[key] = _text(values[key], key)
-        values["status"] = enum_value(Status, values.get("status", Status.FINISHED.value), "status")
+        values["status"] = enum_value(RunStatus, values.get("status", RunStatus.FINISHED.value), "status")
         values["source"] = enum_value(Source, values.get("source", Source.LOCAL.value), "source")
         for key in ("created_at", "finished_at"):
             if key in values:
@@ -231,7 +239,7 @@ def _query_row(row, i) -> dict:
             "query_id": _text(str(row["query_id"]), f"queries[{i}].query_id"), "gold_rank": rank}
 
 
-EXECUTION_STATUSES = ("PASS", "FAIL", "TIMEOUT", "ERROR")
+EXECUTION_STATUSES = tuple(s.value for s in ExecStatus)
 
 
 def _problem_row(row, i) -> dict:

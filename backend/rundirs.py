@@ -41,6 +41,27 @@ def read_text(path: Path) -> str | None:
         return None
 
 
+def record_path(runs_dir: Path, run_id: str) -> Path:
+    return run_dir(runs_dir, run_id) / "run.json"
+
+
+def read_record(path: Path) -> RunRecord | None:
+    """The record in a run.json (None if absent or unreadable)."""
+    import json
+
+    from backend.records import RecordError, record_from_dict
+    text = read_text(path)
+    try:
+        return record_from_dict(json.loads(text)) if text else None
+    except (ValueError, RecordError):
+        return None
+
+
+def twin_record_files(runs_dir: Path, run_id: str) -> list[Path]:
+    """run.json of a run and of its protocol twins (``<id>--csn-1000``)."""
+    return sorted(Path(runs_dir).glob(f"{run_id}*/run.json"))
+
+
 def stored_digest(runs_dir: Path, run_id: str) -> str | None:
     """Digest of the run.json already in runs/ for this id (None if absent or unreadable)."""
     path = run_dir(runs_dir, run_id) / "run.json"

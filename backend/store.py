@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from backend.records import RunRecord
-from backend.vocab import Language, Source, Status
+from backend.vocab import Language, RunStatus, Source
 
 RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", "benchmark", "protocol", "model",
                "params", "trainable_params", "disk_mb", "peak_memory_mb", "train_seconds", "encode_throughput",
@@ -36,7 +36,7 @@ migration = MIGRATIONS.append
 migration(f"""
 CREATE TABLE runs (
     run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
-    status VARCHAR NOT NULL CHECK (status IN ({_in(Status)})),
+    status VARCHAR NOT NULL CHECK (status IN ({_in(RunStatus)})),
     created_at TIMESTAMP, finished_at TIMESTAMP, benchmark VARCHAR, protocol VARCHAR, model VARCHAR,
     params BIGINT, trainable_params BIGINT, disk_mb DOUBLE, peak_memory_mb DOUBLE, train_seconds DOUBLE,
     encode_throughput DOUBLE, config VARCHAR, source VARCHAR NOT NULL CHECK (source IN ({_in(Source)})),

@@ -19,12 +19,19 @@ class Language(str, Enum):
 CODE_LANGUAGES = [lang.value for lang in Language if lang is not Language.OVERALL]
 
 
-class Status(str, Enum):
+class RunStatus(str, Enum):
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+
+
+class ExecStatus(str, Enum):
+    PASS = "PASS"  # the tests ran to their end, judged here, every check true
+    FAIL = "FAIL"  # a check was false, a test call raised, or the program ended before the tests did
+    TIMEOUT = "TIMEOUT"  # wall-clock or CPU limit reached before the tests ended
+    ERROR = "ERROR"  # never ran: does not compile / parse, or the sandbox could not start it
 
 
 class Source(str, Enum):

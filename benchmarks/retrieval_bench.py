@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def metric_speed(n_queries: int, n_docs: int):
     import pytrec_eval
-    from backend.retrieval import metrics_from_ranks
+
+    from backend.retrieval.metrics import metrics_from_ranks
     rng = np.random.default_rng(0)
     scores = rng.random((n_queries, n_docs))
     gold = rng.integers(0, n_docs, n_queries)
@@ -44,10 +45,11 @@ def metric_speed(n_queries: int, n_docs: int):
 
 def encode_speed(n_docs: int, bench: str | None):
     from model2vec.distill import distill
+
     from backend.bench import dataset
     from backend.config import settings
-    from backend.encoders import load_encoder
-    from backend.models import resolve
+    from backend.retrieval.encoders import load_encoder
+    from backend.retrieval.models import resolve
     b = dataset.load(bench, settings().bench_dir)
     docs = [p["code"] for lang in b.languages for p in b.pairs(lang, "test")[: max(1, n_docs // len(b.languages))]]
     student_dir = Path(tempfile.mkdtemp()) / "m2v"

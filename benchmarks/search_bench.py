@@ -27,7 +27,8 @@ def percentiles(ms: list[float]) -> str:
 def side(label, encoder, emb, queries, corpus, real_embeddings=True):
     """End-to-end latency through the dashboard's search() on flat and HNSW, and the plain FAISS peer."""
     import faiss
-    from backend import search
+
+    from backend.retrieval import search
     approx, kind, recall = search._make_index(emb, approx_threshold=0)
     flat = faiss.IndexFlatIP(emb.shape[1])
     flat.add(emb)
@@ -60,10 +61,10 @@ def main():
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--student", default=None, help="Model2Vec folder (default: distil MiniLM here, ~20 s)")
     args = ap.parse_args()
-    from backend import search
     from backend.bench import dataset
     from backend.config import settings
-    from backend.encoders import load_encoder
+    from backend.retrieval import search
+    from backend.retrieval.encoders import load_encoder
     bench = dataset.load(None, settings().bench_dir)
     base = search.corpus_from_benchmark(bench)
     docs = [base.docs[i % len(base.docs)] for i in range(args.docs)]
@@ -75,7 +76,8 @@ def main():
     student_dir = args.student
     if student_dir is None:
         from model2vec.distill import distill
-        from backend.models import resolve
+
+        from backend.retrieval.models import resolve
         student_dir = str(Path(settings().cache_dir) / "bench-m2v-minilm")
         if not Path(student_dir, "config.json").is_file():
             distill(model_name=str(resolve("minilm")), pca_dims=256).save_pretrained(student_dir)

@@ -7,7 +7,7 @@ import streamlit as st
 from backend import csvexport, figures
 from backend.catalog import default_store
 from backend.config import settings
-from backend.runners import reap_interrupted
+from backend.runs.supervision import reap_interrupted
 from backend.store import StoreError
 
 EMPTY_HINT = ("No runs yet. Import the published reference runs with "

@@ -1,13 +1,14 @@
 """Launch: start a run of a registered kind in the background and follow its progress."""
-import streamlit as st
-
 import dataclasses
 
-from backend import options, runners
+import streamlit as st
+
+from backend import options
 from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import KINDS
 from backend.options import field_type
+from backend.runs import supervision
 from pages.common import load
 
 
@@ -19,11 +20,11 @@ def running():
     active = runs[runs["status"] == "running"]
     st.subheader(f"Running ({len(active)})")
     for run in active.itertuples():
-        p = runners.progress_of(settings().runs_dir, run.run_id)
+        p = supervision.progress_of(settings().runs_dir, run.run_id)
         bar, button = st.columns([6, 1])
         bar.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
         if button.button("Cancel", key=f"cancel-{run.run_id}"):
-            runners.cancel(settings().runs_dir, run.run_id)
+            supervision.cancel(settings().runs_dir, run.run_id)
     recent = runs[runs["status"].isin(["failed", "cancelled", "interrupted"])].head(5)
     for run in recent.itertuples():
         st.caption(f"{run.status}: {run.run_id} — {run.error}")
@@ -51,7 +52,7 @@ with st.form("launch"):
 if submitted:
     try:
         changed = options.changed(config_cls, values)  # the one conversion: "0.05" from a widget is 0.05
-        proc, log = runners.spawn(kind, changed, settings().runs_dir, default_store(settings()).path)
+        proc, log = supervision.spawn(kind, changed, settings().runs_dir, default_store(settings()).path)
         st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")
     except ValueError as e:
         st.error(f"Not started: {e}")

@@ -3,10 +3,11 @@ import random
 
 import streamlit as st
 
-from backend import search
 from backend.bench import dataset
 from backend.config import settings
-from backend.encoders import load_encoder
+from backend.retrieval import search
+from backend.retrieval.encoders import load_encoder
+from backend.vocab import CODE_LANGUAGES
 from pages.common import load
 
 FOLDER = "a source folder…"
@@ -88,7 +89,7 @@ if runs is not None:
     folder, folder_lang = "", "python"
     if choice == FOLDER:
         folder = c2.text_input("Folder to mine", placeholder="/path/to/your/repository")
-        folder_lang = c2.selectbox("Language", ["python", "java", "javascript", "go", "php", "ruby"])
+        folder_lang = c2.selectbox("Language", CODE_LANGUAGES)
     k = c3.number_input("k", min_value=1, max_value=50, value=10)
     try:
         if choice == FOLDER and not folder.strip():

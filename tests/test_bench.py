@@ -8,7 +8,7 @@ import pytest
 
 from backend.bench import build, dataset, doctext
 from backend.bench.miner import mine_source, skip_path
-from backend.bench.sources import Source, SourceError, fetch
+from backend.bench.sources import SourceError, SourceSpec, fetch
 
 MINE = Path(__file__).parent / "data" / "mine"
 EXPECTED = {  # file -> {function: query}; undocumented functions and constructors are absent
@@ -68,7 +68,7 @@ def test_dedupe_and_split_are_deterministic_and_disjoint():
 def test_build_from_a_folder_is_reproducible(tmp_path):
     src = tmp_path / "repo"
     shutil.copytree(MINE, src)
-    sources = {"python": Source("python", "dir", path=str(src))}
+    sources = {"python": SourceSpec("python", "dir", path=str(src))}
     first = build.build(["python"], tmp_path / "b", tmp_path / "cache", test_size=1, sources=sources, progress=False)
     second = build.build(["python"], tmp_path / "b2", tmp_path / "cache", test_size=1, sources=sources, progress=False)
     assert first.name == second.name  # same inputs, same id
@@ -87,9 +87,9 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no documented functions found for go"):
         build.build(["go"], tmp_path / "b", tmp_path / "c", progress=False,
-                    sources={"go": Source("go", "dir", path=str(tmp_path / "empty"))})
+                    sources={"go": SourceSpec("go", "dir", path=str(tmp_path / "empty"))})
     with pytest.raises(SourceError, match="is not a folder"):
-        fetch(Source("go", "dir", path=str(tmp_path / "missing")), tmp_path)
+        fetch(SourceSpec("go", "dir", path=str(tmp_path / "missing")), tmp_path)
     with pytest.raises(dataset.BenchmarkError, match="build one"):
         dataset.load(None, tmp_path / "nothing")
 

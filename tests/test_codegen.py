@@ -5,9 +5,10 @@ import shutil
 import pytest
 
 from backend import catalog, compare
-from backend.config import settings
-from backend.codegen import java, problems, sandbox
 from backend.catalog import ImportErrors
+from backend.codegen import java, problems, sandbox
+from backend.config import settings
+from backend.vocab import ExecStatus
 from tests.conftest import needs_sandbox
 
 needs_java = pytest.mark.skipif(not shutil.which("javac"), reason="needs a JDK (javac, java)")
@@ -47,9 +48,9 @@ def test_translation_of_types_and_asserts():
 def test_translated_problem_judges_a_java_solution():
     pset = problems.load_problem_set("humaneval-java")
     he0 = next(p for p in pset.problems if p.task_id == "HumanEval/0")
-    assert sandbox.run_job(pset.job(he0, HE0_JAVA)).status == sandbox.Status.PASS
+    assert sandbox.run_job(pset.job(he0, HE0_JAVA)).status == ExecStatus.PASS
     wrong = sandbox.run_job(pset.job(he0, "        return true;"))
-    assert wrong.status == sandbox.Status.FAIL and "test 2" in wrong.reason
+    assert wrong.status == ExecStatus.FAIL and "test 2" in wrong.reason
 
 
 def _samples(path, completions):
@@ -122,7 +123,7 @@ def test_flipped_problems():
 @needs_sandbox
 def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
     """The real default model (Qwen2.5-Coder-0.5B GGUF) on 3 Python and 3 Java problems, executed."""
-    from backend.runners import launch
+    from backend.runs.lifecycle import launch
     [record] = launch("codegen-eval", {"limit": 3}, store, settings())
     assert record.status == "finished" and record.params > 400e6 and record.tokens_per_s > 0
     assert record.provenance["gguf_general_name"].startswith("Qwen2.5 Coder 0.5B")
@@ -139,7 +140,7 @@ def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, method):
     """SmolLM2-135M (real, through transformers) learns a repetitive toy corpus: loss and perplexity fall."""
-    from backend.runners import launch
+    from backend.runs.lifecycle import launch
     [record] = launch("codegen-finetune", {"method": method, "steps": 8, "batch_size": 4, "max_length": 48,
                                            "heldout": 4, "limit": 1, "max_new_tokens": 24,
                                            "learning_rate": 1e-3 if method == "lora" else 1e-4}, store, settings())
@@ -165,5 +166,5 @@ def test_every_java_program_compiles_and_a_throwing_body_fails():
     pset = problems.load_problem_set("humaneval-java")
     jobs = [pset.job(p, "        throw new UnsupportedOperationException();") for p in pset.problems]
     outcomes = sandbox.run_many(jobs, sandbox.Limits(timeout_s=30, cpu_s=30))
-    assert {o.status for o in outcomes} == {sandbox.Status.FAIL}, [
-        (p.task_id, o.stderr[-300:]) for p, o in zip(pset.problems, outcomes) if o.status != sandbox.Status.FAIL][:3]
+    assert {o.status for o in outcomes} == {ExecStatus.FAIL}, [
+        (p.task_id, o.stderr[-300:]) for p, o in zip(pset.problems, outcomes) if o.status != ExecStatus.FAIL][:3]

@@ -70,6 +70,7 @@ print(renders)
 def test_dashboard_open_while_two_runs_launch_and_an_import_runs(store, runs_dir, tmp_path):
     """The dashboard renders pages while two `launch` processes and one `import` write: all succeed."""
     import time
+
     from backend.bench import build
     from tests.conftest import make_tiny_model2vec
     from tests.test_search import _pairs

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from backend.bench import build
-from backend.bench.sources import Source
+from backend.bench.sources import SourceSpec
 from backend.config import settings
-from backend.runners import RunFailed, launch
+from backend.runs.lifecycle import RunFailed, launch
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def small_bench(runs_dir, tmp_path, monkeypatch):
     settings.cache_clear()
     email = Path(sysconfig.get_paths()["stdlib"]) / "email"
     path = build.build(["python"], settings().bench_dir, tmp_path / "cache", test_size=60, progress=False,
-                       sources={"python": Source("python", "dir", path=str(email))})
+                       sources={"python": SourceSpec("python", "dir", path=str(email))})
     return path.name
 
 
@@ -57,11 +57,11 @@ def test_eval_of_a_missing_model_is_stored_as_failed(store, runs_dir, small_benc
 def _teacher_eval_process(store, runs_dir, tmp_path):
     """A real `launch teacher-eval` process, returned once it is encoding (so it can be killed mid-run)."""
     from backend.config import REPO_ROOT
-    from backend.runners import progress_of
+    from backend.runs.supervision import progress_of
     bench = tmp_path / "benchmarks"
     email = Path(sysconfig.get_paths()["stdlib"]) / "email"  # big enough to still be encoding when stopped
     build.build(["python"], bench, tmp_path / "cache", test_size=100, progress=False,
-                sources={"python": Source("python", "dir", path=str(email))})
+                sources={"python": SourceSpec("python", "dir", path=str(email))})
     env = {**os.environ, "DASHBOARD_BENCH_DIR": str(bench), "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "teacher-eval"], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -76,7 +76,7 @@ def _teacher_eval_process(store, runs_dir, tmp_path):
 
 def test_a_killed_run_shows_as_interrupted_with_its_log(store, runs_dir, tmp_path):
     """kill -9 of a real runner process mid-run: the next page load marks it interrupted, the log is kept."""
-    from backend.runners import reap_interrupted
+    from backend.runs.supervision import reap_interrupted
     proc, run_id = _teacher_eval_process(store, runs_dir, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -89,7 +89,7 @@ def test_a_killed_run_shows_as_interrupted_with_its_log(store, runs_dir, tmp_pat
 
 def test_cancel_stores_the_run_as_cancelled(store, runs_dir, tmp_path):
     """The Launch page's Cancel: SIGINT to the runner, which stores the run as cancelled with its error."""
-    from backend.runners import cancel
+    from backend.runs.supervision import cancel
     proc, run_id = _teacher_eval_process(store, runs_dir, tmp_path)
     assert cancel(runs_dir, run_id)
     proc.wait(timeout=60)

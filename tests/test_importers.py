@@ -209,6 +209,7 @@ def test_unwritable_runs_dir_gives_a_clear_error(tmp_path, monkeypatch, capsys):
 
 def test_full_disk_gives_a_clear_error_and_leaves_nothing(store, runs_dir, tmp_path, monkeypatch, capsys):
     import errno
+
     from backend import rundirs
     (tmp_path / "run.json").write_text(json.dumps(GOOD_RUN))
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from backend.codegen import passk, problems, sandbox
-from backend.codegen.sandbox import Limits, Status
+from backend.codegen.sandbox import Limits
+from backend.vocab import ExecStatus
 from tests.conftest import needs_sandbox
 
 DATA = Path(__file__).parent / "data" / "humaneval"
@@ -24,7 +25,7 @@ def pset():
 def _ours(pset, samples: list[dict]) -> list[bool]:
     by_id = {p.task_id: p for p in pset.problems}
     outcomes = sandbox.run_many([pset.job(by_id[s["task_id"]], s["completion"]) for s in samples], LIMITS)
-    return [o.status == Status.PASS for o in outcomes]
+    return [o.status == ExecStatus.PASS for o in outcomes]
 
 
 def _human_eval(samples: list[dict]) -> list[bool]:

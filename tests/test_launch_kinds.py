@@ -7,9 +7,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend import options, runners
+from backend import options
 from backend.config import REPO_ROOT, settings
 from backend.kinds import KINDS
+from backend.runs import lifecycle, supervision
 
 LAUNCHABLE = [k.name for k in KINDS.values() if k.runner]
 
@@ -33,14 +34,14 @@ def _changes(config_cls) -> dict:
 
 @pytest.fixture
 def spawned(monkeypatch):
-    """runners.spawn validates exactly as before starting a process; here it records instead of starting one."""
+    """supervision.spawn validates exactly as before starting a process; here it records instead of starting one."""
     calls = []
 
     def fake_spawn(kind, opts, runs_dir, db_path):
-        runners.build_config(kind, opts)
+        lifecycle.build_config(kind, opts)
         calls.append((kind, opts))
         return type("P", (), {"pid": 0})(), runs_dir / "fake.log"
-    monkeypatch.setattr(runners, "spawn", fake_spawn)
+    monkeypatch.setattr(supervision, "spawn", fake_spawn)
     return calls
 
 
@@ -92,7 +93,7 @@ def test_the_cli_offers_choices_and_refuses_others(capsys):
 
 
 def test_sweep_values_get_the_same_messages(tmp_path):
-    from backend.executors import expand_sweep
+    from backend.runs.executors import expand_sweep
     path = tmp_path / "sweep.toml"
     path.write_text('[[grid]]\nkind = "peft-contrastive"\ntemperature = "warm"\n')
     with pytest.raises(ValueError, match="option temperature must be a number, got 'warm'"):

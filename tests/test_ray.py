@@ -13,7 +13,7 @@ import pytest
 
 from backend import catalog
 from backend.config import settings
-from backend.executors import already_done, expand_sweep, run_jobs
+from backend.runs.executors import already_done, expand_sweep, run_jobs
 from backend.store import Store
 from tests.conftest import make_tiny_model2vec, synthetic_bench
 from tests.test_search import _pairs

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from backend.retrieval import metrics_from_ranks, ranks_full, ranks_sampled
 from backend.config import settings
+from backend.retrieval.metrics import metrics_from_ranks, ranks_full, ranks_sampled
 
 
 def _random_run(seed, n_queries=200, n_docs=300):
@@ -62,8 +62,8 @@ def test_hf_encoder_sorts_by_length_and_returns_the_callers_order(tmp_path):
     """A plain Hugging Face folder (a KD student's layout): batching longest-first must not change any vector."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from backend.encoders import load_encoder
-    from backend.models import resolve
+    from backend.retrieval.encoders import load_encoder
+    from backend.retrieval.models import resolve
     tokenizer = AutoTokenizer.from_pretrained(str(resolve("minilm", settings().cache_dir)), local_files_only=True)
     BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64)).save_pretrained(tmp_path / "tiny", safe_serialization=True)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from backend.codegen import java, judge, sandbox
-from backend.codegen.sandbox import Job, Limits, Status
+from backend.codegen.sandbox import Job, Limits
+from backend.vocab import ExecStatus
 from tests.conftest import needs_sandbox
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,11 +36,11 @@ def jv(body: str) -> Job:
 
 
 @pytest.mark.parametrize("source, status", [
-    ("def add(a, b):\n    return a + b\n", Status.PASS),
-    ("def add(a, b):\n    return a - b\n", Status.FAIL),
-    ("def add(a, b:\n", Status.ERROR),  # does not parse: never ran
-    ("def add(a, b):\n    raise ValueError('the reason')\n", Status.FAIL),
-    ("def add(a, b):\n    while True:\n        pass\n", Status.TIMEOUT),
+    ("def add(a, b):\n    return a + b\n", ExecStatus.PASS),
+    ("def add(a, b):\n    return a - b\n", ExecStatus.FAIL),
+    ("def add(a, b:\n", ExecStatus.ERROR),  # does not parse: never ran
+    ("def add(a, b):\n    raise ValueError('the reason')\n", ExecStatus.FAIL),
+    ("def add(a, b):\n    while True:\n        pass\n", ExecStatus.TIMEOUT),
 ])
 def test_python_outcomes(source, status):
     start = time.monotonic()
@@ -81,8 +82,8 @@ def test_python_forgeries_fail(name):
     with sandbox.Worker(FAST) as worker:
         outcome = worker.run(py(FORGERIES[name]))
         after = worker.run(py("def add(a, b):\n    return a + b\n"))  # the worker (or its replacement) still judges
-    assert outcome.status in (Status.FAIL, Status.TIMEOUT), (name, outcome)
-    assert after.status == Status.PASS, after
+    assert outcome.status in (ExecStatus.FAIL, ExecStatus.TIMEOUT), (name, outcome)
+    assert after.status == ExecStatus.PASS, after
 
 
 @pytest.mark.parametrize("body", [
@@ -97,18 +98,18 @@ def test_python_forgeries_fail(name):
 @needs_java
 def test_java_forgeries_fail(body):
     outcome = sandbox.run_job(jv(f"        {body}"), Limits(timeout_s=20, cpu_s=20))
-    assert outcome.status == Status.FAIL, outcome
+    assert outcome.status == ExecStatus.FAIL, outcome
 
 
 @needs_java
 def test_java_outcomes():
     with sandbox.Worker(Limits(timeout_s=20, cpu_s=20)) as worker:
-        assert worker.run(jv("        return a + b;")).status == Status.PASS
+        assert worker.run(jv("        return a + b;")).status == ExecStatus.PASS
         wrong = worker.run(jv("        return a - b;"))
-        assert wrong.status == Status.FAIL and "test 1" in wrong.reason
-        assert worker.run(jv("        return a +;")).status == Status.ERROR
+        assert wrong.status == ExecStatus.FAIL and "test 1" in wrong.reason
+        assert worker.run(jv("        return a +;")).status == ExecStatus.ERROR
         crash = worker.run(jv("        throw new IllegalStateException(\"the reason\");"))
-        assert crash.status == Status.FAIL and "the reason" in crash.stderr
+        assert crash.status == ExecStatus.FAIL and "the reason" in crash.stderr
 
 
 # Programs whose add() is right only if the attack failed: PASS means contained.
@@ -146,7 +147,7 @@ def test_python_isolation(tmp_path):
     with sandbox.Worker(FAST) as worker:
         for name, program in cases.items():
             outcome = worker.run(py(program))
-            assert outcome.status == Status.PASS, (name, outcome)
+            assert outcome.status == ExecStatus.PASS, (name, outcome)
     assert not (REPO / marker).exists() and not Path(f"/tmp/{marker}").exists()
 
 
@@ -161,7 +162,7 @@ def test_no_network():
         program = _contained(f"    import socket\n    try:\n        socket.create_connection(('127.0.0.1', {port}), "
                              "timeout=2).sendall(b'x')\n        return False\n    except OSError:\n        return True")
         outcome = sandbox.run_job(py(program), FAST)
-    assert outcome.status == Status.PASS, outcome
+    assert outcome.status == ExecStatus.PASS, outcome
     assert not got, "the sandboxed program reached a socket on this machine"
 
 
@@ -235,8 +236,8 @@ def test_limits_hold_for_a_program_and_all_its_children():
             "    import os\n    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n"
             f"            os.execv('/usr/bin/sleep', ['sleep', '{tag}'])\n        os._exit(0)\n    return True"),
     }
-    expected = {"memory in many processes": {Status.PASS, Status.FAIL}, "disk": {Status.PASS},
-                "fork bomb": {Status.TIMEOUT}, "a process left running": {Status.PASS}}
+    expected = {"memory in many processes": {ExecStatus.PASS, ExecStatus.FAIL}, "disk": {ExecStatus.PASS},
+                "fork bomb": {ExecStatus.TIMEOUT}, "a process left running": {ExecStatus.PASS}}
     with HostWatch() as watch, sandbox.Worker(limits) as worker:
         for name, program in hogs.items():
             outcome = worker.run(py(program))
@@ -264,7 +265,7 @@ def test_java_isolation():
     with sandbox.Worker(Limits(timeout_s=20, cpu_s=20)) as worker:
         for name, body in attacks.items():
             outcome = worker.run(jv(f"        {body}"))
-            assert outcome.status == Status.PASS, (name, outcome)
+            assert outcome.status == ExecStatus.PASS, (name, outcome)
     assert not (REPO / marker).exists()
 
 
@@ -275,13 +276,13 @@ def test_each_program_starts_in_a_fresh_folder():
                               "def add(a, b):\n    return a + b\n"))
         second = worker.run(py(_contained("    import os\n    return not os.path.exists('left.txt') and "
                                           "not os.path.exists('../keep')")))
-    assert first.status == Status.PASS and second.status == Status.PASS, second
+    assert first.status == ExecStatus.PASS and second.status == ExecStatus.PASS, second
 
 
 def test_run_many_keeps_job_order():
     jobs = [py("def add(a, b):\n    return a + b\n" if i % 2 == 0 else "def add(a, b):\n    return 0\n") for i in range(8)]
     outcomes = sandbox.run_many(jobs, FAST, workers=2)
-    assert [o.status for o in outcomes] == [Status.PASS if i % 2 == 0 else Status.FAIL for i in range(8)]
+    assert [o.status for o in outcomes] == [ExecStatus.PASS if i % 2 == 0 else ExecStatus.FAIL for i in range(8)]
 
 
 def test_without_bubblewrap_nothing_runs(monkeypatch):

@@ -4,11 +4,12 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend import catalog, search
+from backend import catalog
 from backend.__main__ import main
 from backend.bench import dataset
 from backend.config import REPO_ROOT, settings
-from backend.encoders import load_encoder
+from backend.retrieval import search
+from backend.retrieval.encoders import load_encoder
 from tests.conftest import make_tiny_model2vec, synthetic_bench
 from tests.test_bench import MINE
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from backend.runners import launch
 from backend.config import settings
+from backend.runs.lifecycle import launch
 
 pytestmark = pytest.mark.slow
 TINY = {"languages": "python,java", "steps": 12, "train_batch_size": 8, "max_train": 40}
@@ -59,8 +59,8 @@ def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
 def test_peft_contrastive(store, runs_dir, toy_bench, method):
     from transformers import AutoModel
 
-    from backend.models import resolve
-    from backend.runners.training import DEFAULT_LR, PeftConfig, peft_model
+    from backend.retrieval.models import resolve
+    from backend.retrieval.training import DEFAULT_LR, PeftConfig, peft_model
     # All 8 rotated pairs in every batch: the loss of that one batch must fall.
     options = {**TINY, "languages": "python", "method": method, "max_train": 8, "steps": 15}
     record = launch("peft-contrastive", {**options, "learning_rate": 10 * DEFAULT_LR[method]}, store, settings())[0]
@@ -80,7 +80,7 @@ def test_peft_per_language_adapters(store, runs_dir, tiny_bench):
 
 
 def test_kd_student(store, runs_dir, tiny_bench, monkeypatch):
-    from backend.runners import RunContext
+    from backend.runs.lifecycle import RunContext
     fractions, report = [], RunContext.progress
     monkeypatch.setattr(RunContext, "progress", lambda self, f, *a, **k: (fractions.append(f), report(self, f, *a, **k)))
     record = launch("kd-student", {**TINY, "layers": 2, "steps": 20, "learning_rate": 1e-4}, store, settings())[0]
@@ -99,7 +99,7 @@ def test_cancel_mid_training_keeps_the_loss_curve_so_far(store, runs_dir, tiny_b
     import time
 
     from backend.config import REPO_ROOT
-    from backend.runners import cancel
+    from backend.runs.supervision import cancel
     proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "kd-student", "--languages", "python",
                              "--steps", "100000", "--train-batch-size", "4", "--layers", "1"], cwd=REPO_ROOT,
                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=subprocess.PIPE,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from backend.bench import doctext, miner
 from backend.bench.dataset import BenchmarkError
-from backend.bench.sources import DEFAULT_SOURCES, Source, fetch, iter_files
+from backend.bench.sources import DEFAULT_SOURCES, SourceSpec, fetch, iter_files
 
 FORMAT = 1
 DEFAULT_TEST_SIZE = 1000
@@ -49,7 +49,7 @@ def split(pairs: list[dict], test_size: int, seed: int) -> tuple[list[dict], lis
     return shuffled[:n_test], shuffled[n_test:]
 
 
-def mine_language(source: Source, cache: Path, progress: bool = True) -> tuple[list[dict], dict]:
+def mine_language(source: SourceSpec, cache: Path, progress: bool = True) -> tuple[list[dict], dict]:
     roots, provenance = fetch(source, cache)
     files_hash, pairs, n_files = hashlib.sha256(), [], 0
     files = iter_files(roots, source.language)
@@ -65,7 +65,7 @@ def mine_language(source: Source, cache: Path, progress: bool = True) -> tuple[l
 
 
 def build(languages: list[str], bench_root: Path, cache: Path, test_size: int = DEFAULT_TEST_SIZE, seed: int = 0,
-          sources: dict[str, Source] | None = None, progress: bool = True) -> Path:
+          sources: dict[str, SourceSpec] | None = None, progress: bool = True) -> Path:
     """Mine, filter, split and write a benchmark; returns its folder (reused if it exists already)."""
     sources = sources or DEFAULT_SOURCES
     for language in languages:

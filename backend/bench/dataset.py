@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.bench import doctext
-from backend.bench.miner import LANGS, check_language
+from backend.bench.miner import check_language
+from backend.vocab import CODE_LANGUAGES
 
 
 class BenchmarkError(ValueError):
@@ -24,7 +25,7 @@ class Benchmark:
 
     @property
     def languages(self) -> list[str]:
-        return [lang for lang in LANGS if lang in self.manifest["languages"]]
+        return [lang for lang in CODE_LANGUAGES if lang in self.manifest["languages"]]
 
     def pairs(self, language: str, split: str = "test") -> list[dict]:
         check_language(language)
@@ -89,7 +90,7 @@ def read_codesearchnet(path: Path) -> list[dict]:
         doc = row.get("docstring", row.get("func_documentation_string"))
         code = row.get("code", row.get("func_code_string"))
         language = row.get("language")
-        if not isinstance(doc, str) or not isinstance(code, str) or language not in LANGS:
+        if not isinstance(doc, str) or not isinstance(code, str) or language not in CODE_LANGUAGES:
             raise BenchmarkError(f"{path}: row {i + 1} lacks docstring/code/language (or func_documentation_string/"
                                  f"func_code_string); is this a CodeSearchNet file?")
         query = doctext.first_paragraph(doc.splitlines())

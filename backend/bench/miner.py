@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from backend.bench import doctext
+from backend.vocab import CODE_LANGUAGES
 
 MIN_QUERY_TOKENS = 3
 MIN_CODE_LINES = 3
@@ -41,6 +42,7 @@ LANGS: dict[str, LangSpec] = {s.name: s for s in [
              frozenset({"__construct"})),
     LangSpec("ruby", "ruby", (".rb",), ("method", "singleton_method"), "#", frozenset({"initialize"})),
 ]}
+assert sorted(LANGS) == sorted(CODE_LANGUAGES), "a mined language needs a vocab.Language entry, and vice versa"
 _FUNCTION_VALUES = {"function_expression", "function", "arrow_function", "generator_function"}
 
 

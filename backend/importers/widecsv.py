@@ -11,7 +11,13 @@ import re
 from pathlib import Path
 
 from backend.importers import read_text, register_importer
-from backend.records import RUN_FIELDS, SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
+from backend.records import (
+    RUN_FIELDS,
+    SCHEMA_VERSION,
+    RecordError,
+    RunRecord,
+    record_from_dict,
+)
 from backend.vocab import METRICS, canonical_metric
 
 RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", "benchmark", "protocol", "model",

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from backend import registry
-from backend.models import ModelError, resolve
+from backend.retrieval.models import ModelError, resolve
 
 
 @dataclass
@@ -92,14 +92,20 @@ def _load_hf(path: Path, adapter: Path | None = None) -> Encoder:
             for i in range(0, len(texts), bs):
                 batch = tokenizer([texts[j] for j in order[i:i + bs]], padding=True, truncation=True, max_length=256,
                                   return_tensors="pt")
-                hidden = model(**batch).last_hidden_state
-                hidden = hidden[:, -batch["attention_mask"].shape[1]:]  # prompt tuning prepends virtual tokens
-                mask = batch["attention_mask"].unsqueeze(-1).float()
-                out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())
+                out.append(mean_pool(model, batch).numpy())
         embeddings = np.concatenate(out)
         embeddings[order] = embeddings.copy()  # back to the caller's order
         return embeddings
     return Encoder("hf-mean-pool" + ("+peft" if adapter else ""), path, params, encode)
+
+
+def mean_pool(model, batch):
+    """The sentence embedding of an HF encoder's batch: the mean of its token states over the attention mask
+    (as sentence-transformers pools MiniLM); the one pooling of evaluation and of the training loops."""
+    hidden = model(**batch).last_hidden_state
+    hidden = hidden[:, -batch["attention_mask"].shape[1]:]  # prompt tuning prepends virtual tokens: drop them
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
 def _load_peft(path: Path, cache_dir: Path) -> Encoder:

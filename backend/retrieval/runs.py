@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from backend import retrieval
-from backend.bench import dataset
 from backend.bench.miner import check_language
-from backend.models import TEACHER_NAMES, TEACHERS, folder_mb, resolve
 from backend.options import check_choices, choice
-from backend.runners import now
+from backend.retrieval import metrics
+from backend.retrieval.models import TEACHER_NAMES, TEACHERS, resolve
+from backend.runs.lifecycle import now
+from backend.sizes import folder_mb
 
 
 @dataclass
@@ -58,7 +58,7 @@ class DistillConfig(EvalConfig):
 
 
 def run_eval(config: EvalConfig, ctx) -> list:
-    from backend.encoders import load_encoder
+    from backend.retrieval.encoders import load_encoder
     ctx.progress(0.0, f"loading {config.model}")
     encoder = load_encoder(config.model, ctx.settings.cache_dir)
     # ``model`` stays loadable (a teacher's short name or a folder): live search reopens it from there.
@@ -69,7 +69,8 @@ def run_eval(config: EvalConfig, ctx) -> list:
 
 def run_m2v_distill(config: DistillConfig, ctx) -> list:
     from model2vec.distill import distill
-    from backend.encoders import load_encoder
+
+    from backend.retrieval.encoders import load_encoder
     teacher = resolve(config.model, ctx.settings.cache_dir)
     vocabulary = None
     if config.vocabulary_file:
@@ -94,7 +95,7 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
     ``share``: the part of the run's progress bar evaluation fills (training runs fill the first part)."""
     bench = ctx.benchmark(config.bench)
     languages = config.language_list() or bench.languages
-    ranks = {p: {} for p in retrieval.PROTOCOLS}
+    ranks = {p: {} for p in metrics.PROTOCOLS}
     docs_seconds, n_docs, distractors = 0.0, 0, {}
     encoders = encoder if isinstance(encoder, dict) else dict.fromkeys(languages, encoder)  # per-language adapters
     for i, lang in enumerate(languages):
@@ -110,8 +111,8 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
         queries = encoder.encode([p["query"] for p in test], config.batch_size)
         pool = np.vstack([docs, encoder.encode([p["code"] for p in extra], config.batch_size)]) if extra else docs
         ids = [p["id"] for p in test]
-        ranks["full"][lang] = (retrieval.ranks_full(queries, docs), ids)
-        csn, distractors[lang] = retrieval.ranks_sampled(queries, docs, pool, seed=config.seed)
+        ranks["full"][lang] = (metrics.ranks_full(queries, docs), ids)
+        csn, distractors[lang] = metrics.ranks_sampled(queries, docs, pool, seed=config.seed)
         ranks["csn-1000"][lang] = (csn, ids)
     ctx.progress(1.0, "done")
     common = {"name": name, "benchmark": bench.id, "params": encoder.params,
@@ -120,7 +121,7 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
     records = []
     # A subset of the test queries is a different evaluation: the protocol says so, and comparisons follow.
     subset = f":first-{config.max_queries}" if config.max_queries else ""
-    for protocol in retrieval.PROTOCOLS:
+    for protocol in metrics.PROTOCOLS:
         run_id = ctx.run_id if protocol == "full" else f"{ctx.run_id}--{protocol}"
         provenance = {"encoder": encoder.name, "protocol_note": _note(protocol, distractors),
                       **({"teacher": teacher} if teacher else {})}
@@ -141,7 +142,7 @@ def _metric_rows(by_language: dict) -> list[dict]:
     rows = []
     for lang, (ranks, _) in by_language.items():
         rows.extend({"language": lang, "metric": m, "value": v, "n": len(ranks)}
-                    for m, v in retrieval.metrics_from_ranks(ranks).items())
+                    for m, v in metrics.metrics_from_ranks(ranks).items())
     return rows
 
 

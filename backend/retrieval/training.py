@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.batching import shuffled_batches
-from backend.models import TEACHER_NAMES, TEACHERS, folder_mb, resolve
 from backend.options import choice
-from backend.runners.retrieval import DistillConfig, EvalConfig, evaluate
+from backend.retrieval.encoders import mean_pool
+from backend.retrieval.models import TEACHER_NAMES, TEACHERS, resolve
+from backend.retrieval.runs import DistillConfig, EvalConfig, evaluate
+from backend.sizes import folder_mb
 
 PROSE_SKIP = ("ascii-art", "computers", "debian", "linux", "linuxcookie", "perl", "translate-me")
 
@@ -89,7 +91,8 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     from sentence_transformers import SentenceTransformer
     from sklearn.decomposition import PCA
     from tokenlearn.pretrain import StaticModelFineTuner, TextDataset
-    from backend.encoders import load_encoder
+
+    from backend.retrieval.encoders import load_encoder
     torch.manual_seed(config.seed)
     teacher_path = resolve(config.model, ctx.settings.cache_dir)
     limit = config.corpus_size
@@ -182,13 +185,6 @@ def peft_model(base, config: PeftConfig):
     return peft.get_peft_model(base, cfg)
 
 
-def mean_pool(model, batch):
-    hidden = model(**batch).last_hidden_state
-    hidden = hidden[:, -batch["attention_mask"].shape[1]:]  # prompt tuning prepends virtual tokens: drop them
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-
 def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, share: tuple[float, float]) -> dict:
     """InfoNCE over in-batch negatives on (docstring, code); the adapter saved to out_dir."""
     import torch
@@ -221,7 +217,7 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
 
 
 def run_peft_contrastive(config: PeftConfig, ctx) -> list:
-    from backend.encoders import load_encoder
+    from backend.retrieval.encoders import load_encoder
     bench = ctx.benchmark(config.bench)
     languages = config.language_list() or bench.languages
     groups = [[lang] for lang in languages] if config.adapters == "per-language" else [languages]
@@ -263,7 +259,8 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers import AutoConfig, AutoModel, AutoTokenizer
-    from backend.encoders import load_encoder
+
+    from backend.retrieval.encoders import load_encoder
     torch.manual_seed(config.seed)
     path = resolve(config.model, ctx.settings.cache_dir)
     _, pairs = train_pairs(config, ctx)

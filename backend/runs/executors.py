@@ -8,7 +8,6 @@ Ray needs every node to see the same paths: this repository, the runs folder and
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import subprocess
 import tomllib
@@ -49,7 +48,7 @@ def run_jobs(jobs: list[Job], executor: str, store: Store, s: Settings, address:
 @register_executor("local")
 def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[Job]:
     """One ``python -m backend launch`` process per run, one after the other (each ingests its own run)."""
-    from backend.runners import _launch_args
+    from backend.runs.supervision import _launch_args
     for job in jobs:
         proc = subprocess.run(_launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT)
         job.outcome = "finished" if proc.returncode == 0 else "failed"
@@ -72,7 +71,7 @@ def _run_on_worker(kind: str, options: dict, run_id: str, s: Settings) -> list[s
     """Inside a Ray worker, with the driver's settings passed down (not the worker's environment, which Ray
     sets once per connection): run, write run.json files, never open the DB. A failed run is a result (stored
     as failed); only a lost worker makes Ray retry, and the retry replaces the same run id."""
-    from backend.runners import RunFailed, launch
+    from backend.runs.lifecycle import RunFailed, launch
     try:
         return [r.run_id for r in launch(kind, options, None, s, run_id=run_id)]
     except RunFailed:
@@ -112,7 +111,7 @@ def expand_sweep(path: Path, bench_dir: Path) -> list[Job]:
     cpus = 1                        # optional: resources per run (Ray)
     memory_gb = 4
     """
-    from backend.runners import build_config, config_run_id, pin_benchmark
+    from backend.runs.lifecycle import build_config, config_run_id, pin_benchmark
     try:
         data = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -145,8 +144,8 @@ def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
     """Jobs whose run (same config hash) finished before: a sweep re-run skips them."""
     done = []
     for job in jobs:
-        text = rundirs.read_text(rundirs.run_dir(runs_dir, job.run_id) / "run.json")
-        if text and json.loads(text).get("status") == "finished":
+        record = rundirs.read_record(rundirs.record_path(runs_dir, job.run_id))
+        if record is not None and record.status == "finished":
             done.append(job)
     return done
 

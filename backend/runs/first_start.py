@@ -1,0 +1,43 @@
+"""The first start: build the default benchmark and make the default runs, once per DB."""
+from __future__ import annotations
+
+import fcntl
+import subprocess
+from pathlib import Path
+
+from backend.config import REPO_ROOT, Settings
+from backend.runs.lifecycle import RunFailed
+from backend.runs.supervision import _launch_args
+from backend.store import Store
+
+DEFAULTS_KEY = "default_runs"
+
+DEFAULT_RUNS = [("teacher-eval", {"model": "minilm"}), ("m2v-distill", {"model": "minilm"})]
+
+def ensure_default_runs(store: Store, settings: Settings) -> bool:
+    """First start: build the default benchmark and make the default runs; later starts return at once."""
+    from backend.bench import build, dataset
+    from backend.bench.sources import DEFAULT_SOURCES
+    runs_dir, bench_dir, cache_dir = settings.runs_dir, settings.bench_dir, settings.cache_dir
+    if store.get_meta(DEFAULTS_KEY):
+        return False
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    lock = open(Path(runs_dir) / ".defaults.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second dashboard start must not repeat the work
+    except BlockingIOError:
+        print("default runs are already being made by another process", flush=True)
+        return False
+    try:
+        bench = dataset.load(None, bench_dir)
+    except dataset.BenchmarkError:
+        print("first start: building the default 6-language benchmark (about 3 minutes)", flush=True)
+        bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir)), bench_dir)
+    for kind, options in DEFAULT_RUNS:
+        print(f"first start: {kind} {options} on {bench.id}", flush=True)
+        # One process per run: peak memory is then the run's own, and one failure does not stop the next.
+        args = _launch_args(kind, {**options, "bench": bench.id}, runs_dir, store.path)
+        if subprocess.run(args, cwd=REPO_ROOT).returncode != 0:
+            raise RunFailed(f"default run {kind} failed; see the Runs page for its error")
+    store.set_meta(DEFAULTS_KEY, bench.id)
+    return True

@@ -1,0 +1,99 @@
+"""Runs in processes of their own, for the pages: start one in the background, follow its progress, cancel it,
+and tell the runs whose process died (``interrupted``)."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from backend import catalog, rundirs
+from backend.config import REPO_ROOT
+from backend.records import record_from_dict
+from backend.runs.lifecycle import build_config, make_run_id, now
+from backend.store import Store
+
+
+def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
+                 run_id: str | None = None) -> list[str]:
+    """``python -m backend launch KIND --option value ...`` for a run in a process of its own."""
+    args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "launch", kind_name]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args + (["--run-id", run_id] if run_id else [])
+
+def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path):
+    """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log)."""
+    build_config(kind_name, options)  # refuse bad options here, before a process starts
+    args = _launch_args(kind_name, options, runs_dir, db_path)
+    log = Path(runs_dir) / ".launch" / f"{make_run_id(kind_name, 'log')}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    return proc, log
+
+def progress_of(runs_dir: Path, run_id: str) -> dict:
+    """The last progress a running run reported ({} if none yet)."""
+    try:
+        return json.loads((rundirs.run_dir(runs_dir, run_id) / "progress.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+def reap_interrupted(store: Store, runs_dir: Path, runs=None) -> list[str]:
+    """Runs still 'running' whose process is gone (kill -9, power loss) become 'interrupted', log kept.
+
+    ``runs``: the caller's fresh ``store.runs()``, so a page load does not query the runs twice.
+    """
+    runs = store.runs() if runs is None else runs
+    reaped = []
+    for run_id in runs.loc[runs["status"] == "running", "run_id"]:
+        progress = progress_of(runs_dir, run_id)
+        if progress.get("host") != socket.gethostname() or _alive(progress.get("pid")):
+            continue  # another machine's run, or still going
+        record = rundirs.read_record(rundirs.record_path(runs_dir, run_id))
+        if record is None:
+            continue  # its run.json is gone or broken: rebuild will say so
+        data = record.to_dict()
+        data.update(status="interrupted", finished_at=now(),
+                    error=f"the run's process ({progress.get('pid')}) ended without finishing: killed or crashed; "
+                          f"last step: {progress.get('message', '?')}")
+        catalog.write_and_ingest([record_from_dict(data)], store, Path(runs_dir), replace=True)
+        reaped.append(run_id)
+    return reaped
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+def defaults_in_progress(runs_dir: Path) -> bool:
+    """True while a `defaults` process holds its lock (first start still building/evaluating)."""
+    path = Path(runs_dir) / ".defaults.lock"
+    if not path.is_file():
+        return False
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+def cancel(runs_dir: Path, run_id: str) -> bool:
+    """Ask a running run to stop (SIGINT): its runner stores it as cancelled with its partial log."""
+    progress = progress_of(runs_dir, run_id)
+    if progress.get("host") != socket.gethostname() or not _alive(progress.get("pid")):
+        return False
+    os.kill(progress["pid"], signal.SIGINT)
+    return True
