@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backend import catalog, compare, csvexport
+from backend import catalog, compare, csvexport, significance
+from backend.significance import UNKNOWN as UNKNOWN_NOTE
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.store import Store, StoreError
@@ -75,7 +76,7 @@ def cmd_export(args, store, s):
     print(f"wrote {len(table)} row(s) to {args.output}", file=sys.stderr if args.output == "-" else sys.stdout)
 
 
-def export_table(what, store, base=None, candidates=None, metric="ndcg@10"):
+def export_table(what, store, base=None, candidates=None, metric="ndcg@10", resampling=None):
     """(table, caution text or None): the same tables the pages show, for the CLI's export."""
     if what == "runs":
         return store.runs(), None
@@ -90,9 +91,42 @@ def export_table(what, store, base=None, candidates=None, metric="ndcg@10"):
         if run_id not in runs.index:
             raise ValueError(f"no run {run_id!r} in {store.path}; list them with python -m backend runs")
     cautions = [compare.check_comparable(runs.loc[base].to_dict(), runs.loc[c].to_dict()) for c in candidates]
-    table = compare.multi_deltas(store.metrics([base, *candidates]), base, candidates)
+    table = _deltas(store, base, candidates, resampling or significance.Resampling())
     table = table if len(candidates) > 1 else table.drop(columns="candidate_id")
     return table, " ".join(c for c in cautions if c) or None
+
+
+def _deltas(store, base, candidates, resampling):
+    ids = [base, *candidates]
+    values = significance.item_values(store.query_results(ids), store.problem_results(ids))
+    return significance.deltas_table(store.metrics(ids), values, base, list(candidates), resampling)
+
+
+def cmd_check(args, store, s):
+    """A regression gate for CI: exit 1 when a candidate is significantly worse than the base by more than
+    --max-drop in any checked language and metric, one line per failing cell."""
+    runs = store.runs().set_index("run_id", drop=False)
+    for run_id in [args.base, *args.candidate]:
+        if run_id not in runs.index:
+            raise ValueError(f"no run {run_id!r} in {store.path}; list them with python -m backend runs")
+    for candidate in args.candidate:
+        compare.check_comparable(runs.loc[args.base].to_dict(), runs.loc[candidate].to_dict())
+    resampling = significance.Resampling(resamples=args.resamples, seed=args.seed)
+    table = _deltas(store, args.base, args.candidate, resampling)
+    keep = table["metric"].isin(args.metric or ["ndcg@10"])
+    if args.languages:
+        keep &= table["language"].isin(args.languages)
+    table = table[keep]
+    unknown = table[table["verdict"].str.startswith("significance unknown")]
+    failing = significance.gate(table, args.max_drop)
+    for row in failing.itertuples():
+        print(f"FAIL {row.candidate_id} {row.language} {row.metric}: {row.base:.4f} -> {row.candidate:.4f} "
+              f"(delta {row.delta:+.4f}, 95% CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}], p_adj {row.p_adjusted:.3g})")
+    for row in unknown.itertuples():
+        print(f"note: {row.candidate_id} {row.language} {row.metric}: {UNKNOWN_NOTE}", file=sys.stderr)
+    print(f"checked {len(table)} cell(s) ({resampling.note()}): {len(failing)} significantly worse by more "
+          f"than {args.max_drop}", file=sys.stderr)
+    return 1 if len(failing) else 0
 
 
 def cmd_serve(args, store, s):
@@ -234,6 +268,15 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("delete", help="delete runs (folders go to runs/.trash/)")
     c.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     c.set_defaults(func=cmd_delete)
+    c = sub.add_parser("check", help="regression gate: exit 1 if a candidate is significantly worse than the base")
+    c.add_argument("--base", required=True, help="base run id")
+    c.add_argument("--candidate", action="append", required=True, help="candidate run id (repeat for several)")
+    c.add_argument("--metric", action="append", help="metric to check (repeat; default ndcg@10)")
+    c.add_argument("--languages", nargs="+", help="languages to check (default: all the runs share)")
+    c.add_argument("--max-drop", type=float, default=0.0, help="allowed drop in the metric's units (default 0)")
+    c.add_argument("--resamples", type=int, default=10_000, help="bootstrap / permutation resamples (default 10000)")
+    c.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
+    c.set_defaults(func=cmd_check)
     c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency or deltas")
     c.add_argument("what", choices=EXPORTS)
     c.add_argument("-o", "--output", required=True, help="CSV file to write ('-' for stdout)")

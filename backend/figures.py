@@ -21,13 +21,21 @@ def safe(build, *args, **kwargs):
 
 
 def deltas_heatmap(deltas, title: str = "") -> go.Figure:
-    """Language x metric grid coloured by improvement (direction-aware), labelled with the relative delta."""
+    """Language x metric grid coloured by improvement (direction-aware), labelled with the relative delta.
+
+    Only significant cells are coloured: ``n.s.`` cells are neutral (white, labelled n.s.); cells whose
+    significance is unknown (no per-item results) keep their colour and carry a "?"."""
     metrics = [m for m in METRICS if m in set(deltas["metric"])]
     languages = [lang for lang in LANGUAGE_ORDER if lang in set(deltas["language"])]
-    grid = deltas.pivot_table(index="language", columns="metric", values="improvement_pct", aggfunc="first")
-    rel = deltas.pivot_table(index="language", columns="metric", values="rel_delta_pct", aggfunc="first")
-    grid, rel = (t.reindex(index=languages, columns=metrics) for t in (grid, rel))
-    text = rel.map(lambda v: "" if v != v else f"{v:+.1f}%")
+    verdicts = deltas["verdict"] if "verdict" in deltas else None
+    shown = deltas.assign(_z=[0.0 if v == "n.s." else z for v, z in zip(
+        verdicts if verdicts is not None else [""] * len(deltas), deltas["improvement_pct"])],
+        _label=[_cell_label(r, v) for r, v in zip(deltas["rel_delta_pct"],
+                                                  verdicts if verdicts is not None else [""] * len(deltas))])
+    grid = shown.pivot_table(index="language", columns="metric", values="_z", aggfunc="first")
+    text = shown.pivot_table(index="language", columns="metric", values="_label", aggfunc="first")
+    grid, text = (t.reindex(index=languages, columns=metrics) for t in (grid, text))
+    text = text.fillna("")
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy(), x=[METRICS[m].label for m in metrics], y=languages, text=text.to_numpy(),
         texttemplate="%{text}", colorscale=DIVERGING, zmid=0, zmin=-50, zmax=50,
@@ -36,6 +44,14 @@ def deltas_heatmap(deltas, title: str = "") -> go.Figure:
     fig.update_layout(title=title, yaxis={"autorange": "reversed"}, height=120 + 45 * len(languages),
                       margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
+
+
+def _cell_label(rel, verdict: str) -> str:
+    if rel != rel:
+        return ""
+    if verdict == "n.s.":
+        return f"{rel:+.1f}% n.s."
+    return f"{rel:+.1f}%" + ("?" if str(verdict).startswith("significance unknown") else "")
 
 
 def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "disk MB",

@@ -14,6 +14,7 @@ permutation_test give the same intervals and p-values within Monte-Carlo error (
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,20 +50,31 @@ def query_values(ranks: np.ndarray, metric: str) -> np.ndarray | None:
     return values[metric]() if metric in values else None
 
 
+@functools.lru_cache(maxsize=2)
+def _matrices(n: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The resampling weights for n items, made once and shared by every cell (and every language of that
+    size) of a table: bootstrap counts (multinomial) and random signs (the randomization test)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float32)
+    signs = (rng.integers(0, 2, size=(resamples, n), dtype=np.int8) * 2 - 1).astype(np.float32)
+    return weights, signs
+
+
 def paired_tests(diffs: np.ndarray, resampling: Resampling) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For an (items x cells) matrix of paired differences: (ci_low, ci_high, p_value) per cell."""
-    n, cells = diffs.shape
-    rng = np.random.default_rng(resampling.seed)
-    # Bootstrap: each resample's item counts (multinomial), times the differences, is that resample's mean.
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resampling.resamples).astype(np.float64)
-    means = weights @ diffs / n
+    n = diffs.shape[0]
+    weights, signs = _matrices(n, resampling.resamples, resampling.seed)
+    # Scale each cell to unit range first: float32 products then keep their precision whatever the metric.
+    scale = np.maximum(np.abs(diffs).max(axis=0), 1e-300)
+    unit = (diffs / scale).astype(np.float32)
+    # Bootstrap: a resample's item counts times the differences is that resample's mean (one BLAS call).
+    means = (weights @ unit).astype(np.float64) * scale / n
     tail = (1 - resampling.confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail], axis=0)
     # Sign-flip randomization: under "no difference" each item's difference is as likely negated.
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(resampling.resamples, n))
-    null = np.abs(signs @ diffs / n)
+    null = np.abs((signs @ unit).astype(np.float64)) * scale / n
     observed = np.abs(diffs.mean(axis=0))
-    p = (1 + np.sum(null >= observed - 1e-12, axis=0)) / (resampling.resamples + 1)
+    p = (1 + np.sum(null >= observed * (1 - 1e-6), axis=0)) / (resampling.resamples + 1)
     return low, high, p
 
 
@@ -179,3 +191,31 @@ def score_interval(values: pd.DataFrame, resampling: Resampling = Resampling()) 
         low, high = np.percentile(boot, [tail, 100 - tail])
         rows.append((run_id, "mean", metric, np.mean([v.mean() for _, v in per_language]), low, high))
     return pd.DataFrame(rows, columns=["run_id", "language", "metric", "value", "ci_low", "ci_high"])
+
+
+def item_values(queries: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    """Per-item values of some runs, from the store's query_results and problem_results rows."""
+    parts = [per_item(queries, "queries"), per_item(problems, "problems")]
+    return pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
+
+
+def deltas_table(metrics: pd.DataFrame, values: pd.DataFrame, base_id: str, candidate_ids: list[str],
+                 resampling: Resampling = Resampling()) -> pd.DataFrame:
+    """The deltas the page shows and ``export deltas`` writes: compare.multi_deltas plus each cell's interval,
+    p-value, adjusted p-value and verdict (significance unknown where a run has no per-item results)."""
+    from backend.compare import multi_deltas
+    table = multi_deltas(metrics, base_id, candidate_ids)
+    one_sided = table["verdict"].isin(["only in base", "only in candidate"])
+    tested = significance(table[~one_sided].drop(columns="verdict"), values, base_id, resampling)
+    out = pd.concat([tested, table[one_sided]]).sort_index()
+    out["n_pairs"] = out["n_pairs"].fillna(0).astype(int)
+    return out[[*[c for c in table.columns if c != "verdict"], "ci_low", "ci_high", "p_value", "p_adjusted",
+                "verdict", "n_pairs"]]
+
+
+def gate(table: pd.DataFrame, max_drop: float = 0.0) -> pd.DataFrame:
+    """Cells where a candidate is significantly worse than the base by more than ``max_drop`` (in the metric's
+    own units, the metric's direction taken into account): the whole 95 % interval lies beyond the drop."""
+    lower_better = table["metric"].map(lambda m: METRICS[m].direction is Direction.LOWER)
+    worst = np.where(lower_better, -table["ci_low"], table["ci_high"])  # the most favourable end, signed
+    return table[(table["verdict"] == "worse") & (worst < -max_drop)]

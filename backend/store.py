@@ -204,10 +204,11 @@ class Store:
             return con.execute("SELECT * FROM problem_results WHERE run_id IN (SELECT unnest(?)) "
                                "ORDER BY run_id, language, problem_id, sample", [list(run_ids)]).df()
 
-    def query_results(self, run_id: str) -> pd.DataFrame:
+    def query_results(self, run_ids: list[str] | str) -> pd.DataFrame:
+        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
         with self.connect() as con:
-            return con.execute("SELECT * FROM query_results WHERE run_id = ? ORDER BY language, query_id",
-                               [run_id]).df()
+            return con.execute("SELECT * FROM query_results WHERE run_id IN (SELECT unnest(?)) "
+                               "ORDER BY run_id, language, query_id", [ids]).df()
 
     def fingerprint(self) -> dict[str, tuple[int, str]]:
         """(row count, content hash) per table: equal fingerprints mean equal content."""

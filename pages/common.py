@@ -69,3 +69,13 @@ def bench_manifests(bench_dir) -> dict[str, dict]:
         except (OSError, ValueError):
             continue
     return out
+
+
+@st.cache_data(show_spinner="Testing the differences…", max_entries=32)
+def deltas_with_significance(base: str, candidates: tuple[str, ...], resampling):
+    """The deltas table with intervals and verdicts (the same function as ``export deltas``)."""
+    from backend import significance
+    store = default_store(settings())
+    ids = [base, *candidates]
+    values = significance.item_values(store.query_results(ids), store.problem_results(ids))
+    return significance.deltas_table(store.metrics(ids), values, base, list(candidates), resampling)

@@ -1,8 +1,8 @@
 """Language deltas: one base run against one or more candidates, per language and metric."""
 import streamlit as st
 
-from backend import compare, figures
-from pages.common import EMPTY_HINT, chart, download, labels, load
+from backend import compare, figures, significance
+from pages.common import EMPTY_HINT, chart, deltas_with_significance, download, labels, load
 
 st.title("Language deltas")
 runs = load("runs")
@@ -26,11 +26,15 @@ elif runs is not None:
     cautions = [compare.check_comparable(by_id.loc[base].to_dict(), by_id.loc[c].to_dict()) for c in candidates]
     for caution in filter(None, cautions):
         st.warning(caution)
-    table = compare.multi_deltas(load("metrics"), base, candidates)
+    resampling = significance.Resampling(correction="bh" if st.toggle(
+        "Benjamini-Hochberg (false discovery rate) instead of Holm (family-wise) adjustment") else "holm")
+    table = deltas_with_significance(base, tuple(candidates), resampling)
     for candidate in candidates:
         part = table[table["candidate_id"] == candidate]
         chart(figures.deltas_heatmap, part, title=f"{names[candidate]}  vs  base")
-    st.caption("Colour: green = better, red = worse, taking each metric's direction into account "
-               "(a lower mean rank is better). Labels: relative change of the raw value.")
+    st.caption("Colour: green = significantly better, red = significantly worse, taking each metric's direction "
+               "into account (a lower mean rank is better); white = n.s. (not significant after adjustment); "
+               "'?' = significance unknown: no per-query results (published or imported runs). Labels: relative "
+               f"change of the raw value. Test: {resampling.note()}.")
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, "deltas.csv", "deltas_csv")
