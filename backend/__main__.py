@@ -102,6 +102,37 @@ def _deltas(store, base, candidates, resampling):
     return significance.deltas_table(store.metrics(ids), values, base, list(candidates), resampling)
 
 
+def cmd_metrics(args, store, s):
+    """Score a TREC run file against TREC qrels with our metric code and tie rule (check us against pytrec_eval
+    or ranx on your own data): CSV query_id, metric, value; query_id 'all' holds the means."""
+    from backend.retrieval.metrics import score_trec
+    qrels, run = _read_trec(args.qrels, 4, "qrels (qid iter docid relevance)"), _read_trec(args.run, 6, "run (qid Q0 docid rank score tag)")
+    per_query, mean = score_trec(
+        {q: {d: int(float(v)) for d, v in docs.items()} for q, docs in qrels.items()},
+        {q: {d: float(v) for d, v in docs.items()} for q, docs in run.items()})
+    import pandas as pd
+    rows = [(q, k, v) for q, m in per_query.items() for k, v in m.items()] + [("all", k, v) for k, v in mean.items()]
+    text = csvexport.to_csv(pd.DataFrame(rows, columns=["query_id", "metric", "value"]))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(" ".join(f"{k} {v:.4f}" for k, v in mean.items()) + f" over {len(per_query)} queries -> {args.output}")
+
+
+def _read_trec(path, fields: int, what: str) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != fields:
+            raise ValueError(f"{path}: line {n} has {len(parts)} fields; a TREC {what} line has {fields}")
+        qid, docid, value = parts[0], parts[2], parts[3] if fields == 4 else parts[4]
+        out.setdefault(qid, {})[docid] = value
+    return out
+
+
 def cmd_check(args, store, s):
     """A regression gate for CI: exit 1 when a candidate is significantly worse than the base by more than
     --max-drop in any checked language and metric, one line per failing cell."""
@@ -268,6 +299,11 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("delete", help="delete runs (folders go to runs/.trash/)")
     c.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     c.set_defaults(func=cmd_delete)
+    c = sub.add_parser("metrics", help="score a TREC run against TREC qrels with our metrics (CSV per query)")
+    c.add_argument("qrels", type=Path)
+    c.add_argument("run", type=Path)
+    c.add_argument("-o", "--output", default="-", help="CSV file to write (default '-': stdout)")
+    c.set_defaults(func=cmd_metrics)
     c = sub.add_parser("check", help="regression gate: exit 1 if a candidate is significantly worse than the base")
     c.add_argument("--base", required=True, help="base run id")
     c.add_argument("--candidate", action="append", required=True, help="candidate run id (repeat for several)")

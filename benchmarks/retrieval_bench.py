@@ -1,7 +1,8 @@
 """Retrieval benchmarks, each printed as a ratio against a named peer measured in the same run.
 
-1. Metric computation: our rank-based metrics vs pytrec_eval on the same random rankings
-   (pytrec_eval's input dictionaries are built before its clock starts; ours starts from the score matrix).
+1. Metric computation: our rank-based metrics vs pytrec_eval on the same random rankings, with heavily tied
+   scores (both break ties by document id, descending) — pytrec_eval's input dictionaries are built before
+   its clock starts; ours starts from the score matrix.
 2. Encode throughput: a Model2Vec student vs its MiniLM teacher on the same benchmark code documents.
 
 Usage: python benchmarks/retrieval_bench.py [--queries 2000] [--docs 1000] [--encode-docs 500] [--bench ID]
@@ -22,15 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def metric_speed(n_queries: int, n_docs: int):
     import pytrec_eval
 
-    from backend.retrieval.metrics import metrics_from_ranks
+    from backend.retrieval.metrics import gold_ranks, id_order, metrics_from_ranks
     rng = np.random.default_rng(0)
-    scores = rng.random((n_queries, n_docs))
+    scores = np.round(rng.random((n_queries, n_docs)), 2)  # a grid of scores: ~10 documents tie with each gold
     gold = rng.integers(0, n_docs, n_queries)
-    qrels = {f"q{i}": {f"d{gold[i]}": 1} for i in range(n_queries)}
-    run = {f"q{i}": {f"d{j}": float(scores[i, j]) for j in range(n_docs)} for i in range(n_queries)}
+    ids = [f"d{j}" for j in range(n_docs)]
+    qrels = {f"q{i}": {ids[gold[i]]: 1} for i in range(n_queries)}
+    run = {f"q{i}": {ids[j]: float(scores[i, j]) for j in range(n_docs)} for i in range(n_queries)}
     start = time.perf_counter()
-    ranks = 1 + (scores > scores[np.arange(n_queries), gold][:, None]).sum(1)
-    ours = metrics_from_ranks(ranks)
+    ours = metrics_from_ranks(gold_ranks(scores, gold, id_order(ids)))
     t_ours = time.perf_counter() - start
     start = time.perf_counter()
     per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recip_rank", "recall.1", "recall.5",
@@ -53,10 +54,10 @@ def encode_speed(n_docs: int, bench: str | None):
     b = dataset.load(bench, settings().bench_dir)
     docs = [p["code"] for lang in b.languages for p in b.pairs(lang, "test")[: max(1, n_docs // len(b.languages))]]
     student_dir = Path(tempfile.mkdtemp()) / "m2v"
-    distill(model_name=str(resolve("minilm")), pca_dims=256).save_pretrained(str(student_dir))
+    distill(model_name=str(resolve("minilm", settings().cache_dir)), pca_dims=256).save_pretrained(str(student_dir))
     results = {}
     for label, ref in (("MiniLM teacher", "minilm"), ("Model2Vec student", str(student_dir))):
-        encoder = load_encoder(ref)
+        encoder = load_encoder(ref, settings().cache_dir)
         encoder.encode(docs[:8])  # warm-up
         start = time.perf_counter()
         encoder.encode(docs, 32)

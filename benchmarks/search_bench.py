@@ -80,14 +80,14 @@ def main():
         from backend.retrieval.models import resolve
         student_dir = str(Path(settings().cache_dir) / "bench-m2v-minilm")
         if not Path(student_dir, "config.json").is_file():
-            distill(model_name=str(resolve("minilm")), pca_dims=256).save_pretrained(student_dir)
-    student = load_encoder(student_dir)
+            distill(model_name=str(resolve("minilm", settings().cache_dir)), pca_dims=256).save_pretrained(student_dir)
+    student = load_encoder(student_dir, settings().cache_dir)
     start = time.perf_counter()
     emb = search.normalize(student.encode([d["code"] for d in base.docs], 1024))
     print(f"student encoded {len(base.docs):,} documents in {time.perf_counter() - start:.1f} s")
     side("Model2Vec student", student, emb[np.arange(args.docs) % len(base.docs)], queries, corpus)
 
-    teacher = load_encoder("minilm")
+    teacher = load_encoder("minilm", settings().cache_dir)
     sample = rng.choice(len(base.docs), 2000, replace=False)
     t_emb = search.normalize(teacher.encode([base.docs[i]["code"] for i in sample], 32))
     side("MiniLM teacher", teacher, t_emb[np.arange(args.docs) % len(t_emb)], queries, corpus, real_embeddings=False)

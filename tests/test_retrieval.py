@@ -48,6 +48,60 @@ def test_full_ranks_match_brute_force():
     assert ranks_full(q, d, block=50).tolist() == brute.tolist()
 
 
+def _tied(seed, n_queries=300, n_docs=200):
+    """Scores on a coarse grid: about a tenth of the documents tie with each gold."""
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.random((n_queries, n_docs)), 1)
+    gold = rng.integers(0, n_docs, n_queries)
+    ids = [f"d{j}" for j in range(n_docs)]  # d10 < d2 in byte order: the tie rule is not index order
+    qrels = {f"q{i}": {ids[gold[i]]: 1} for i in range(n_queries)}
+    run = {f"q{i}": {ids[j]: float(scores[i, j]) for j in range(n_docs)} for i in range(n_queries)}
+    return scores, gold, ids, qrels, run
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_heavily_tied_scores_score_as_pytrec_eval(seed):
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    from backend.retrieval.metrics import gold_ranks, id_order, score_trec
+    scores, gold, ids, qrels, run = _tied(seed)
+    ours = metrics_from_ranks(gold_ranks(scores, gold, id_order(ids)))
+    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recip_rank", "recall.1", "recall.10"}).evaluate(run)
+    mean = lambda key: np.mean([m[key] for m in per_query.values()])  # noqa: E731
+    for key, metric in (("ndcg_cut_10", "ndcg@10"), ("recip_rank", "mrr"), ("recall_1", "recall@1"),
+                        ("recall_10", "recall@10")):
+        assert ours[metric] == pytest.approx(mean(key), abs=1e-9), metric
+    _, trec_mean = score_trec(qrels, run)
+    assert trec_mean["ndcg@10"] == pytest.approx(mean("ndcg_cut_10"), abs=1e-9)
+    optimistic = metrics_from_ranks(1 + (scores > scores[np.arange(len(gold)), gold][:, None]).sum(1))
+    assert optimistic["ndcg@10"] > 1.5 * ours["ndcg@10"]  # the old optimistic tie rule read far higher
+
+
+def test_both_protocols_use_the_same_tie_rule():
+    """Identical vectors tie everything: the full protocol and csn-1000 rank gold by the same id rule."""
+    from backend.retrieval.metrics import id_order
+    q = np.ones((20, 4))
+    ids = [f"doc{i:02d}" for i in range(20)]
+    full = ranks_full(q, q.copy(), ids)
+    sampled, _ = ranks_sampled(q, q.copy(), q.copy(), candidates=20, pool_ids=ids)
+    expected = 1 + (len(ids) - 1 - id_order(ids))  # every id sorting after the gold's comes first
+    assert full.tolist() == sampled.tolist() == expected.tolist()
+
+
+def test_metrics_command_scores_trec_files_as_pytrec_eval(tmp_path):
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    import pandas as pd
+
+    from backend.__main__ import main
+    _, _, _, qrels, run = _tied(3, n_queries=40, n_docs=30)
+    (tmp_path / "qrels").write_text("".join(f"{q} 0 {d} 1\n" for q, rel in qrels.items() for d in rel))
+    (tmp_path / "run").write_text("".join(f"{q} Q0 {d} 0 {s} ours\n" for q, docs in run.items() for d, s in docs.items()))
+    assert main(["metrics", str(tmp_path / "qrels"), str(tmp_path / "run"), "-o", str(tmp_path / "m.csv")]) == 0
+    table = pd.read_csv(tmp_path / "m.csv").set_index(["query_id", "metric"])["value"]
+    theirs = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(run)
+    assert table[("all", "mrr")] == pytest.approx(np.mean([m["recip_rank"] for m in theirs.values()]), abs=1e-9)
+    assert all(table[(q, "mrr")] == pytest.approx(m["recip_rank"]) for q, m in theirs.items())
+
+
 def test_sampled_ranks_use_distinct_distractors_without_gold():
     rng = np.random.default_rng(6)
     q = rng.normal(size=(30, 8))

@@ -1,4 +1,9 @@
-"""Retrieval evaluation: gold ranks by exact inner-product search, and metrics as pure functions of ranks."""
+"""Retrieval evaluation: gold ranks by exact inner-product search, and metrics as pure functions of ranks.
+
+Ties are broken as trec_eval (and so pytrec_eval) breaks them, in both protocols: documents with equal scores
+are ordered by document id, descending (byte order). A gold rank is therefore 1 + the documents scoring
+higher + the documents scoring the same whose id sorts after the gold's; the metrics then equal pytrec_eval's
+on the same scores, ties included (tested)."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,28 +35,42 @@ def normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def ranks_full(queries: np.ndarray, docs: np.ndarray, block: int = 256) -> np.ndarray:
-    """Gold rank of query i (gold = document i) among all documents: FAISS exact inner-product search."""
-    import faiss
+def id_order(doc_ids) -> np.ndarray:
+    """Each document's position when ids are sorted (byte order): the tie-break key."""
+    keys = [str(i).encode() for i in doc_ids]
+    order = np.empty(len(keys), dtype=np.int64)
+    order[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+    return order
+
+
+def gold_ranks(scores: np.ndarray, gold: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Gold rank per row of a (queries x documents) score matrix, ties broken by id descending (trec_eval)."""
+    rows = np.arange(len(scores))
+    g = scores[rows, gold][:, None]
+    tied_ahead = (scores == g) & (order[None, :] > order[gold][:, None])
+    return 1 + np.count_nonzero(scores > g, axis=1) + np.count_nonzero(tied_ahead, axis=1)
+
+
+def ranks_full(queries: np.ndarray, docs: np.ndarray, doc_ids=None, block: int = 256) -> np.ndarray:
+    """Gold rank of query i (gold = document i) among all documents (exact inner product, blockwise)."""
     q, d = normalize(queries), normalize(docs)
-    index = faiss.IndexFlatIP(d.shape[1])
-    index.add(d)
+    order = id_order(doc_ids if doc_ids is not None else [f"{i:09d}" for i in range(len(d))])
     ranks = np.empty(len(q), dtype=np.int64)
     for start in range(0, len(q), block):
-        _, ids = index.search(q[start:start + block], len(d))
-        gold = np.arange(start, start + len(ids))[:, None]
-        ranks[start:start + len(ids)] = np.argmax(ids == gold, axis=1) + 1
+        scores = q[start:start + block] @ d.T
+        ranks[start:start + len(scores)] = gold_ranks(scores, np.arange(start, start + len(scores)), order)
     return ranks
 
 
 def ranks_sampled(queries: np.ndarray, docs: np.ndarray, pool: np.ndarray, seed: int = 0,
-                  candidates: int = CSN_CANDIDATES) -> tuple[np.ndarray, int]:
+                  candidates: int = CSN_CANDIDATES, pool_ids=None) -> tuple[np.ndarray, int]:
     """Gold rank of query i against its gold (docs[i]) plus seeded distractors drawn from ``pool``.
 
     ``pool`` holds docs first (pool[i] is docs[i]) and then extra documents; returns (ranks, distractors).
     """
     q, pool = normalize(queries), normalize(pool)
     n_distractors = min(candidates - 1, len(pool) - 1)
+    order = id_order(pool_ids if pool_ids is not None else [f"{i:09d}" for i in range(len(pool))])
     rng = np.random.default_rng(seed)
     scores = q @ pool.T
     gold = scores[np.arange(len(q)), np.arange(len(q))]
@@ -59,5 +78,33 @@ def ranks_sampled(queries: np.ndarray, docs: np.ndarray, pool: np.ndarray, seed:
     for i in range(len(q)):
         choice = rng.choice(len(pool) - 1, size=n_distractors, replace=False)
         choice[choice >= i] += 1  # skip the gold document itself
-        ranks[i] = 1 + int(np.count_nonzero(scores[i, choice] > gold[i]))
+        s = scores[i, choice]
+        ranks[i] = 1 + int(np.count_nonzero(s > gold[i])) + int(np.count_nonzero((s == gold[i]) & (order[choice] > order[i])))
     return ranks, n_distractors
+
+
+def score_trec(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> tuple[dict, dict]:
+    """(per-query metrics, mean metrics) of a TREC run against qrels with one relevant document per query,
+    by our rank-based metric code and tie rule: what ``python -m backend metrics`` prints, to check against
+    pytrec_eval or ranx on anyone's data. A gold document the run did not retrieve scores 0 (rank beyond)."""
+    per_query, ranks = {}, []
+    for qid, rels in qrels.items():
+        relevant = [d for d, r in rels.items() if r > 0]
+        if len(relevant) != 1:
+            raise ValueError(f"query {qid} has {len(relevant)} relevant documents; these metrics assume exactly one "
+                             "gold document per query (CodeSearchNet)")
+        docs = run.get(qid, {})
+        if relevant[0] not in docs:
+            rank = float("inf")
+        else:
+            ids = list(docs)
+            scores = np.array([docs[d] for d in ids], dtype=np.float64)[None, :]
+            rank = int(gold_ranks(scores, np.array([ids.index(relevant[0])]), id_order(ids))[0])
+        ranks.append(rank)
+        r = np.array([rank], dtype=np.float64)
+        per_query[qid] = {"ndcg@10": float(1 / np.log2(r[0] + 1)) if rank <= 10 else 0.0, "mrr": float(1 / r[0]),
+                          "recall@1": float(rank <= 1), "recall@5": float(rank <= 5), "recall@10": float(rank <= 10),
+                          "rank": rank}
+    keys = ["ndcg@10", "mrr", "recall@1", "recall@5", "recall@10"]
+    mean = {k: float(np.mean([m[k] for m in per_query.values()])) for k in keys}
+    return per_query, mean

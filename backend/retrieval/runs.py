@@ -111,8 +111,9 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
         queries = encoder.encode([p["query"] for p in test], config.batch_size)
         pool = np.vstack([docs, encoder.encode([p["code"] for p in extra], config.batch_size)]) if extra else docs
         ids = [p["id"] for p in test]
-        ranks["full"][lang] = (metrics.ranks_full(queries, docs), ids)
-        csn, distractors[lang] = metrics.ranks_sampled(queries, docs, pool, seed=config.seed)
+        ranks["full"][lang] = (metrics.ranks_full(queries, docs, ids), ids)
+        csn, distractors[lang] = metrics.ranks_sampled(queries, docs, pool, seed=config.seed,
+                                                       pool_ids=ids + [p["id"] for p in extra])
         ranks["csn-1000"][lang] = (csn, ids)
     ctx.progress(1.0, "done")
     common = {"name": name, "benchmark": bench.id, "params": encoder.params,
