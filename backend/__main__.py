@@ -83,7 +83,10 @@ def export_table(what, store, base=None, candidates=None, metric="ndcg@10", resa
     if what == "metrics":
         return store.metrics(), None
     if what == "efficiency":
-        return compare.efficiency(store.runs(), store.metrics(), metric), None
+        runs = store.runs()
+        ids = list(runs["run_id"])
+        values = significance.item_values(store.query_results(ids), store.problem_results(ids))
+        return compare.efficiency(runs, store.metrics(), metric, significance.score_interval(values)), None
     if not base or not candidates:
         raise ValueError("export deltas needs --base RUN_ID and --candidate RUN_ID (see python -m backend runs)")
     runs = store.runs().set_index("run_id", drop=False)

@@ -147,7 +147,8 @@ def _size_basis(provenance) -> str:
     return value or "disk"
 
 
-def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
+def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10",
+               intervals: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score per disk MB and per million params, with Pareto-front flags (max score, min size)."""
     scores = run_scores(metrics, metric)
     cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "trainable_params", "disk_mb",
@@ -159,13 +160,19 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     out["trainable_pct"] = 100 * pd.to_numeric(out["trainable_params"], errors="coerce").astype(float) / (
         out["params_m"] * 1e6)
     out["disk_mb"] = pd.to_numeric(out["disk_mb"], errors="coerce").astype(float)
+    # The score's own 95 % interval where the run has per-item results (significance.score_interval).
+    ci = (intervals[(intervals["language"] == "mean") & (intervals["metric"] == metric)][["run_id", "ci_low", "ci_high"]]
+          if intervals is not None and len(intervals) else pd.DataFrame(columns=["run_id", "ci_low", "ci_high"]))
+    out = out.merge(ci.rename(columns={"ci_low": "score_ci_low", "ci_high": "score_ci_high"}), on="run_id", how="left")
+    out.loc[out["basis"] == "published overall", ["score_ci_low", "score_ci_high"]] = np.nan
     out["score"] = out["score"].astype(float)
     out["score_per_mb"] = _per(out["score"], out["disk_mb"])
     out["score_per_mparams"] = _per(out["score"], out["params_m"])
     out["pareto_disk"] = pareto_front(out["score"], out["disk_mb"])
     out["pareto_params"] = pareto_front(out["score"], out["params_m"])
     out["pareto_trainable"] = pareto_front(out["score"], out["trainable_pct"])
-    order = ["run_id", "name", "kind", "source", "score", "basis", "disk_mb", "size_basis", "params_m", "trainable_pct",
+    order = ["run_id", "name", "kind", "source", "score", "score_ci_low", "score_ci_high", "basis", "disk_mb",
+             "size_basis", "params_m", "trainable_pct",
              "score_per_mb", "score_per_mparams", "encode_throughput", "pareto_disk", "pareto_params",
              "pareto_trainable", "benchmark", "protocol"]
     return out[order].sort_values("score_per_mb", ascending=False, na_position="last").reset_index(drop=True)

@@ -62,8 +62,12 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable"}[size_column]
     fig = go.Figure()
     for source, group in points.groupby("source"):
+        # Error bars: the score's 95 % interval over queries, where the run has per-query results.
+        ci = {"type": "data", "symmetric": False, "array": (group["score_ci_high"] - group["score"]).fillna(0),
+              "arrayminus": (group["score"] - group["score_ci_low"]).fillna(0), "thickness": 1} \
+            if "score_ci_low" in group else None
         fig.add_trace(go.Scatter(
-            x=group[size_column], y=group["score"], mode="markers", name=str(source), text=group["name"],
+            x=group[size_column], y=group["score"], mode="markers", name=str(source), text=group["name"], error_y=ci,
             customdata=group[["run_id", "basis"]].to_numpy(), marker={"size": 11},
             hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + size_label + " %{x:.3g}<br>"
                           + score_label + " %{y:.4f} (%{customdata[1]})<extra></extra>"))

@@ -172,25 +172,43 @@ def _fill(out: pd.DataFrame, rows: list, diffs: np.ndarray, resampling: Resampli
     out.loc[rows, "n_pairs"] = diffs.shape[0]
 
 
-def score_interval(values: pd.DataFrame, resampling: Resampling = Resampling()) -> pd.DataFrame:
-    """A run's own score with its interval, per (run_id, language, metric): mean, ci_low, ci_high over items
-    (percentile bootstrap), and over all of a run's languages as ``mean``."""
-    rows = []
-    rng = np.random.default_rng(resampling.seed)
+def score_interval(values: pd.DataFrame, resampling: Resampling = Resampling(resamples=2000)) -> pd.DataFrame:
+    """A run's own score with its interval, per (run_id, language, metric): value, ci_low, ci_high (percentile
+    bootstrap over items), plus language ``mean``: the mean over the run's languages, as the Efficiency page
+    scores a run, resampled within each language."""
+    rows, tail = [], (1 - resampling.confidence) / 2 * 100
     for (run_id, metric), group in values.groupby(["run_id", "metric"]):
-        per_language = [(lang, g["value"].to_numpy()) for lang, g in group.groupby("language")]
-        # The mean over languages (as the Efficiency page scores a run): resample within each language.
-        boot = np.zeros(resampling.resamples)
-        for language, v in per_language:
-            means = rng.multinomial(len(v), np.full(len(v), 1 / len(v)), size=resampling.resamples) @ v / len(v)
-            tail = (1 - resampling.confidence) / 2 * 100
+        boot, per_language = 0.0, list(group.groupby("language"))
+        for language, g in per_language:
+            v = g["value"].to_numpy(dtype=np.float64)
+            weights, _ = _matrices(len(v), resampling.resamples, resampling.seed + len(rows))
+            means = weights.astype(np.float64) @ v / len(v)
             low, high = np.percentile(means, [tail, 100 - tail])
             rows.append((run_id, language, metric, v.mean(), low, high))
-            boot += means / len(per_language)
-        tail = (1 - resampling.confidence) / 2 * 100
+            boot = boot + means / len(per_language)
         low, high = np.percentile(boot, [tail, 100 - tail])
-        rows.append((run_id, "mean", metric, np.mean([v.mean() for _, v in per_language]), low, high))
+        rows.append((run_id, "mean", metric, float(np.mean([g["value"].mean() for _, g in per_language])), low, high))
     return pd.DataFrame(rows, columns=["run_id", "language", "metric", "value", "ci_low", "ci_high"])
+
+
+def query_moves(base: pd.DataFrame, candidate: pd.DataFrame, texts: dict[str, dict] | None = None,
+                top: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-query drill-down of two runs' gold ranks (query_results rows): (the ``top`` queries whose gold
+    rank moved most, with the query text and gold document where the benchmark is at hand; win / tie / loss
+    counts per language: a win is a better gold rank for the candidate)."""
+    both = base.merge(candidate, on=["language", "query_id"], suffixes=("_base", "_candidate"))
+    both["rank_change"] = both["gold_rank_base"] - both["gold_rank_candidate"]  # > 0: the candidate ranks gold higher
+    counts = (both.assign(outcome=np.sign(both["rank_change"]).map({1: "win", 0: "tie", -1: "loss"}))
+              .pivot_table(index="language", columns="outcome", values="query_id", aggfunc="count", fill_value=0)
+              .reindex(columns=["win", "tie", "loss"], fill_value=0).reset_index())
+    moved = both.reindex(both["rank_change"].abs().sort_values(ascending=False).index).head(top)
+    texts = texts or {}
+    moved = moved.assign(query=[texts.get(q, {}).get("query", "") for q in moved["query_id"]],
+                         gold_function=[texts.get(q, {}).get("func_name", "") for q in moved["query_id"]],
+                         gold_path=[texts.get(q, {}).get("path", "") for q in moved["query_id"]])
+    cols = ["language", "query_id", "query", "gold_function", "gold_path", "gold_rank_base", "gold_rank_candidate",
+            "rank_change"]
+    return moved[cols].reset_index(drop=True), counts
 
 
 def item_values(queries: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:

@@ -79,3 +79,28 @@ def deltas_with_significance(base: str, candidates: tuple[str, ...], resampling)
     ids = [base, *candidates]
     values = significance.item_values(store.query_results(ids), store.problem_results(ids))
     return significance.deltas_table(store.metrics(ids), values, base, list(candidates), resampling)
+
+
+@st.cache_data(show_spinner="Bootstrapping score intervals…", max_entries=32)
+def score_intervals(run_ids: tuple[str, ...]):
+    """Each run's per-language and mean scores with their 95 % interval (runs with per-item results only)."""
+    from backend import significance
+    store = default_store(settings())
+    values = significance.item_values(store.query_results(list(run_ids)), store.problem_results(list(run_ids)))
+    return significance.score_interval(values)
+
+
+@st.cache_data(show_spinner="Comparing queries…", max_entries=16)
+def query_drilldown(base: str, candidate: str, bench_id: str):
+    """The queries that moved most between two runs, and win/tie/loss per language (significance.query_moves),
+    with the query text and gold function from the benchmark when it is built here."""
+    from backend import significance
+    from backend.bench import dataset
+    store = default_store(settings())
+    texts = {}
+    try:
+        bench = dataset.load(bench_id, settings().bench_dir)
+        texts = {p["id"]: p for lang in bench.languages for p in bench.pairs(lang, "test")}
+    except (dataset.BenchmarkError, OSError):
+        pass
+    return significance.query_moves(store.query_results(base), store.query_results(candidate), texts)

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from backend import compare, figures, significance
-from pages.common import EMPTY_HINT, chart, deltas_with_significance, download, labels, load
+from pages.common import EMPTY_HINT, chart, deltas_with_significance, download, labels, load, query_drilldown
 
 st.title("Language deltas")
 runs = load("runs")
@@ -38,3 +38,15 @@ elif runs is not None:
                f"change of the raw value. Test: {resampling.note()}.")
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, "deltas.csv", "deltas_csv")
+
+    st.subheader("Queries that moved most")
+    with_queries = [c for c in candidates if (table[table["candidate_id"] == c]["n_pairs"] > 0).any()]
+    if not with_queries:
+        st.caption("Needs per-query results in both runs (runs made here keep every query's gold rank).")
+    else:
+        pick = st.selectbox("Candidate", with_queries, format_func=names.get) if len(with_queries) > 1 else with_queries[0]
+        moved, counts = query_drilldown(base, pick, str(by_id.loc[base, "benchmark"]))
+        st.caption("Win: the candidate ranks the gold document higher than the base; loss: lower.")
+        st.dataframe(counts, hide_index=True)
+        st.dataframe(moved, hide_index=True, width="stretch")
+        download(moved, "moved-queries.csv", "moved_csv")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from backend import compare, figures
 from backend.vocab import METRICS
-from pages.common import EMPTY_HINT, chart, download, labels, load, not_drawn
+from pages.common import EMPTY_HINT, chart, download, labels, load, not_drawn, score_intervals
 
 ALL = "all runs (mixed evaluations)"
 
@@ -20,7 +20,7 @@ elif runs is not None and metrics is not None:
     available = [m for m in METRICS if m in set(metrics["metric"]) and METRICS[m].direction.value == "higher"]
     metric = right.selectbox("Score", available, index=available.index("ndcg@10") if "ndcg@10" in available else 0,
                              format_func=lambda m: METRICS[m].label)
-    eff = compare.efficiency(shown, metrics, metric)
+    eff = compare.efficiency(shown, metrics, metric, score_intervals(tuple(shown["run_id"])))
     timed = eff[eff["encode_throughput"].notna()]
     if len(timed):
         names = labels(shown)
@@ -50,8 +50,9 @@ elif runs is not None and metrics is not None:
                 chart(figures.efficiency_scatter, eff, size, size_label, label, reference=reference)
                 not_drawn(eff, size, size_label.split(" (")[0])
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
-               "(see 'basis'). Encode throughput: documents per second on the benchmark's test code.")
-    first = ["name", "score", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
+               "(see 'basis'), with its 95 % interval over queries (bootstrap, error bars) where the run has "
+               "per-query results. Encode throughput: documents per second on the benchmark's test code.")
+    first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
              "score_per_mb"]
     st.dataframe(eff, hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])

@@ -4,7 +4,7 @@ import streamlit as st
 from backend import catalog, compare, figures, rundirs
 from backend.catalog import default_store
 from backend.config import settings
-from pages.common import EMPTY_HINT, bench_manifests, chart, download, load
+from pages.common import EMPTY_HINT, bench_manifests, chart, download, load, score_intervals
 
 COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "protocol", "params", "disk_mb",
            "languages", "created_at", "error"]
@@ -34,6 +34,10 @@ elif runs is not None:
             st.subheader(run_id)
             table = compare.metrics_table(metrics, run_id)
             st.dataframe(table, hide_index=True)
+            ci = score_intervals((run_id,))
+            for row in ci[(ci["language"] == "mean") & ci["metric"].isin(["ndcg@10", "pass@1"])].itertuples():
+                st.caption(f"{row.metric} over its languages: {row.value:.4f}, 95 % interval [{row.ci_low:.4f}, "
+                           f"{row.ci_high:.4f}] (bootstrap over its {'problems' if row.metric.startswith('pass') else 'queries'})")
             download(table, f"{run_id}-metrics.csv", f"metrics_{run_id}")
             curve = rundirs.losses(settings().runs_dir, run_id)
             if curve:

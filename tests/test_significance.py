@@ -117,3 +117,34 @@ def test_codegen_pass_rates_are_compared_per_problem(store, tmp_path):
     values = significance.item_values(store.query_results(["cg-a", "cg-b"]), store.problem_results(["cg-a", "cg-b"]))
     table = significance.deltas_table(store.metrics(["cg-a", "cg-b"]), values, "cg-a", ["cg-b"], FAST)
     assert table["verdict"].tolist() == ["better"] and table["n_pairs"].tolist() == [164]
+
+
+def test_score_intervals_and_the_query_drilldown(three_runs):
+    store = three_runs
+    values = significance.item_values(store.query_results(["base", "better"]), store.problem_results([]))
+    ci = significance.score_interval(values).set_index(["run_id", "language", "metric"])
+    for run in ("base", "better"):
+        row = ci.loc[(run, "mean", "ndcg@10")]
+        assert row["ci_low"] < row["value"] < row["ci_high"] and row["ci_high"] - row["ci_low"] < 0.1
+    from backend import compare
+    eff = compare.efficiency(store.runs(), store.metrics(), "ndcg@10", significance.score_interval(values))
+    assert eff["score_ci_low"].notna().sum() == 2 and eff["score_ci_low"].isna().sum() == 1  # "tiny" not given
+    moved, counts = significance.query_moves(store.query_results("base"), store.query_results("better"), top=5)
+    assert len(moved) == 5 and (moved["rank_change"].abs().diff().dropna() <= 0).all()
+    assert counts.set_index("language")[["win", "tie", "loss"]].sum(axis=1).tolist() == [600, 600]
+    assert (counts["loss"] == 0).all()  # "better" never ranks gold lower
+
+
+def test_deltas_page_shows_verdicts_and_the_drilldown(three_runs):
+    from streamlit.testing.v1 import AppTest
+
+    from backend.config import REPO_ROOT
+    at = AppTest.from_file(str(REPO_ROOT / "pages/deltas.py"), default_timeout=60).run()
+    at.selectbox[0].set_value("base").run()
+    at.multiselect[0].set_value(["better", "tiny"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = at.dataframe[0].value
+    assert set(shown[shown["candidate_id"] == "better"]["verdict"]) == {"better"}
+    assert set(shown[shown["candidate_id"] == "tiny"]["verdict"]) == {"n.s."}
+    assert any(s.value == "Queries that moved most" for s in at.subheader)
+    assert len(at.dataframe) == 3  # deltas, win/tie/loss, moved queries
