@@ -14,10 +14,11 @@ from backend.runs.first_start import DEFAULTS_KEY
 from backend.store import Store, StoreError
 
 EXPORTS = ("runs", "metrics", "efficiency", "deltas")
-RUNS_VIEW = ["run_id", "kind", "name", "status", "source", "benchmark", "protocol", "params", "disk_mb", "languages"]
 
 
 def main(argv=None) -> int:
+    # Library load reports (transformers' per-weight "UNEXPECTED ... not ok" tables) are not for this terminal.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = _parser().parse_args(argv)
     try:
         s = settings()
@@ -57,7 +58,11 @@ def cmd_runs(args, store, s):
     if runs.empty:
         print("no runs yet; import some: python -m backend import runs/reference/*")
         return
-    print(runs[RUNS_VIEW].to_string(index=False, max_colwidth=48))
+    if args.ids:  # for scripts: one whole run id per line
+        print("\n".join(runs["run_id"]))
+        return
+    view = compare.runs_view(runs).drop(columns=["created_at", "error"])
+    print(view.to_string(index=False, formatters={"run_id": str}, max_colwidth=None if args.wide else 60))
 
 
 def cmd_delete(args, store, s):
@@ -65,7 +70,8 @@ def cmd_delete(args, store, s):
 
 
 def cmd_export(args, store, s):
-    table, caution = export_table(args.what, store, args.base, args.candidate, args.metric)
+    table, caution = export_table(args.what, store, args.base, args.candidate, args.metric,
+                                  evaluation=(args.bench, args.protocol))
     if caution:
         print(f"caution: {caution}", file=sys.stderr)
     text = csvexport.to_csv(table)
@@ -76,17 +82,30 @@ def cmd_export(args, store, s):
     print(f"wrote {len(table)} row(s) to {args.output}", file=sys.stderr if args.output == "-" else sys.stdout)
 
 
-def export_table(what, store, base=None, candidates=None, metric="ndcg@10", resampling=None):
+def export_table(what, store, base=None, candidates=None, metric="ndcg@10", resampling=None, evaluation=(None, None)):
     """(table, caution text or None): the same tables the pages show, for the CLI's export."""
     if what == "runs":
-        return store.runs(), None
+        return compare.runs_view(store.runs()), None
     if what == "metrics":
         return store.metrics(), None
     if what == "efficiency":
         runs = store.runs()
+        bench, protocol = evaluation
+        groups = compare.evaluation_groups(runs)
+        if (bench is None or protocol is None) and len(groups) > 1:
+            bench, protocol = (bench, protocol) if bench is not None and protocol is not None else groups[0]
+            note = (f"efficiency for benchmark {bench!r}, protocol {protocol!r} (the Pareto front only means "
+                    f"something within one evaluation); others: --bench/--protocol from "
+                    f"{', '.join(f'{b}·{p}' for b, p in groups[1:4])}")
+        else:
+            note = None
+        if bench is not None:
+            runs = runs[runs["benchmark"].fillna("") == bench]
+        if protocol is not None:
+            runs = runs[runs["protocol"].fillna("") == protocol]
         ids = list(runs["run_id"])
         values = significance.item_values(store.query_results(ids), store.problem_results(ids))
-        return compare.efficiency(runs, store.metrics(), metric, significance.score_interval(values)), None
+        return compare.efficiency(runs, store.metrics(), metric, significance.score_interval(values)), note
     if not base or not candidates:
         raise ValueError("export deltas needs --base RUN_ID and --candidate RUN_ID (see python -m backend runs)")
     runs = store.runs().set_index("run_id", drop=False)
@@ -295,7 +314,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--replace", action="store_true", help="overwrite runs whose id exists with other content")
     c.set_defaults(func=cmd_import)
     sub.add_parser("rebuild", help="rebuild the DB from runs/*/run.json").set_defaults(func=cmd_rebuild)
-    sub.add_parser("runs", help="list the runs").set_defaults(func=cmd_runs)
+    c = sub.add_parser("runs", help="list the runs (run ids whole)")
+    c.add_argument("--ids", action="store_true", help="only the run ids, one per line")
+    c.add_argument("--wide", action="store_true", help="do not shorten long names")
+    c.set_defaults(func=cmd_runs)
     sub.add_parser("formats", help="list import formats and run kinds").set_defaults(func=cmd_formats)
     sub.add_parser("defaults", help="build the default benchmark and make the default runs (once)").set_defaults(
         func=cmd_defaults)
@@ -322,6 +344,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--base", help="base run id (deltas)")
     c.add_argument("--candidate", action="append", help="candidate run id (deltas; repeat for several)")
     c.add_argument("--metric", default="ndcg@10", help="score metric (efficiency; default ndcg@10)")
+    c.add_argument("--bench", help="efficiency: the benchmark id (default: the one with most runs)")
+    c.add_argument("--protocol", help="efficiency: the protocol, e.g. full or csn-1000 (default: the most runs')")
     c.set_defaults(func=cmd_export)
     bench = sub.add_parser("bench", help="build or list code-search benchmarks").add_subparsers(required=True,
                                                                                                 metavar="ACTION")

@@ -13,6 +13,16 @@ LANGUAGE_ORDER = CODE_LANGUAGES + [Language.OVERALL.value]
 DELTA_COLUMNS = ["language", "metric", "base", "candidate", "delta", "rel_delta_pct", "improvement_pct", "verdict"]
 
 
+RUNS_COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "protocol", "params", "disk_mb",
+                "languages", "created_at", "error"]
+
+
+def runs_view(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), statuses=()) -> pd.DataFrame:
+    """The runs table as the Runs page shows it and ``export runs`` / ``runs`` print it: same columns, same
+    filters."""
+    return filter_runs(runs, text, list(kinds), list(sources), list(statuses))[RUNS_COLUMNS]
+
+
 class ComparisonError(ValueError):
     """Two runs that must not be compared; the message says why and what to pick instead."""
 

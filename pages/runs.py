@@ -6,8 +6,6 @@ from backend.catalog import default_store
 from backend.config import settings
 from pages.common import EMPTY_HINT, bench_manifests, chart, download, load, score_intervals
 
-COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "protocol", "params", "disk_mb",
-           "languages", "created_at", "error"]
 
 st.title("Runs")
 runs = load("runs")
@@ -19,7 +17,7 @@ elif runs is not None:
     kinds = kind_col.multiselect("Kind", sorted(runs["kind"].unique()))
     sources = source_col.multiselect("Source", sorted(runs["source"].unique()))
     statuses = status_col.multiselect("Status", sorted(runs["status"].unique()))
-    shown = compare.filter_runs(runs, text, kinds, sources, statuses)[COLUMNS]
+    shown = compare.runs_view(runs, text, kinds, sources, statuses)
     st.caption(f"{len(shown):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
     # A new key whenever the rows change (filter, delete) drops the old selection: stale row positions
     # must never point at other runs, least of all for a delete.

@@ -233,13 +233,13 @@ def test_a_csv_link_to_a_private_file_is_not_echoed(store, tmp_path, capsys):
 
 def test_formula_cells_are_escaped_in_every_csv_export(store, tmp_path):
     run = {"schema_version": 1, "run_id": "evil--1", "kind": "m2v-distill", "name": "=cmd|' /C calc'!A0",
-           "model": "@SUM(1+1)", "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.5}]}
+           "benchmark": "@SUM(1+1)", "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.5}]}
     (tmp_path / "run.json").write_text(json.dumps(run))
     catalog.import_paths([tmp_path / "run.json"], store=store)
     out = tmp_path / "runs.csv"
     assert main(["export", "runs", "-o", str(out)]) == 0
     table = pd.read_csv(out)
-    assert table.loc[0, "name"] == "'=cmd|' /C calc'!A0" and table.loc[0, "model"] == "'@SUM(1+1)"
+    assert table.loc[0, "name"] == "'=cmd|' /C calc'!A0" and table.loc[0, "benchmark"] == "'@SUM(1+1)"
     page = csvexport.to_csv(pd.DataFrame({"name": ["-2+3", "ok"], "delta": [-0.5, 0.25]}))  # the pages' download
     assert page.splitlines()[1:] == ["'-2+3,-0.5", "ok,0.25"]
 

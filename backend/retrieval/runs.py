@@ -40,7 +40,9 @@ class EvalConfig:
         return [lang.strip() for lang in self.languages.split(",") if lang.strip()]
 
     def label(self) -> str:
-        return TEACHER_NAMES.get(self.model) or Path(self.model).name
+        path = Path(self.model)
+        # A run's saved model lives in runs/<run_id>/model: name it after the run, not "model".
+        return TEACHER_NAMES.get(self.model) or (path.parent.name if path.name == "model" else path.name)
 
 
 @dataclass

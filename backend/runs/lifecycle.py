@@ -122,7 +122,8 @@ def launch(kind_name: str, options: dict, store: Store | None, settings: Setting
         records = runner(config, ctx)
     except BaseException as e:
         status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-        message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        message = ("cancelled by the user" if isinstance(e, KeyboardInterrupt)
+                   else f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
         (ctx.dir / "error.log").write_text(traceback.format_exc())
         failed = ctx.record(status=status, name=config.label(), error=message[:2000], finished_at=now())
         _store_records([failed], store, runs_dir)
