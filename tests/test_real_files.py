@@ -271,3 +271,14 @@ def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_pat
     proc.wait()
     assert catalog.rebuild(store) == len(before)  # the next start undoes the files first: rebuild agrees
     assert not list(runs_dir.glob("bulk--*")) and tree(runs_dir) == files and set(store.runs()["run_id"]) == before
+
+
+def test_real_bigcode_file_imports_by_content_with_its_limit(store):
+    path = DATA / "bigcode" / "codellama-13b-python-multiple-java-seed5.json"
+    catalog.import_paths([path], store=store)
+    data = json.loads(path.read_text())
+    run = store.runs().iloc[0]
+    assert _stored(store) == {(run["run_id"], "java", "pass@1"): data["multiple-java"]["pass@1"]}
+    config = json.loads(run["config"])
+    assert config["limit"] == 158 and config["n_samples"] == 1 and run["model"] == "codellama/CodeLlama-13b-Python-hf"
+    assert config["problem_sets"] == {"java": "bigcode-multiple-java#limit158"}  # not our humaneval-java set
