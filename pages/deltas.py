@@ -39,6 +39,16 @@ elif runs is not None:
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, "deltas.csv", "deltas_csv")
 
+    chosen = runs[runs["run_id"].isin([base, *candidates])]
+    grouped = compare.seed_groups(runs[runs["kind"].isin(chosen["kind"])], load("metrics"))
+    grouped = grouped[grouped["run_ids"].apply(lambda ids: bool(set(ids.split(", ")) & {base, *candidates}))]
+    if len(grouped):
+        st.subheader("Seed groups of these runs")
+        st.caption("Runs that differ only by seed: NDCG@10 mean ± sd over seeds with a 95 % t-interval, per "
+                   "language — a delta smaller than the seed-to-seed spread is not a method's effect.")
+        st.dataframe(grouped, hide_index=True, width="stretch")
+        download(grouped, "seed-groups.csv", "seed_groups_deltas_csv")
+
     st.subheader("Queries that moved most")
     with_queries = [c for c in candidates if (table[table["candidate_id"] == c]["n_pairs"] > 0).any()]
     if not with_queries:

@@ -57,3 +57,9 @@ elif runs is not None and metrics is not None:
     st.dataframe(eff, hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")
+    groups_table = compare.seed_groups(shown, metrics, metric)
+    if len(groups_table):
+        st.subheader("Runs that differ only by seed")
+        st.caption("Mean and sd over seeds, 95 % t-interval over seeds: how far a seed alone moves the score.")
+        st.dataframe(groups_table[groups_table["language"] == "mean"], hide_index=True, width="stretch")
+        download(groups_table, f"seed-groups-{metric}.csv", "seed_groups_csv")

@@ -166,3 +166,20 @@ def test_retention_scatter_places_each_run_against_the_base():
     assert {name: p[:2] for name, p in points.items()} == {"teacher": (1.0, 1.0), "m2v": (100.0, 0.5), "kd": (2.0, 0.75)}
     assert points["teacher"][2] > points["m2v"][2] > points["kd"][2]  # 90 MB > 15 MB > unknown
     assert fig.layout.xaxis.type == "log"
+
+
+def test_seed_groups_summarise_runs_that_differ_only_by_seed():
+    import json
+
+    import pandas as pd
+    runs = pd.DataFrame([{"run_id": f"r{s}", "name": "LoRA", "kind": "peft-contrastive", "benchmark": "b", "protocol": "full",
+                          "config": json.dumps({"method": "lora", "seed": s})} for s in range(3)]
+                        + [{"run_id": "other", "name": "IA3", "kind": "peft-contrastive", "benchmark": "b",
+                            "protocol": "full", "config": json.dumps({"method": "ia3", "seed": 0})}])
+    metrics = pd.DataFrame([{"run_id": f"r{s}", "language": lang, "metric": "ndcg@10", "value": v}
+                            for s, (a, b) in enumerate([(0.70, 0.80), (0.72, 0.80), (0.71, 0.79)])
+                            for lang, v in (("python", a), ("java", b))])
+    table = compare.seed_groups(runs, metrics).set_index("language")
+    assert set(table["seeds"]) == {3} and "×3 seeds (0, 1, 2)" in table["group"].iloc[0]
+    assert table.loc["python", "mean"] == pytest.approx(0.71) and table.loc["python", "sd"] == pytest.approx(0.01)
+    assert table.loc["mean", "ci_low"] < 0.7533 < table.loc["mean", "ci_high"]

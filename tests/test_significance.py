@@ -148,3 +148,25 @@ def test_deltas_page_shows_verdicts_and_the_drilldown(three_runs):
     assert set(shown[shown["candidate_id"] == "tiny"]["verdict"]) == {"n.s."}
     assert any(s.value == "Queries that moved most" for s in at.subheader)
     assert len(at.dataframe) == 3  # deltas, win/tie/loss, moved queries
+
+
+def test_deltas_and_efficiency_pages_show_seed_groups(store, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from backend.config import REPO_ROOT
+    rng = np.random.default_rng(3)
+    paths = []
+    for seed in (0, 1, 2):
+        path = _run(f"lora-seed{seed}", {"python": rng.integers(1, 20, 200)}, tmp_path)
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps({**data, "kind": "peft-contrastive", "name": "LoRA",
+                                    "config": {"method": "lora", "seed": seed}}))
+        paths.append(path)
+    catalog.import_paths(paths, store=store)
+    for name in ("pages/deltas.py", "pages/efficiency.py"):
+        at = AppTest.from_file(str(REPO_ROOT / name), default_timeout=60).run()
+        if name == "pages/deltas.py":
+            at.selectbox[0].set_value("lora-seed0").run()
+            at.multiselect[0].set_value(["lora-seed1"]).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("seed" in s.value.lower() for s in at.subheader), [s.value for s in at.subheader]
