@@ -32,8 +32,9 @@ def load(what: str, *args) -> pd.DataFrame | None:
 
 
 def labels(runs: pd.DataFrame) -> dict[str, str]:
-    """run_id -> 'name · source · run_id' for select boxes."""
-    return {r.run_id: f"{r.name} · {r.source} · {r.run_id}" for r in runs.itertuples()}
+    """run_id -> 'name · protocol · source · run_id' for select boxes (a run and its csn-1000 twin differ)."""
+    return {r.run_id: " · ".join(str(x) for x in (r.name, r.protocol, r.source, r.run_id) if x == x and x)
+            for r in runs.itertuples()}
 
 
 def download(df: pd.DataFrame, file_name: str, key: str):

@@ -14,8 +14,11 @@ elif runs is not None:
     base_default, candidate_default = compare.default_pair(runs)
     base = st.selectbox("Base run", ids, index=ids.index(base_default), format_func=names.get)
     options = compare.comparable_candidates(runs, base)
-    candidates = st.multiselect("Candidate run(s)", options, format_func=names.get,
-                                default=[candidate_default] if candidate_default in options else [])
+    # The chosen candidates survive a change of base (those still comparable with it).
+    kept = [c for c in st.session_state.get("deltas_candidates", []) if c in options]
+    if "deltas_candidates" not in st.session_state or kept != st.session_state["deltas_candidates"]:
+        st.session_state["deltas_candidates"] = kept or ([candidate_default] if candidate_default in options else [])
+    candidates = st.multiselect("Candidate run(s)", options, format_func=names.get, key="deltas_candidates")
     if len(options) < len(ids) - 1:
         st.caption(f"{len(ids) - 1 - len(options)} run(s) evaluated on another benchmark or protocol than the base "
                    "are not offered (their deltas would not mean anything).")

@@ -170,3 +170,14 @@ def test_deltas_and_efficiency_pages_show_seed_groups(store, tmp_path):
             at.multiselect[0].set_value(["lora-seed1"]).run()
         assert not at.exception, [e.value for e in at.exception]
         assert any("seed" in s.value.lower() for s in at.subheader), [s.value for s in at.subheader]
+
+
+def test_candidates_survive_a_change_of_base(three_runs):
+    from streamlit.testing.v1 import AppTest
+
+    from backend.config import REPO_ROOT
+    at = AppTest.from_file(str(REPO_ROOT / "pages/deltas.py"), default_timeout=60).run()
+    at.selectbox[0].set_value("base").run()
+    at.multiselect[0].set_value(["better"]).run()
+    at.selectbox[0].set_value("tiny").run()
+    assert not at.exception and at.multiselect[0].value == ["better"]
