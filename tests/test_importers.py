@@ -220,3 +220,19 @@ def test_full_disk_gives_a_clear_error_and_leaves_nothing(store, runs_dir, tmp_p
     assert main(["import", str(tmp_path / "run.json")]) == 1
     assert "No space left on device; free disk space" in capsys.readouterr().err
     assert store.runs().empty and tree(runs_dir) == {}
+
+
+def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(tmp_path, monkeypatch):
+    """`--runs-dir B serve` seeds B (not the default runs/); `--runs-dir B rebuild` brings them all back."""
+    import shutil
+
+    from backend import catalog
+    from backend.config import settings
+    other = tmp_path / "B"
+    s = settings().override(runs_dir=other, db_path=other / "dashboard.duckdb")
+    store = catalog.default_store(s)
+    catalog.seed_reference(store, s.runs_dir, REFERENCE)
+    assert len(list(other.glob("*/run.json"))) == 3
+    shutil.rmtree(other / "reference--m2v-mpnet-distill")
+    assert main(["--runs-dir", str(other), "--db", str(other / "dashboard.duckdb"), "rebuild"]) == 0
+    assert len(store.runs()) == 3 and (other / "reference--m2v-mpnet-distill" / "run.json").is_file()
