@@ -101,3 +101,34 @@ def test_sweep_values_get_the_same_messages(tmp_path):
     path.write_text('[[grid]]\nkind = "kd-student"\nloss = "l1"\n')
     with pytest.raises(ValueError, match="option loss must be one of cosine, mse"):
         expand_sweep(path, settings().bench_dir)
+
+
+@pytest.mark.parametrize("kind", LAUNCHABLE)
+def test_every_kind_really_starts_from_the_page(kind, store, runs_dir, tiny_bench):
+    """The real thing for every kind: the page spawns `python -m backend launch`, the process passes the CLI and
+    the conversion and the run is stored `running` (then we stop it: the run itself is tested elsewhere)."""
+    import os
+    import re
+    import signal
+    at = AppTest.from_file(str(REPO_ROOT / "pages/launch.py"), default_timeout=60).run()
+    at.selectbox[0].set_value(kind).run()
+    config_cls = KINDS[kind].load()[1]
+    for name, value in _changes(config_cls).items():
+        next(w for w in [*at.number_input, *at.selectbox, *at.text_input] if w.label == name.replace("_", " ")).set_value(value)
+    at.button[0].click().run()
+    assert not at.exception and f"Started {kind}" in at.success[0].value, [e.value for e in at.error]
+    pid = int(re.search(r"process (\d+)", at.success[0].value).group(1))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and store.runs().empty:
+            time.sleep(0.5)
+        runs = store.runs()
+        assert len(runs) and runs["kind"].iloc[0] == kind, list((runs_dir / ".launch").glob("*.log"))[0].read_text()[-2000:]
+        config = json.loads(runs["config"].iloc[0])
+        assert all(config[k] == pytest.approx(v) if isinstance(v, float) else config[k] == v
+                   for k, v in _changes(config_cls).items())
+    finally:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
