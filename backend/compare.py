@@ -164,7 +164,9 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "trainable_params", "disk_mb",
             "encode_throughput", "provenance"]
     out = runs[[c for c in cols if c in runs]].merge(scores, on="run_id", how="inner")
-    out["size_basis"] = [_size_basis(p) for p in out.get("provenance", pd.Series([None] * len(out)))]
+    provenance = out.get("provenance", pd.Series([None] * len(out)))
+    out["size_basis"] = [_size_basis(p) for p in provenance]
+    out["adapter_mb"] = [json_object(p).get("adapter_mb") for p in provenance]
     out["params_m"] = pd.to_numeric(out["params"], errors="coerce").astype(float) / 1e6
     # Share of the model a run trained (PEFT adapters: a fraction of a percent; full training: 100).
     out["trainable_pct"] = 100 * pd.to_numeric(out["trainable_params"], errors="coerce").astype(float) / (
@@ -182,7 +184,7 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     out["pareto_params"] = pareto_front(out["score"], out["params_m"])
     out["pareto_trainable"] = pareto_front(out["score"], out["trainable_pct"])
     order = ["run_id", "name", "kind", "source", "score", "score_ci_low", "score_ci_high", "basis", "disk_mb",
-             "size_basis", "params_m", "trainable_pct",
+             "size_basis", "adapter_mb", "params_m", "trainable_pct",
              "score_per_mb", "score_per_mparams", "encode_throughput", "pareto_disk", "pareto_params",
              "pareto_trainable", "benchmark", "protocol"]
     return out[order].sort_values("score_per_mb", ascending=False, na_position="last").reset_index(drop=True)

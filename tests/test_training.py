@@ -61,6 +61,7 @@ def test_peft_contrastive(store, runs_dir, toy_bench, method):
 
     from backend.retrieval.models import resolve
     from backend.retrieval.training import DEFAULT_LR, PeftConfig, peft_model
+    from backend.sizes import folder_mb
     # All 8 rotated pairs in every batch: the loss of that one batch must fall.
     options = {**TINY, "languages": "python", "method": method, "max_train": 8, "steps": 15}
     record = launch("peft-contrastive", {**options, "learning_rate": 10 * DEFAULT_LR[method]}, store, settings())[0]
@@ -68,6 +69,8 @@ def test_peft_contrastive(store, runs_dir, toy_bench, method):
     trainable, total = wrapped.get_nb_trainable_parameters()
     assert record.trainable_params == trainable == sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
     assert 0 < trainable < total / 10
+    base_mb = folder_mb(resolve("minilm", settings().cache_dir))
+    assert record.disk_mb == pytest.approx(base_mb + record.provenance["adapter_mb"]) and record.disk_mb > base_mb
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)
 

@@ -90,7 +90,7 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
 
 
 def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None,
-             share: tuple[float, float] = (0.0, 1.0), **fields) -> list:
+             share: tuple[float, float] = (0.0, 1.0), size: dict | None = None, **fields) -> list:
     """Encode each language's test pairs, rank under both protocols, return one record per protocol.
 
     ``encoder``: one Encoder, or {language: Encoder} when each language has its own (per-language adapters).
@@ -127,7 +127,7 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
     for protocol in metrics.PROTOCOLS:
         run_id = ctx.run_id if protocol == "full" else f"{ctx.run_id}--{protocol}"
         provenance = {"encoder": encoder.name, "protocol_note": _note(protocol, distractors),
-                      **({"teacher": teacher} if teacher else {})}
+                      **({"teacher": teacher} if teacher else {}), **(size or {})}
         records.append(ctx.record(run_id=run_id, protocol=protocol + subset, provenance=provenance,
                                   metrics=_metric_rows(ranks[protocol]), queries=_query_rows(ranks[protocol]),
                                   **common))

@@ -231,12 +231,15 @@ def run_peft_contrastive(config: PeftConfig, ctx) -> list:
         encoders.update(dict.fromkeys(group, load_encoder(str(out), ctx.settings.cache_dir)))
     seconds = time.perf_counter() - start
     per_language = config.adapters == "per-language"
+    # An adapter alone is not a model: the size a user ships is the base model plus the adapter(s).
+    adapter_mb = sum(folder_mb(d) for d in dirs)
     return evaluate(encoders if per_language else encoders[languages[0]], config, ctx, share=(0.6, 1.0),
                     model=str(ctx.dir if per_language else dirs[0]),
                     name=f"{TEACHER_NAMES.get(config.model, config.model)} + {config.method}"
                          + (" (per-language adapters)" if per_language else ""),
-                    disk_mb=sum(folder_mb(d) for d in dirs), train_seconds=seconds, trainable_params=trainable,
-                    teacher=TEACHERS.get(config.model))
+                    disk_mb=folder_mb(resolve(config.model, ctx.settings.cache_dir)) + adapter_mb,
+                    size={"adapter_mb": adapter_mb, "size_basis": "disk: the base model + its adapter(s), what you ship"},
+                    train_seconds=seconds, trainable_params=trainable, teacher=TEACHERS.get(config.model))
 
 
 # -- kd-student ----------------------------------------------------------------------------------------------
