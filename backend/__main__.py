@@ -155,6 +155,22 @@ def _read_trec(path, fields: int, what: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def cmd_speed(args, store, s):
+    """Encode speed of several runs' models side by side (interleaved rounds, one process), as ratios."""
+    from backend.bench import dataset
+    from backend.retrieval import speed
+    runs = store.runs().set_index("run_id", drop=False)
+    ids = [args.base, *[r for r in args.runs if r != args.base]]
+    missing = [r for r in ids if r not in runs.index]
+    if missing:
+        raise ValueError(f"no run {missing[0]!r} in {store.path}; list them with python -m backend runs")
+    bench = dataset.load(runs.loc[args.base, "benchmark"] or None, s.bench_dir)
+    measurement = speed.measure_runs(runs.loc[ids], args.base, bench, s.cache_dir, args.texts, args.rounds)
+    path = speed.save(measurement, s.runs_dir)
+    print(speed.as_table(measurement).to_string(index=False))
+    print(f"{speed.describe(measurement)} -> {path}")
+
+
 def cmd_check(args, store, s):
     """A regression gate for CI: exit 1 when a candidate is significantly worse than the base by more than
     --max-drop in any checked language and metric, one line per failing cell."""
@@ -329,6 +345,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("run", type=Path)
     c.add_argument("-o", "--output", default="-", help="CSV file to write (default '-': stdout)")
     c.set_defaults(func=cmd_metrics)
+    c = sub.add_parser("speed", help="encode speed of runs' models side by side, as ratios against a base run")
+    c.add_argument("runs", nargs="+", metavar="RUN_ID")
+    c.add_argument("--base", required=True, help="the run the speed-ups are relative to (e.g. the teacher)")
+    c.add_argument("--texts", type=int, default=200, help="benchmark code documents encoded per round (default 200)")
+    c.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    c.set_defaults(func=cmd_speed)
     c = sub.add_parser("check", help="regression gate: exit 1 if a candidate is significantly worse than the base")
     c.add_argument("--base", required=True, help="base run id")
     c.add_argument("--candidate", action="append", required=True, help="candidate run id (repeat for several)")

@@ -2,6 +2,9 @@
 import streamlit as st
 
 from backend import compare, figures
+from backend.bench import dataset
+from backend.config import settings
+from backend.retrieval import speed
 from backend.vocab import METRICS
 from pages.common import EMPTY_HINT, chart, download, labels, load, not_drawn, score_intervals
 
@@ -29,6 +32,27 @@ elif runs is not None and metrics is not None:
         base = st.selectbox("Speed-up and retention relative to", ids,
                             index=ids.index(teachers[0]) if teachers else 0, format_func=names.get)
         eff["speedup"] = compare.relative(eff, base, "encode_throughput")
+        eff["speedup_basis"] = "per-run throughputs recorded at different times"
+        measured = speed.latest(settings().runs_dir, base)
+        if measured:
+            side = speed.as_table(measured).set_index("run_id")["speedup"]
+            inside = eff["run_id"].isin(side.index)
+            eff.loc[inside, "speedup"] = eff.loc[inside, "run_id"].map(side)
+            eff.loc[inside, "speedup_basis"] = "side by side"
+            st.caption(f"Speed-ups: {speed.describe(measured)} (runs not in it: per-run throughputs).")
+        else:
+            st.warning("Speed-ups divide throughputs each run recorded when it ran, at different times on a shared "
+                       "machine: measure them side by side for ratios you can trust.")
+        if st.button("Measure speed side by side", help="encode the same benchmark code with each timed run's "
+                     "model, interleaved in rounds in this process (a teacher takes about a minute)"):
+            with st.spinner("Timing the models side by side…"):
+                try:
+                    bench = dataset.load(str(timed.set_index("run_id").loc[base, "benchmark"]) or None,
+                                         settings().bench_dir)
+                    speed.save(speed.measure_runs(timed, base, bench, settings().cache_dir), settings().runs_dir)
+                    st.rerun()
+                except (dataset.BenchmarkError, ValueError, OSError) as e:
+                    st.error(f"Not measured: {e}")
         eff["retention"] = compare.relative(eff, base, "score")  # e.g. a KD or Model2Vec student vs its teacher
     label = METRICS[metric].label
     base_name = eff.loc[eff["run_id"] == base, "name"].iloc[0] if len(timed) else None

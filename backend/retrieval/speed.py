@@ -1,0 +1,88 @@
+"""Encode speed measured side by side: the same texts, every model, interleaved in rounds in one process.
+
+A speed-up is a ratio of two timings taken together, never of two throughputs recorded minutes apart on a
+shared machine (a loaded machine once made the teacher look 3x slower, and its student 277x faster). Each
+round times every model on the same texts, in a rotating order; a model's time is its median over rounds.
+The machine's load and core count are kept with the ratios (runs/.speed/<time>.json).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pandas as pd
+
+SPEED_DIR = ".speed"
+
+
+def measure(encoders: dict[str, object], texts: list[str], base: str, rounds: int = 5, batch_size: int = 32) -> dict:
+    """{run_id: encoder} timed on ``texts``: docs/s per model and its speed-up against ``base``."""
+    if base not in encoders:
+        raise ValueError("the base run must be among the measured runs")
+    for encoder in encoders.values():  # warm-up: first-call costs are not speed
+        encoder.encode(texts[:8], batch_size)
+    ids, seconds = list(encoders), {run_id: [] for run_id in encoders}
+    load_before = os.getloadavg()
+    for r in range(rounds):
+        for run_id in ids[r % len(ids):] + ids[:r % len(ids)]:  # rotate who goes first
+            start = time.perf_counter()
+            encoders[run_id].encode(texts, batch_size)
+            seconds[run_id].append(time.perf_counter() - start)
+    median = {run_id: statistics.median(s) for run_id, s in seconds.items()}
+    return {"base": base, "texts": len(texts), "rounds": rounds, "batch_size": batch_size, "time": time.time(),
+            "cpu_count": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
+            "results": [{"run_id": run_id, "docs_per_s": len(texts) / median[run_id],
+                         "speedup": median[base] / median[run_id],
+                         "spread": (max(seconds[run_id]) - min(seconds[run_id])) / median[run_id]}
+                        for run_id in ids]}
+
+
+def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: int = 200, rounds: int = 5) -> dict:
+    """Load each run's model (runs made here keep theirs) and measure them on the base's benchmark code."""
+    from backend.retrieval import search
+    from backend.retrieval.encoders import load_encoder
+    sample = [p["code"] for lang in bench.languages for p in bench.pairs(lang, "test")[: max(1, texts // len(bench.languages))]]
+    encoders = {}
+    for run in runs.to_dict("records"):
+        try:
+            ref = search.model_ref(run)
+        except search.SearchError:
+            if run["run_id"] == base:
+                raise ValueError(f"the base run {base} has no model files here; pick a run made on this machine")
+            continue  # imported or published: nothing to time
+        encoders[run["run_id"]] = load_encoder(ref, cache_dir)
+    return measure(encoders, sample, base, rounds)
+
+
+def save(measurement: dict, runs_dir: Path) -> Path:
+    from backend import rundirs
+    path = Path(runs_dir) / SPEED_DIR / f"{int(measurement['time'] * 1000)}.json"
+    rundirs.write_atomic(path, json.dumps(measurement, indent=1))
+    return path
+
+
+def latest(runs_dir: Path, base: str) -> dict | None:
+    """The newest side-by-side measurement against ``base`` (None if there is none)."""
+    found = []
+    for path in (Path(runs_dir) / SPEED_DIR).glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("base") == base:
+            found.append(data)
+    return max(found, key=lambda d: d["time"]) if found else None
+
+
+def as_table(measurement: dict) -> pd.DataFrame:
+    return pd.DataFrame(measurement["results"])
+
+
+def describe(measurement: dict) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(measurement["time"]))
+    return (f"measured side by side {when}: {measurement['texts']} texts x {measurement['rounds']} interleaved "
+            f"rounds, {measurement['cpu_count']} cores, load {measurement['load_before'][0]:.2f} -> "
+            f"{measurement['load_after'][0]:.2f}")

@@ -1,0 +1,55 @@
+"""Speed-ups measured side by side: interleaved rounds in one process, stored with the machine's load."""
+import json
+
+import pytest
+
+from backend import catalog
+from backend.__main__ import main
+from backend.config import settings
+from backend.retrieval import speed
+from backend.retrieval.encoders import load_encoder
+from tests.conftest import make_tiny_model2vec, synthetic_bench
+from tests.test_search import _pairs
+
+
+def test_two_loads_of_the_same_model_measure_within_15_percent(tmp_path):
+    texts = [p["query"] + " " + p["code"] for p in _pairs("python")] * 200  # ~0.3 s per encode: timing, not noise
+    folder = make_tiny_model2vec(tmp_path / "m", texts[:100], dim=256)
+    a, b = load_encoder(str(folder), settings().cache_dir), load_encoder(str(folder), settings().cache_dir)
+    result = speed.measure({"a": a, "b": b}, texts, base="a", rounds=7)
+    ratio = {r["run_id"]: r["speedup"] for r in result["results"]}
+    assert ratio["a"] == 1.0 and 0.85 <= ratio["b"] <= 1.15, result["results"]
+    assert result["cpu_count"] >= 1 and len(result["load_before"]) == 3
+
+
+def test_speed_command_stores_side_by_side_ratios(store, runs_dir, tmp_path, monkeypatch):
+    bench = synthetic_bench(monkeypatch, tmp_path / "benchmarks", ("python",))
+    texts = [p["query"] + " " + p["code"] for p in _pairs("python")]
+    runs = []
+    for name, dim in (("small", 8), ("large", 512)):
+        folder = make_tiny_model2vec(tmp_path / name, texts, dim=dim)
+        run = {"schema_version": 1, "run_id": f"speed--{name}", "kind": "eval", "model": str(folder),
+               "benchmark": bench.name, "protocol": "full", "encode_throughput": 100.0 if name == "small" else 10.0,
+               "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.5}]}
+        (tmp_path / f"{name}.json").write_text(json.dumps(run))
+        runs.append(tmp_path / f"{name}.json")
+    catalog.import_paths(runs, store=store)
+    assert main(["speed", "--base", "speed--large", "speed--small", "--texts", "20", "--rounds", "3"]) == 0
+    measured = speed.latest(runs_dir, "speed--large")
+    table = speed.as_table(measured).set_index("run_id")
+    assert table.loc["speed--large", "speedup"] == 1.0 and table.loc["speed--small", "speedup"] > 0
+    assert measured["rounds"] == 3 and measured["cpu_count"] >= 1
+    with pytest.raises(SystemExit):
+        main(["speed", "speed--small"])  # --base is required
+    from streamlit.testing.v1 import AppTest
+
+    from backend.config import REPO_ROOT
+    at = AppTest.from_file(str(REPO_ROOT / "pages/efficiency.py"), default_timeout=60).run()
+    base_box = next(b for b in at.selectbox if b.label == "Speed-up and retention relative to")
+    base_box.set_value("speed--large").run()
+    assert not at.exception
+    assert any("measured side by side" in c.value for c in at.caption)
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc["speed--small", "speedup_basis"] == "side by side"
+    assert table.loc["speed--small", "speedup"] == pytest.approx(
+        speed.as_table(measured).set_index("run_id").loc["speed--small", "speedup"])
