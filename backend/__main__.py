@@ -185,7 +185,11 @@ def cmd_check(args, store, s):
     keep = table["metric"].isin(args.metric or ["ndcg@10"])
     if args.languages:
         keep &= table["language"].isin(args.languages)
-    table = table[keep]
+    table = table[keep].copy()
+    # The family is the cells checked, not every cell the deltas table holds.
+    table["p_adjusted"] = significance.adjust(table["p_value"].to_numpy(), resampling.correction)
+    table["verdict"] = [significance.verdict(d, p, m) for d, p, m in zip(table["delta"], table["p_adjusted"],
+                                                                          table["metric"])]
     unknown = table[table["verdict"].str.startswith("significance unknown")]
     failing = significance.gate(table, args.max_drop)
     for row in failing.itertuples():
