@@ -51,7 +51,7 @@ def _cell_label(rel, verdict: str) -> str:
         return ""
     if verdict == "n.s.":
         return f"{rel:+.1f}% n.s."
-    return f"{rel:+.1f}%" + ("?" if str(verdict).startswith("significance unknown") else "")
+    return f"{rel:+.1f}%" + ("?" if str(verdict).startswith(("significance unknown", "not tested")) else "")
 
 
 def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "disk MB",

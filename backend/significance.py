@@ -24,6 +24,7 @@ from backend.vocab import METRICS, Direction
 
 ALPHA = 0.05
 UNKNOWN = "significance unknown: no per-query results"
+NOT_TESTED = "not tested: not a mean over the stored items (a median rank, pass@k for k > 1, perplexity)"
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,10 @@ def significance(table: pd.DataFrame, values: pd.DataFrame, base_id: str,
         if cells:
             _fill(out, cells, np.column_stack(diffs), resampling)
     out["p_adjusted"] = adjust(out["p_value"].to_numpy(), resampling.correction)
-    out["verdict"] = [verdict(d, p, m) for d, p, m in zip(out["delta"], out["p_adjusted"], out["metric"])]
+    has_items = set(values["run_id"])
+    tested = set(values["metric"])
+    out["verdict"] = [NOT_TESTED if m not in tested and {base_id, c} <= has_items else verdict(d, p, m)
+                      for d, p, m, c in zip(out["delta"], out["p_adjusted"], out["metric"], out["candidate_id"])]
     return out
 
 

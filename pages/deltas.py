@@ -37,7 +37,8 @@ elif runs is not None:
         chart(figures.deltas_heatmap, part, title=f"{names[candidate]}  vs  base")
     st.caption("Colour: green = significantly better, red = significantly worse, taking each metric's direction "
                "into account (a lower mean rank is better); white = n.s. (not significant after adjustment); "
-               "'?' = significance unknown: no per-query results (published or imported runs). Labels: relative "
+               "'?' = significance unknown: no per-query results (published or imported runs), or not tested (a median rank, pass@k "
+               "for k > 1: not a mean over the stored items). Labels: relative "
                f"change of the raw value. Test: {resampling.note()}.")
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, "deltas.csv", "deltas_csv")

@@ -181,3 +181,15 @@ def test_candidates_survive_a_change_of_base(three_runs):
     at.multiselect[0].set_value(["better"]).run()
     at.selectbox[0].set_value("tiny").run()
     assert not at.exception and at.multiselect[0].value == ["better"]
+
+
+def test_a_median_is_not_tested_but_said_so(three_runs):
+    store = three_runs
+    import numpy as np
+    rows = store.metrics(["base", "better"])
+    median = rows.assign(metric="median_rank", value=np.where(rows["run_id"] == "base", 9.0, 7.0)).drop_duplicates(
+        ["run_id", "language"])
+    ids = ["base", "better"]
+    values = significance.item_values(store.query_results(ids), store.problem_results(ids))
+    table = significance.deltas_table(pd.concat([rows, median]), values, "base", ["better"], FAST)
+    assert set(table[table["metric"] == "median_rank"]["verdict"]) == {significance.NOT_TESTED}
