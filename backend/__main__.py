@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from backend import catalog, compare, csvexport, significance
-from backend.significance import UNKNOWN as UNKNOWN_NOTE
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
+from backend.significance import UNKNOWN as UNKNOWN_NOTE
 from backend.store import Store, StoreError
 
 EXPORTS = ("runs", "metrics", "efficiency", "deltas")

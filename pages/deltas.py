@@ -2,7 +2,15 @@
 import streamlit as st
 
 from backend import compare, figures, significance
-from pages.common import EMPTY_HINT, chart, deltas_with_significance, download, labels, load, query_drilldown
+from pages.common import (
+    EMPTY_HINT,
+    chart,
+    deltas_with_significance,
+    download,
+    labels,
+    load,
+    query_drilldown,
+)
 
 st.title("Language deltas")
 runs = load("runs")

@@ -6,7 +6,15 @@ from backend.bench import dataset
 from backend.config import settings
 from backend.retrieval import speed
 from backend.vocab import METRICS
-from pages.common import EMPTY_HINT, chart, download, labels, load, not_drawn, score_intervals
+from pages.common import (
+    EMPTY_HINT,
+    chart,
+    download,
+    labels,
+    load,
+    not_drawn,
+    score_intervals,
+)
 
 ALL = "all runs (mixed evaluations)"
 

@@ -4,8 +4,14 @@ import streamlit as st
 from backend import catalog, compare, figures, rundirs
 from backend.catalog import default_store
 from backend.config import settings
-from pages.common import EMPTY_HINT, bench_manifests, chart, download, load, score_intervals
-
+from pages.common import (
+    EMPTY_HINT,
+    bench_manifests,
+    chart,
+    download,
+    load,
+    score_intervals,
+)
 
 st.title("Runs")
 runs = load("runs")
