@@ -165,7 +165,8 @@ def cmd_speed(args, store, s):
     if missing:
         raise ValueError(f"no run {missing[0]!r} in {store.path}; list them with python -m backend runs")
     bench = dataset.load(runs.loc[args.base, "benchmark"] or None, s.bench_dir)
-    measurement = speed.measure_runs(runs.loc[ids], args.base, bench, s.cache_dir, args.texts, args.rounds)
+    measurement = speed.measure_runs(runs.loc[ids], args.base, bench, s.cache_dir, args.texts, args.rounds,
+                                     memory=not args.no_memory)
     path = speed.save(measurement, s.runs_dir)
     print(speed.as_table(measurement).to_string(index=False))
     print(f"{speed.describe(measurement)} -> {path}")
@@ -354,6 +355,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--base", required=True, help="the run the speed-ups are relative to (e.g. the teacher)")
     c.add_argument("--texts", type=int, default=200, help="benchmark code documents encoded per round (default 200)")
     c.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    c.add_argument("--no-memory", action="store_true", help="skip each model's inference memory (a process each)")
     c.set_defaults(func=cmd_speed)
     c = sub.add_parser("check", help="regression gate: exit 1 if a candidate is significantly worse than the base")
     c.add_argument("--base", required=True, help="base run id")

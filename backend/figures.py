@@ -59,7 +59,8 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     """Score vs size, one marker per run (hover: name), with the Pareto front drawn as a step line; a
     reference run (name, score), e.g. the untrained teacher, as a horizontal line."""
     points = eff.dropna(subset=["score", size_column])
-    front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable"}[size_column]
+    front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable",
+                  "inference_mb": "pareto_inference"}[size_column]
     fig = go.Figure()
     for source, group in points.groupby("source"):
         # Error bars: the score's 95 % interval over queries, where the run has per-query results.

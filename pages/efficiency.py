@@ -47,6 +47,10 @@ elif runs is not None and metrics is not None:
             inside = eff["run_id"].isin(side.index)
             eff.loc[inside, "speedup"] = eff.loc[inside, "run_id"].map(side)
             eff.loc[inside, "speedup_basis"] = "side by side"
+            if "inference_mb" in speed.as_table(measured):
+                memory = speed.as_table(measured).set_index("run_id")["inference_mb"]
+                eff["inference_mb"] = eff["run_id"].map(memory)
+                eff["pareto_inference"] = compare.pareto_front(eff["score"], eff["inference_mb"])
             st.caption(f"Speed-ups: {speed.describe(measured)} (runs not in it: per-run throughputs).")
         else:
             st.warning("Speed-ups divide throughputs each run recorded when it ran, at different times on a shared "
@@ -65,6 +69,8 @@ elif runs is not None and metrics is not None:
     label = METRICS[metric].label
     base_name = eff.loc[eff["run_id"] == base, "name"].iloc[0] if len(timed) else None
     panels = [(f"{label} vs disk MB", "disk_mb", "disk MB"), (f"{label} vs params", "params_m", "params (millions)")]
+    if "inference_mb" in eff and eff["inference_mb"].notna().sum() > 1:  # measured side by side, a process each
+        panels.append((f"{label} vs inference memory", "inference_mb", "peak RSS while encoding, MB"))
     if eff["trainable_pct"].notna().any():  # PEFT methods: score against the share of the model they train
         panels.append((f"{label} vs trainable share", "trainable_pct", "trainable params (% of the model, log)"))
     if "speedup" in eff and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
@@ -84,7 +90,7 @@ elif runs is not None and metrics is not None:
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'), with its 95 % interval over queries (bootstrap, error bars) where the run has "
                "per-query results. Encode throughput: documents per second on the benchmark's test code.")
-    first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
+    first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "inference_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
              "score_per_mb"]
     st.dataframe(eff, hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])

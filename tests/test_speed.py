@@ -39,6 +39,8 @@ def test_speed_command_stores_side_by_side_ratios(store, runs_dir, tmp_path, mon
     table = speed.as_table(measured).set_index("run_id")
     assert table.loc["speed--large", "speedup"] == 1.0 and table.loc["speed--small", "speedup"] > 0
     assert measured["rounds"] == 3 and measured["cpu_count"] >= 1
+    assert (table["inference_mb"] > 0).all() and (table["process_peak_mb"] > table["inference_mb"]).all()
+    assert table.loc["speed--large", "inference_mb"] >= table.loc["speed--small", "inference_mb"] * 0.5
     with pytest.raises(SystemExit):
         main(["speed", "speed--small"])  # --base is required
     from streamlit.testing.v1 import AppTest
@@ -53,3 +55,4 @@ def test_speed_command_stores_side_by_side_ratios(store, runs_dir, tmp_path, mon
     assert table.loc["speed--small", "speedup_basis"] == "side by side"
     assert table.loc["speed--small", "speedup"] == pytest.approx(
         speed.as_table(measured).set_index("run_id").loc["speed--small", "speedup"])
+    assert any(s.value == "NDCG@10 vs inference memory" for s in at.subheader)

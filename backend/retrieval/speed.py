@@ -40,8 +40,40 @@ def measure(encoders: dict[str, object], texts: list[str], base: str, rounds: in
                         for run_id in ids]}
 
 
-def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: int = 200, rounds: int = 5) -> dict:
-    """Load each run's model (runs made here keep theirs) and measure them on the base's benchmark code."""
+MEMORY_PROBE = """
+import json, sys
+from pathlib import Path
+import model2vec, sentence_transformers, torch, transformers  # every loader's libraries, before the baseline
+from backend.retrieval.encoders import load_encoder
+def kb(field):
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field))
+ref, cache, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.stdin.read())
+base = kb("VmRSS:")
+load_encoder(ref, cache).encode(texts, 32)
+print(json.dumps({"inference_mb": (kb("VmHWM:") - base) / 1024, "process_peak_mb": kb("VmHWM:") / 1024}))
+"""
+
+
+def inference_mb(ref: str, texts: list[str], cache_dir: Path) -> dict:
+    """Memory of serving a model, measured in a fresh process that loads it and encodes ``texts``:
+    ``inference_mb``, its peak resident memory over what the libraries alone hold (the model's weights and
+    activations), and ``process_peak_mb``, the whole process's peak."""
+    import subprocess
+    import sys
+
+    from backend.config import REPO_ROOT
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, ref, str(cache_dir)], input=json.dumps(texts),
+                         capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TRANSFORMERS_VERBOSITY": "error"})
+    if out.returncode != 0:
+        raise ValueError(f"measuring the memory of {ref} failed: {out.stderr.strip()[-300:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: int = 200, rounds: int = 5,
+                 memory: bool = True) -> dict:
+    """Load each run's model (runs made here keep theirs) and measure them on the base's benchmark code; with
+    ``memory``, also each model's inference memory (peak RSS of a process of its own)."""
     from backend.retrieval import search
     from backend.retrieval.encoders import load_encoder
     sample = [p["code"] for lang in bench.languages for p in bench.pairs(lang, "test")[: max(1, texts // len(bench.languages))]]
@@ -53,8 +85,12 @@ def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: i
             if run["run_id"] == base:
                 raise ValueError(f"the base run {base} has no model files here; pick a run made on this machine")
             continue  # imported or published: nothing to time
-        encoders[run["run_id"]] = load_encoder(ref, cache_dir)
-    return measure(encoders, sample, base, rounds)
+        encoders[run["run_id"]] = (load_encoder(ref, cache_dir), ref)
+    result = measure({k: e for k, (e, _) in encoders.items()}, sample, base, rounds)
+    if memory:
+        for row in result["results"]:
+            row.update(inference_mb(encoders[row["run_id"]][1], sample, cache_dir))
+    return result
 
 
 def save(measurement: dict, runs_dir: Path) -> Path:
