@@ -6,8 +6,9 @@ from backend.config import settings
 from backend.runs.supervision import defaults_in_progress
 
 st.set_page_config(page_title="Code-model comparison", page_icon=":material/monitoring:", layout="wide")
+RUNS = st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs")
 PAGES = [
-    st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", default=True),
+    RUNS,
     st.Page("pages/deltas.py", title="Language deltas", icon=":material/translate:"),
     st.Page("pages/efficiency.py", title="Efficiency", icon=":material/balance:"),
     st.Page("pages/search.py", title="Live search", icon=":material/search:"),
@@ -16,7 +17,9 @@ PAGES = [
 ]
 # Our own sidebar links (client.showSidebarNavigation is off): Streamlit would otherwise list every file in
 # pages/, helpers included, until the first st.navigation call of a new server.
-page = st.navigation(PAGES, position="hidden")
+# "/" opens the Runs page at its own address, so /runs is a link that works (the default page has none).
+home = st.Page(lambda: st.switch_page(RUNS), title="Runs", url_path="home", default=True)
+page = st.navigation([home, *PAGES], position="hidden")
 with st.sidebar:
     for p in PAGES:
         st.page_link(p)
