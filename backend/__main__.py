@@ -103,9 +103,8 @@ def export_table(what, store, base=None, candidates=None, metric="ndcg@10", resa
             runs = runs[runs["benchmark"].fillna("") == bench]
         if protocol is not None:
             runs = runs[runs["protocol"].fillna("") == protocol]
-        ids = list(runs["run_id"])
-        values = significance.item_values(store.query_results(ids), store.problem_results(ids))
-        return compare.efficiency(runs, store.metrics(), metric, significance.score_interval(values)), note
+        intervals = significance.score_interval(significance.stored_values(store, runs["run_id"]))
+        return compare.efficiency(runs, store.metrics(), metric, intervals), note
     if not base or not candidates:
         raise ValueError("export deltas needs --base RUN_ID and --candidate RUN_ID (see python -m backend runs)")
     runs = store.runs().set_index("run_id", drop=False)
@@ -113,15 +112,9 @@ def export_table(what, store, base=None, candidates=None, metric="ndcg@10", resa
         if run_id not in runs.index:
             raise ValueError(f"no run {run_id!r} in {store.path}; list them with python -m backend runs")
     cautions = [compare.check_comparable(runs.loc[base].to_dict(), runs.loc[c].to_dict()) for c in candidates]
-    table = _deltas(store, base, candidates, resampling or significance.Resampling())
+    table = significance.stored_deltas(store, base, candidates, resampling or significance.Resampling())
     table = table if len(candidates) > 1 else table.drop(columns="candidate_id")
     return table, " ".join(c for c in cautions if c) or None
-
-
-def _deltas(store, base, candidates, resampling):
-    ids = [base, *candidates]
-    values = significance.item_values(store.query_results(ids), store.problem_results(ids))
-    return significance.deltas_table(store.metrics(ids), values, base, list(candidates), resampling)
 
 
 def cmd_metrics(args, store, s):
@@ -182,7 +175,7 @@ def cmd_check(args, store, s):
     for candidate in args.candidate:
         compare.check_comparable(runs.loc[args.base].to_dict(), runs.loc[candidate].to_dict())
     resampling = significance.Resampling(resamples=args.resamples, seed=args.seed)
-    table = _deltas(store, args.base, args.candidate, resampling)
+    table = significance.stored_deltas(store, args.base, args.candidate, resampling)
     keep = table["metric"].isin(args.metric or ["ndcg@10"])
     if args.languages:
         keep &= table["language"].isin(args.languages)

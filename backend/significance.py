@@ -221,6 +221,18 @@ def item_values(queries: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
 
 
+def stored_values(store, run_ids) -> pd.DataFrame:
+    """item_values of runs as a store holds them (the one read the page and the CLI share)."""
+    ids = list(run_ids)
+    return item_values(store.query_results(ids), store.problem_results(ids))
+
+
+def stored_deltas(store, base_id: str, candidate_ids, resampling: Resampling = Resampling()) -> pd.DataFrame:
+    """deltas_table of runs as a store holds them: what the Deltas page shows and ``export deltas`` writes."""
+    ids = [base_id, *candidate_ids]
+    return deltas_table(store.metrics(ids), stored_values(store, ids), base_id, list(candidate_ids), resampling)
+
+
 def deltas_table(metrics: pd.DataFrame, values: pd.DataFrame, base_id: str, candidate_ids: list[str],
                  resampling: Resampling = Resampling()) -> pd.DataFrame:
     """The deltas the page shows and ``export deltas`` writes: compare.multi_deltas plus each cell's interval,

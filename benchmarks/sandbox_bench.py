@@ -33,9 +33,8 @@ def ours(rows: list[dict], n: int) -> tuple[dict, float]:
     from backend.codegen import problems, sandbox
     from backend.codegen.passk import pass_metrics
     pset = problems.load_problem_set("humaneval-python")
-    by_id = {p.task_id: p for p in pset.problems}
     start = time.perf_counter()
-    outcomes = sandbox.run_many([pset.job(by_id[r["task_id"]], r["completion"]) for r in rows],
+    outcomes = sandbox.run_many([pset.job(pset.by_id[r["task_id"]], r["completion"]) for r in rows],
                                 sandbox.Limits(timeout_s=3, cpu_s=3))
     seconds = time.perf_counter() - start
     results = [{"language": "python", "problem_id": r["task_id"], "sample": i % n, "status": o.status.value}

@@ -76,19 +76,14 @@ def bench_manifests(bench_dir) -> dict[str, dict]:
 def deltas_with_significance(base: str, candidates: tuple[str, ...], resampling):
     """The deltas table with intervals and verdicts (the same function as ``export deltas``)."""
     from backend import significance
-    store = default_store(settings())
-    ids = [base, *candidates]
-    values = significance.item_values(store.query_results(ids), store.problem_results(ids))
-    return significance.deltas_table(store.metrics(ids), values, base, list(candidates), resampling)
+    return significance.stored_deltas(default_store(settings()), base, candidates, resampling)
 
 
 @st.cache_data(show_spinner="Bootstrapping score intervals…", max_entries=32)
 def score_intervals(run_ids: tuple[str, ...]):
     """Each run's per-language and mean scores with their 95 % interval (runs with per-item results only)."""
     from backend import significance
-    store = default_store(settings())
-    values = significance.item_values(store.query_results(list(run_ids)), store.problem_results(list(run_ids)))
-    return significance.score_interval(values)
+    return significance.score_interval(significance.stored_values(default_store(settings()), run_ids))
 
 
 @st.cache_data(show_spinner="Comparing queries…", max_entries=16)

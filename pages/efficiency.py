@@ -40,17 +40,9 @@ elif runs is not None and metrics is not None:
         base = st.selectbox("Speed-up and retention relative to", ids,
                             index=ids.index(teachers[0]) if teachers else 0, format_func=names.get)
         eff["speedup"] = compare.relative(eff, base, "encode_throughput")
-        eff["speedup_basis"] = "per-run throughputs recorded at different times"
         measured = speed.latest(settings().runs_dir, base)
+        eff = speed.apply(eff, measured)
         if measured:
-            side = speed.as_table(measured).set_index("run_id")["speedup"]
-            inside = eff["run_id"].isin(side.index)
-            eff.loc[inside, "speedup"] = eff.loc[inside, "run_id"].map(side)
-            eff.loc[inside, "speedup_basis"] = "side by side"
-            if "inference_mb" in speed.as_table(measured):
-                memory = speed.as_table(measured).set_index("run_id")["inference_mb"]
-                eff["inference_mb"] = eff["run_id"].map(memory)
-                eff["pareto_inference"] = compare.pareto_front(eff["score"], eff["inference_mb"])
             st.caption(f"Speed-ups: {speed.describe(measured)} (runs not in it: per-run throughputs).")
         else:
             st.warning("Speed-ups divide throughputs each run recorded when it ran, at different times on a shared "

@@ -47,7 +47,7 @@ def test_translation_of_types_and_asserts():
 @needs_sandbox
 def test_translated_problem_judges_a_java_solution():
     pset = problems.load_problem_set("humaneval-java")
-    he0 = next(p for p in pset.problems if p.task_id == "HumanEval/0")
+    he0 = pset.by_id["HumanEval/0"]
     assert sandbox.run_job(pset.job(he0, HE0_JAVA)).status == ExecStatus.PASS
     wrong = sandbox.run_job(pset.job(he0, "        return true;"))
     assert wrong.status == ExecStatus.FAIL and "test 2" in wrong.reason

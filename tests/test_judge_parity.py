@@ -23,8 +23,7 @@ def pset():
 
 
 def _ours(pset, samples: list[dict]) -> list[bool]:
-    by_id = {p.task_id: p for p in pset.problems}
-    outcomes = sandbox.run_many([pset.job(by_id[s["task_id"]], s["completion"]) for s in samples], LIMITS)
+    outcomes = sandbox.run_many([pset.job(pset.by_id[s["task_id"]], s["completion"]) for s in samples], LIMITS)
     return [o.status == ExecStatus.PASS for o in outcomes]
 
 

@@ -5,6 +5,7 @@ when they ran the same problems.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -38,6 +39,11 @@ class ProblemSet:
     language: str
     problems: tuple[Problem, ...]
     note: str = ""  # coverage, e.g. "Java: 120 of 164 HumanEval problems translated"
+
+    @functools.cached_property
+    def by_id(self) -> dict[str, Problem]:
+        """task_id -> problem."""
+        return {p.task_id: p for p in self.problems}
 
     @property
     def id(self) -> str:

@@ -107,6 +107,7 @@ def _java_steps() -> list[Step]:
             Step([java, *JVM_FLAGS, "-cp", ".", "Problem"])]
 
 
+@functools.lru_cache(maxsize=None)
 def _host_tool(name: str) -> str:
     """The real file behind a tool (no /etc/alternatives hop inside the sandbox)."""
     found = shutil.which(name, path="/usr/bin:/bin:/usr/local/bin")

@@ -134,7 +134,7 @@ def _execute(rows: list[dict]) -> list[str]:
         if language not in ("python", "java"):
             raise RecordError(f"line {i}: samples in {language!r} cannot be executed here (python or java only)")
         pset = problems.load_problem_set(f"humaneval-{language}")
-        problem = next((p for p in pset.problems if p.task_id == r["task_id"]), None)
+        problem = pset.by_id.get(r["task_id"])
         if problem is None:
             raise RecordError(f"line {i}: {r['task_id']!r} is not in {pset.name} ({pset.note}); only its problems "
                               "can be run")

@@ -117,6 +117,24 @@ def as_table(measurement: dict) -> pd.DataFrame:
     return pd.DataFrame(measurement["results"])
 
 
+def apply(eff: pd.DataFrame, measurement: dict | None) -> pd.DataFrame:
+    """The efficiency table with its speed-ups (already relative to the measurement's base) replaced by the
+    side-by-side ones for the runs measured, ``speedup_basis`` saying which each row has, and the measured
+    inference memory with its Pareto flags."""
+    from backend.compare import pareto_front
+    out = eff.assign(speedup_basis="per-run throughputs recorded at different times")
+    if not measurement:
+        return out
+    table = as_table(measurement).set_index("run_id")
+    inside = out["run_id"].isin(table.index)
+    out.loc[inside, "speedup"] = out.loc[inside, "run_id"].map(table["speedup"])
+    out.loc[inside, "speedup_basis"] = "side by side"
+    if "inference_mb" in table:
+        out["inference_mb"] = out["run_id"].map(table["inference_mb"])
+        out["pareto_inference"] = pareto_front(out["score"], out["inference_mb"])
+    return out
+
+
 def describe(measurement: dict) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(measurement["time"]))
     return (f"measured side by side {when}: {measurement['texts']} texts x {measurement['rounds']} interleaved "
