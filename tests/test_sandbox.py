@@ -320,8 +320,14 @@ def test_same_isolation_without_root():
     readable.write_text("secret")
     for p in (base, writable, readable):
         os.chmod(p, 0o777 if p.is_dir() else 0o666)
+    # The checkout may sit where nobody cannot read (a mktemp folder is 0700): give that uid its own copy of the
+    # (standard-library only) sandbox code.
+    code = base / "code"
+    shutil.copytree(REPO / "backend", code / "backend", ignore=shutil.ignore_patterns("__pycache__"))
+    for p in [code, *code.rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
     out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
-                          UNPRIVILEGED, str(REPO), str(writable / "escaped"), str(readable)],
+                          UNPRIVILEGED, str(code), str(writable / "escaped"), str(readable)],
                          capture_output=True, text=True, timeout=60, cwd="/")
     assert out.returncode == 0, out.stderr
     limits, status = out.stdout.strip().splitlines()
