@@ -7,18 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backend import catalog, compare, csvexport, significance
+from backend import catalog, compare, csvexport, report, significance, tables
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
 from backend.store import Store, StoreError
 
-EXPORTS = ("runs", "metrics", "efficiency", "deltas")
-
-
 def main(argv=None) -> int:
-    # Library load reports (transformers' per-weight "UNEXPECTED ... not ok" tables) are not for this terminal.
+    # Library load reports (transformers' per-weight "UNEXPECTED ... not ok" tables, its "Loading weights" bars)
+    # are not for this terminal: our own progress lines say what is happening.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = _parser().parse_args(argv)
     try:
         s = settings()
@@ -70,8 +69,8 @@ def cmd_delete(args, store, s):
 
 
 def cmd_export(args, store, s):
-    table, caution = export_table(args.what, store, args.base, args.candidate, args.metric,
-                                  evaluation=(args.bench, args.protocol))
+    table, caution = tables.export(args.what, store, s.runs_dir, args.base, args.candidate, args.metric,
+                                   evaluation=(args.bench, args.protocol))
     if caution:
         print(f"caution: {caution}", file=sys.stderr)
     text = csvexport.to_csv(table)
@@ -82,39 +81,14 @@ def cmd_export(args, store, s):
     print(f"wrote {len(table)} row(s) to {args.output}", file=sys.stderr if args.output == "-" else sys.stdout)
 
 
-def export_table(what, store, base=None, candidates=None, metric="ndcg@10", resampling=None, evaluation=(None, None)):
-    """(table, caution text or None): the same tables the pages show, for the CLI's export."""
-    if what == "runs":
-        return compare.runs_view(store.runs()), None
-    if what == "metrics":
-        return store.metrics(), None
-    if what == "efficiency":
-        runs = store.runs()
-        bench, protocol = evaluation
-        groups = compare.evaluation_groups(runs)
-        if (bench is None or protocol is None) and len(groups) > 1:
-            bench, protocol = (bench, protocol) if bench is not None and protocol is not None else groups[0]
-            note = (f"efficiency for benchmark {bench!r}, protocol {protocol!r} (the Pareto front only means "
-                    f"something within one evaluation); others: --bench/--protocol from "
-                    f"{', '.join(f'{b}·{p}' for b, p in groups[1:4])}")
-        else:
-            note = None
-        if bench is not None:
-            runs = runs[runs["benchmark"].fillna("") == bench]
-        if protocol is not None:
-            runs = runs[runs["protocol"].fillna("") == protocol]
-        intervals = significance.score_interval(significance.stored_values(store, runs["run_id"]))
-        return compare.efficiency(runs, store.metrics(), metric, intervals), note
-    if not base or not candidates:
-        raise ValueError("export deltas needs --base RUN_ID and --candidate RUN_ID (see python -m backend runs)")
-    runs = store.runs().set_index("run_id", drop=False)
-    for run_id in [base, *candidates]:
-        if run_id not in runs.index:
-            raise ValueError(f"no run {run_id!r} in {store.path}; list them with python -m backend runs")
-    cautions = [compare.check_comparable(runs.loc[base].to_dict(), runs.loc[c].to_dict()) for c in candidates]
-    table = significance.stored_deltas(store, base, candidates, resampling or significance.Resampling())
-    table = table if len(candidates) > 1 else table.drop(columns="candidate_id")
-    return table, " ".join(c for c in cautions if c) or None
+def cmd_report(args, store, s):
+    """A comparison as one file to hand on: HTML (interactive figures, opens offline), Markdown or LaTeX."""
+    if args.candidate and not args.base:
+        raise ValueError("report --candidate needs --base RUN_ID")
+    made = tables.comparison_report(store, s.runs_dir, args.base, args.candidate or [], args.metric,
+                                    (args.bench, args.protocol))
+    path = report.write(made, args.output)
+    print(f"wrote {', '.join(sec.title for sec in made.sections)} -> {path}")
 
 
 def cmd_metrics(args, store, s):
@@ -221,6 +195,7 @@ def cmd_serve(args, store, s):
 def cmd_bench_build(args, store, s):
     from backend.bench import build
     from backend.bench.sources import DEFAULT_SOURCES, SourceSpec
+    from backend.progress import Reporter
     if args.csn:
         path = build.build_from_codesearchnet(args.csn, s.bench_dir, args.test_size, args.seed)
     else:
@@ -230,7 +205,8 @@ def cmd_bench_build(args, store, s):
             if len(languages) != 1:
                 raise ValueError("--from DIR mines one language: add --lang LANGUAGE")
             sources = {languages[0]: SourceSpec(languages[0], "dir", path=args.source_dir)}
-        path = build.build(languages, s.bench_dir, s.cache_dir, args.test_size, args.seed, sources)
+        path = build.build(languages, s.bench_dir, s.cache_dir, args.test_size, args.seed, sources,
+                           progress=Reporter(None))
     print(f"benchmark {path.name} -> {path}")
 
 
@@ -359,15 +335,24 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--resamples", type=int, default=10_000, help="bootstrap / permutation resamples (default 10000)")
     c.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
     c.set_defaults(func=cmd_check)
-    c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency or deltas")
-    c.add_argument("what", choices=EXPORTS)
+    c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen")
+    c.add_argument("what", choices=tables.EXPORTS)
     c.add_argument("-o", "--output", required=True, help="CSV file to write ('-' for stdout)")
-    c.add_argument("--base", help="base run id (deltas)")
+    c.add_argument("--base", help="base run id (deltas; efficiency: the run speed-ups and retention are relative "
+                                  "to, default the teacher)")
     c.add_argument("--candidate", action="append", help="candidate run id (deltas; repeat for several)")
     c.add_argument("--metric", default="ndcg@10", help="score metric (efficiency; default ndcg@10)")
     c.add_argument("--bench", help="efficiency: the benchmark id (default: the one with most runs)")
     c.add_argument("--protocol", help="efficiency: the protocol, e.g. full or csn-1000 (default: the most runs')")
     c.set_defaults(func=cmd_export)
+    c = sub.add_parser("report", help="a comparison as one file: report.html (figures, opens offline), .md or .tex")
+    c.add_argument("-o", "--output", required=True, type=Path, help="file to write: .html, .md or .tex")
+    c.add_argument("--base", help="base run id (without it: efficiency of the main evaluation, all codegen runs)")
+    c.add_argument("--candidate", action="append", help="candidate run id (repeat for several)")
+    c.add_argument("--metric", default="ndcg@10", help="efficiency score metric (default ndcg@10)")
+    c.add_argument("--bench", help="efficiency: the benchmark id")
+    c.add_argument("--protocol", help="efficiency: the protocol")
+    c.set_defaults(func=cmd_report)
     bench = sub.add_parser("bench", help="build or list code-search benchmarks").add_subparsers(required=True,
                                                                                                 metavar="ACTION")
     c = bench.add_parser("build", help="mine a benchmark (default: 6 languages from offline package sources)")

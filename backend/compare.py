@@ -199,6 +199,26 @@ def relative(eff: pd.DataFrame, base_id: str, column: str) -> pd.Series:
     return values / base.iloc[0]
 
 
+def against_base(eff: pd.DataFrame, base_id: str | None, measurement: dict | None = None) -> pd.DataFrame:
+    """The efficiency table relative to one run (the teacher by default, see ``speed_base``): ``speedup`` from
+    the side-by-side ``measurement`` where it timed a run, else from per-run throughputs (``speedup_basis``
+    says which), and ``retention`` of the score. The Efficiency page and ``export efficiency`` both use this."""
+    from backend.retrieval import speed
+    if base_id is None or base_id not in set(eff["run_id"]):
+        return eff.assign(speedup=np.nan, retention=np.nan, speedup_basis=None)
+    out = speed.apply(eff.assign(speedup=relative(eff, base_id, "encode_throughput")), measurement)
+    out["retention"] = relative(out, base_id, "score")  # e.g. a KD or Model2Vec student vs its teacher
+    return out
+
+
+def speed_base(eff: pd.DataFrame) -> str | None:
+    """The run speed-ups and retention are relative to by default: a teacher with a throughput, else the first
+    timed run, else None."""
+    timed = eff[eff["encode_throughput"].notna()]
+    teachers = timed[timed["kind"] == "teacher-eval"]["run_id"].tolist()
+    return (teachers or timed["run_id"].tolist() or [None])[0]
+
+
 def evaluation_groups(runs: pd.DataFrame) -> list[tuple[str, str]]:
     """(benchmark, protocol) pairs with runs, most runs first: only runs within one group are comparable."""
     keys = runs[["benchmark", "protocol"]].fillna("").astype(str)

@@ -2,14 +2,35 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
 from backend.compare import LANGUAGE_ORDER
 from backend.vocab import METRICS
 
-# Red for worse, green for better, pale at zero; clipped at +-50 % so one outlier does not wash out the rest.
-DIVERGING = [[0.0, "#b2182b"], [0.35, "#ef8a62"], [0.5, "#f7f7f7"], [0.65, "#7fbf7b"], [1.0, "#1b7837"]]
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The few colours the figures set themselves (plotly and Streamlit's theme colour the rest)."""
+    ink: str  # lines drawn over the data: the Pareto front
+    muted: str  # reference lines, a raw curve under its average
+    neutral: str  # a heatmap cell that did not change significantly: the page's background, nearly
+
+    def diverging(self) -> list:
+        # Red for worse, green for better, neutral at zero; clipped at +-50 % so one outlier does not wash out
+        # the rest.
+        return [[0.0, "#b2182b"], [0.35, "#ef8a62"], [0.5, self.neutral], [0.65, "#7fbf7b"], [1.0, "#1b7837"]]
+
+
+LIGHT = Palette(ink="#444444", muted="#888888", neutral="#f7f7f7")
+DARK = Palette(ink="#d8d8d8", muted="#9a9a9a", neutral="#2b2f38")
+
+
+def palette(theme_type: str | None) -> Palette:
+    """The palette for Streamlit's theme type ("light" / "dark"; unknown: light)."""
+    return DARK if theme_type == "dark" else LIGHT
 
 
 def safe(build, *args, **kwargs):
@@ -20,7 +41,7 @@ def safe(build, *args, **kwargs):
         return None, f"Could not draw this figure: {type(e).__name__}: {e}"
 
 
-def deltas_heatmap(deltas, title: str = "") -> go.Figure:
+def deltas_heatmap(deltas, title: str = "", palette: Palette = LIGHT) -> go.Figure:
     """Language x metric grid coloured by improvement (direction-aware), labelled with the relative delta.
 
     Only significant cells are coloured: ``n.s.`` cells are neutral (white, labelled n.s.); cells whose
@@ -38,7 +59,7 @@ def deltas_heatmap(deltas, title: str = "") -> go.Figure:
     text = text.fillna("")
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy(), x=[METRICS[m].label for m in metrics], y=languages, text=text.to_numpy(),
-        texttemplate="%{text}", colorscale=DIVERGING, zmid=0, zmin=-50, zmax=50,
+        texttemplate="%{text}", colorscale=palette.diverging(), zmid=0, zmin=-50, zmax=50,
         colorbar={"title": "better →<br>(% change,<br>sign by direction)"},
         hovertemplate="%{y} · %{x}<br>relative delta %{text}<extra></extra>"))
     fig.update_layout(title=title, yaxis={"autorange": "reversed"}, height=120 + 45 * len(languages),
@@ -55,7 +76,8 @@ def _cell_label(rel, verdict: str) -> str:
 
 
 def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "disk MB",
-                       score_label: str = "NDCG@10", reference: tuple[str, float] | None = None) -> go.Figure:
+                       score_label: str = "NDCG@10", reference: tuple[str, float] | None = None,
+                       palette: Palette = LIGHT) -> go.Figure:
     """Score vs size, one marker per run (hover: name), with the Pareto front drawn as a step line; a
     reference run (name, score), e.g. the untrained teacher, as a horizontal line."""
     points = eff.dropna(subset=["score", size_column])
@@ -75,10 +97,10 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     front = points[points[front_flag]].sort_values(size_column)
     if len(front):
         fig.add_trace(go.Scatter(x=front[size_column], y=front["score"], mode="lines+markers", name="Pareto front",
-                                 line={"shape": "hv", "dash": "dash", "color": "#444"}, hoverinfo="skip",
-                                 marker={"size": 18, "symbol": "circle-open", "color": "#444"}))
+                                 line={"shape": "hv", "dash": "dash", "color": palette.ink}, hoverinfo="skip",
+                                 marker={"size": 18, "symbol": "circle-open", "color": palette.ink}))
     if reference is not None and math.isfinite(reference[1]):
-        fig.add_hline(y=reference[1], line={"dash": "dot", "color": "#888"},
+        fig.add_hline(y=reference[1], line={"dash": "dot", "color": palette.muted},
                       annotation_text=f"{reference[0]}: {reference[1]:.3f}", annotation_position="bottom right")
     # Trainable shares span four orders of magnitude (prompt tuning ~0.01 %, full training 100 %).
     fig.update_layout(xaxis={"title": size_label, "type": "log" if size_column == "trainable_pct" else "linear"},
@@ -87,7 +109,7 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     return fig
 
 
-def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10") -> go.Figure:
+def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10", palette: Palette = LIGHT) -> go.Figure:
     """Retention vs encode speed-up against one base run (log x), one colour per kind, marker area growing with
     disk MB (hover: name)."""
     points = eff.dropna(subset=["retention", "speedup"])
@@ -108,7 +130,8 @@ def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10") -> go.F
     return fig
 
 
-def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)", metric: str = "pass@1") -> go.Figure:
+def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)", metric: str = "pass@1",
+                  palette: Palette = LIGHT) -> go.Figure:
     """pass@k vs size or memory (log x), one colour per method, one facet per language (per language and
     problem set when runs of one language covered different problems)."""
     import plotly.express as px
@@ -127,12 +150,12 @@ def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)"
     return fig
 
 
-def loss_curve(losses: list[float]) -> go.Figure:
+def loss_curve(losses: list[float], palette: Palette = LIGHT) -> go.Figure:
     """Training loss per step, with a moving average (batches are noisy)."""
     import pandas as pd
     steps = list(range(1, len(losses) + 1))
     smooth = pd.Series(losses).rolling(max(len(losses) // 20, 1), min_periods=1).mean()
-    fig = go.Figure([go.Scatter(x=steps, y=losses, mode="lines", name="loss", line={"color": "#bbb"}),
+    fig = go.Figure([go.Scatter(x=steps, y=losses, mode="lines", name="loss", line={"color": palette.muted}),
                      go.Scatter(x=steps, y=smooth, mode="lines", name="moving average", line={"color": "#1f77b4"})])
     fig.update_layout(xaxis_title="step", yaxis_title="loss", height=300, margin={"l": 10, "r": 10, "t": 20, "b": 10})
     return fig

@@ -1,9 +1,11 @@
 """Codegen: executed pass@k against params and peak memory, per language; problems that flipped between runs."""
 import streamlit as st
 
-from backend import compare, figures
+from backend import compare, figures, report
+from backend.catalog import default_store
+from backend.config import settings
 from backend.kinds import kinds_of
-from pages.common import chart, download, labels, load, not_drawn
+from pages.common import chart, download, from_link, labels, link_box, load, not_drawn, report_downloads, to_link
 
 st.title("Codegen")
 runs, metrics = load("runs"), load("metrics")
@@ -16,7 +18,8 @@ if runs is not None and metrics is not None:
     else:
         table = compare.codegen_table(runs, metrics)
         ks = [c for c in ("pass@1", "pass@10", "pass@100") if c in table]
-        metric = st.radio("Score", ks, horizontal=True) if len(ks) > 1 else ks[0]
+        from_link("codegen_metric", "metric", ks, ks[0])
+        metric = st.radio("Score", ks, horizontal=True, key="codegen_metric") if len(ks) > 1 else ks[0]
         # One chart per row: each already has a facet per language, side by side they get too narrow.
         for x, x_label in (("params_m", "params (millions, log)"), ("peak_memory_mb", "peak memory MB (log)")):
             st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
@@ -26,6 +29,12 @@ if runs is not None and metrics is not None:
         st.subheader("Per language")
         st.dataframe(table, hide_index=True, width="stretch")
         download(table, "codegen.csv", "codegen_csv")
+        with st.container(horizontal=True):
+            report_downloads(lambda: report.Report("Codegen", [report.codegen_section(table, metric)],
+                                                   report.made_from(default_store(settings()).path)),
+                             "codegen", "codegen_report")
+            link_box()
+        run_a = run_b = None
 
         st.subheader("Problems that flipped between two runs")
         with_problems = [r for r in runs["run_id"] if r in set(load("problem_results", list(runs["run_id"]))["run_id"])]
@@ -34,8 +43,10 @@ if runs is not None and metrics is not None:
         else:
             names = labels(runs)
             a_col, b_col = st.columns(2)
-            run_a = a_col.selectbox("Run A", with_problems, format_func=names.get)
-            run_b = b_col.selectbox("Run B", with_problems, index=1, format_func=names.get)
+            from_link("codegen_a", "a", with_problems, with_problems[0])
+            from_link("codegen_b", "b", with_problems, with_problems[1])
+            run_a = a_col.selectbox("Run A", with_problems, format_func=names.get, key="codegen_a")
+            run_b = b_col.selectbox("Run B", with_problems, format_func=names.get, key="codegen_b")
             by_id = runs.set_index("run_id", drop=False)
             try:
                 compare.check_comparable(by_id.loc[run_a].to_dict(), by_id.loc[run_b].to_dict())
@@ -47,3 +58,4 @@ if runs is not None and metrics is not None:
                 st.caption(f"{gained} problem(s) pass more often in B, {lost} less often (pass rate over samples).")
                 st.dataframe(flipped, hide_index=True, width="stretch")
                 download(flipped, "flipped-problems.csv", "flipped_csv")
+        to_link(metric=metric, a=run_a, b=run_b)

@@ -43,8 +43,9 @@ def download(df: pd.DataFrame, file_name: str, key: str):
 
 
 def chart(build, *args, key: str | None = None, **kwargs):
-    """Draw ``build(*args)`` (a backend.figures function); a plotting failure becomes a warning, not a crash."""
-    fig, problem = figures.safe(build, *args, **kwargs)
+    """Draw ``build(*args)`` (a backend.figures function) in the colours of the viewer's theme (light or dark);
+    a plotting failure becomes a warning, not a crash."""
+    fig, problem = figures.safe(build, *args, palette=figures.palette(st.context.theme.type), **kwargs)
     if fig:
         st.plotly_chart(fig, width="stretch", key=key)
     else:
@@ -100,3 +101,51 @@ def query_drilldown(base: str, candidate: str, bench_id: str):
     except (dataset.BenchmarkError, OSError):
         pass
     return significance.query_moves(store.query_results(base), store.query_results(candidate), texts)
+
+
+# ---- deep links: a page's selections live in its URL, so a link opens the page as its sender saw it ----
+
+def from_link(key: str, param: str, options: list, default, multi: bool = False):
+    """Seed widget ``key``'s value before the widget is drawn: from the URL's ``param`` on a fresh session (an
+    opened link; values that are not among ``options`` are dropped), else ``default``; a value no longer among
+    ``options`` (another benchmark, a deleted run) falls back to ``default`` too. Chosen values survive related
+    changes (a new base keeps the candidates still comparable with it)."""
+    by_text = {str(o): o for o in options}
+    if key not in st.session_state:
+        linked = [by_text[v] for v in st.query_params.get_all(param) if v in by_text]
+        st.session_state[key] = linked if multi and linked else linked[0] if linked else default
+    elif multi:  # keep the choices still offered; when none is left, the default
+        kept = [v for v in st.session_state[key] if v in options]
+        if kept != st.session_state[key]:
+            st.session_state[key] = kept or default
+    elif st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def to_link(**params):
+    """Write the page's current selections to its URL (lists as repeated parameters; None or [] left out)."""
+    st.query_params.from_dict({k: ([str(x) for x in v] if isinstance(v, list) else str(v))
+                               for k, v in params.items() if v is not None and v != []})
+
+
+def link_box():
+    """The page's link with its selections, in a box with a copy button."""
+    import urllib.parse
+    url = (st.context.url or "").split("?")[0]
+    query = urllib.parse.urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+    with st.popover(":material/link: Link to this view"):
+        st.caption("Opens this page with the same selections (copy with the button on the right).")
+        st.code(f"{url}?{query}" if query else url, language=None)
+
+
+def report_downloads(build, stem: str, key: str):
+    """Download buttons for a report of what the page shows: HTML (figures, opens offline), Markdown, LaTeX.
+    ``build()`` makes the backend.report.Report; it runs only when a button is pressed."""
+    from backend import report
+    with st.popover(":material/description: Report"):
+        st.caption("This comparison as one file: HTML with the interactive figures (plotly's JavaScript inside, "
+                   "so it opens offline), or the tables as Markdown or LaTeX (booktabs).")
+        for suffix, label, mime in ((".html", "HTML", "text/html"), (".md", "Markdown", "text/markdown"),
+                                    (".tex", "LaTeX", "application/x-tex")):
+            st.download_button(label, lambda render=report.FORMATS[suffix]: render(build()), file_name=stem + suffix,
+                               mime=mime, key=f"{key}_{suffix}", on_click="ignore")

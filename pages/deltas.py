@@ -1,15 +1,21 @@
 """Language deltas: one base run against one or more candidates, per language and metric."""
 import streamlit as st
 
-from backend import compare, figures, significance
+from backend import compare, figures, report, significance
+from backend.catalog import default_store
+from backend.config import settings
 from pages.common import (
     EMPTY_HINT,
     chart,
     deltas_with_significance,
     download,
+    from_link,
     labels,
+    link_box,
     load,
     query_drilldown,
+    report_downloads,
+    to_link,
 )
 
 st.title("Language deltas")
@@ -20,13 +26,14 @@ elif runs is not None:
     names = labels(runs)
     ids = list(names)
     base_default, candidate_default = compare.default_pair(runs)
-    base = st.selectbox("Base run", ids, index=ids.index(base_default), format_func=names.get)
+    from_link("deltas_base", "base", ids, base_default)
+    base = st.selectbox("Base run", ids, format_func=names.get, key="deltas_base")
     options = compare.comparable_candidates(runs, base)
-    # The chosen candidates survive a change of base (those still comparable with it).
-    kept = [c for c in st.session_state.get("deltas_candidates", []) if c in options]
-    if "deltas_candidates" not in st.session_state or kept != st.session_state["deltas_candidates"]:
-        st.session_state["deltas_candidates"] = kept or ([candidate_default] if candidate_default in options else [])
+    from_link("deltas_candidates", "candidate", options, [candidate_default] if candidate_default in options else [],
+              multi=True)
     candidates = st.multiselect("Candidate run(s)", options, format_func=names.get, key="deltas_candidates")
+    from_link("deltas_bh", "bh", [False, True], False)
+    to_link(base=base, candidate=candidates, bh=st.session_state["deltas_bh"] or None)
     if len(options) < len(ids) - 1:
         st.caption(f"{len(ids) - 1 - len(options)} run(s) evaluated on another benchmark or protocol than the base "
                    "are not offered (their deltas would not mean anything).")
@@ -38,7 +45,8 @@ elif runs is not None:
     for caution in filter(None, cautions):
         st.warning(caution)
     resampling = significance.Resampling(correction="bh" if st.toggle(
-        "Benjamini-Hochberg (false discovery rate) instead of Holm (family-wise) adjustment") else "holm")
+        "Benjamini-Hochberg (false discovery rate) instead of Holm (family-wise) adjustment", key="deltas_bh")
+        else "holm")
     table = deltas_with_significance(base, tuple(candidates), resampling)
     for candidate in candidates:
         part = table[table["candidate_id"] == candidate]
@@ -50,6 +58,12 @@ elif runs is not None:
                f"change of the raw value. Test: {resampling.note()}.")
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, "deltas.csv", "deltas_csv")
+    with st.container(horizontal=True):
+        report_downloads(lambda: report.Report(
+            f"{names[base]} vs {', '.join(names[c] for c in candidates)}",
+            [report.deltas_section(table, names, base, resampling.note(), [c for c in cautions if c])],
+            report.made_from(default_store(settings()).path)), "deltas", "deltas_report")
+        link_box()
 
     chosen = runs[runs["run_id"].isin([base, *candidates])]
     grouped = compare.seed_groups(runs[runs["kind"].isin(chosen["kind"])], load("metrics"))

@@ -1,8 +1,9 @@
 """Efficiency: score per MB and per million parameters, encode speed-up, with the Pareto front."""
 import streamlit as st
 
-from backend import compare, figures
+from backend import compare, figures, report
 from backend.bench import dataset
+from backend.catalog import default_store
 from backend.config import settings
 from backend.retrieval import speed
 from backend.vocab import METRICS
@@ -10,10 +11,14 @@ from pages.common import (
     EMPTY_HINT,
     chart,
     download,
+    from_link,
     labels,
+    link_box,
     load,
     not_drawn,
+    report_downloads,
     score_intervals,
+    to_link,
 )
 
 ALL = "all runs (mixed evaluations)"
@@ -25,23 +30,22 @@ if runs is not None and runs.empty:
 elif runs is not None and metrics is not None:
     groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
     left, right = st.columns(2)
-    group = groups.get(left.selectbox("Evaluated on (benchmark · protocol)", [*groups, ALL]))
+    from_link("eff_group", "evaluation", [*groups, ALL], next(iter(groups), ALL))
+    group = groups.get(left.selectbox("Evaluated on (benchmark · protocol)", [*groups, ALL], key="eff_group"))
     shown = runs if group is None else runs[(runs["benchmark"].fillna("") == group[0])
                                             & (runs["protocol"].fillna("") == group[1])]
     available = [m for m in METRICS if m in set(metrics["metric"]) and METRICS[m].direction.value == "higher"]
-    metric = right.selectbox("Score", available, index=available.index("ndcg@10") if "ndcg@10" in available else 0,
-                             format_func=lambda m: METRICS[m].label)
+    from_link("eff_metric", "metric", available, "ndcg@10" if "ndcg@10" in available else available[0])
+    metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
     eff = compare.efficiency(shown, metrics, metric, score_intervals(tuple(shown["run_id"])))
     timed = eff[eff["encode_throughput"].notna()]
+    base = measured = None
     if len(timed):
         names = labels(shown)
-        teachers = timed[timed["kind"] == "teacher-eval"]["run_id"].tolist()
         ids = timed["run_id"].tolist()
-        base = st.selectbox("Speed-up and retention relative to", ids,
-                            index=ids.index(teachers[0]) if teachers else 0, format_func=names.get)
-        eff["speedup"] = compare.relative(eff, base, "encode_throughput")
+        from_link("eff_base", "base", ids, compare.speed_base(eff))
+        base = st.selectbox("Speed-up and retention relative to", ids, format_func=names.get, key="eff_base")
         measured = speed.latest(settings().runs_dir, base)
-        eff = speed.apply(eff, measured)
         if measured:
             st.caption(f"Speed-ups: {speed.describe(measured)} (runs not in it: per-run throughputs).")
         else:
@@ -57,15 +61,16 @@ elif runs is not None and metrics is not None:
                     st.rerun()
                 except (dataset.BenchmarkError, ValueError, OSError) as e:
                     st.error(f"Not measured: {e}")
-        eff["retention"] = compare.relative(eff, base, "score")  # e.g. a KD or Model2Vec student vs its teacher
+    eff = compare.against_base(eff, base, measured)
+    to_link(evaluation=st.session_state["eff_group"], metric=metric, base=base)
     label = METRICS[metric].label
-    base_name = eff.loc[eff["run_id"] == base, "name"].iloc[0] if len(timed) else None
+    base_name = eff.loc[eff["run_id"] == base, "name"].iloc[0] if base else None
     panels = [(f"{label} vs disk MB", "disk_mb", "disk MB"), (f"{label} vs params", "params_m", "params (millions)")]
     if "inference_mb" in eff and eff["inference_mb"].notna().sum() > 1:  # measured side by side, a process each
         panels.append((f"{label} vs inference memory", "inference_mb", "peak RSS while encoding, MB"))
     if eff["trainable_pct"].notna().any():  # PEFT methods: score against the share of the model they train
         panels.append((f"{label} vs trainable share", "trainable_pct", "trainable params (% of the model, log)"))
-    if "speedup" in eff and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
+    if base and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
         panels.append(("Retention vs encode speed-up (marker size: disk MB)", "speedup", None))
     for row in range(0, len(panels), 2):  # two per row: the centred page is too narrow for more
         for column, (title, size, size_label) in zip(st.columns(2), panels[row:row + 2]):
@@ -87,6 +92,12 @@ elif runs is not None and metrics is not None:
     st.dataframe(eff, hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")
+    with st.container(horizontal=True):
+        report_downloads(lambda: report.Report(
+            f"Efficiency: {group[0]} · {group[1]}" if group else "Efficiency", [report.efficiency_section(
+                eff, metric, base_name)], report.made_from(default_store(settings()).path)),
+            f"efficiency-{metric}", "efficiency_report")
+        link_box()
     groups_table = compare.seed_groups(shown, metrics, metric)
     if len(groups_table):
         st.subheader("Runs that differ only by seed")

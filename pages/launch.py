@@ -1,15 +1,23 @@
 """Launch: start a run of a registered kind in the background and follow its progress."""
 import dataclasses
+import time
 
 import streamlit as st
 
-from backend import options
+from backend import options, progress
 from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import KINDS
 from backend.options import field_type
-from backend.runs import supervision
+from backend.progress import clock
+from backend.runs import first_start, supervision
 from pages.common import load
+
+
+def _age(report: dict) -> str:
+    """' · last report 1:05 ago' when a step has been quiet for a while (one long library call, or stuck)."""
+    quiet = time.time() - report.get("time", time.time())
+    return f" · last report {clock(quiet)} ago" if quiet > 15 else ""
 
 
 @st.fragment(run_every=2)
@@ -18,11 +26,17 @@ def running():
     if runs is None:
         return
     active = runs[runs["status"] == "running"]
-    st.subheader(f"Running ({len(active)})")
+    first = supervision.defaults_in_progress(settings().runs_dir)
+    st.subheader(f"Running ({len(active) + (first and active.empty)})")
+    if first and active.empty:  # the benchmark build comes before any run exists
+        p = progress.read(first_start.progress_path(settings().runs_dir))
+        st.progress(p.get("fraction", 0.0), text=f"First start: {p.get('message', 'starting')}{_age(p)}")
+    elif first:
+        st.caption("First start: the default runs, the fast Model2Vec student first, then its teacher.")
     for run in active.itertuples():
         p = supervision.progress_of(settings().runs_dir, run.run_id)
         bar, button = st.columns([6, 1])
-        bar.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
+        bar.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}{_age(p)}")
         if button.button("Cancel", key=f"cancel-{run.run_id}"):
             supervision.cancel(settings().runs_dir, run.run_id)
     recent = runs[runs["status"].isin(["failed", "cancelled", "interrupted"])].head(5)

@@ -9,8 +9,11 @@ from pages.common import (
     bench_manifests,
     chart,
     download,
+    from_link,
+    link_box,
     load,
     score_intervals,
+    to_link,
 )
 
 st.title("Runs")
@@ -19,10 +22,17 @@ if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None:
     text_col, kind_col, source_col, status_col = st.columns([3, 2, 2, 2])
-    text = text_col.text_input("Filter", placeholder="text in id, name or model")
-    kinds = kind_col.multiselect("Kind", sorted(runs["kind"].unique()))
-    sources = source_col.multiselect("Source", sorted(runs["source"].unique()))
-    statuses = status_col.multiselect("Status", sorted(runs["status"].unique()))
+    if "runs_text" not in st.session_state:
+        st.session_state.runs_text = st.query_params.get("filter", "")
+    text = text_col.text_input("Filter", placeholder="text in id, name or model", key="runs_text")
+    picked = {}
+    for column, field, label in ((kind_col, "kind", "Kind"), (source_col, "source", "Source"),
+                                 (status_col, "status", "Status")):
+        values = sorted(runs[field].dropna().unique())
+        from_link(f"runs_{field}", field, values, [], multi=True)
+        picked[field] = column.multiselect(label, values, key=f"runs_{field}")
+    kinds, sources, statuses = picked["kind"], picked["source"], picked["status"]
+    to_link(filter=text or None, **picked)
     shown = compare.runs_view(runs, text, kinds, sources, statuses)
     st.caption(f"{len(shown):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
     # A new key whenever the rows change (filter, delete) drops the old selection: stale row positions
@@ -30,7 +40,9 @@ elif runs is not None:
     version = st.session_state.setdefault("runs_table_version", 0)
     event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
                          key=f"runs_table-{version}-{hash((text, *kinds, *sources, *statuses))}")
-    download(shown, "runs.csv", "runs_csv")
+    with st.container(horizontal=True):
+        download(shown, "runs.csv", "runs_csv")
+        link_box()
     chosen = shown.iloc[[i for i in event.selection.rows if i < len(shown)]]["run_id"].tolist()
     if chosen:
         metrics = load("metrics")

@@ -8,7 +8,7 @@ from backend.config import settings
 from backend.retrieval import search
 from backend.retrieval.encoders import load_encoder
 from backend.vocab import CODE_LANGUAGES
-from pages.common import load
+from pages.common import from_link, link_box, load, to_link
 
 FOLDER = "a source folder…"
 
@@ -76,8 +76,10 @@ if runs is not None:
     left, right = st.columns(2)
     # Default: a packaged teacher against the newest run with a saved model (typically its student).
     first_run = next((i for i, n in enumerate(names) if not n.startswith("teacher: ")), min(1, len(names) - 1))
-    a = left.selectbox("Model A", names, index=0)
-    b = right.selectbox("Model B", names, index=first_run)
+    from_link("search_a", "a", names, names[0])
+    from_link("search_b", "b", names, names[first_run])
+    a = left.selectbox("Model A", names, key="search_a")
+    b = right.selectbox("Model B", names, key="search_b")
     try:
         bench = dataset.load(None, settings().bench_dir)
         # One language first: encoding every language's documents with a transformer takes a while.
@@ -85,7 +87,8 @@ if runs is not None:
     except dataset.BenchmarkError:
         bench, corpus_options = None, [FOLDER]
     c1, c2, c3 = st.columns([2, 3, 1])
-    choice = c1.selectbox("Corpus", corpus_options)
+    from_link("search_corpus", "corpus", corpus_options, corpus_options[0])
+    choice = c1.selectbox("Corpus", corpus_options, key="search_corpus")
     folder, folder_lang = "", "python"
     if choice == FOLDER:
         folder = c2.text_input("Folder to mine", placeholder="/path/to/your/repository")
@@ -104,7 +107,10 @@ if runs is not None:
         pair = random.choice([d for d in corpus.docs if "/test/" in d.get("id", "")] or corpus.docs)
         st.session_state.query = st.session_state.gold_query = pair["query"]
         st.session_state.gold = pair["id"]
+    if "query" not in st.session_state:  # a link's query (any text: not one of a list of options)
+        st.session_state.query = st.query_params.get("q", "")
     query = st.text_input("Query", key="query", placeholder="e.g. parse a date string into a timestamp")
+    to_link(a=a, b=b, corpus=choice, q=query.strip() or None)
     # The gold mark belongs to the benchmark query it came with, not to whatever is typed afterwards.
     gold = st.session_state.get("gold") if query == st.session_state.get("gold_query") else None
     if not query.strip():
@@ -117,5 +123,6 @@ if runs is not None:
         top_b = column(col_b, b, models[b], corpus, query, k, gold)
         st.caption(f"Overlap of the two top-{k} lists: Jaccard {search.jaccard(top_a, top_b):.2f}, "
                    f"rank-biased overlap {search.rank_biased_overlap(top_a, top_b):.2f}")
+        link_box()
     except (search.SearchError, ValueError, OSError) as e:
         st.error(str(e))

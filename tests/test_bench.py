@@ -69,24 +69,24 @@ def test_build_from_a_folder_is_reproducible(tmp_path):
     src = tmp_path / "repo"
     shutil.copytree(MINE, src)
     sources = {"python": SourceSpec("python", "dir", path=str(src))}
-    first = build.build(["python"], tmp_path / "b", tmp_path / "cache", test_size=1, sources=sources, progress=False)
-    second = build.build(["python"], tmp_path / "b2", tmp_path / "cache", test_size=1, sources=sources, progress=False)
+    first = build.build(["python"], tmp_path / "b", tmp_path / "cache", test_size=1, sources=sources, progress=None)
+    second = build.build(["python"], tmp_path / "b2", tmp_path / "cache", test_size=1, sources=sources, progress=None)
     assert first.name == second.name  # same inputs, same id
     bench = dataset.load(first.name, tmp_path / "b")
     manifest = bench.manifest["languages"]["python"]
     assert manifest["counts"] == {"mined": 2, "unique": 2, "test": 1, "train": 1} and manifest["files_sha256"]
     assert len(bench.pairs("python", "test")) == 1 and bench.pairs("python", "test")[0]["id"] == "python/test/0"
     (src / "sample.py").write_text((src / "sample.py").read_text() + "\n\ndef more(x):\n    '''Return x plus one more.'''\n    y = x\n    return y + 1\n")
-    third = build.build(["python"], tmp_path / "b", tmp_path / "cache", test_size=1, sources=sources, progress=False)
+    third = build.build(["python"], tmp_path / "b", tmp_path / "cache", test_size=1, sources=sources, progress=None)
     assert third.name != first.name  # changed sources, new id
 
 
 def test_bad_inputs_give_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown language 'cobol'"):
-        build.build(["cobol"], tmp_path / "b", tmp_path / "c", progress=False)
+        build.build(["cobol"], tmp_path / "b", tmp_path / "c", progress=None)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no documented functions found for go"):
-        build.build(["go"], tmp_path / "b", tmp_path / "c", progress=False,
+        build.build(["go"], tmp_path / "b", tmp_path / "c", progress=None,
                     sources={"go": SourceSpec("go", "dir", path=str(tmp_path / "empty"))})
     with pytest.raises(SourceError, match="is not a folder"):
         fetch(SourceSpec("go", "dir", path=str(tmp_path / "missing")), tmp_path)

@@ -25,7 +25,7 @@ def small_bench(runs_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
     settings.cache_clear()
     email = Path(sysconfig.get_paths()["stdlib"]) / "email"
-    path = build.build(["python"], settings().bench_dir, tmp_path / "cache", test_size=60, progress=False,
+    path = build.build(["python"], settings().bench_dir, tmp_path / "cache", test_size=60, progress=None,
                        sources={"python": SourceSpec("python", "dir", path=str(email))})
     return path.name
 
@@ -60,7 +60,7 @@ def _teacher_eval_process(store, runs_dir, tmp_path):
     from backend.runs.supervision import progress_of
     bench = tmp_path / "benchmarks"
     email = Path(sysconfig.get_paths()["stdlib"]) / "email"  # big enough to still be encoding when stopped
-    build.build(["python"], bench, tmp_path / "cache", test_size=100, progress=False,
+    build.build(["python"], bench, tmp_path / "cache", test_size=100, progress=None,
                 sources={"python": SourceSpec("python", "dir", path=str(email))})
     env = {**os.environ, "DASHBOARD_BENCH_DIR": str(bench), "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "backend", "launch", "teacher-eval"], cwd=REPO_ROOT, env=env,

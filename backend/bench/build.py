@@ -10,11 +10,13 @@ import json
 import random
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from backend.bench import doctext, miner
 from backend.bench.dataset import BenchmarkError
 from backend.bench.sources import DEFAULT_SOURCES, SourceSpec, fetch, iter_files
+from backend.progress import Meter
 
 FORMAT = 1
 DEFAULT_TEST_SIZE = 1000
@@ -49,30 +51,31 @@ def split(pairs: list[dict], test_size: int, seed: int) -> tuple[list[dict], lis
     return shuffled[:n_test], shuffled[n_test:]
 
 
-def mine_language(source: SourceSpec, cache: Path, progress: bool = True) -> tuple[list[dict], dict]:
+def mine_language(source: SourceSpec, cache: Path, meter: Meter | None = None) -> tuple[list[dict], dict]:
     roots, provenance = fetch(source, cache)
     files_hash, pairs, n_files = hashlib.sha256(), [], 0
-    files = iter_files(roots, source.language)
-    if progress:
-        from tqdm import tqdm
-        files = tqdm(files, desc=f"mining {source.language}", unit=" files")
-    for rel, data in files:
+    for rel, data in iter_files(roots, source.language):
         files_hash.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
         n_files += 1
         pairs.extend(miner.mine_source(data, source.language, rel))
+        if meter:
+            meter.advance()
     info = {"kind": source.kind, "packages": provenance, "files": n_files, "files_sha256": files_hash.hexdigest()}
     return pairs, info
 
 
 def build(languages: list[str], bench_root: Path, cache: Path, test_size: int = DEFAULT_TEST_SIZE, seed: int = 0,
-          sources: dict[str, SourceSpec] | None = None, progress: bool = True) -> Path:
-    """Mine, filter, split and write a benchmark; returns its folder (reused if it exists already)."""
+          sources: dict[str, SourceSpec] | None = None, progress: Callable | None = None) -> Path:
+    """Mine, filter, split and write a benchmark; returns its folder (reused if it exists already).
+    ``progress``: a progress.Reporter (or any ``(fraction, message, **kw)`` callable) told per file mined."""
     sources = sources or DEFAULT_SOURCES
     for language in languages:
         miner.check_language(language)
     per_language, manifest_languages = {}, {}
-    for language in languages:
-        pairs, info = mine_language(sources[language], cache, progress)
+    for i, language in enumerate(languages):
+        meter = Meter(progress, f"benchmark: mining {language} ({i + 1}/{len(languages)})", None, "files",
+                      (i / len(languages), (i + 1) / len(languages))) if progress else None
+        pairs, info = mine_language(sources[language], cache, meter)
         unique = dedupe(pairs)
         if not unique:
             raise ValueError(f"no documented functions found for {language} in {info['packages']}; "

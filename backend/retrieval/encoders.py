@@ -23,11 +23,25 @@ class Encoder:
     params: int
     encode_batch: Callable[[list[str], int], np.ndarray]
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64, on_progress: Callable[[int], None] | None = None
+               ) -> np.ndarray:
+        """float32 [n, d]; with ``on_progress``, encoded in chunks of a few batches, each chunk's count passed
+        to it (the library's own batching and length sorting stay within a chunk)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.asarray(self.encode_batch(list(texts), batch_size), dtype=np.float32)
+        texts = list(texts)
+        if on_progress is None:
+            return np.asarray(self.encode_batch(texts, batch_size), dtype=np.float32)
+        chunk = max(batch_size, 1) * PROGRESS_BATCHES
+        parts = []
+        for i in range(0, len(texts), chunk):
+            parts.append(np.asarray(self.encode_batch(texts[i:i + chunk], batch_size), dtype=np.float32))
+            on_progress(len(texts[i:i + chunk]))
+        return np.vstack(parts)
 
+
+# A progress report every 4 batches: a few seconds apart for a transformer, often enough to see it move.
+PROGRESS_BATCHES = 4
 
 # name -> (detect, load), tried in registration order (dicts keep it).
 LOADERS: dict[str, tuple[Callable[[Path], bool], Callable[[Path], Encoder]]] = {}

@@ -12,6 +12,7 @@ import numpy as np
 
 from backend.bench.miner import check_language
 from backend.options import check_choices, choice
+from backend.progress import Meter
 from backend.retrieval import metrics
 from backend.retrieval.models import TEACHER_NAMES, TEACHERS, resolve
 from backend.runs.lifecycle import now
@@ -104,14 +105,16 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
         encoder = encoders[lang]
         test = bench.pairs(lang, "test")[: config.max_queries or None]
         extra = bench.pairs(lang, "train")[: len(test)]  # widens the csn-1000 distractor pool beyond the test set
-        ctx.progress(share[0] + (share[1] - share[0]) * i / len(languages),
-                     f"{lang}: encoding {len(test)} documents and queries")
+        step = (share[1] - share[0]) / len(languages)
+        meter = Meter(ctx.progress, f"{lang} ({i + 1}/{len(languages)}): encoding", 2 * len(test) + len(extra),
+                      "texts", (share[0] + step * i, share[0] + step * (i + 1)))
         start = time.perf_counter()
-        docs = encoder.encode([p["code"] for p in test], config.batch_size)
+        docs = encoder.encode([p["code"] for p in test], config.batch_size, meter.advance)
         docs_seconds += time.perf_counter() - start
         n_docs += len(test)
-        queries = encoder.encode([p["query"] for p in test], config.batch_size)
-        pool = np.vstack([docs, encoder.encode([p["code"] for p in extra], config.batch_size)]) if extra else docs
+        queries = encoder.encode([p["query"] for p in test], config.batch_size, meter.advance)
+        pool = np.vstack([docs, encoder.encode([p["code"] for p in extra], config.batch_size, meter.advance)]) \
+            if extra else docs
         ids = [p["id"] for p in test]
         ranks["full"][lang] = (metrics.ranks_full(queries, docs, ids), ids)
         csn, distractors[lang] = metrics.ranks_sampled(queries, docs, pool, seed=config.seed,

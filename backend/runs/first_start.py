@@ -6,11 +6,18 @@ import subprocess
 from pathlib import Path
 
 from backend.config import REPO_ROOT, Settings
+from backend.progress import Reporter
 from backend.runs.lifecycle import RunFailed
 from backend.runs.supervision import _launch_args
 from backend.store import Store
 
 DEFAULTS_KEY = "default_runs"
+
+
+def progress_path(runs_dir: Path) -> Path:
+    """The first start's own progress (the benchmark build, before any run exists), for the Launch page."""
+    return Path(runs_dir) / ".first-start.json"
+
 
 # The fast, telling run first (the Model2Vec student, about a minute), then its slow teacher: each appears on
 # the pages as soon as it finishes.
@@ -33,8 +40,11 @@ def ensure_default_runs(store: Store, settings: Settings) -> bool:
     try:
         bench = dataset.load(None, bench_dir)
     except dataset.BenchmarkError:
-        print("first start: building the default 6-language benchmark (about 3 minutes)", flush=True)
-        bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir)), bench_dir)
+        print("first start: building the default 6-language benchmark (about a minute)", flush=True)
+        report = Reporter(progress_path(runs_dir))
+        bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir, progress=report)),
+                             bench_dir)
+        report(1.0, f"benchmark {bench.id} built; starting the default runs")
     for kind, options in DEFAULT_RUNS:
         print(f"first start: {kind} {options} on {bench.id}", flush=True)
         # One process per run: peak memory is then the run's own, and one failure does not stop the next.

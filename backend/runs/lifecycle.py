@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import resource
 import signal
-import socket
 import threading
-import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,15 +34,9 @@ class RunContext:
         self.dir = rundirs.run_dir(settings.runs_dir, run_id)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.losses: list[float] = []
+        from backend.progress import Reporter
+        self.progress = Reporter(self.dir / "progress.json")  # progress(fraction, message): pages and terminal
         self.progress(0.0, "starting", quiet=True)
-
-    def progress(self, fraction: float, message: str, quiet: bool = False):
-        """Progress for the pages (progress.json, with our pid so a dead run can be told) and the terminal."""
-        rundirs.write_atomic(self.dir / "progress.json", json.dumps(
-            {"fraction": round(min(max(fraction, 0.0), 1.0), 4), "message": message, "time": time.time(),
-             "pid": os.getpid(), "host": socket.gethostname()}), durable=False)
-        if not quiet:
-            print(f"[{fraction:6.1%}] {message}", flush=True)
 
     def loss(self, value: float) -> float:
         """Record one training step's loss. losses.json is rewritten at every step, so a cancelled or crashed

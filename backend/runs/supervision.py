@@ -3,7 +3,6 @@ and tell the runs whose process died (``interrupted``)."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -11,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backend import catalog, rundirs
+from backend import catalog, progress, rundirs
 from backend.config import REPO_ROOT
 from backend.records import record_from_dict
 from backend.runs.lifecycle import build_config, make_run_id, now
@@ -39,10 +38,7 @@ def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path):
 
 def progress_of(runs_dir: Path, run_id: str) -> dict:
     """The last progress a running run reported ({} if none yet)."""
-    try:
-        return json.loads((rundirs.run_dir(runs_dir, run_id) / "progress.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    return progress.read(rundirs.run_dir(runs_dir, run_id) / "progress.json")
 
 def reap_interrupted(store: Store, runs_dir: Path, runs=None) -> list[str]:
     """Runs still 'running' whose process is gone (kill -9, power loss) become 'interrupted', log kept.
@@ -52,16 +48,16 @@ def reap_interrupted(store: Store, runs_dir: Path, runs=None) -> list[str]:
     runs = store.runs() if runs is None else runs
     reaped = []
     for run_id in runs.loc[runs["status"] == "running", "run_id"]:
-        progress = progress_of(runs_dir, run_id)
-        if progress.get("host") != socket.gethostname() or _alive(progress.get("pid")):
+        last = progress_of(runs_dir, run_id)
+        if last.get("host") != socket.gethostname() or _alive(last.get("pid")):
             continue  # another machine's run, or still going
         record = rundirs.read_record(rundirs.record_path(runs_dir, run_id))
         if record is None:
             continue  # its run.json is gone or broken: rebuild will say so
         data = record.to_dict()
         data.update(status="interrupted", finished_at=now(),
-                    error=f"the run's process ({progress.get('pid')}) ended without finishing: killed or crashed; "
-                          f"last step: {progress.get('message', '?')}")
+                    error=f"the run's process ({last.get('pid')}) ended without finishing: killed or crashed; "
+                          f"last step: {last.get('message', '?')}")
         catalog.write_and_ingest([record_from_dict(data)], store, Path(runs_dir), replace=True)
         reaped.append(run_id)
     return reaped
@@ -92,8 +88,8 @@ def defaults_in_progress(runs_dir: Path) -> bool:
 
 def cancel(runs_dir: Path, run_id: str) -> bool:
     """Ask a running run to stop (SIGINT): its runner stores it as cancelled with its partial log."""
-    progress = progress_of(runs_dir, run_id)
-    if progress.get("host") != socket.gethostname() or not _alive(progress.get("pid")):
+    last = progress_of(runs_dir, run_id)
+    if last.get("host") != socket.gethostname() or not _alive(last.get("pid")):
         return False
-    os.kill(progress["pid"], signal.SIGINT)
+    os.kill(last["pid"], signal.SIGINT)
     return True

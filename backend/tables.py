@@ -1,0 +1,120 @@
+"""The comparison tables read from the store, for ``export`` and ``report``: the same pure functions the pages
+call (compare, significance, speed), with the same filters and columns."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from backend import compare, report, significance
+from backend.kinds import kinds_of
+from backend.store import Store
+
+EXPORTS = ("runs", "metrics", "efficiency", "deltas", "codegen")
+
+
+def known_runs(store: Store, run_ids) -> pd.DataFrame:
+    """The store's runs indexed by id; an unknown id is one clear error."""
+    runs = store.runs().set_index("run_id", drop=False)
+    for run_id in run_ids:
+        if run_id not in runs.index:
+            raise ValueError(f"no run {run_id!r} in {store.path}; list them with python -m backend runs")
+    return runs
+
+
+def deltas(store: Store, base: str, candidates: list[str], resampling=None) -> tuple[pd.DataFrame, list[str]]:
+    """(deltas with significance, cautions): the Language deltas page's table."""
+    if not base or not candidates:
+        raise ValueError("deltas need --base RUN_ID and --candidate RUN_ID (see python -m backend runs)")
+    runs = known_runs(store, [base, *candidates])
+    cautions = [compare.check_comparable(runs.loc[base].to_dict(), runs.loc[c].to_dict()) for c in candidates]
+    table = significance.stored_deltas(store, base, candidates, resampling or significance.Resampling())
+    return table, [c for c in cautions if c]
+
+
+def efficiency(store: Store, runs_dir: Path, metric: str = "ndcg@10", bench: str | None = None,
+               protocol: str | None = None, run_ids=None, speed_base: str | None = None
+               ) -> tuple[pd.DataFrame, str | None, list[str]]:
+    """(table, the run speed-ups are relative to, notes): the Efficiency page's table for one benchmark and
+    protocol (default: the one with most runs; a Pareto front across evaluations would mean nothing)."""
+    from backend.retrieval import speed
+    runs = store.runs() if run_ids is None else known_runs(store, run_ids).loc[list(run_ids)].reset_index(drop=True)
+    notes = []
+    groups = compare.evaluation_groups(runs)
+    if (bench is None or protocol is None) and len(groups) > 1:
+        bench, protocol = (bench, protocol) if bench is not None and protocol is not None else groups[0]
+        notes.append(f"efficiency for benchmark {bench!r}, protocol {protocol!r} (the Pareto front only means "
+                     f"something within one evaluation); others: --bench/--protocol from "
+                     f"{', '.join(f'{b}·{p}' for b, p in groups[1:4])}")
+    if bench is not None:
+        runs = runs[runs["benchmark"].fillna("") == bench]
+    if protocol is not None:
+        runs = runs[runs["protocol"].fillna("") == protocol]
+    intervals = significance.score_interval(significance.stored_values(store, runs["run_id"]))
+    eff = compare.efficiency(runs, store.metrics(), metric, intervals)
+    base = speed_base or compare.speed_base(eff)
+    if speed_base and speed_base not in set(eff["run_id"]):
+        raise ValueError(f"run {speed_base!r} is not in this evaluation's efficiency table (no {metric} score, "
+                         "or another benchmark/protocol)")
+    measurement = speed.latest(runs_dir, base) if base else None
+    if base and not measurement:
+        notes.append("speed-ups divide per-run throughputs recorded at different times; measure them side by "
+                     f"side with: python -m backend speed --base {base} RUN...")
+    return compare.against_base(eff, base, measurement), base, notes
+
+
+def codegen(store: Store, run_ids=None) -> pd.DataFrame:
+    """The Codegen page's per-language table of finished codegen runs."""
+    runs = store.runs()
+    runs = runs[runs["kind"].isin(kinds_of("codegen")) & (runs["status"] == "finished")]
+    if run_ids is not None:
+        runs = runs[runs["run_id"].isin(list(run_ids))]
+    return compare.codegen_table(runs, store.metrics())
+
+
+def export(what: str, store: Store, runs_dir: Path, base=None, candidates=None, metric="ndcg@10",
+           evaluation=(None, None)) -> tuple[pd.DataFrame, str | None]:
+    """(table, caution or None) for ``python -m backend export WHAT``."""
+    if what == "runs":
+        return compare.runs_view(store.runs()), None
+    if what == "metrics":
+        return store.metrics(), None
+    if what == "codegen":
+        return codegen(store), None
+    if what == "efficiency":
+        eff, _, notes = efficiency(store, runs_dir, metric, *evaluation, speed_base=base)
+        return eff, " ".join(notes) or None
+    table, cautions = deltas(store, base, candidates)
+    return (table if len(candidates) > 1 else table.drop(columns="candidate_id")), " ".join(cautions) or None
+
+
+def comparison_report(store: Store, runs_dir: Path, base: str | None = None, candidates=(), metric="ndcg@10",
+                      evaluation=(None, None), resampling=None) -> report.Report:
+    """A report of one comparison: deltas (base vs candidates), efficiency of those runs' evaluation and, for
+    codegen runs, pass@k. Without a base: efficiency of the evaluation with most runs, and every codegen run."""
+    runs = store.runs()
+    names = dict(zip(runs["run_id"], runs["name"].fillna(runs["run_id"])))
+    chosen = [base, *candidates] if base else None
+    sections = []
+    if base and candidates:
+        resampling = resampling or significance.Resampling()
+        table, cautions = deltas(store, base, list(candidates), resampling)
+        sections.append(report.deltas_section(table, names, base, resampling.note(), cautions))
+    codegen_ids = set(runs[runs["kind"].isin(kinds_of("codegen"))]["run_id"])
+    retrieval_ids = None if chosen is None else [r for r in chosen if r not in codegen_ids]
+    if retrieval_ids is None or retrieval_ids:
+        if chosen is not None and evaluation == (None, None):
+            first = known_runs(store, chosen).loc[retrieval_ids[0]]
+            evaluation = (first["benchmark"] or "", first["protocol"] or "")
+        eff, speed_base, notes = efficiency(store, runs_dir, metric, *evaluation, run_ids=retrieval_ids,
+                                            speed_base=base if base in (retrieval_ids or []) else None)
+        if len(eff):
+            sections.append(report.efficiency_section(eff, metric, names.get(speed_base), notes))
+    table = codegen(store, None if chosen is None else [r for r in chosen if r in codegen_ids])
+    if len(table):
+        sections.append(report.codegen_section(table))
+    if not sections:
+        raise ValueError("nothing to report: no runs with scores (import or launch some first)")
+    title = (f"{names.get(base, base)} vs {', '.join(names.get(c, c) for c in candidates)}" if base and candidates
+             else "Code-model comparison")
+    return report.Report(title, sections, report.made_from(store.path))

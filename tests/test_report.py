@@ -1,0 +1,123 @@
+"""Reports (HTML / Markdown / LaTeX), the efficiency export relative to a base, and deep links."""
+import csv
+import json
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend import catalog, figures, report
+from backend.__main__ import main
+from backend.config import REPO_ROOT
+from tests.test_significance import three_runs  # noqa: F401 - a fixture
+
+HOSTILE = "</script><script>alert(1)</script> a|b 50% & $x_1$ =cmd"
+
+
+def _timed(store, tmp_path, name="s"):
+    for run_id, kind, speed, mb in (("t", "teacher-eval", 40.0, 90.0), (name, "m2v-distill", 4000.0, 15.0)):
+        run = {"schema_version": 1, "run_id": run_id, "kind": kind, "benchmark": "b", "protocol": "full",
+               "disk_mb": mb, "params": 1000, "encode_throughput": speed, "name": HOSTILE if run_id != "t" else "teacher",
+               "metrics": [{"language": "go", "metric": "ndcg@10", "value": 0.8 if run_id == "t" else 0.6}]}
+        (tmp_path / f"{run_id}.json").write_text(json.dumps(run))
+        catalog.import_paths([tmp_path / f"{run_id}.json"], store=store)
+
+
+def test_export_efficiency_has_speedup_and_retention_like_the_page(store, tmp_path, capsys):
+    _timed(store, tmp_path)
+    out = tmp_path / "eff.csv"
+    assert main(["export", "efficiency", "-o", str(out)]) == 0
+    rows = {r["run_id"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["s"]["speedup"]) == pytest.approx(100.0) and float(rows["s"]["retention"]) == pytest.approx(0.75)
+    assert rows["s"]["speedup_basis"].startswith("per-run throughputs")
+    assert "measure them side by side" in capsys.readouterr().err
+    assert main(["export", "efficiency", "--base", "s", "-o", str(out)]) == 0  # relative to another run
+    rows = {r["run_id"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["t"]["speedup"]) == pytest.approx(0.01)
+    assert main(["export", "efficiency", "--base", "nope", "-o", str(out)]) == 1
+
+
+def test_report_in_three_formats_escapes_every_name(three_runs, tmp_path, capsys):
+    for suffix in (".html", ".md", ".tex"):
+        path = tmp_path / f"r{suffix}"
+        assert main(["report", "--base", "base", "--candidate", "tiny", "--candidate", "better", "-o", str(path)]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "Plotly" in html and not re.search(r"<script[^>]*src=|<link", html)  # the library inlined, nothing fetched
+    assert html.count('class="plotly-graph-div"') == 2  # one heatmap per candidate; no empty efficiency axes
+    # The Markdown's deltas table is the export's table, row for row.
+    assert main(["export", "deltas", "--base", "base", "--candidate", "tiny", "--candidate", "better",
+                 "-o", str(tmp_path / "d.csv")]) == 0
+    exported = list(csv.DictReader((tmp_path / "d.csv").open()))
+    md = (tmp_path / "r.md").read_text().split("## ")[1]
+    rows = [line for line in md.splitlines() if line.startswith("| tiny") or line.startswith("| better")]
+    assert len(rows) == len(exported) == 2 * 2 * 3
+    tex = (tmp_path / "r.tex").read_text()
+    assert tex.count("\\begin{table}") == 2 and tex.count("\\toprule") == 2 and "{lll" in tex and "rrr" in tex
+
+
+def test_hostile_names_cannot_escape_any_format(store, tmp_path):
+    _timed(store, tmp_path)
+    made = report.Report("t", [report.efficiency_section(*_eff(store, tmp_path))], {"k": "v"})
+    html = report.to_html(made)
+    assert "<script>alert(1)" not in html
+    md = report.to_markdown(made)
+    table_rows = [line for line in md.splitlines() if line.startswith("|")]
+    assert len({len(re.findall(r"(?<!\\)\|", line)) for line in table_rows}) == 1  # a '|' in a name is escaped
+    tex = report.to_latex(made)
+    assert r"50\% \& \$x\_1\$" in tex and "\\toprule" in tex
+
+
+def _eff(store, tmp_path):
+    from backend import tables
+    eff, base, _ = tables.efficiency(store, tmp_path / "runs")
+    return eff, "ndcg@10", "teacher"
+
+
+def test_report_refuses_an_unknown_format(three_runs, tmp_path, capsys):
+    assert main(["report", "-o", str(tmp_path / "r.pdf")]) == 1
+    assert "name the file .html, .md or .tex" in capsys.readouterr().err
+
+
+def test_dark_palette_draws_the_front_in_a_light_ink():
+    def luminance(hex_colour):
+        r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    assert luminance(figures.DARK.ink) > 0.6 > 0.4 > luminance(figures.LIGHT.ink)
+    assert luminance(figures.DARK.neutral) < 0.3 < 0.9 < luminance(figures.LIGHT.neutral)
+    assert figures.palette("dark") is figures.DARK and figures.palette(None) is figures.LIGHT
+
+
+def test_a_link_restores_the_deltas_selections_and_the_url_follows_them(three_runs):
+    at = AppTest.from_file(str(REPO_ROOT / "pages/deltas.py"), default_timeout=60)
+    at.query_params["base"] = "tiny"
+    at.query_params["candidate"] = ["better", "base"]
+    at.query_params["bh"] = "True"
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "tiny" and at.multiselect[0].value == ["better", "base"]
+    assert at.toggle[0].value is True
+    at.multiselect[0].set_value(["base"]).run()
+    assert at.query_params["candidate"] in ("base", ["base"]) and at.query_params["base"] in ("tiny", ["tiny"])
+
+
+def test_a_link_with_unknown_runs_falls_back_to_the_defaults(three_runs):
+    at = AppTest.from_file(str(REPO_ROOT / "pages/deltas.py"), default_timeout=60)
+    at.query_params["base"] = "deleted-run"
+    at.query_params["candidate"] = "also-gone"
+    at.run()
+    assert not at.exception and at.selectbox[0].value in {"base", "tiny", "better"} and at.multiselect[0].value
+
+
+def test_efficiency_and_runs_pages_keep_their_selections_in_the_url(store, tmp_path):
+    _timed(store, tmp_path)
+    at = AppTest.from_file(str(REPO_ROOT / "pages/efficiency.py"), default_timeout=60)
+    at.query_params["base"] = "s"
+    at.run()
+    assert not at.exception and at.selectbox[-1].value == "s"
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc["t", "speedup"] == pytest.approx(0.01)
+    at = AppTest.from_file(str(REPO_ROOT / "pages/runs.py"), default_timeout=60)
+    at.query_params["kind"] = "teacher-eval"
+    at.run()
+    assert not at.exception and at.multiselect[0].value == ["teacher-eval"]
+    assert list(at.dataframe[0].value["run_id"]) == ["t"]
