@@ -13,6 +13,7 @@ PAGES = [
     st.Page("pages/efficiency.py", title="Efficiency", icon=":material/balance:"),
     st.Page("pages/search.py", title="Live search", icon=":material/search:"),
     st.Page("pages/codegen.py", title="Codegen", icon=":material/code:"),
+    st.Page("pages/recipes.py", title="Recipes", icon=":material/science:"),
     st.Page("pages/launch.py", title="Launch", icon=":material/rocket_launch:"),
 ]
 # Our own sidebar links (client.showSidebarNavigation is off): Streamlit would otherwise list every file in
@@ -25,6 +26,7 @@ with st.sidebar:
         st.page_link(p)
     st.caption(f"DB: `{default_store(settings()).path}`")
 if defaults_in_progress(settings().runs_dir):
-    st.info("First start: the default benchmark and runs are being made in the background (a few minutes; "
-            "progress in the terminal, then on the Launch page). They appear here when they finish.")
+    st.info("First start: the default benchmark and runs are being made in the background (about 6 minutes on an "
+            "idle 2-core machine; progress on the Launch page and in the terminal). The fast Model2Vec student "
+            "appears here first, then its teacher.")
 page.run()

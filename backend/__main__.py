@@ -61,7 +61,9 @@ def cmd_runs(args, store, s):
         print("\n".join(runs["run_id"]))
         return
     view = compare.runs_view(runs).drop(columns=["created_at", "error"])
-    print(view.to_string(index=False, formatters={"run_id": str}, max_colwidth=None if args.wide else 60))
+    if not args.wide:  # long names shortened; run ids never (delete, export and search need them whole)
+        view["name"] = [n if not isinstance(n, str) or len(n) <= 48 else n[:47] + "…" for n in view["name"]]
+    print(view.to_string(index=False, max_colwidth=None))
 
 
 def cmd_delete(args, store, s):
@@ -213,7 +215,9 @@ def cmd_bench_build(args, store, s):
 def cmd_bench_list(args, store, s):
     """Each built benchmark: test/train pairs per language, and what each language was mined from."""
     import json
-    for manifest in sorted(s.bench_dir.glob("*/manifest.json")):
+
+    from backend.bench.dataset import manifests
+    for manifest in manifests(s.bench_dir):
         data = json.loads(manifest.read_text())
         counts = data["languages"]
         print(manifest.parent.name, " ".join(f"{k}:{v['counts']['test']}/{v['counts']['train']}"
@@ -249,6 +253,58 @@ def cmd_sweep(args, store, s):
     for job in run_jobs(todo, args.executor, store, s, args.ray_address):
         print(f"{job.run_id}: {job.outcome}")
     return 0 if all(j.outcome == "finished" for j in todo) else 1
+
+
+def cmd_recipe_list(args, store, s):
+    from backend import recipes
+    for recipe in recipes.RECIPES.values():
+        done, total = recipes.measured_ids(recipe, s.runs_dir, s.bench_dir)
+        print(f"{recipe.name:22} {len(done)}/{total} runs done, about {recipe.minutes:.0f} min here · {recipe.title}")
+
+
+def cmd_recipe_run(args, store, s):
+    """Run a recipe's missing runs (its expected time first), then show published vs measured."""
+    from backend import recipes
+    from backend.runs.executors import already_done, run_jobs
+    import fcntl
+
+    from backend.runs.supervision import recipe_lock
+    recipe = recipes.get(args.name)
+    lock_path = recipe_lock(s.runs_dir, recipe.name)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(lock_path, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RuntimeError(f"recipe {recipe.name} is already running (another process holds {lock_path})") from None
+    planned = recipes.jobs(recipe, s.bench_dir)
+    done = {j.run_id for j in already_done(planned, s.runs_dir)}
+    todo = [j for j in planned if j.run_id not in done]
+    share = 1 - len(todo) / len(planned)
+    print(f"{recipe.title}: {len(planned)} run(s), {len(done)} done before; expected about "
+          f"{recipe.minutes * (1 - share):.0f} min on a 2-core CPU machine ({recipe.timing})")
+    for difference in recipe.differences:
+        print(f"  differs from the published setup: {difference}")
+    failed = [j for j in run_jobs(todo, args.executor, store, s, args.ray_address) if j.outcome != "finished"]
+    for job in failed:
+        print(f"{job.run_id}: {job.outcome}", file=sys.stderr)
+    cmd_recipe_show(args, store, s)
+    return 1 if failed else 0
+
+
+def cmd_recipe_show(args, store, s):
+    from backend import recipes
+    recipe = recipes.get(args.name)
+    measured, total = recipes.measured_ids(recipe, s.runs_dir, s.bench_dir)
+    table = recipes.comparison(recipe, store.runs(), store.metrics(), measured)
+    print(f"{recipe.title} — published ({recipe.source}) vs measured here ({len(measured)}/{total} runs done)")
+    print(table.drop(columns=["run_id"]).to_string(index=False, max_colwidth=48))
+    headline = recipes.headline_table(recipe, table)
+    if len(headline):
+        print(headline.to_string(index=False))
+    if getattr(args, "output", None):
+        Path(args.output).write_text(csvexport.to_csv(table), encoding="utf-8")
+        print(f"wrote {len(table)} row(s) to {args.output}")
 
 
 def cmd_defaults(args, store, s):
@@ -368,6 +424,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("file", type=Path, help="sweep file with [[grid]] tables (see README)")
     _executor_args(c)
     c.set_defaults(func=cmd_sweep)
+    recipe = sub.add_parser("recipe", help="the research experiments as one-command recipes").add_subparsers(
+        required=True, metavar="ACTION")
+    recipe.add_parser("list", help="recipes, their runs done and expected time").set_defaults(func=cmd_recipe_list)
+    c = recipe.add_parser("run", help="run a recipe's missing runs, then show published vs measured")
+    c.add_argument("name")
+    _executor_args(c)
+    c.set_defaults(func=cmd_recipe_run)
+    c = recipe.add_parser("show", help="published vs measured here for a recipe")
+    c.add_argument("name")
+    c.add_argument("-o", "--output", help="also write the table as CSV")
+    c.set_defaults(func=cmd_recipe_show)
     c = sub.add_parser("search", help="search code with one or two runs' models (the Live search page's twin)")
     c.add_argument("query")
     c.add_argument("--run", action="append", required=True, help="run id whose model searches (repeat for two)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ class Reporter:
     def __init__(self, path: Path | None, echo: bool = True, every: float = 5.0):
         self.path, self.echo, self.every = path and Path(path), echo, every
         self.started = time.time()
-        self._printed = 0.0
+        self._printed, self._stage = 0.0, None
 
     def __call__(self, fraction: float, message: str, quiet: bool = False, throttled: bool = False):
         from backend import rundirs
@@ -38,8 +39,12 @@ class Reporter:
             rundirs.write_atomic(self.path, json.dumps(
                 {"fraction": round(min(max(fraction, 0.0), 1.0), 4), "message": message, "time": now,
                  "started": self.started, "pid": os.getpid(), "host": socket.gethostname()}), durable=False)
+        # A report of the same stage as the last printed one (the same text but its numbers: "step 7/400
+        # loss 0.31") waits its turn like a Meter's; a new stage prints at once.
+        stage = re.sub(r"[\d.,:]+", "#", message)
+        throttled = throttled or stage == self._stage
         if self.echo and not quiet and (not throttled or now - self._printed >= self.every):
-            self._printed = now
+            self._printed, self._stage = now, stage
             print(f"[{fraction:6.1%}] {message}", flush=True)
 
 

@@ -46,8 +46,8 @@ def deltas_section(table: pd.DataFrame, names: dict[str, str], base: str, resamp
     candidates = list(dict.fromkeys(table["candidate_id"])) if "candidate_id" in table else []
     shown = [figures.deltas_heatmap(table[table["candidate_id"] == c], title=f"{names.get(c, c)}  vs  {names.get(base, base)}")
              for c in candidates]
-    columns = ["candidate_id", "language", "metric", "base", "candidate", "delta", "rel_delta_pct", "ci_low",
-               "ci_high", "p_adjusted", "verdict"]
+    columns = ["candidate_id"] * (len(candidates) > 1) + ["language", "metric", "base", "candidate", "delta",
+                                                        "rel_delta_pct", "ci_low", "ci_high", "p_adjusted", "verdict"]
     return Section(f"Language deltas against {names.get(base, base)}",
                    [("Per language and metric; interval and p-value over queries (problems for codegen).",
                      table[[c for c in columns if c in table]])], shown,

@@ -183,13 +183,16 @@ def score_interval(values: pd.DataFrame, resampling: Resampling = Resampling(res
     rows, tail = [], (1 - resampling.confidence) / 2 * 100
     for (run_id, metric), group in values.groupby(["run_id", "metric"]):
         boot, per_language = 0.0, list(group.groupby("language"))
-        for language, g in per_language:
+        for i, (language, g) in enumerate(per_language):
             v = g["value"].to_numpy(dtype=np.float64)
-            weights, _ = _matrices(len(v), resampling.resamples, resampling.seed + len(rows))
+            # One weights matrix per size, shared by every run and language (made once: cheap to reuse)...
+            weights, _ = _matrices(len(v), resampling.resamples, resampling.seed)
             means = weights.astype(np.float64) @ v / len(v)
             low, high = np.percentile(means, [tail, 100 - tail])
             rows.append((run_id, language, metric, v.mean(), low, high))
-            boot = boot + means / len(per_language)
+            # ... and languages resampled independently for the mean over languages: each language's
+            # resamples in another order, so one resample of the mean adds different (independent) draws.
+            boot = boot + means[np.random.default_rng(resampling.seed + i).permutation(len(means))] / len(per_language)
         low, high = np.percentile(boot, [tail, 100 - tail])
         rows.append((run_id, "mean", metric, float(np.mean([g["value"].mean() for _, g in per_language])), low, high))
     return pd.DataFrame(rows, columns=["run_id", "language", "metric", "value", "ci_low", "ci_high"])

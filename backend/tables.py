@@ -39,6 +39,7 @@ def efficiency(store: Store, runs_dir: Path, metric: str = "ndcg@10", bench: str
     protocol (default: the one with most runs; a Pareto front across evaluations would mean nothing)."""
     from backend.retrieval import speed
     runs = store.runs() if run_ids is None else known_runs(store, run_ids).loc[list(run_ids)].reset_index(drop=True)
+    runs = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code LMs have their own table (codegen)
     notes = []
     groups = compare.evaluation_groups(runs)
     if (bench is None or protocol is None) and len(groups) > 1:

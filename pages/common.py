@@ -10,6 +10,21 @@ from backend.config import settings
 from backend.runs.supervision import reap_interrupted
 from backend.store import StoreError
 
+
+
+def _through_the_app():
+    """Until some session of this server process has run app.py's st.navigation, Streamlit runs a file of
+    pages/ opened by its URL on its own (Streamlit's old pages-folder mode: no sidebar, no wide layout, no
+    first-start banner) — what a bookmarked link gets first thing after a start. Switch the process to
+    app.py's navigation and rerun, once."""
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_through_the_app()
+
 EMPTY_HINT = ("No runs yet. Import the published reference runs with "
               "`python -m backend import runs/reference/*` (or start with `python -m backend serve`, "
               "which does it on first start), or import your own run.json / CSV / MTEB results.")
@@ -63,9 +78,10 @@ def not_drawn(frame: pd.DataFrame, column: str, what: str):
 def bench_manifests(bench_dir) -> dict[str, dict]:
     """Built benchmarks' manifests by id (what each was mined from)."""
     import json
-    from pathlib import Path
+
+    from backend.bench.dataset import manifests
     out = {}
-    for path in Path(bench_dir).glob("*/manifest.json"):
+    for path in manifests(bench_dir):
         try:
             out[path.parent.name] = json.loads(path.read_text())
         except (OSError, ValueError):

@@ -52,16 +52,17 @@ elif runs is not None:
         part = table[table["candidate_id"] == candidate]
         chart(figures.deltas_heatmap, part, title=f"{names[candidate]}  vs  base")
     st.caption("Colour: green = significantly better, red = significantly worse, taking each metric's direction "
-               "into account (a lower mean rank is better); white = n.s. (not significant after adjustment); "
+               "into account (a lower mean rank is better); no colour = n.s. (not significant after adjustment); "
                "'?' = significance unknown: no per-query results (published or imported runs), or not tested (a median rank, pass@k "
                "for k > 1: not a mean over the stored items). Labels: relative "
                f"change of the raw value. Test: {resampling.note()}.")
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, "deltas.csv", "deltas_csv")
     with st.container(horizontal=True):
+        short = dict(zip(runs["run_id"], runs["name"].fillna(runs["run_id"])))  # the labels without the ids
         report_downloads(lambda: report.Report(
-            f"{names[base]} vs {', '.join(names[c] for c in candidates)}",
-            [report.deltas_section(table, names, base, resampling.note(), [c for c in cautions if c])],
+            f"{short[base]} vs {', '.join(short[c] for c in candidates)}",
+            [report.deltas_section(table, short, base, resampling.note(), [c for c in cautions if c])],
             report.made_from(default_store(settings()).path)), "deltas", "deltas_report")
         link_box()
 

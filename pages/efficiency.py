@@ -5,6 +5,7 @@ from backend import compare, figures, report
 from backend.bench import dataset
 from backend.catalog import default_store
 from backend.config import settings
+from backend.kinds import kinds_of
 from backend.retrieval import speed
 from backend.vocab import METRICS
 from pages.common import (
@@ -28,6 +29,7 @@ runs, metrics = load("runs"), load("metrics")
 if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and metrics is not None:
+    runs = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code search models; code LMs: the Codegen page
     groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
     left, right = st.columns(2)
     from_link("eff_group", "evaluation", [*groups, ALL], next(iter(groups), ALL))

@@ -136,7 +136,7 @@ def _download(page, button_text) -> list[dict]:
 
 def test_sidebar_lists_the_pages_not_the_files(page, server):
     page.goto(server[0])
-    page.get_by_text("of 4 runs").wait_for()
+    page.get_by_text("of 8 runs").wait_for()
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Launch").wait_for()  # links come late
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
     assert all(t in sidebar for t in ("Runs", "Language deltas", "Efficiency", "Live search", "Launch"))
@@ -149,12 +149,12 @@ def test_server_binds_loopback_only(server):
 
 def test_runs_page_filter_select_download(page, server):
     page.goto(server[0])
-    page.get_by_text("4 of 4 runs").wait_for()
+    page.get_by_text("8 of 8 runs").wait_for()
     page.screenshot(path=page.shots / "runs.png", full_page=True)
-    assert len(_download(page, "Download CSV (4 rows)")) == 4
+    assert len(_download(page, "Download CSV (8 rows)")) == 8
     page.get_by_placeholder("text in id, name or model").fill("tokenlearn")
     page.keyboard.press("Enter")
-    page.get_by_text("1 of 4 runs").wait_for()
+    page.get_by_text("1 of 8 runs").wait_for()
     _click_first_row(page)  # the first row's selection checkbox
     page.get_by_role("heading", name="reference--m2v-mpnet-tokenlearn-c4").wait_for()
     page.screenshot(path=page.shots / "runs-selected.png", full_page=True)
@@ -173,6 +173,38 @@ def test_deltas_page_heatmap_and_csv(page, server):
     page.keyboard.press("Enter")
     page.get_by_text("read the deltas with care").wait_for()  # reference runs on different benchmarks
     page.screenshot(path=page.shots / "deltas-other-base.png", full_page=True)
+
+
+def test_deltas_report_opens_offline_with_its_figures(page, browser, server, tmp_path):
+    """The page's HTML report, opened with networking off: plotly is inside the file, every figure draws."""
+    page.goto(f"{server[0]}/deltas")
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    page.get_by_role("button", name="Report").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="HTML").click()
+    report = tmp_path / "deltas.html"
+    info.value.save_as(report)
+    offline = browser.new_context(offline=True)
+    fetched = []
+    offline.route("**/*", lambda route: (fetched.append(route.request.url), route.continue_()))
+    view = offline.new_page()
+    errors = []
+    view.on("pageerror", lambda e: errors.append(str(e)))
+    view.goto(report.as_uri())
+    view.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    view.screenshot(path=page.shots / "report-offline.png", full_page=True)
+    assert view.locator(".js-plotly-plot").count() == 1 and view.locator("table").count() == 1
+    assert not errors and fetched == [report.as_uri()]  # nothing but the file itself was requested
+    offline.close()
+
+
+def test_a_link_opens_the_page_as_its_sender_saw_it(page, server):
+    page.goto(f"{server[0]}/deltas?base=reference--m2v-mpnet-tokenlearn-c4&candidate=reference--m2v-mpnet-distill")
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    assert page.get_by_role("combobox", name="Base run").input_value().endswith("reference--m2v-mpnet-tokenlearn-c4")
+    page.get_by_role("button", name="Link to this view").click()
+    link = page.locator('[data-testid="stCode"]').inner_text()
+    assert link.startswith(f"{server[0]}/deltas?base=reference--m2v-mpnet-tokenlearn-c4&candidate=")
 
 
 def test_efficiency_page(page, server):
@@ -200,10 +232,10 @@ def test_launch_page(page, server):
 
 def test_delete_from_runs_page(page, server):
     page.goto(server[0])
-    page.get_by_text("4 of 4 runs").wait_for()
+    page.get_by_text("8 of 8 runs").wait_for()
     page.get_by_placeholder("text in id, name or model").fill("potion")
     page.keyboard.press("Enter")
-    page.get_by_text("1 of 4 runs").wait_for()
+    page.get_by_text("1 of 8 runs").wait_for()
     _click_first_row(page)
     page.get_by_role("heading", name="mteb--potion-base-8M--CodeSearchNetRetrieval").wait_for()  # the selection rerun is done
     page.get_by_text("Delete 1 selected run(s)").click()
@@ -211,10 +243,10 @@ def test_delete_from_runs_page(page, server):
     delete.wait_for()
     delete.click()
     try:
-        page.get_by_text("0 of 3 runs").wait_for(timeout=60_000)
+        page.get_by_text("0 of 7 runs").wait_for(timeout=60_000)
     except Exception:
         page.screenshot(path=page.shots / "delete-failed.png", full_page=True)
-        raise AssertionError(f"the delete did not show '0 of 3 runs'; the page said: {page.inner_text('body')}")
+        raise AssertionError(f"the delete did not show '0 of 7 runs'; the page said: {page.inner_text('body')}")
 
 
 @needs_sandbox

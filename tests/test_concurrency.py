@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from backend import catalog
 from backend.config import REPO_ROOT
@@ -130,3 +131,52 @@ def test_kill_9_during_an_import_leaves_all_or_none_of_its_runs(store, runs_dir,
         for path in runs_dir.glob("bulk-*"):
             __import__("shutil").rmtree(path)
     print(f"kill -9 outcomes (runs of the file in the DB): {sorted(outcomes)}")
+
+
+def _build_once(args):
+    from backend.bench import build
+    from backend.bench.sources import SourceSpec
+    bench_root, cache, src = args
+    return str(build.build(["python"], Path(bench_root), Path(cache), test_size=3,
+                           sources={"python": SourceSpec("python", "dir", path=src)}))
+
+
+def _unpack_once(cache):
+    from backend.bench.sources import _fetch_npm
+    return str(_fetch_npm("left-pad@1.3.0", Path(cache))[0])
+
+
+def test_builds_and_unpacks_at_once_all_succeed(tmp_path):
+    """Two benchmark builds at once (the README tells Ray clusters to share the cache) once died with ENOENT
+    on a shared temporary folder; each process now writes its own and renames it into place."""
+    import io
+    import multiprocessing
+    import tarfile
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(12):
+        (src / f"m{i}.py").write_text(
+            f'def f{i}(a, b):\n    """Add the two numbers {i} and return the sum of them."""\n    c = a + b\n'
+            f'    d = c * {i}\n    return c + d\n')
+    cache = tmp_path / "cache"
+    (cache / "npm").mkdir(parents=True)
+    with tarfile.open(cache / "npm" / "left-pad-1.3.0.tgz", "w:gz") as tar:  # as `npm pack` leaves it
+        for n in range(200):
+            data = f"module.exports = {n};\n".encode()
+            info = tarfile.TarInfo(f"package/lib/f{n}.js")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        for round_ in range(3):
+            roots = pool.map(_build_once, [(tmp_path / f"bench{round_}", cache, str(src))] * 4)
+            assert len(set(roots)) == 1 and (Path(roots[0]) / "manifest.json").is_file()
+            unpacked = pool.map(_unpack_once, [_copy_npm(cache, tmp_path / f"c{round_}")] * 4)
+            assert len(set(unpacked)) == 1 and len(list(Path(unpacked[0]).rglob("*.js"))) == 200
+    leftovers = [p for p in tmp_path.rglob(".*tmp-*")]
+    assert not leftovers, leftovers
+
+
+def _copy_npm(cache: Path, dest: Path) -> Path:
+    import shutil
+    shutil.copytree(cache / "npm", dest / "npm")
+    return dest

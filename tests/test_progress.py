@@ -34,9 +34,11 @@ def test_reporter_writes_every_report_but_prints_throttled_ones_rarely(tmp_path,
     for i in range(50):
         report(0.1 + i / 100, f"batch {i}", throttled=True)
     report(0.9, "stage two")
+    for step in range(1, 401):  # a training loop's unthrottled reports: the same stage, other numbers
+        report(0.9, f"step {step}/400 loss {1 / step:.4f}")
     printed = capsys.readouterr().out.splitlines()
-    assert printed == ["[ 10.0%] stage one", "[ 90.0%] stage two"]
-    assert json.loads((tmp_path / "progress.json").read_text())["message"] == "stage two"
+    assert printed == ["[ 10.0%] stage one", "[ 90.0%] stage two", "[ 90.0%] step 1/400 loss 1.0000"]
+    assert json.loads((tmp_path / "progress.json").read_text())["message"] == "step 400/400 loss 0.0025"
 
 
 def test_encoding_with_progress_reports_every_chunk_and_gives_the_same_vectors():

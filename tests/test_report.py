@@ -121,3 +121,15 @@ def test_efficiency_and_runs_pages_keep_their_selections_in_the_url(store, tmp_p
     at.run()
     assert not at.exception and at.multiselect[0].value == ["teacher-eval"]
     assert list(at.dataframe[0].value["run_id"]) == ["t"]
+
+
+def test_runs_prints_long_run_ids_whole_and_shortens_only_names(store, tmp_path, capsys):
+    run_id = "m2v-distill--all-minilm-l6-v2-pca-256--20261130T220229588--csn-1000"
+    run = {"schema_version": 1, "run_id": run_id, "kind": "m2v-distill", "name": "n" * 80,
+           "metrics": [{"language": "go", "metric": "ndcg@10", "value": 0.5}]}
+    (tmp_path / "r.json").write_text(json.dumps(run))
+    catalog.import_paths([tmp_path / "r.json"], store=store)
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert run_id in out and "n" * 47 + "…" in out and "n" * 48 not in out
+    assert main(["runs", "--wide"]) == 0 and "n" * 80 in capsys.readouterr().out

@@ -334,3 +334,27 @@ def test_same_isolation_without_root():
     assert limits.startswith("per process") and status == "PASS", out.stdout
     assert not (writable / "escaped").exists()
     shutil.rmtree(base)
+
+
+def test_programs_that_wait_out_their_timeout_overlap_and_computing_ones_still_pass(monkeypatch):
+    """A one-core pool: endless loops give up their core after a share of their timeout and wait together (at
+    the lowest priority), while a program that computes for real (about 0.3 s of CPU) still gets a core and
+    passes. Verdicts are those of one program at a time; what is checked is how many ran at once."""
+    running, most, lock, run = [0], [0], threading.Lock(), sandbox.Worker.run
+
+    def counted(self, job):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return run(self, job)
+        finally:
+            with lock:
+                running[0] -= 1
+    monkeypatch.setattr(sandbox.Worker, "run", counted)
+    endless = py("def add(a, b):\n    while True:\n        pass\n")
+    busy = py("def add(a, b):\n    x = 0\n    for i in range(3_000_000):\n        x += i\n    return a + b\n")
+    outcomes = sandbox.run_many([endless] * 6 + [busy, py("def add(a, b):\n    return a + b\n")],
+                                Limits(timeout_s=2, cpu_s=2), workers=1)
+    assert [o.status for o in outcomes] == [ExecStatus.TIMEOUT] * 6 + [ExecStatus.PASS] * 2
+    assert most[0] >= 3  # loops waited together (one after another on the one core: 1)

@@ -83,14 +83,22 @@ def test_peft_per_language_adapters(store, runs_dir, tiny_bench):
 
 
 def test_kd_student(store, runs_dir, tiny_bench, monkeypatch):
-    from backend.runs.lifecycle import RunContext
-    fractions, report = [], RunContext.progress
-    monkeypatch.setattr(RunContext, "progress", lambda self, f, *a, **k: (fractions.append(f), report(self, f, *a, **k)))
+    from backend.progress import Reporter
+    fractions, report = [], Reporter.__call__
+    monkeypatch.setattr(Reporter, "__call__", lambda self, f, *a, **k: (fractions.append(f), report(self, f, *a, **k)))
     record = launch("kd-student", {**TINY, "layers": 2, "steps": 20, "learning_rate": 1e-4}, store, settings())[0]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0  # training then evaluation: the bar never goes back
     assert record.params < 20_000_000 and record.trainable_params == record.params  # MiniLM: 22.7M, 6 layers
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)
+
+
+def test_the_no_teacher_baseline_learns_the_pairs_alone(store, runs_dir, toy_bench):
+    """KD's baseline: the same student, trained contrastively on the (rotated, so wrong at first) pairs."""
+    record = launch("kd-student", {"languages": "python", "layers": 2, "steps": 16, "train_batch_size": 8,
+                                   "teacher_signal": "none", "learning_rate": 1e-4}, store, settings())[0]
+    assert "without a teacher" in record.name and record.config["teacher_signal"] == "none"
+    assert _falls(_losses(runs_dir, record)) and record.train_seconds > 0
 
 
 def test_cancel_mid_training_keeps_the_loss_curve_so_far(store, runs_dir, tiny_bench):

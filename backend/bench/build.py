@@ -10,12 +10,13 @@ import json
 import random
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from backend.bench import doctext, miner
 from backend.bench.dataset import BenchmarkError
-from backend.bench.sources import DEFAULT_SOURCES, SourceSpec, fetch, iter_files
+from backend.bench.sources import DEFAULT_SOURCES, SourceSpec, fetch, iter_files, publish
 from backend.progress import Meter
 
 FORMAT = 1
@@ -103,17 +104,18 @@ def write(manifest: dict, per_language: dict, bench_root: Path) -> Path:
     out = Path(bench_root) / bench_id(manifest)
     if (out / "manifest.json").is_file():
         return out
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # This process's own temporary folder: two builds of the same benchmark at once must not write into one.
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     for language, (test, train) in per_language.items():
         for name, rows in (("test", test), ("train", train)):
             with open(tmp / f"{language}.{name}.jsonl", "w", encoding="utf-8") as f:
                 for i, row in enumerate(rows):
                     f.write(json.dumps({"id": f"{language}/{name}/{i}", **row}, ensure_ascii=False) + "\n")
     (tmp / "manifest.json").write_text(json.dumps({"id": out.name, **manifest}, indent=1, sort_keys=True))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    if out.is_dir() and not (out / "manifest.json").is_file():
+        shutil.rmtree(out, ignore_errors=True)  # an incomplete folder from an older version of this code
+    publish(tmp, out)
     return out
 
 

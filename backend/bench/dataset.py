@@ -60,10 +60,17 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def manifests(bench_dir: Path) -> list[Path]:
+    """The manifests of the built benchmarks, oldest first (a build in progress writes into a hidden
+    temporary folder: not listed)."""
+    found = [p for p in Path(bench_dir).glob("*/manifest.json") if not p.parent.name.startswith(".")]
+    return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
 def load(ref: str | None, bench_dir: Path) -> Benchmark:
     """A benchmark by id or folder; None picks the most recently built one."""
     if ref is None:
-        built = sorted((p for p in Path(bench_dir).glob("*/manifest.json")), key=lambda p: p.stat().st_mtime)
+        built = manifests(bench_dir)
         if not built:
             raise BenchmarkError(f"no benchmark in {bench_dir}; build one: python -m backend bench build")
         path = built[-1].parent

@@ -5,11 +5,14 @@ package, version and sha256, and yields ``(relative path, bytes)`` of the files 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 import subprocess
 import sysconfig
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,21 +91,46 @@ def _run(cmd: list[str], cwd: Path, fix: str):
         raise SourceError(f"{' '.join(cmd)} failed ({tail[0]}); {fix}") from None
 
 
+@contextlib.contextmanager
+def _private_dir(parent: Path, name: str = "download"):
+    """A temporary folder of this process under ``parent`` (same file system: renames out of it are atomic),
+    removed afterwards whatever is left in it. Builds running at once never share a half-written folder."""
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(tmp: Path, final: Path):
+    """Rename a complete folder into place; if another process put one there first, keep theirs (the same
+    content: both came from the same input) and drop ours."""
+    try:
+        tmp.rename(final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _fetch_deb(package: str, cache: Path) -> tuple[Path, dict]:
     debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"{package}_*.deb"))
     if not found:
-        _run(["apt-get", "download", package], debs, "run `apt-get update` once, then build again")
+        with _private_dir(debs) as tmp:  # two builds at once each download into their own folder
+            _run(["apt-get", "download", package], tmp, "run `apt-get update` once, then build again")
+            for deb in tmp.glob("*.deb"):
+                os.replace(deb, debs / deb.name)  # atomic: the same file either way
         found = sorted(debs.glob(f"{package}_*.deb"))
     deb = found[-1]
     digest = sha256_file(deb)
     root = cache / "unpacked" / f"{deb.stem}-{digest[:12]}"
     if not root.is_dir():
-        tmp = root.with_name(root.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        _run(["dpkg-deb", "-x", str(deb), str(tmp)], cache, "install dpkg (Debian/Ubuntu) or use --from DIR")
-        tmp.rename(root)
+        with _private_dir(root.parent, root.name) as tmp:
+            _run(["dpkg-deb", "-x", str(deb), str(tmp)], cache, "install dpkg (Debian/Ubuntu) or use --from DIR")
+            publish(tmp, root)
     version = deb.stem.split("_")[1].replace("%3a", ":")
     return root, {"package": package, "version": version, "sha256": digest, "client": "apt-get download"}
 
@@ -113,13 +141,15 @@ def _fetch_npm(spec: str, cache: Path) -> tuple[Path, dict]:
     name, version = spec.rsplit("@", 1)
     tgz = tarballs / f"{name}-{version}.tgz"
     if not tgz.is_file():
-        _run(["npm", "pack", spec, "--silent"], tarballs, "install Node.js and npm, or use --from DIR")
+        with _private_dir(tarballs) as tmp:
+            _run(["npm", "pack", spec, "--silent"], tmp, "install Node.js and npm, or use --from DIR")
+            os.replace(tmp / tgz.name, tgz)
     digest = sha256_file(tgz)
     root = cache / "unpacked" / f"npm-{name}-{version}-{digest[:12]}"
     if not root.is_dir():
-        with tarfile.open(tgz) as tar:
-            tar.extractall(root.with_name(root.name + ".tmp"), filter="data")
-        root.with_name(root.name + ".tmp").rename(root)
+        with _private_dir(root.parent, root.name) as tmp, tarfile.open(tgz) as tar:
+            tar.extractall(tmp, filter="data")
+            publish(tmp, root)
     return root, {"package": name, "version": version, "sha256": digest, "client": "npm pack"}
 
 

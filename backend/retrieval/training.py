@@ -185,6 +185,17 @@ def peft_model(base, config: PeftConfig):
     return peft.get_peft_model(base, cfg)
 
 
+def contrastive_loss(model, tokenizer, pairs: list[dict], max_length: int, temperature: float):
+    """Symmetric InfoNCE over in-batch negatives: each docstring's own code against the batch's other code."""
+    import torch
+    enc = [tokenizer([p[key] for p in pairs], padding=True, truncation=True, max_length=max_length,
+                     return_tensors="pt") for key in ("query", "code")]
+    q, d = (torch.nn.functional.normalize(mean_pool(model, e), dim=-1) for e in enc)
+    logits = q @ d.T / temperature
+    labels = torch.arange(len(pairs))
+    return (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+
+
 def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, share: tuple[float, float]) -> dict:
     """InfoNCE over in-batch negatives on (docstring, code); the adapter saved to out_dir."""
     import torch
@@ -199,12 +210,7 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
                                   lr=config.learning_rate or DEFAULT_LR[config.method])
     model.train()
     for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed), start=1):
-        enc = [tokenizer([pairs[i][key] for i in idx], padding=True, truncation=True, max_length=config.max_length,
-                         return_tensors="pt") for key in ("query", "code")]
-        q, d = (torch.nn.functional.normalize(mean_pool(model, e), dim=-1) for e in enc)
-        logits = q @ d.T / config.temperature
-        labels = torch.arange(len(idx))
-        loss = (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+        loss = contrastive_loss(model, tokenizer, [pairs[i] for i in idx], config.max_length, config.temperature)
         loss.backward()
         optimizer.step()
         if config.method == "adalora":
@@ -246,16 +252,20 @@ def run_peft_contrastive(config: PeftConfig, ctx) -> list:
 @dataclass
 class KDConfig(TrainConfig):
     layers: int = field(default=3, metadata={"help": "student layers: the teacher's first N transformer layers"})
+    teacher_signal: str = choice(("features", "none"),
+                                 "features: match the teacher's embeddings (feature-based KD); none: the same student "
+                                 "fine-tuned on the pairs alone (contrastive, no teacher), the baseline KD must beat")
     loss: str = choice(("cosine", "mse"), "cosine or mse between student and teacher embeddings")
     max_length: int = field(default=128, metadata={"help": "tokens per text while training"})
+    temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature (teacher signal none)"})
 
     def __post_init__(self):
         super().__post_init__()
-        if self.layers < 1:
-            raise ValueError("layers must be >= 1")
+        if self.layers < 1 or self.temperature <= 0:
+            raise ValueError("layers must be >= 1 and temperature > 0")
 
     def label(self) -> str:
-        return f"{super().label()} KD {self.layers} layers"
+        return f"{super().label()} {'KD' if self.teacher_signal == 'features' else 'no-teacher'} {self.layers} layers"
 
 
 def run_kd_student(config: KDConfig, ctx) -> list:
@@ -268,10 +278,12 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     path = resolve(config.model, ctx.settings.cache_dir)
     _, pairs = train_pairs(config, ctx)
     texts = [t for p in pairs for t in (p["query"], p["code"])]
-    start = time.perf_counter()
-    teacher = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    ctx.progress(0.0, f"teacher embeddings of {len(texts)} texts")
-    goal = torch.from_numpy(teacher.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False))
+    distil = config.teacher_signal == "features"
+    start = time.perf_counter()  # KD's time includes the teacher's embeddings: that is its extra cost
+    if distil:
+        teacher = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        ctx.progress(0.0, f"teacher embeddings of {len(texts)} texts")
+        goal = torch.from_numpy(teacher.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False))
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     teacher_layers = AutoConfig.from_pretrained(str(path), local_files_only=True).num_hidden_layers
     if config.layers >= teacher_layers:
@@ -281,14 +293,20 @@ def run_kd_student(config: KDConfig, ctx) -> list:
                                         local_files_only=True)
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate or 5e-5)
     student.train()
-    for step, idx in enumerate(shuffled_batches(len(texts), config.train_batch_size, config.steps, config.seed), start=1):
-        batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length,
-                          return_tensors="pt")
-        out, target = mean_pool(student, batch), goal[idx]
-        if config.loss == "cosine":
-            loss = (1 - torch.nn.functional.cosine_similarity(out, target)).mean()
+    # Without a teacher a batch holds pairs (docstring + code), with one it holds single texts: the same number
+    # of texts per step either way.
+    n_items, per_step = (len(texts), config.train_batch_size) if distil else (len(pairs), max(config.train_batch_size // 2, 2))
+    for step, idx in enumerate(shuffled_batches(n_items, per_step, config.steps, config.seed), start=1):
+        if distil:
+            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length,
+                              return_tensors="pt")
+            out, target = mean_pool(student, batch), goal[idx]
+            if config.loss == "cosine":
+                loss = (1 - torch.nn.functional.cosine_similarity(out, target)).mean()
+            else:
+                loss = torch.nn.functional.mse_loss(out, target)
         else:
-            loss = torch.nn.functional.mse_loss(out, target)
+            loss = contrastive_loss(student, tokenizer, [pairs[i] for i in idx], config.max_length, config.temperature)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -302,4 +320,6 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     return evaluate(encoder, config, ctx, share=(0.6, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
                     trainable_params=params, teacher=TEACHERS.get(config.model, str(path)),
-                    name=f"KD student of {TEACHER_NAMES.get(config.model, config.model)}: {config.layers} layers")
+                    name=(f"KD student of {TEACHER_NAMES.get(config.model, config.model)}: {config.layers} layers"
+                          if distil else f"{TEACHER_NAMES.get(config.model, config.model)}'s first {config.layers} "
+                                         "layers fine-tuned without a teacher"))

@@ -28,6 +28,7 @@ class Job:
     cpus: float = 1.0  # resources Ray reserves for the task
     memory_gb: float = 2.0
     outcome: str = field(default="pending", compare=False)
+    done_as: str | None = field(default=None, compare=False)  # the finished run that did this job already
 
 
 EXECUTORS: dict[str, Callable] = {}
@@ -111,7 +112,6 @@ def expand_sweep(path: Path, bench_dir: Path) -> list[Job]:
     cpus = 1                        # optional: resources per run (Ray)
     memory_gb = 4
     """
-    from backend.runs.lifecycle import build_config, config_run_id, pin_benchmark
     try:
         data = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -119,11 +119,17 @@ def expand_sweep(path: Path, bench_dir: Path) -> list[Job]:
     grids = data.get("grid")
     if not isinstance(grids, list) or not grids:
         raise ValueError(f"{path}: no [[grid]] tables; each needs a kind and options")
+    return expand_grids(grids, bench_dir, str(path))
+
+
+def expand_grids(grids: list[dict], bench_dir: Path, where: str) -> list[Job]:
+    """Jobs of grids (a sweep file's tables, a recipe's): config-hash run ids, the benchmark pinned."""
+    from backend.runs.lifecycle import build_config, config_run_id, pin_benchmark
     jobs, seen = [], set()
     for i, grid in enumerate(grids):
         grid = dict(grid)
         if "kind" not in grid:
-            raise ValueError(f"{path}: grid {i + 1} has no kind")
+            raise ValueError(f"{where}: grid {i + 1} has no kind")
         resources = {k: grid.pop(k) for k in ("cpus", "memory_gb") if k in grid}
         keys = list(grid)
         values = [v if isinstance(v, list) else [v] for v in grid.values()]
@@ -141,11 +147,27 @@ def expand_sweep(path: Path, bench_dir: Path) -> list[Job]:
 
 
 def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
-    """Jobs whose run (same config hash) finished before: a sweep re-run skips them."""
+    """Jobs finished before, under their config-hash id or as any finished run of the same kind and full config
+    (a first start's teacher, a run launched by hand): a sweep or recipe re-run skips them. ``done_as`` names
+    the run that did it."""
+    import dataclasses
+    import json
+
+    from backend.runs.lifecycle import build_config
+    by_config = {}
+    records, _ = rundirs.read_all(runs_dir)
+    for record in records:
+        if record.status == "finished" and record.config:
+            by_config.setdefault((record.kind, json.dumps(record.config, sort_keys=True)), record.run_id)
     done = []
     for job in jobs:
         record = rundirs.read_record(rundirs.record_path(runs_dir, job.run_id))
+        config = json.dumps(dataclasses.asdict(build_config(job.kind, job.options)), sort_keys=True)
         if record is not None and record.status == "finished":
+            job.done_as = job.run_id
+        else:
+            job.done_as = by_config.get((job.kind, config))
+        if job.done_as:
             done.append(job)
     return done
 

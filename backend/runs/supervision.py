@@ -28,8 +28,17 @@ def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
 def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path):
     """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log)."""
     build_config(kind_name, options)  # refuse bad options here, before a process starts
-    args = _launch_args(kind_name, options, runs_dir, db_path)
-    log = Path(runs_dir) / ".launch" / f"{make_run_id(kind_name, 'log')}.log"
+    return _background(_launch_args(kind_name, options, runs_dir, db_path),
+                       Path(runs_dir) / ".launch" / f"{make_run_id(kind_name, 'log')}.log")
+
+
+def spawn_recipe(name: str, runs_dir: Path, db_path: Path):
+    """Start ``python -m backend recipe run NAME`` in the background; returns (process, log)."""
+    args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "recipe", "run", name]
+    return _background(args, Path(runs_dir) / ".launch" / f"{make_run_id('recipe', name)}.log")
+
+
+def _background(args: list[str], log: Path):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -75,7 +84,16 @@ def _alive(pid) -> bool:
 
 def defaults_in_progress(runs_dir: Path) -> bool:
     """True while a `defaults` process holds its lock (first start still building/evaluating)."""
-    path = Path(runs_dir) / ".defaults.lock"
+    return lock_held(Path(runs_dir) / ".defaults.lock")
+
+
+def recipe_lock(runs_dir: Path, name: str) -> Path:
+    """The lock a `recipe run NAME` process holds while it runs (one at a time per recipe)."""
+    return Path(runs_dir) / ".recipes" / f"{name}.lock"
+
+
+def lock_held(path: Path) -> bool:
+    """True while some process holds an exclusive flock on ``path``."""
     if not path.is_file():
         return False
     with open(path) as f:

