@@ -5,7 +5,6 @@ DB transaction; if the DB step fails the files are put back as they were.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,7 +134,7 @@ def write_records(records: list[RunRecord], runs_dir: Path, saved: dict | None =
         text = rundirs.dump(record)
         if (saved or {}).get(path) != text:
             rundirs.write_atomic(path, text, durable=False)
-    os.sync()  # one flush for the batch: the files are on disk before the DB says they are imported
+    rundirs.flush(runs_dir)  # one flush for the batch: the files are on disk before the DB says they are imported
 
 
 def rebuild(store: Store, runs_dir: Path | None = None, reference_dir: Path | None = None) -> int:

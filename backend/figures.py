@@ -33,6 +33,15 @@ def palette(theme_type: str | None) -> Palette:
     return DARK if theme_type == "dark" else LIGHT
 
 
+# Above this many points a scatter is drawn with WebGL (plotly's Scattergl): SVG markers make a page with a
+# year of nightly runs crawl.
+WEBGL_POINTS = 1500
+
+
+def _scatter(n_points: int):
+    return go.Scattergl if n_points > WEBGL_POINTS else go.Scatter
+
+
 def safe(build, *args, **kwargs):
     """(figure, None) or (None, message): a plotting failure becomes text on the page."""
     try:
@@ -83,13 +92,13 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     points = eff.dropna(subset=["score", size_column])
     front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable",
                   "inference_mb": "pareto_inference"}[size_column]
-    fig = go.Figure()
+    fig, scatter = go.Figure(), _scatter(len(points))
     for source, group in points.groupby("source"):
         # Error bars: the score's 95 % interval over queries, where the run has per-query results.
         ci = {"type": "data", "symmetric": False, "array": (group["score_ci_high"] - group["score"]).fillna(0),
               "arrayminus": (group["score"] - group["score_ci_low"]).fillna(0), "thickness": 1} \
             if "score_ci_low" in group else None
-        fig.add_trace(go.Scatter(
+        fig.add_trace(scatter(
             x=group[size_column], y=group["score"], mode="markers", name=str(source), text=group["name"], error_y=ci,
             customdata=group[["run_id", "basis"]].to_numpy(), marker={"size": 11},
             hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + size_label + " %{x:.3g}<br>"
@@ -115,10 +124,10 @@ def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10", palette
     points = eff.dropna(subset=["retention", "speedup"])
     mb = points["disk_mb"].fillna(0).astype(float)
     top = mb.max() if len(mb) else 0.0
-    fig = go.Figure()
+    fig, scatter = go.Figure(), _scatter(len(points))
     for kind, group in points.groupby("kind", sort=False):
         sizes = (10 + 30 * (mb[group.index] / top) ** 0.5).tolist() if top > 0 else 14
-        fig.add_trace(go.Scatter(
+        fig.add_trace(scatter(
             x=group["speedup"].tolist(), y=group["retention"].tolist(), mode="markers", name=str(kind),
             text=group["name"], customdata=group[["run_id", "disk_mb"]].to_numpy(),
             marker={"size": sizes, "opacity": 0.75},
@@ -139,6 +148,7 @@ def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)"
     facets = sorted(set(points["facet"]), key=lambda f: (LANGUAGE_ORDER.index(f.split(" · ")[0])
                                                           if f.split(" · ")[0] in LANGUAGE_ORDER else 99, f))
     fig = px.scatter(points, x=x, y=metric, color="method", facet_col="facet", log_x=True, hover_name="name",
+                     render_mode="webgl" if len(points) > WEBGL_POINTS else "svg",
                      facet_col_spacing=0.08, labels={x: x_label},
                      hover_data={"run_id": True, "problems": True, "problem_set": True, x: ":.3g", metric: ":.3f"},
                      category_orders={"facet": facets})

@@ -210,6 +210,18 @@ class Store:
             return con.execute("SELECT * FROM query_results WHERE run_id IN (SELECT unnest(?)) "
                                "ORDER BY run_id, language, query_id", [ids]).df()
 
+    def version(self) -> tuple:
+        """Changes whenever the DB is written (by any process): the file's and its write-ahead log's size and
+        modification time, read without opening the DB. Pages cache what they read under it."""
+        out = []
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                stat = path.stat()
+                out += [stat.st_mtime_ns, stat.st_size]
+            except FileNotFoundError:
+                out += [0, 0]
+        return tuple(out)
+
     def fingerprint(self) -> dict[str, tuple[int, str]]:
         """(row count, content hash) per table: equal fingerprints mean equal content."""
         out = {}

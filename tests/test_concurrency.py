@@ -7,7 +7,7 @@ from pathlib import Path
 
 from backend import catalog
 from backend.config import REPO_ROOT
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, reference_runs
 
 READER = """
 import sys, time
@@ -48,7 +48,7 @@ def test_two_writers_and_a_reader_all_succeed_and_match_rebuild(store, runs_dir,
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
     assert int(out) > 0
-    assert len(store.runs()) == 3 + 12
+    assert len(store.runs()) == reference_runs() + 12
     imported = store.fingerprint()
     catalog.rebuild(store, runs_dir)
     rebuilt = store.fingerprint()
@@ -99,7 +99,7 @@ def test_dashboard_open_while_two_runs_launch_and_an_import_runs(store, runs_dir
     print(f"all writers and the dashboard done in {time.monotonic() - start:.1f} s; "
           f"dashboard renders: {outputs[0].strip()}")
     runs = store.runs()
-    assert len(runs) == 3 + 2 * 2 + 5 and set(runs["status"]) == {"finished"}
+    assert len(runs) == reference_runs() + 2 * 2 + 5 and set(runs["status"]) == {"finished"}
     imported = store.fingerprint()
     catalog.rebuild(store, runs_dir)
     rebuilt = store.fingerprint()

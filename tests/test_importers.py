@@ -4,7 +4,7 @@ import pytest
 
 from backend import catalog
 from backend.__main__ import main
-from tests.conftest import REFERENCE, tree
+from tests.conftest import REFERENCE, reference_runs, tree
 
 GOOD_RUN = {"schema_version": 1, "run_id": "m2v-distill--good--1", "kind": "m2v-distill", "name": "good",
             "benchmark": "b1", "protocol": "full", "disk_mb": 15.0, "params": 7_560_000,
@@ -24,7 +24,7 @@ def mteb_folder(root, scores, meta=None, task="CodeSearchNetRetrieval"):
 def test_reference_runs_import_and_give_published_deltas(reference_store, tmp_path):
     runs = reference_store.runs()
     assert set(runs["source"]) == {"reference"}
-    assert len(runs) == 3
+    assert len(runs) == reference_runs()
     out = tmp_path / "d.csv"
     assert main(["export", "deltas", "--base", "reference--m2v-mpnet-distill",
                  "--candidate", "reference--m2v-mpnet-tokenlearn-c4", "-o", str(out)]) == 0
@@ -79,7 +79,7 @@ def test_replace_overwrites_a_changed_run(store, tmp_path):
 def test_rebuild_from_runs_dir_equals_imported_db(reference_store, runs_dir, tmp_path):
     before = reference_store.fingerprint()
     reference_store.path.unlink()
-    assert catalog.rebuild(reference_store, runs_dir) == 3
+    assert catalog.rebuild(reference_store, runs_dir) == reference_runs()
     after = reference_store.fingerprint()
     # ingested_at differs by design; everything else must match.
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items() if k != "meta"} | {"meta": 0}
@@ -91,7 +91,7 @@ def test_delete_moves_folder_to_trash_and_rebuild_agrees(reference_store, runs_d
     assert "reference--m2v-mpnet-distill" not in set(reference_store.runs()["run_id"])
     assert list((runs_dir / ".trash").iterdir())
     catalog.rebuild(reference_store, runs_dir)
-    assert len(reference_store.runs()) == 2
+    assert len(reference_store.runs()) == reference_runs() - 1
 
 
 def _json(obj):
@@ -232,7 +232,7 @@ def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(
     s = settings().override(runs_dir=other, db_path=other / "dashboard.duckdb")
     store = catalog.default_store(s)
     catalog.seed_reference(store, s.runs_dir, REFERENCE)
-    assert len(list(other.glob("*/run.json"))) == 3
+    assert len(list(other.glob("*/run.json"))) == reference_runs()
     shutil.rmtree(other / "reference--m2v-mpnet-distill")
     assert main(["--runs-dir", str(other), "--db", str(other / "dashboard.duckdb"), "rebuild"]) == 0
-    assert len(store.runs()) == 3 and (other / "reference--m2v-mpnet-distill" / "run.json").is_file()
+    assert len(store.runs()) == reference_runs() and (other / "reference--m2v-mpnet-distill" / "run.json").is_file()

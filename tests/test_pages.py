@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import catalog
 from backend.config import REPO_ROOT, settings
+from tests.conftest import reference_runs
 
 TIMEOUT = 60
 
@@ -29,10 +30,10 @@ def test_app_entry_renders_runs_page(reference_store):
 
 def test_runs_page_filters(reference_store):
     at = page("pages/runs.py")
-    assert not at.exception and len(at.dataframe[0].value) == 3
+    assert not at.exception and len(at.dataframe[0].value) == reference_runs()
     at.text_input[0].input("tokenlearn").run()
     assert at.dataframe[0].value["run_id"].tolist() == ["reference--m2v-mpnet-tokenlearn-c4"]
-    assert "1 of 3 runs" in at.caption[0].value
+    assert f"1 of {reference_runs()} runs" in at.caption[0].value
 
 
 def test_deltas_page_defaults_to_plain_vs_tokenlearn(reference_store):
@@ -60,7 +61,7 @@ def test_deltas_page_offers_only_runs_evaluated_like_the_base(reference_store, t
     at = page("pages/deltas.py")
     at.selectbox[0].set_value("mine").run()
     assert not at.exception and not at.multiselect[0].options  # no other run was evaluated on csn-mined
-    assert "3 run(s) evaluated on another benchmark or protocol" in at.caption[0].value
+    assert f"{reference_runs()} run(s) evaluated on another benchmark or protocol" in at.caption[0].value
     assert "Pick at least one" in at.info[0].value and not at.dataframe
 
 
@@ -73,7 +74,7 @@ def test_efficiency_page_groups_runs_by_evaluation(reference_store):
     assert table.loc["reference--m2v-mpnet-distill", "score_per_mb"] == pytest.approx(0.7387 / 15.07)
     assert len(at.get("plotly_chart")) == 2
     at.selectbox[0].select_index(len(at.selectbox[0].options) - 1).run()  # all runs, mixed evaluations
-    assert len(at.dataframe[0].value) == 3
+    assert len(at.dataframe[0].value) == 3  # the retrieval references (code LMs: the Codegen page)
     assert any("potion" in c.value for c in at.caption)  # says which runs lack a disk size
 
 
@@ -160,7 +161,7 @@ def test_codegen_page_scatter_table_and_flips(store, tmp_path):
         ("HumanEval/1", "python", "now passes"), ("HumanEval/2", "python", "now passes")]
 
 
-def test_codegen_page_without_runs_says_how_to_make_one(reference_store):
+def test_codegen_page_without_runs_says_how_to_make_one(store):
     at = page("pages/codegen.py")
     assert not at.exception and "launch codegen-eval" in at.info[0].value
 

