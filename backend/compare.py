@@ -82,14 +82,25 @@ def comparable_candidates(runs: pd.DataFrame, base_id: str) -> list[str]:
     (each run is stored once per protocol, and the other protocol's twin would only be refused)."""
     by_id = runs.set_index("run_id", drop=False)
     base = by_id.loc[base_id].to_dict()
-    out = []
-    for row in by_id.itertuples(index=False):
+    rest = runs[runs["run_id"] != base_id]
+    if not problem_sets(base):
+        # Retrieval: the same benchmark and protocol pass as they are (a year of runs is one comparison away,
+        # not 100,000 checks); only the others need the full check (reference runs pass with a caution).
+        same = pd.Series(True, index=rest.index)
+        for key in ("benchmark", "protocol"):
+            same &= rest[key].map(lambda v: v or None) == (base.get(key) or None)
+        accepted = set(rest.loc[same, "run_id"])
+        rest = rest[~same & (rest["source"] == Source.REFERENCE.value)] \
+            if base.get("source") == Source.REFERENCE.value else rest.iloc[0:0]
+    else:
+        accepted = set()
+    for row in rest.itertuples(index=False):
         try:
             check_comparable(base, row._asdict())
         except ComparisonError:
             continue
-        out.append(row.run_id)
-    return out
+        accepted.add(row.run_id)
+    return [r for r in runs["run_id"] if r in accepted]
 
 
 def deltas(metrics: pd.DataFrame, base_id: str, candidate_id: str) -> pd.DataFrame:
@@ -238,15 +249,12 @@ def pareto_front(score: pd.Series, cost: pd.Series) -> pd.Series:
     """
     score, cost = score.astype(float), cost.astype(float)
     valid = score.notna() & cost.notna() & (cost >= 0)
-    on_front = pd.Series(False, index=score.index)
-    best = -math.inf
     frame = pd.DataFrame({"score": score[valid], "cost": cost[valid]})
-    for _, group in frame.groupby("cost", sort=True):
-        top = group["score"].max()
-        if top > best:
-            on_front[group.index[group["score"] == top]] = True
-            best = top
-    return on_front
+    best_at = frame.groupby("cost", sort=True)["score"].max()  # the best score at each cost, cheapest first
+    cheaper = best_at.cummax().shift(1, fill_value=-math.inf)  # the best at any lower cost
+    front_best = best_at[best_at > cheaper]  # costs whose best beats everything cheaper
+    on_front = frame["score"] == frame["cost"].map(front_best)  # that best, ties included
+    return on_front.reindex(score.index, fill_value=False).astype(bool)
 
 
 def filter_runs(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), statuses=()) -> pd.DataFrame:
@@ -392,15 +400,25 @@ def seed_group_key(run: dict) -> str | None:
     return json.dumps([run.get("kind"), run.get("benchmark"), run.get("protocol"), rest], sort_keys=True)
 
 
+def _seed_keyed(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that share their seed-group key with another run, with the key as ``_key``."""
+    keys = [seed_group_key({"kind": k, "benchmark": b, "protocol": p, "config": c}) if c else None
+            for k, b, p, c in zip(runs["kind"], runs["benchmark"], runs["protocol"], runs["config"])]
+    keyed = runs.assign(_key=keys).dropna(subset=["_key"])
+    return keyed[keyed.groupby("_key")["_key"].transform("size") > 1]
+
+
+def seeded_run_ids(runs: pd.DataFrame) -> list[str]:
+    """Runs in a seed group (another run differs from them only by seed): whose metrics seed_groups needs."""
+    return _seed_keyed(runs)["run_id"].tolist()
+
+
 def seed_groups(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
     """One row per (group of runs that differ only by seed, language incl. ``mean``) with two or more seeds:
     the mean and sd of the metric over seeds and a 95 % t-interval over seeds — how much a seed alone moves it."""
     from scipy import stats
-    keyed = runs.assign(_key=[seed_group_key(r) for r in runs.to_dict("records")]).dropna(subset=["_key"])
     rows = []
-    for key, group in keyed.groupby("_key"):
-        if len(group) < 2:
-            continue
+    for key, group in _seed_keyed(runs).groupby("_key"):
         values = metrics[(metrics["run_id"].isin(group["run_id"])) & (metrics["metric"] == metric)
                          & (metrics["language"] != Language.OVERALL.value)]
         per_run = values.pivot_table(index="run_id", columns="language", values="value")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import plotly.graph_objects as go
 
 from backend.compare import LANGUAGE_ORDER
@@ -38,8 +39,21 @@ def palette(theme_type: str | None) -> Palette:
 WEBGL_POINTS = 1500
 
 
+# Above this many a chart draws the density of the runs (a 2-D histogram) with the Pareto front and the
+# reference on top, instead of one marker each: what it costs no longer grows with the store.
+DENSITY_POINTS = 4000
+
+
 def _scatter(n_points: int):
     return go.Scattergl if n_points > WEBGL_POINTS else go.Scatter
+
+
+def _density(x, y, palette: Palette, what: str) -> go.Heatmap:
+    """Run counts on a 60 x 40 grid, binned here: the figure's size does not depend on the number of runs."""
+    counts, xs, ys = np.histogram2d(np.asarray(x, dtype=float), np.asarray(y, dtype=float), bins=(60, 40))
+    return go.Heatmap(z=np.where(counts.T > 0, counts.T, np.nan), x=(xs[:-1] + xs[1:]) / 2, y=(ys[:-1] + ys[1:]) / 2,
+                      name=what, showscale=False, showlegend=True, colorscale=[[0, palette.neutral], [1, palette.muted]],
+                      hovertemplate="%{z:.0f} runs<extra></extra>")
 
 
 def safe(build, *args, **kwargs):
@@ -93,6 +107,9 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable",
                   "inference_mb": "pareto_inference"}[size_column]
     fig, scatter = go.Figure(), _scatter(len(points))
+    if len(points) > DENSITY_POINTS:
+        fig.add_trace(_density(points[size_column], points["score"], palette, f"{len(points):,} runs (density)"))
+        points = points.iloc[0:0]  # the front below stays: each of its runs with its own marker and hover
     for source, group in points.groupby("source"):
         # Error bars: the score's 95 % interval over queries, where the run has per-query results.
         ci = {"type": "data", "symmetric": False, "array": (group["score_ci_high"] - group["score"]).fillna(0),
@@ -103,10 +120,14 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
             customdata=group[["run_id", "basis"]].to_numpy(), marker={"size": 11},
             hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + size_label + " %{x:.3g}<br>"
                           + score_label + " %{y:.4f} (%{customdata[1]})<extra></extra>"))
-    front = points[points[front_flag]].sort_values(size_column)
+    drawn = eff.dropna(subset=["score", size_column])
+    front = drawn[drawn[front_flag]].sort_values(size_column)
     if len(front):
         fig.add_trace(go.Scatter(x=front[size_column], y=front["score"], mode="lines+markers", name="Pareto front",
-                                 line={"shape": "hv", "dash": "dash", "color": palette.ink}, hoverinfo="skip",
+                                 line={"shape": "hv", "dash": "dash", "color": palette.ink}, text=front["name"],
+                                 customdata=front[["run_id"]].to_numpy(),
+                                 hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + size_label
+                                               + " %{x:.3g}<br>" + score_label + " %{y:.4f}<extra>Pareto front</extra>",
                                  marker={"size": 18, "symbol": "circle-open", "color": palette.ink}))
     if reference is not None and math.isfinite(reference[1]):
         fig.add_hline(y=reference[1], line={"dash": "dot", "color": palette.muted},
@@ -125,6 +146,20 @@ def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10", palette
     mb = points["disk_mb"].fillna(0).astype(float)
     top = mb.max() if len(mb) else 0.0
     fig, scatter = go.Figure(), _scatter(len(points))
+    if len(points) > DENSITY_POINTS:  # the density, and the runs no other beats on both (faster and better)
+        from backend.compare import pareto_front
+        fig.add_trace(_density(np.log10(points["speedup"].clip(lower=1e-9)), points["retention"], palette,
+                               f"{len(points):,} runs (density)"))
+        best = points[pareto_front(points["retention"], 1 / points["speedup"])]  # faster: cheaper
+        fig.add_trace(go.Scatter(x=np.log10(best["speedup"]), y=best["retention"], mode="markers", name="best trade-offs",
+                                 text=best["name"], customdata=best[["run_id", "speedup"]].to_numpy(),
+                                 marker={"size": 12, "color": palette.ink},
+                                 hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>speed-up %{customdata[1]:.3g}x"
+                                               "<br>retention %{y:.3f}<extra></extra>"))
+        fig.update_layout(xaxis={"title": f"encode speed-up vs {base_name} (log10)"},
+                          yaxis_title=f"{score_label} retention vs {base_name}", height=420,
+                          margin={"l": 10, "r": 10, "t": 30, "b": 10})
+        return fig
     for kind, group in points.groupby("kind", sort=False):
         sizes = (10 + 30 * (mb[group.index] / top) ** 0.5).tolist() if top > 0 else 14
         fig.add_trace(scatter(

@@ -192,12 +192,23 @@ class Store:
                                        FROM metrics GROUP BY run_id) m USING (run_id)
                 ORDER BY r.created_at DESC NULLS LAST, r.run_id""").df()
 
-    def metrics(self, run_ids: list[str] | None = None) -> pd.DataFrame:
+    def metrics(self, run_ids: list[str] | None = None, names: list[str] | None = None) -> pd.DataFrame:
+        """Metric rows, of ``run_ids`` and of the metrics ``names`` only when given (DuckDB filters: a page
+        that shows one metric of one evaluation does not read the whole table)."""
+        where, params = [], []
+        if run_ids is not None:
+            where.append("run_id IN (SELECT unnest(?))")
+            params.append(list(run_ids))
+        if names is not None:
+            where.append("metric IN (SELECT unnest(?))")
+            params.append(list(names))
         with self.connect() as con:
-            if run_ids is None:
-                return con.execute("SELECT * FROM metrics ORDER BY run_id, language, metric").df()
-            return con.execute("SELECT * FROM metrics WHERE run_id IN (SELECT unnest(?)) "
-                               "ORDER BY run_id, language, metric", [list(run_ids)]).df()
+            return con.execute("SELECT * FROM metrics" + (" WHERE " + " AND ".join(where) if where else "")
+                               + " ORDER BY run_id, language, metric", params).df()
+
+    def metric_names(self) -> list[str]:
+        with self.connect() as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1").fetchall()]
 
     def problem_results(self, run_ids: list[str]) -> pd.DataFrame:
         with self.connect() as con:

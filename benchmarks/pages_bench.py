@@ -67,13 +67,21 @@ def serve(runs_dir: Path) -> tuple[subprocess.Popen, str]:
 
 
 def load_seconds(page, url: str) -> float:
-    """From navigation to the page's script finished (Streamlit's running indicator gone, the title shown)."""
+    """From navigation to the page's script finished (Streamlit's own script state on the app's root) and its
+    charts drawn."""
+    done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
     start = time.perf_counter()
     page.goto(url)
+    page.locator(done).wait_for(timeout=600_000)
     page.locator("h1").first.wait_for(timeout=600_000)
-    page.wait_for_timeout(300)  # let a rerun start if one is coming
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=600_000)
-    return time.perf_counter() - start - 0.3
+    charts = page.locator('[data-testid="stPlotlyChart"]').count()  # ... and every chart drawn
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}",
+                           timeout=600_000)
+    took = time.perf_counter() - start
+    errors = page.locator('[data-testid="stException"]').all_inner_texts()
+    if errors:  # a page that crashed early is fast: never a number
+        raise SystemExit(f"{url} showed an exception: {errors[0][:500]}")
+    return took
 
 
 def main():

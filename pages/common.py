@@ -54,10 +54,45 @@ def _read(path: str, version: tuple, what: str, args: tuple) -> pd.DataFrame:
     return getattr(default_store(settings()), what)(*args)
 
 
+def per_version(fn, *args):
+    """``fn(*args)``, a pure backend function of tables read from the store, computed once per DB version
+    and arguments (a page's rerun for another widget does not redo it)."""
+    return _per_version(default_store(settings()).version(), f"{fn.__module__}.{fn.__qualname__}", fn, args)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _per_version(version: tuple, name: str, _fn, args: tuple):  # _fn: not hashed, ``name`` stands for it
+    return _fn(*args)
+
+
+# A select box or table of 100,000 runs is 100,000 rows sent to the browser on every rerun: pickers offer at
+# most this many (a filter finds the others), tables show at most TABLE_ROWS (the CSV has them all).
+PICK_LIMIT = 300
+TABLE_ROWS = 1000
+
+
+def pickable(ids: list[str], names: dict[str, str], key: str, keep=()) -> list[str]:
+    """A run picker's options: all ``ids`` up to PICK_LIMIT; beyond that the first PICK_LIMIT matching a text
+    filter (in the given order), plus the runs already chosen (``keep``)."""
+    if len(ids) <= PICK_LIMIT:
+        return ids
+    text = st.text_input(f"Find a run among {len(ids):,} (part of its name or id)", key=f"{key}_find").lower()
+    matching = [i for i in ids if text in names[i].lower()] if text else ids
+    st.caption(f"{min(len(matching), PICK_LIMIT):,} of {len(matching):,} matching runs offered")
+    return list(dict.fromkeys([*[k for k in keep if k in names], *matching[:PICK_LIMIT]]))
+
+
+def capped(table: pd.DataFrame, order: str) -> pd.DataFrame:
+    """The first TABLE_ROWS rows of ``table`` to show, saying so when there are more."""
+    if len(table) > TABLE_ROWS:
+        st.caption(f"Showing the first {TABLE_ROWS:,} of {len(table):,} rows ({order}); the CSV download has all.")
+    return table.head(TABLE_ROWS)
+
+
 def labels(runs: pd.DataFrame) -> dict[str, str]:
     """run_id -> 'name · protocol · source · run_id' for select boxes (a run and its csn-1000 twin differ)."""
-    return {r.run_id: " · ".join(str(x) for x in (r.name, r.protocol, r.source, r.run_id) if x == x and x)
-            for r in runs.itertuples()}
+    return {run_id: " · ".join(str(x) for x in parts if x == x and x) for run_id, *parts in
+            zip(runs["run_id"], runs["name"], runs["protocol"], runs["source"], runs["run_id"])}
 
 
 def download(df: pd.DataFrame, file_name: str, key: str):

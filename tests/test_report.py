@@ -143,3 +143,26 @@ def test_big_scatters_are_drawn_with_webgl_small_ones_as_svg():
                             "speedup": 2.0, "retention": 0.9})
         assert {t.type for t in figures.efficiency_scatter(eff).data} == {kind}
         assert {t.type for t in figures.retention_scatter(eff, "base").data} == {kind}
+
+
+def test_beyond_a_few_thousand_runs_a_chart_draws_their_density_and_the_front():
+    import numpy as np
+    import pandas as pd
+
+    from backend import compare
+
+    def eff(n):
+        rng = np.random.default_rng(n)
+        out = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "name": "n", "source": "local", "kind": "k",
+                            "basis": "b", "score": rng.random(n), "disk_mb": rng.random(n) * 100,
+                            "speedup": rng.random(n) * 100, "retention": rng.random(n)})
+        return out.assign(pareto_disk=compare.pareto_front(out["score"], out["disk_mb"]))
+    sizes = {}
+    for n in (figures.DENSITY_POINTS + 1, 5 * figures.DENSITY_POINTS):
+        fig, frame = figures.efficiency_scatter(eff(n)), eff(n)
+        assert [t.type for t in fig.data] == ["heatmap", "scatter"]
+        assert np.nansum(fig.data[0].z) == n and len(fig.data[1].x) == frame["pareto_disk"].sum()
+        assert [t.type for t in figures.retention_scatter(frame, "base").data] == ["heatmap", "scatter"]
+        sizes[n] = len(fig.to_json())
+    big, small = sizes[5 * figures.DENSITY_POINTS], sizes[figures.DENSITY_POINTS + 1]
+    assert big < 1.2 * small  # what the page sends does not grow with the runs
