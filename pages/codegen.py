@@ -18,14 +18,18 @@ if runs is not None and metrics is not None:
     else:
         table = compare.codegen_table(runs, metrics)
         ks = [c for c in ("pass@1", "pass@10", "pass@100") if c in table]
-        from_link("codegen_metric", "metric", ks, ks[0])
+        # By default the score most runs with a size can be drawn with (published studies give pass@100 only).
+        drawable = {k: int((table[k].notna() & table["params_m"].notna()).sum()) for k in ks}
+        from_link("codegen_metric", "metric", ks, max(ks, key=lambda k: (drawable[k], -ks.index(k))))
         metric = st.radio("Score", ks, horizontal=True, key="codegen_metric") if len(ks) > 1 else ks[0]
         # One chart per row: each already has a facet per language, side by side they get too narrow.
         for x, x_label in (("params_m", "params (millions, log)"), ("peak_memory_mb", "peak memory MB (log)")):
             st.subheader(f"{metric} vs {x_label.split(' (')[0]}")
-            if table[x].notna().any():
+            if (table[x].notna() & table[metric].notna()).any():
                 chart(figures.passk_scatter, table, x, x_label, metric)
-            not_drawn(table, x, x_label.split(" (")[0])  # with no point at all, only this line: no empty axes
+            # With no point at all, only these lines: no empty axes.
+            not_drawn(table, x, x_label.split(" (")[0])
+            not_drawn(table[table[x].notna()], metric, metric)  # e.g. published pass@100 only
         st.subheader("Per language")
         st.dataframe(table, hide_index=True, width="stretch")
         download(table, "codegen.csv", "codegen_csv")
