@@ -215,10 +215,19 @@ def run_step(step, req, channel, start):
 def cleanup():
     """Kill whatever the program left running, and reap it. We are alone in bubblewrap's PID namespace with
     bwrap's init (which a signal from inside cannot kill): kill(-1) reaches the program's leftovers only."""
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    # A process forking while kill(-1) walks the process list can miss the signal: repeat until nothing is
+    # left to signal (zombies waiting for init still count, hence the bound).
+    for _ in range(500):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        time.sleep(0.002)
     while True:
         try:
             os.waitpid(-1, 0)
