@@ -41,6 +41,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, seconds: float = 60) -> bool:
+    """Wait until the dashboard at ``url`` answers its health check; False if it did not within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
 def _listen_addresses(port: int) -> set[str]:
     """Local addresses LISTENing on ``port``, read from /proc/net/tcp (hex, little-endian IPv4)."""
     out = set()
@@ -83,14 +95,7 @@ def server(tmp_path_factory):
                             cwd=REPO_ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
+    if not wait_healthy(url):
         proc.kill()
         pytest.fail(f"dashboard did not start: {proc.stdout.read()}")
     yield url, port, runs

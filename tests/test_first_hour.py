@@ -8,14 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from backend.config import REPO_ROOT
 from tests.conftest import reference_runs
-from tests.test_browser import CHROMIUM, _free_port, _require
+from tests.test_browser import CHROMIUM, _free_port, _require, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PAGES = ["runs", "deltas", "efficiency", "search", "codegen", "launch"]
@@ -73,12 +72,7 @@ def test_first_hour(tmp_path):
                             stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
+        assert wait_healthy(url), "the dashboard did not start"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
