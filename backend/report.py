@@ -71,11 +71,13 @@ def efficiency_section(eff: pd.DataFrame, metric: str, base_name: str | None, no
                    shown, list(notes))
 
 
-def codegen_section(table: pd.DataFrame, metric: str = "pass@1") -> Section:
-    """Executed pass@k per language against params (``compare.codegen_table``'s table)."""
-    shown = [figures.passk_scatter(table, "params_m", "params (millions, log)", metric)] \
-        if table["params_m"].notna().any() else []
-    return Section(f"Codegen: {metric}", [("Executed pass@k per run and language.", table.drop(columns="facet"))],
+def codegen_section(table: pd.DataFrame, metric: str | None = None) -> Section:
+    """Executed pass@k per language against params (``compare.codegen_table``'s table): one figure per pass@k
+    (or only ``metric``) that some run with a size has."""
+    ks = [metric] if metric else [k for k in ("pass@1", "pass@10", "pass@100") if k in table]
+    shown = [figures.passk_scatter(table, "params_m", "params (millions, log)", k) for k in ks
+             if k in table and (table[k].notna() & table["params_m"].notna()).any()]
+    return Section("Codegen: " + ", ".join(ks), [("Executed pass@k per run and language.", table.drop(columns="facet"))],
                    shown)
 
 

@@ -166,3 +166,11 @@ def test_beyond_a_few_thousand_runs_a_chart_draws_their_density_and_the_front():
         sizes[n] = len(fig.to_json())
     big, small = sizes[5 * figures.DENSITY_POINTS], sizes[figures.DENSITY_POINTS + 1]
     assert big < 1.2 * small  # what the page sends does not grow with the runs
+
+
+def test_report_of_the_published_codegen_study_draws_only_scores_it_has(reference_store, tmp_path):
+    assert main(["report", "-o", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    # efficiency of the research-notes runs (disk MB, params) and pass@100 of the codegen study; no empty
+    # pass@1 axes (the study publishes pass@100 only)
+    assert html.count('class="plotly-graph-div"') == 3 and "Codegen: pass@100" in html
