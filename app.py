@@ -26,7 +26,7 @@ with st.sidebar:
         st.page_link(p)
     st.caption(f"DB: `{default_store(settings()).path}`")
 if defaults_in_progress(settings().runs_dir):
-    st.info("First start: the default benchmark and runs are being made in the background (about 6 minutes on an "
-            "idle 2-core machine; progress on the Launch page and in the terminal). The fast Model2Vec student "
+    st.info("First start: the default benchmark and runs are being made in the background (6 to 9 minutes on a "
+            "2-core machine; progress on the Launch page and in the terminal). The fast Model2Vec student "
             "appears here first, then its teacher.")
 page.run()

@@ -342,7 +342,7 @@ class Pool:
         isolation()  # refuse before any work is done, with the line that says what to install
         self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
         self._cores = threading.Semaphore(self.workers)
-        self._slots = queue.SimpleQueue()
+        self._slots = queue.LifoQueue()  # the most recently used sandbox first: only as many start as are needed
         self._workers = [Worker(limits) for _ in range(self.workers * SLOTS_PER_CORE)]  # started when first used
         for worker in self._workers:
             self._slots.put(worker)
