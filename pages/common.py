@@ -1,4 +1,5 @@
-"""Small helpers shared by the pages: the store, run labels, CSV downloads, error display."""
+"""Small helpers shared by the pages: the store (cached per DB version), run labels and pickers, CSV and report
+downloads, deep links, error display."""
 from __future__ import annotations
 
 import pandas as pd
@@ -9,7 +10,6 @@ from backend.catalog import default_store
 from backend.config import settings
 from backend.runs.supervision import reap_interrupted
 from backend.store import StoreError
-
 
 
 def _through_the_app():
