@@ -266,23 +266,17 @@ def cmd_recipe_run(args, store, s):
     """Run a recipe's missing runs (its expected time first), then show published vs measured."""
     from backend import recipes
     from backend.runs.executors import already_done, run_jobs
-    import fcntl
-
-    from backend.runs.supervision import recipe_lock
+    from backend.runs.supervision import recipe_lock, try_lock
     recipe = recipes.get(args.name)
-    lock_path = recipe_lock(s.runs_dir, recipe.name)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(lock_path, "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise RuntimeError(f"recipe {recipe.name} is already running (another process holds {lock_path})") from None
+    lock = try_lock(recipe_lock(s.runs_dir, recipe.name))  # held until this process ends
+    if lock is None:
+        raise RuntimeError(f"recipe {recipe.name} is already running (another process holds "
+                           f"{recipe_lock(s.runs_dir, recipe.name)})")
     planned = recipes.jobs(recipe, s.bench_dir)
     done = {j.run_id for j in already_done(planned, s.runs_dir)}
     todo = [j for j in planned if j.run_id not in done]
-    share = 1 - len(todo) / len(planned)
     print(f"{recipe.title}: {len(planned)} run(s), {len(done)} done before; expected about "
-          f"{recipe.minutes * (1 - share):.0f} min on a 2-core CPU machine ({recipe.timing})")
+          f"{recipe.minutes * len(todo) / len(planned):.0f} min on a 2-core CPU machine ({recipe.timing})")
     for difference in recipe.differences:
         print(f"  differs from the published setup: {difference}")
     failed = [j for j in run_jobs(todo, args.executor, store, s, args.ray_address) if j.outcome != "finished"]

@@ -17,6 +17,11 @@ RUNS_COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "prot
                 "languages", "created_at", "error"]
 
 
+def run_names(runs: pd.DataFrame) -> dict[str, str]:
+    """run_id -> the run's name (its id when it has none): how reports and titles name runs."""
+    return dict(zip(runs["run_id"], runs["name"].fillna(runs["run_id"])))
+
+
 def runs_view(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), statuses=()) -> pd.DataFrame:
     """The runs table as the Runs page shows it and ``export runs`` / ``runs`` print it: same columns, same
     filters."""

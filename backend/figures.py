@@ -106,11 +106,11 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
     points = eff.dropna(subset=["score", size_column])
     front_flag = {"disk_mb": "pareto_disk", "params_m": "pareto_params", "trainable_pct": "pareto_trainable",
                   "inference_mb": "pareto_inference"}[size_column]
-    fig, scatter = go.Figure(), _scatter(len(points))
+    fig, scatter, markers = go.Figure(), _scatter(len(points)), points
     if len(points) > DENSITY_POINTS:
         fig.add_trace(_density(points[size_column], points["score"], palette, f"{len(points):,} runs (density)"))
-        points = points.iloc[0:0]  # the front below stays: each of its runs with its own marker and hover
-    for source, group in points.groupby("source"):
+        markers = points.iloc[0:0]  # the front below stays: each of its runs with its own marker and hover
+    for source, group in markers.groupby("source"):
         # Error bars: the score's 95 % interval over queries, where the run has per-query results.
         ci = {"type": "data", "symmetric": False, "array": (group["score_ci_high"] - group["score"]).fillna(0),
               "arrayminus": (group["score"] - group["score_ci_low"]).fillna(0), "thickness": 1} \
@@ -120,8 +120,7 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
             customdata=group[["run_id", "basis"]].to_numpy(), marker={"size": 11},
             hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + size_label + " %{x:.3g}<br>"
                           + score_label + " %{y:.4f} (%{customdata[1]})<extra></extra>"))
-    drawn = eff.dropna(subset=["score", size_column])
-    front = drawn[drawn[front_flag]].sort_values(size_column)
+    front = points[points[front_flag]].sort_values(size_column)
     if len(front):
         fig.add_trace(go.Scatter(x=front[size_column], y=front["score"], mode="lines+markers", name="Pareto front",
                                  line={"shape": "hv", "dash": "dash", "color": palette.ink}, text=front["name"],

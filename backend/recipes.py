@@ -7,7 +7,7 @@ source. ``minutes`` is the expected wall time on a 2-core CPU machine, from the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -26,7 +26,7 @@ class Recipe:
     published_runs: tuple[str, ...] = ()  # reference run ids
     headline: tuple = ()  # published figures without runs: (claim, published, measure(measured table) -> text)
     metric: str = "ndcg@10"
-    teacher: dict = field(default_factory=dict)  # the measured side's base run: kind + options
+    base_kind: str = "teacher-eval"  # the kind of the measured side's base run (retention, speed-up against it)
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -83,7 +83,7 @@ def _side_base(recipe: Recipe, group: pd.DataFrame, side: str) -> str | None:
     if side == "published":
         ids = [r for r in recipe.published_runs if r in set(group["run_id"])]
         return ids[0] if ids else None
-    teachers = group[group["kind"] == recipe.teacher.get("kind", "teacher-eval")]
+    teachers = group[group["kind"] == recipe.base_kind]
     return teachers["run_id"].iloc[0] if len(teachers) else None
 
 
@@ -102,8 +102,9 @@ def _students(measured: pd.DataFrame) -> pd.DataFrame:
 def best_retention(max_share: float | None = None):
     """The best student's retention (at most ``max_share`` of the teacher's params), with its size."""
     def measure(measured: pd.DataFrame) -> str:
-        teacher = measured[measured["retention"] == 1.0]["params_m"]
-        students = _students(measured).dropna(subset=["retention"])
+        students = _students(measured)
+        teacher = measured.drop(index=students.index)["params_m"]
+        students = students.dropna(subset=["retention"])
         if teacher.empty or students.empty:
             return ""
         students = students.assign(share=students["params_m"] / teacher.iloc[0])
@@ -158,7 +159,6 @@ register_recipe(Recipe(
                  "benchmark: mined here from offline package sources, not CodeSearchNet's test set",
                  "teacher: the same all-mpnet-base-v2 (assembled from its five PyPI parts)"),
     published_runs=("reference--m2v-mpnet-distill", "reference--m2v-mpnet-tokenlearn-c4"),
-    teacher={"kind": "teacher-eval"},
 ))
 
 register_recipe(Recipe(
@@ -173,7 +173,6 @@ register_recipe(Recipe(
                  "training: 100 steps of 16 pairs on this benchmark's train split, one shared adapter",
                  "metric: NDCG@10 and MRR on the mined benchmark; the paper reports MRR on CodeSearchNet / CoSQA"),
     headline=(("share of parameters trained", "at most 0.4 %", trainable_range),),
-    teacher={"kind": "teacher-eval"},
 ))
 
 register_recipe(Recipe(
@@ -197,7 +196,6 @@ register_recipe(Recipe(
               ("KD training time / plain fine-tuning", "2-16x", kd_time_ratio),
               ("goal here: >= 0.9 of the teacher's mean NDCG@10 at <= 25 % of its params", "(this project's goal)",
                best_retention(0.25))),
-    teacher={"kind": "teacher-eval"},
 ))
 
 register_recipe(Recipe(
@@ -217,5 +215,5 @@ register_recipe(Recipe(
     published_runs=("reference--codegen-350m-mono", "reference--codegen-350m-multi",
                     "reference--codegen-350m-mono-lora-java", "reference--codegen-350m-mono-full-java"),
     metric="pass@1",
-    teacher={"kind": "codegen-eval"},
+    base_kind="codegen-eval",
 ))

@@ -52,7 +52,7 @@ def efficiency(store: Store, runs_dir: Path, metric: str = "ndcg@10", bench: str
     if protocol is not None:
         runs = runs[runs["protocol"].fillna("") == protocol]
     intervals = significance.score_interval(significance.stored_values(store, runs["run_id"]))
-    eff = compare.efficiency(runs, store.metrics(), metric, intervals)
+    eff = compare.efficiency(runs, store.metrics(names=[metric]), metric, intervals)  # one metric, as the page
     base = speed_base or compare.speed_base(eff)
     if speed_base and speed_base not in set(eff["run_id"]):
         raise ValueError(f"run {speed_base!r} is not in this evaluation's efficiency table (no {metric} score, "
@@ -94,7 +94,7 @@ def comparison_report(store: Store, runs_dir: Path, base: str | None = None, can
     """A report of one comparison: deltas (base vs candidates), efficiency of those runs' evaluation and, for
     codegen runs, pass@k. Without a base: efficiency of the evaluation with most runs, and every codegen run."""
     runs = store.runs()
-    names = dict(zip(runs["run_id"], runs["name"].fillna(runs["run_id"])))
+    names = compare.run_names(runs)
     chosen = [base, *candidates] if base else None
     sections = []
     if base and candidates:

@@ -2,8 +2,6 @@
 import streamlit as st
 
 from backend import compare, figures, report
-from backend.catalog import default_store
-from backend.config import settings
 from backend.kinds import kinds_of
 from pages.common import chart, download, from_link, labels, link_box, load, not_drawn, report_downloads, to_link
 
@@ -34,9 +32,7 @@ if runs is not None and metrics is not None:
         st.dataframe(table, hide_index=True, width="stretch")
         download(table, "codegen.csv", "codegen_csv")
         with st.container(horizontal=True):
-            report_downloads(lambda: report.Report("Codegen", [report.codegen_section(table, metric)],
-                                                   report.made_from(default_store(settings()).path)),
-                             "codegen", "codegen_report")
+            report_downloads("Codegen", lambda: [report.codegen_section(table, metric)], "codegen", "codegen_report")
             link_box()
         run_a = run_b = None
 

@@ -197,10 +197,13 @@ def link_box():
         st.code(f"{url}?{query}" if query else url, language=None)
 
 
-def report_downloads(build, stem: str, key: str):
+def report_downloads(title: str, sections, stem: str, key: str):
     """Download buttons for a report of what the page shows: HTML (figures, opens offline), Markdown, LaTeX.
-    ``build()`` makes the backend.report.Report; it runs only when a button is pressed."""
+    ``sections()`` makes its backend.report sections; it runs only when a button is pressed."""
     from backend import report
+
+    def build():
+        return report.Report(title, sections(), report.made_from(default_store(settings()).path))
     with st.popover(":material/description: Report"):
         st.caption("This comparison as one file: HTML with the interactive figures (plotly's JavaScript inside, "
                    "so it opens offline), or the tables as Markdown or LaTeX (booktabs).")

@@ -2,8 +2,6 @@
 import streamlit as st
 
 from backend import compare, figures, report, significance
-from backend.catalog import default_store
-from backend.config import settings
 from pages.common import (
     EMPTY_HINT,
     chart,
@@ -64,11 +62,11 @@ elif runs is not None:
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, "deltas.csv", "deltas_csv")
     with st.container(horizontal=True):
-        short = dict(zip(runs["run_id"], runs["name"].fillna(runs["run_id"])))  # the labels without the ids
-        report_downloads(lambda: report.Report(
-            f"{short[base]} vs {', '.join(short[c] for c in candidates)}",
-            [report.deltas_section(table, short, base, resampling.note(), [c for c in cautions if c])],
-            report.made_from(default_store(settings()).path)), "deltas", "deltas_report")
+        short = compare.run_names(runs)  # the labels without the ids
+        report_downloads(f"{short[base]} vs {', '.join(short[c] for c in candidates)}",
+                         lambda: [report.deltas_section(table, short, base, resampling.note(),
+                                                        list(filter(None, cautions)))],
+                         "deltas", "deltas_report")
         link_box()
 
     chosen = runs[runs["run_id"].isin([base, *candidates])]

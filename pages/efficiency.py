@@ -3,7 +3,6 @@ import streamlit as st
 
 from backend import compare, figures, report
 from backend.bench import dataset
-from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import kinds_of
 from backend.retrieval import speed
@@ -101,10 +100,9 @@ elif runs is not None and names_stored is not None:
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")
     with st.container(horizontal=True):
-        report_downloads(lambda: report.Report(
-            f"Efficiency: {group[0]} · {group[1]}" if group else "Efficiency", [report.efficiency_section(
-                eff, metric, base_name)], report.made_from(default_store(settings()).path)),
-            f"efficiency-{metric}", "efficiency_report")
+        report_downloads(f"Efficiency: {group[0]} · {group[1]}" if group else "Efficiency",
+                         lambda: [report.efficiency_section(eff, metric, base_name)], f"efficiency-{metric}",
+                         "efficiency_report")
         link_box()
     groups_table = per_version(compare.seed_groups, shown, metrics, metric)
     if len(groups_table):

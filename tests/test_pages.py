@@ -205,3 +205,4 @@ def test_config_diff_shows_only_what_differs():
     assert set(diff.index) == {"benchmark", "config.steps", "provenance.environment.libraries.peft",
                                "benchmark sources.java"}
     assert diff.loc["benchmark sources.java"].tolist() == ["openjdk-17-source 17.0.15", "openjdk-17-source 17.0.17"]
+

@@ -31,7 +31,7 @@ def tiny_recipe(tmp_path, tiny_bench):
     recipe = recipes.register_recipe(recipes.Recipe(
         name="tiny-test", title="tiny", source="a test", minutes=1, timing="a test",
         grids=({"kind": "eval", "model": str(model), "languages": "python", "seed": [0, 1]},),
-        differences=("a test",), teacher={"kind": "eval"}))
+        differences=("a test",), base_kind="eval"))
     yield recipe
     del recipes.RECIPES["tiny-test"]
 

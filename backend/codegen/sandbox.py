@@ -251,6 +251,7 @@ class Worker:
         return json.loads(line)
 
     def close(self):
+        self.demoted = False  # the next program starts a new sandbox, at normal priority
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -374,7 +375,6 @@ class Pool:
             free_core(False)  # after this no timer can demote the worker any more
             if worker.demoted:  # a fresh sandbox at normal priority for the next program
                 worker.close()
-                worker.demoted = False
             self._slots.put(worker)
 
     def __enter__(self):

@@ -154,19 +154,16 @@ def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
     import json
 
     from backend.runs.lifecycle import build_config
+    finished = [r for r in rundirs.read_all(runs_dir)[0] if r.status == "finished"]
+    ids = {r.run_id for r in finished}
     by_config = {}
-    records, _ = rundirs.read_all(runs_dir)
-    for record in records:
-        if record.status == "finished" and record.config:
+    for record in finished:
+        if record.config:
             by_config.setdefault((record.kind, json.dumps(record.config, sort_keys=True)), record.run_id)
     done = []
     for job in jobs:
-        record = rundirs.read_record(rundirs.record_path(runs_dir, job.run_id))
         config = json.dumps(dataclasses.asdict(build_config(job.kind, job.options)), sort_keys=True)
-        if record is not None and record.status == "finished":
-            job.done_as = job.run_id
-        else:
-            job.done_as = by_config.get((job.kind, config))
+        job.done_as = job.run_id if job.run_id in ids else by_config.get((job.kind, config))
         if job.done_as:
             done.append(job)
     return done

@@ -1,14 +1,13 @@
 """The first start: build the default benchmark and make the default runs, once per DB."""
 from __future__ import annotations
 
-import fcntl
 import subprocess
 from pathlib import Path
 
 from backend.config import REPO_ROOT, Settings
 from backend.progress import Reporter
 from backend.runs.lifecycle import RunFailed
-from backend.runs.supervision import _launch_args
+from backend.runs.supervision import _launch_args, defaults_lock, try_lock
 from backend.store import Store
 
 DEFAULTS_KEY = "default_runs"
@@ -30,11 +29,8 @@ def ensure_default_runs(store: Store, settings: Settings) -> bool:
     runs_dir, bench_dir, cache_dir = settings.runs_dir, settings.bench_dir, settings.cache_dir
     if store.get_meta(DEFAULTS_KEY):
         return False
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
-    lock = open(Path(runs_dir) / ".defaults.lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second dashboard start must not repeat the work
-    except BlockingIOError:
+    lock = try_lock(defaults_lock(runs_dir))  # a second dashboard start must not repeat the work
+    if lock is None:
         print("default runs are already being made by another process", flush=True)
         return False
     try:

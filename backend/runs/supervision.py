@@ -82,14 +82,32 @@ def _alive(pid) -> bool:
         return True
     return True
 
+def defaults_lock(runs_dir: Path) -> Path:
+    """The lock the `defaults` process (the first start) holds while it builds and evaluates."""
+    return Path(runs_dir) / ".defaults.lock"
+
+
 def defaults_in_progress(runs_dir: Path) -> bool:
     """True while a `defaults` process holds its lock (first start still building/evaluating)."""
-    return lock_held(Path(runs_dir) / ".defaults.lock")
+    return lock_held(defaults_lock(runs_dir))
 
 
 def recipe_lock(runs_dir: Path, name: str) -> Path:
     """The lock a `recipe run NAME` process holds while it runs (one at a time per recipe)."""
     return Path(runs_dir) / ".recipes" / f"{name}.lock"
+
+
+def try_lock(path: Path):
+    """An exclusive flock on ``path`` held for as long as the returned file stays open (the process's life),
+    or None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(path, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
 
 
 def lock_held(path: Path) -> bool:
