@@ -2,6 +2,8 @@
 downloads, deep links, error display."""
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -132,21 +134,33 @@ def bench_manifests(bench_dir) -> dict[str, dict]:
     return out
 
 
-@st.cache_data(show_spinner="Testing the differences…", max_entries=32)
+def per_db_version(spinner: str, max_entries: int = 32):
+    """``st.cache_data`` keyed on the DB's version as well as the arguments: after a write (an import with
+    --replace, a rebuild) a run's results are read again, never served from before it."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def keyed(version: tuple, *args):
+            return fn(*args)
+        cached = st.cache_data(show_spinner=spinner, max_entries=max_entries)(keyed)
+        return functools.wraps(fn)(lambda *args: cached(default_store(settings()).version(), *args))
+    return wrap
+
+
+@per_db_version("Testing the differences…")
 def deltas_with_significance(base: str, candidates: tuple[str, ...], resampling):
     """The deltas table with intervals and verdicts (the same function as ``export deltas``)."""
     from backend import significance
     return significance.stored_deltas(default_store(settings()), base, candidates, resampling)
 
 
-@st.cache_data(show_spinner="Bootstrapping score intervals…", max_entries=32)
+@per_db_version("Bootstrapping score intervals…")
 def score_intervals(run_ids: tuple[str, ...]):
     """Each run's per-language and mean scores with their 95 % interval (runs with per-item results only)."""
     from backend import significance
     return significance.score_interval(significance.stored_values(default_store(settings()), run_ids))
 
 
-@st.cache_data(show_spinner="Comparing queries…", max_entries=16)
+@per_db_version("Comparing queries…", max_entries=16)
 def query_drilldown(base: str, candidate: str, bench_id: str):
     """The queries that moved most between two runs, and win/tie/loss per language (significance.query_moves),
     with the query text and gold function from the benchmark when it is built here."""

@@ -206,3 +206,17 @@ def test_config_diff_shows_only_what_differs():
                                "benchmark sources.java"}
     assert diff.loc["benchmark sources.java"].tolist() == ["openjdk-17-source 17.0.15", "openjdk-17-source 17.0.17"]
 
+
+def test_cached_results_are_read_again_after_a_run_is_replaced(store, runs_dir, tmp_path):
+    """The pages' caches are keyed on the DB's version: an import with --replace is never served stale."""
+    from pages import common
+
+    def write(rank):
+        run = {"schema_version": 1, "run_id": "r", "kind": "eval", "benchmark": "b", "protocol": "full",
+               "metrics": [{"language": "go", "metric": "mrr", "value": 1 / rank}],
+               "queries": [{"language": "go", "query_id": f"q{i}", "gold_rank": rank} for i in range(50)]}
+        (tmp_path / "r.json").write_text(json.dumps(run))
+        catalog.import_paths([tmp_path / "r.json"], store=store, runs_dir=runs_dir, replace=True)
+        table = common.score_intervals(("r",))
+        return table[(table["language"] == "go") & (table["metric"] == "mrr")]["value"].tolist()
+    assert write(1) == [1.0] and write(2) == [0.5]
