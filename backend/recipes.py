@@ -90,7 +90,8 @@ def _side_base(recipe: Recipe, group: pd.DataFrame, side: str) -> str | None:
 def headline_table(recipe: Recipe, table: pd.DataFrame) -> pd.DataFrame:
     """The published headline figures beside what the measured side shows for each."""
     measured = table[table["side"] == "measured here"] if "side" in table else table.iloc[0:0]
-    rows = [{"claim": claim, "published": published, "measured here": measure(measured) or "not measured yet"}
+    rows = [{"claim": claim, "published": published,
+             "measured here": (measure(measured) if len(measured) else "") or "not measured yet"}
             for claim, published, measure in recipe.headline]
     return pd.DataFrame(rows, columns=["claim", "published", "measured here"])
 

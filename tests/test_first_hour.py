@@ -17,7 +17,7 @@ from tests.conftest import reference_runs
 from tests.test_browser import CHROMIUM, _free_port, _require, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-PAGES = ["runs", "deltas", "efficiency", "search", "codegen", "launch"]
+PAGES = ["runs", "deltas", "efficiency", "search", "codegen", "recipes", "launch"]
 FIRST_START_LIMIT_S = 30 * 60  # the README's idle-machine time is ~6 min; CI machines are shared
 
 

@@ -85,3 +85,14 @@ def test_recipes_page_shows_the_published_codegen_study(reference_store, tiny_be
     full = table[(table["name"].str.contains("fully")) & (table["language"] == "python")]
     assert full["pass@100"].iloc[0] == pytest.approx(0.0373)
     assert len(at.get("plotly_chart")) == 1  # pass@100 vs params, by language and side
+
+
+@pytest.mark.parametrize("name", list(recipes.RECIPES))
+def test_recipes_page_before_any_run_of_the_recipe(name, reference_store, tiny_bench):
+    """A fresh clone: nothing measured yet; every claim says so instead of failing."""
+    at = AppTest.from_file(str(REPO_ROOT / "pages/recipes.py"), default_timeout=60)
+    at.query_params["recipe"] = name
+    at.run()
+    assert not at.exception and not at.error
+    if recipes.get(name).headline:
+        assert set(at.dataframe[0].value["measured here"]) == {"not measured yet"}
