@@ -116,52 +116,81 @@ def trash(runs_dir: Path, run_id: str) -> Path | None:
     return dest
 
 
-def snapshot(paths: list[Path]) -> dict[Path, str | None]:
-    return {p: read_text(p) for p in paths}
-
-
-def restore(saved: dict[Path, str | None]):
-    """Put files back as ``snapshot`` found them (used to undo a failed import)."""
-    for path, text in saved.items():
-        if read_text(path) == text:
-            continue
-        if text is None:
-            path.unlink(missing_ok=True)
-            try:
-                path.parent.rmdir()
-            except OSError:
-                pass
-        else:
-            write_atomic(path, text)
+def restore(path: Path, text: str | None):
+    """Put a run.json back as it was (``None``: it did not exist) — undoing an import."""
+    if read_text(path) == text:
+        return
+    if text is None:
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass
+    else:
+        write_atomic(path, text)
 
 
 JOURNAL_DIR = ".journal"
+STAGING_DIR = ".staging"
 
 
-def write_journal(runs_dir: Path, saved: dict[Path, str | None], digests: dict[str, str]) -> Path:
-    """Before an import writes run.json files: what each file held and what the import will store, durably.
-    If the process dies before the DB commits, ``open_journals`` + ``restore`` undo the files."""
+class Journal:
+    """What each run.json held before an import replaced it, one JSON line per file, on disk before the file
+    moves: if the process dies before the DB commits, the next start (``undo_dead_imports``) puts them back.
+    Its token is written to the DB's meta table in the commit's transaction: that is how a later reader
+    knows whether the import committed."""
+
+    def __init__(self, runs_dir: Path):
+        import json
+        self.token = f"import:{os.getpid()}-{time.time_ns()}"
+        self.path = Path(runs_dir) / JOURNAL_DIR / f"{self.token.split(':')[1]}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "w", encoding="utf-8")
+        self._json = json
+        self.write([{"pid": os.getpid(), "token": self.token}])
+
+    def write(self, entries: list[dict]):
+        for entry in entries:
+            self._file.write(self._json.dumps(entry) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def undo(self):
+        self._file.close()
+        undo_journal(self.path)
+
+    def close(self):
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+def undo_journal(path: Path):
+    """Restore every file a journal lists (read line by line: memory flat in the number of runs)."""
     import json
-    entries = [{"path": str(p), "previous": text, "run_id": run_id, "digest": digests[run_id]}
-               for (p, text), run_id in zip(saved.items(), digests)]
-    path = Path(runs_dir) / JOURNAL_DIR / f"{os.getpid()}-{time.time_ns()}.json"
-    write_atomic(path, json.dumps({"pid": os.getpid(), "entries": entries}))
-    return path
+    with open(path, encoding="utf-8") as f:
+        next(f, None)
+        for line in f:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                break  # the last line, half written when the process died: its file had not moved yet
+            restore(Path(entry["path"]), entry["previous"])
 
 
-def open_journals(runs_dir: Path) -> list[tuple[Path, list[dict]]]:
-    """Journals left by imports whose process is gone (killed mid-way)."""
+def dead_journals(runs_dir: Path) -> list[tuple[Path, str | None]]:
+    """(journal, token) of imports whose process is gone (killed mid-way); token None if unreadable."""
     import json
     out = []
-    for path in sorted((Path(runs_dir) / JOURNAL_DIR).glob("*.json")):
+    for path in sorted((Path(runs_dir) / JOURNAL_DIR).glob("*.jsonl")):
         try:
-            data = json.loads(path.read_text())
-            os.kill(int(data["pid"]), 0)
+            with open(path, encoding="utf-8") as f:
+                head = json.loads(f.readline())
+            os.kill(int(head["pid"]), 0)
             continue  # still running: its own import
         except ProcessLookupError:
-            out.append((path, data["entries"]))
+            out.append((path, head["token"]))
         except (OSError, ValueError, KeyError, TypeError):
-            out.append((path, []))  # unreadable: written half, before any run.json was
+            out.append((path, None))  # unreadable: written half, before any run.json moved
     return out
 
 

@@ -67,6 +67,41 @@ class IngestResult:
     added: list[str]
     replaced: list[str]
     unchanged: list[str]
+    lock_seconds: float = 0.0  # how long the DB's write lock was held
+
+
+class StagedRows:
+    """Rows of an import on their way in: a private DuckDB file the import appends to batch by batch (memory
+    stays flat in the number of runs), merged into the store in one short transaction (``Store.merge``)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.count = 0
+        self._con = duckdb.connect(str(self.path))
+        self._con.execute("SET memory_limit = '256MB'")
+        for sql in MIGRATIONS:
+            self._con.execute(sql)
+        self._con.execute("CREATE TABLE staged_order (seq BIGINT, run_id VARCHAR PRIMARY KEY, origin VARCHAR)")
+
+    def origins(self, run_ids: list[str]) -> dict[str, str]:
+        """Where each of ``run_ids`` already staged came from."""
+        return dict(self._con.execute("SELECT run_id, origin FROM staged_order WHERE run_id IN (SELECT unnest(?))",
+                                      [list(run_ids)]).fetchall())
+
+    def add(self, records: list[RunRecord], origin: str):
+        tables = dict(zip(TABLES, frames(records)))
+        tables["staged_order"] = pd.DataFrame({"seq": range(self.count, self.count + len(records)),
+                                               "run_id": [r.run_id for r in records], "origin": origin})
+        for table, df in tables.items():
+            if len(df):
+                self._con.register("incoming", df)
+                self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                self._con.unregister("incoming")
+        self.count += len(records)
+
+    def close(self):
+        """Done adding (idempotent): the file can be attached."""
+        self._con.close()
 
 
 class Store:
@@ -132,35 +167,43 @@ class Store:
     def ingest(self, records: list[RunRecord], replace: bool = False) -> IngestResult:
         """Insert records in one transaction. Identical re-ingest is a no-op; a changed record needs replace."""
         self.migrate()
-        ids = [r.run_id for r in records]
-        with self.transaction() as con:
-            existing = dict(con.execute("SELECT run_id, digest FROM runs WHERE run_id IN (SELECT unnest(?))",
-                                        [ids]).fetchall())
-            result = IngestResult([], [], [])
-            fresh = []
-            for record in records:
-                old = existing.get(record.run_id)
-                if old == record.digest():
-                    result.unchanged.append(record.run_id)
-                    continue
-                if old is not None and not replace:
-                    raise StoreError(f"run {record.run_id} already exists with different content; "
-                                     "re-run with --replace to overwrite it, or give the new run another run_id")
-                (result.replaced if old else result.added).append(record.run_id)
-                fresh.append(record)
-            if fresh:
-                _delete(con, [r.run_id for r in fresh])
-                _insert(con, fresh)
-        return result
+        incoming = dict(zip(TABLES, frames(records)))
+        incoming["staged_order"] = pd.DataFrame({"seq": range(len(records)), "run_id": [r.run_id for r in records]})
 
-    def rebuild(self, records: list[RunRecord]) -> int:
-        """Replace the whole content by ``records`` (from runs/*/run.json) in one transaction."""
+        def merge(con):
+            for table, df in incoming.items():
+                con.register(f"incoming_{table}", df)
+            return _merge(con, lambda table: f"incoming_{table}", replace)
+        return self._write(merge)
+
+    def merge(self, staged: "StagedRows", replace: bool = False, everything: bool = False,
+              token: str | None = None) -> IngestResult:
+        """Merge what ``staged`` holds in one transaction: the write lock is held for this step only.
+        ``everything``: the staged rows replace the whole content (a rebuild). ``token``: stored in meta in the
+        same transaction, so the import's journal can tell later whether it committed."""
         self.migrate()
-        with self.transaction() as con:
-            for table in TABLES:
-                con.execute(f"DELETE FROM {table}")
-            _insert(con, records)
-        return len(records)
+
+        staged.close()
+
+        def merge(con):
+            con.execute(f"ATTACH {_literal(staged.path)} AS staged (READ_ONLY)")
+            return _merge(con, lambda table: f"staged.{table}", replace, everything, token)
+        return self._write(merge)
+
+    def _write(self, work) -> IngestResult:
+        """``work(con)`` in one write transaction; the result says how long the write lock was held."""
+        with self.connect(write=True) as con:
+            start = time.monotonic()
+            con.execute("SET memory_limit = '1GB'")  # a large merge spills to disk instead of growing the process
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = work(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        result.lock_seconds = time.monotonic() - start  # the commit's checkpoint and the close included
+        return result
 
     def delete(self, run_ids: list[str]) -> int:
         with self.transaction() as con:
@@ -170,6 +213,10 @@ class Store:
         self.migrate()
         with self.connect(write=True) as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def delete_meta(self, key: str):
+        with self.connect(write=True) as con:
+            con.execute("DELETE FROM meta WHERE key = ?", [key])
 
     # -- reads -----------------------------------------------------------------------------------------
     def digest_of(self, run_id: str) -> str | None:
@@ -250,13 +297,39 @@ def _delete(con, run_ids: list[str]) -> int:
     return count
 
 
-def _insert(con, records: list[RunRecord]):
-    """Bulk insert through DataFrames: one statement per table, not one per row."""
-    for table, df in zip(TABLES, frames(records)):
-        if len(df):
-            con.register("incoming", df)
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-            con.unregister("incoming")
+def _merge(con, source, replace: bool, everything: bool = False, token: str | None = None) -> IngestResult:
+    """Merge staged rows (``source(table)`` names each of TABLES and staged_order) into the DB, inside ``con``'s
+    transaction; identical runs are left alone, changed ones need ``replace``; ``everything`` replaces all."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
+        SELECT o.seq, o.run_id, s.digest, r.digest AS old
+        FROM {source('staged_order')} o JOIN {source('runs')} s USING (run_id) LEFT JOIN runs r USING (run_id)""")
+    if not replace and not everything:
+        clash = con.execute("SELECT run_id FROM incoming WHERE old <> digest ORDER BY seq LIMIT 1").fetchone()
+        if clash:
+            raise StoreError(f"run {clash[0]} already exists with different content; re-run with --replace to "
+                             "overwrite it, or give the new run another run_id")
+    for table in TABLES:
+        if everything:
+            con.execute(f"DELETE FROM {table}")
+        else:
+            con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM incoming WHERE old <> digest)")
+        fresh = "" if everything else " WHERE run_id IN (SELECT run_id FROM incoming WHERE old IS DISTINCT FROM digest)"
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{fresh}")
+    if token:
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
+    lists = {"added": [], "replaced": [], "unchanged": []}
+    added = "TRUE" if everything else "old IS NULL"
+    for kind, ids in con.execute(f"""
+            SELECT CASE WHEN {added} THEN 'added' WHEN old = digest THEN 'unchanged' ELSE 'replaced' END AS kind,
+                   list(run_id ORDER BY seq)
+            FROM incoming GROUP BY kind""").fetchall():
+        lists[kind] = ids
+    con.execute("DROP TABLE incoming")
+    return IngestResult(**lists)
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:

@@ -192,7 +192,7 @@ def test_failed_db_write_restores_run_files(store, runs_dir, tmp_path, monkeypat
 
     def boom(*a, **k):
         raise RuntimeError("disk vanished")
-    monkeypatch.setattr(type(store), "ingest", boom)
+    monkeypatch.setattr(type(store), "merge", boom)
     with pytest.raises(RuntimeError):
         catalog.import_paths([path], store=store)
     assert tree(runs_dir) == {}

@@ -246,31 +246,41 @@ def test_formula_cells_are_escaped_in_every_csv_export(store, tmp_path):
 
 KILLED_IMPORT = """
 import sys, time
-from backend import catalog, rundirs
-real = catalog.write_records
-def slow(records, runs_dir, saved=None):
-    real(records, runs_dir, saved)
+from backend import catalog
+from backend.store import Store
+real = Store.merge
+def slow(self, *a, **k):
+    if sys.argv[2] == "after":
+        real(self, *a, **k)
     print("written", flush=True)
-    time.sleep(60)  # killed here: every run.json written, the DB transaction not begun
-catalog.write_records = slow
+    time.sleep(60)  # killed here: every run.json in place, the DB transaction not begun (or just committed)
+Store.merge = slow
 from backend.config import settings
 catalog.import_paths([sys.argv[1]], catalog.default_store(settings()))
 """
 
 
-def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_path):
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_path, moment):
     catalog.import_paths([DATA / "humaneval" / "jcanode-samples_results.jsonl"], store=store)
     before, files = set(store.runs()["run_id"]), tree(runs_dir)
     csv = tmp_path / "many.csv"
     csv.write_text("run_id,kind,language,ndcg@10\n" + "".join(f"bulk--{i},m2v-distill,python,0.5\n" for i in range(500)))
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(csv)], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(csv), moment], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert proc.stdout.readline().strip() == "written"
     assert len(list(runs_dir.glob("bulk--*/run.json"))) == 500
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert catalog.rebuild(store) == len(before)  # the next start undoes the files first: rebuild agrees
-    assert not list(runs_dir.glob("bulk--*")) and tree(runs_dir) == files and set(store.runs()["run_id"]) == before
+    if moment == "before":  # the next start undoes the files: rebuild agrees, nothing is left of the import
+        assert catalog.rebuild(store) == len(before)
+        assert not list(runs_dir.glob("bulk--*")) and tree(runs_dir) == files and set(store.runs()["run_id"]) == before
+    else:  # the DB committed: the files stay, and the journal and the staging folder are gone
+        assert catalog.rebuild(store) == len(before) + 500
+        assert len(list(runs_dir.glob("bulk--*/run.json"))) == 500 and set(tree(runs_dir)) - set(files) == {
+            f"bulk--{i}/run.json" for i in range(500)}
+        with store.connect() as con:  # the commit's token was cleared once the journal was seen
+            assert con.execute("SELECT count(*) FROM meta WHERE key LIKE 'import:%'").fetchone()[0] == 0
 
 
 def test_real_bigcode_file_imports_by_content_with_its_limit(store):

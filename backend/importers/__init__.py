@@ -5,7 +5,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from backend import registry
 from backend.records import RecordError, RunRecord
@@ -23,7 +23,7 @@ class ImportFailure(ValueError):
 class Importer:
     name: str
     sniff: Callable[[Path], bool]  # cheap check: is this path in my format?
-    load: Callable[[Path], list[RunRecord]]
+    load: Callable[[Path], Iterable[RunRecord]]  # a generator streams (memory flat in the number of runs)
     help: str
     generic: bool = False  # claims broad patterns (any .json): asked only after the specific formats
 
@@ -35,9 +35,36 @@ def register_importer(name: str, *, sniff, load, help: str, generic: bool = Fals
     return registry.add(IMPORTERS, name, Importer(name, sniff, load, help, generic), "import format")
 
 
-def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
-    """Records of one file or folder; ImportFailure (one line, with the fix) for anything wrong."""
+def stream_path(path: Path, fmt: str | None = None) -> Iterator[RunRecord]:
+    """Records of one file or folder, one at a time (a large wide CSV is never held whole); ImportFailure (one
+    line, with the fix) for anything wrong, possibly after some records were yielded: the caller stages them."""
     path = Path(path)
+    importer = _importer_for(path, fmt)
+    count = 0
+    try:
+        for record in importer.load(path):
+            count += 1
+            yield record
+    except ImportFailure:
+        raise
+    except (RecordError, ValueError, OSError, RecursionError) as e:
+        raise ImportFailure(path, f"[{importer.name}] {_one_line(e)}") from e
+    if not count:
+        raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
+
+
+def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
+    """All records of one file or folder, with their run ids checked unique."""
+    records, seen = [], set()
+    for record in stream_path(path, fmt):
+        if record.run_id in seen:
+            raise ImportFailure(path, f"run_id {record.run_id} appears twice; make ids unique")
+        seen.add(record.run_id)
+        records.append(record)
+    return records
+
+
+def _importer_for(path: Path, fmt: str | None) -> Importer:
     if not path.exists():
         raise ImportFailure(path, "no such file or folder; check the path")
     if not path.is_dir() and not regular_file(path):
@@ -49,20 +76,7 @@ def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
     importer = IMPORTERS[fmt] if fmt else next((i for i in candidates if _sniff(i, path)), None)
     if importer is None:
         raise ImportFailure(path, f"not a known format; expected {'; '.join(i.help for i in IMPORTERS.values())}")
-    try:
-        records = importer.load(path)
-    except ImportFailure:
-        raise
-    except (RecordError, ValueError, OSError, RecursionError) as e:
-        raise ImportFailure(path, f"[{importer.name}] {_one_line(e)}") from e
-    if not records:
-        raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
-    seen = set()
-    for record in records:
-        if record.run_id in seen:
-            raise ImportFailure(path, f"[{importer.name}] run_id {record.run_id} appears twice; make ids unique")
-        seen.add(record.run_id)
-    return records
+    return importer
 
 
 MAX_BYTES = 200 * 1024 * 1024

@@ -6,11 +6,11 @@ Optional run columns (same value on every row of a run): see RUN_COLUMNS; ``note
 from __future__ import annotations
 
 import csv
-import io
 import re
 from pathlib import Path
+from typing import Iterator
 
-from backend.importers import read_text, register_importer
+from backend.importers import MAX_BYTES, register_importer
 from backend.records import (
     RUN_FIELDS,
     SCHEMA_VERSION,
@@ -25,6 +25,8 @@ RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", 
                "source", "notes"]
 ROW_COLUMNS = ["language", "n"]
 NUMERIC = {k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")} | {"n"}
+GATHER_BYTES = 16 * 2**20  # files up to this size may list a run's rows anywhere
+MAX_ROWS_PER_RUN = 1000  # a run has one row per language: more is a broken or hostile file
 COLUMN_NAME = re.compile(r"[a-z][a-z0-9_@. -]{0,39}")  # what a typo'd column name looks like
 
 
@@ -32,26 +34,69 @@ def sniff(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in (".csv", ".tsv")
 
 
-def load(path: Path) -> list[RunRecord]:
-    text = read_text(path, "CSV", encoding="utf-8-sig")
-    if "\x00" in text:
-        raise RecordError("contains NUL bytes: this is not a text CSV; export it again as CSV")
-    reader = csv.reader(io.StringIO(text), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-    try:
-        rows = list(reader)
-    except csv.Error as e:
-        raise RecordError(f"unreadable CSV ({e}); check quoting") from None
-    if not rows:
-        raise RecordError("empty file; the first line must be the header")
-    header, metric_of = _header(rows[0])
+def load(path: Path) -> Iterator[RunRecord]:
+    """Records one run at a time. A large file whose rows of each run are together streams (memory flat in
+    the number of runs); otherwise (a small file, or rows of a run far apart) the runs are gathered first."""
+    size = path.stat().st_size
+    gather = size <= GATHER_BYTES or not _runs_together(path)
+    if gather and size > MAX_BYTES:
+        raise RecordError(f"the rows of a run are not together and the file is larger than {MAX_BYTES // 2**20} "
+                          "MB; sort it by run_id first (keep the header line on top) and import it again")
     runs: dict[str, dict] = {}
-    for line_no, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise RecordError(f"line {line_no} has {len(row)} cells but the header has {len(header)}; fix the row")
-        _add_row(runs, dict(zip(header, (c.strip() for c in row))), metric_of, line_no, path.name)
-    return [record_from_dict(run) for run in runs.values()]
+    done: set[str] = set()
+    for line_no, row, metric_of in _rows(path):
+        run_id = row["run_id"]
+        if not gather and run_id not in runs and runs:
+            (previous, run), = runs.items()
+            runs.clear()
+            done.add(previous)
+            yield record_from_dict(run)
+        if run_id in done:  # _runs_together said otherwise: the file changed while we read it
+            raise RecordError(f"line {line_no}: run {run_id} again after other runs; the file changed while "
+                              "being imported, import it again")
+        _add_row(runs, row, metric_of, line_no, path.name)
+    yield from (record_from_dict(run) for run in runs.values())
+
+
+def _runs_together(path: Path) -> bool:
+    """Whether every run's rows are consecutive (one pass; ids only)."""
+    current, seen = None, set()
+    for _, row, _ in _rows(path):
+        if row["run_id"] != current:
+            if row["run_id"] in seen:
+                return False
+            current = row["run_id"]
+            seen.add(current)
+    return True
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict, dict]]:
+    """(line number, row by column name, metric column -> metric) of each non-blank line after the header."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        try:
+            first = next(reader, None)
+            if first is None:
+                raise RecordError("empty file; the first line must be the header")
+            _no_nul(first, 1)
+            header, metric_of = _header(first)
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                _no_nul(row, reader.line_num)
+                if len(row) != len(header):
+                    raise RecordError(f"line {reader.line_num} has {len(row)} cells but the header has "
+                                      f"{len(header)}; fix the row")
+                yield reader.line_num, dict(zip(header, (c.strip() for c in row))), metric_of
+        except csv.Error as e:
+            raise RecordError(f"unreadable CSV ({e}); check quoting") from None
+        except UnicodeDecodeError:
+            raise RecordError(f"not UTF-8 text (after line {reader.line_num}); save the file as UTF-8 CSV") from None
+
+
+def _no_nul(row: list[str], line_no: int):
+    if any("\x00" in cell for cell in row):
+        raise RecordError(f"line {line_no} contains NUL bytes: this is not a text CSV; export it again as CSV")
 
 
 def _header(raw: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -78,6 +123,9 @@ def _add_row(runs: dict, row: dict, metric_of: dict, line_no: int, file_name: st
     run_id = row["run_id"]
     fields = {k: _cell(row[k], k, line_no, k in NUMERIC) for k in RUN_COLUMNS if k in row and row[k] != ""}
     notes = fields.pop("notes", None)
+    if run_id in runs and len(runs[run_id]["metrics"]) >= MAX_ROWS_PER_RUN * len(metric_of):
+        raise RecordError(f"line {line_no}: run {run_id} has more than {MAX_ROWS_PER_RUN:,} rows; "
+                          "one row per run and language")
     run = runs.setdefault(run_id, {"schema_version": SCHEMA_VERSION, **fields, "metrics": [],
                                    "provenance": {"format": "wide-csv", "file": file_name,
                                                   **({"notes": notes} if notes else {})}})

