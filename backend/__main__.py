@@ -44,8 +44,8 @@ def cmd_import(args, store, s):
     r = report.result
     for note in report.notes:
         print(f"note: {note}")
-    print(f"imported {report.files} path(s): {len(r.added)} new, {len(r.replaced)} replaced, "
-          f"{len(r.unchanged)} unchanged run(s) -> {store.path}")
+    print(f"imported {report.files} path(s): {len(r.added):,} new, {len(r.replaced):,} replaced, "
+          f"{len(r.unchanged):,} unchanged run(s) -> {store.path} (write lock held {r.lock_seconds:.2f} s)")
 
 
 def cmd_rebuild(args, store, s):

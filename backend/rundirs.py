@@ -34,6 +34,12 @@ def write_atomic(path: Path, text: str, durable: bool = True):
         raise
 
 
+def write_new(path: Path, text: str):
+    """Write a file in a private folder (an import's staging): nobody reads it half written, so no temp file."""
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(text)
+
+
 def flush(runs_dir: Path):
     """Flush the file system that holds ``runs_dir`` to disk (Linux ``syncfs``): a batch of files written with
     ``durable=False`` is then on disk, without the per-file fsyncs (slow for thousands of runs) or a global

@@ -81,7 +81,7 @@ class Stage:
                                                 "different content; use --replace to overwrite it or give it "
                                                 "another run_id"))
             elif not self.failures:
-                rundirs.write_atomic(self.dir / f"{record.run_id}.json", rundirs.dump(record), durable=False)
+                rundirs.write_new(self.dir / f"{record.run_id}.json", rundirs.dump(record))
                 self.moves.append(record.run_id)
 
     def fail(self, failure: ImportFailure):
@@ -127,6 +127,7 @@ def undo_dead_imports(store: Store, runs_dir: Path) -> int:
             store.delete_meta(token)
         else:
             rundirs.undo_journal(journal)
+            store.drop_unlisted_rows()  # rows a large merge inserted before it was killed
             undone += 1
         journal.unlink(missing_ok=True)
     for leftover in (Path(runs_dir) / rundirs.STAGING_DIR).glob("*"):

@@ -3,6 +3,11 @@
 Peer: row-by-row INSERT statements of the same rows into the same schema, measured in the same run.
 Usage: python benchmarks/import_bench.py [--runs 10000] [--peer-runs N]
 (--peer-runs times the peer on the first N runs and scales linearly, for a quicker look; default: all).
+
+Scale: python benchmarks/import_bench.py --scale 10000,100000 imports wide CSVs of each size with the CLI (a
+fresh process each: wall time, peak memory, write lock time) and loads the same file with DuckDB's own
+read_csv (the peer, a fresh process too, timed right before and after ours), then prints each size's ratio
+to the peer and how both grow from the smallest size (linear: x10 for 10x the runs; goal <= x11).
 """
 from __future__ import annotations
 
@@ -109,11 +114,55 @@ def browser_render(runs_dir: Path, n_runs: int) -> float | None:
         proc.wait()
 
 
+def timed_process(argv: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MiB, stdout) of one process."""
+    import subprocess
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{out}")
+    return elapsed, usage.ru_maxrss / 1024, out
+
+
+DUCKDB_LOAD = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('CREATE TABLE t AS SELECT * FROM read_csv(?)', [sys.argv[2]])"
+
+
+def scale_bench(sizes: list[int]):
+    tmp = Path(tempfile.mkdtemp(prefix="import-scale-"))
+    rows = []
+    for n in sizes:
+        csv_path = tmp / f"runs-{n}.csv"
+        write_csv(csv_path, n)
+        peer = []
+        for i in range(2):  # the peer right before and right after ours: the same load on the machine
+            peer.append(timed_process([sys.executable, "-c", DUCKDB_LOAD, str(tmp / f"peer-{n}-{i}.duckdb"),
+                                       str(csv_path)])[0])
+            if i == 0:
+                ours, peak, out = timed_process([sys.executable, "-m", "backend", "--runs-dir", str(tmp / f"runs-{n}"),
+                                                 "import", str(csv_path)])
+        lock = float(re.search(r"write lock held ([0-9.]+) s", out).group(1))
+        rows.append((n, ours, peak, lock, statistics.mean(peer), csv_path.stat().st_size / 2**20))
+        print(f"{n:>9,} runs ({rows[-1][5]:.0f} MB CSV): ours {ours:7.1f} s, peak {peak:6.0f} MiB, write lock "
+              f"{lock:.2f} s | DuckDB read_csv {rows[-1][4]:.2f} s | ours / DuckDB {ours / rows[-1][4]:6.1f}x", flush=True)
+    first = rows[0]
+    for n, ours, peak, lock, peer, _ in rows[1:]:
+        print(f"growth {first[0]:,} -> {n:,} runs ({n / first[0]:.0f}x): ours x{ours / first[1]:.1f} "
+              f"(goal <= x{1.1 * n / first[0]:.0f}), DuckDB x{peer / first[4]:.1f}; peak memory "
+              f"{first[2]:.0f} -> {peak:.0f} MiB (goal < 1024); write lock {lock:.2f} s (goal < 2 s)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--peer-runs", type=int, default=None)
+    ap.add_argument("--scale", default=None, help="comma-separated run counts, e.g. 10000,100000")
     args = ap.parse_args()
+    if args.scale:
+        return scale_bench([int(n) for n in args.scale.split(",")])
     from backend import catalog
     from backend.importers import load_path
     from backend.store import Store

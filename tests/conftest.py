@@ -58,9 +58,10 @@ def reference_store(store) -> Store:
 
 
 def tree(path: Path) -> dict[str, bytes]:
-    """Every file under path (but the DB) with its bytes: 'nothing was written' means this is unchanged."""
+    """Every file under path (but the DB and its lock) with its bytes: 'nothing was written' means this is
+    unchanged."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file() and not p.name.endswith((".duckdb", ".wal"))}
+            if p.is_file() and not p.name.endswith((".duckdb", ".wal", ".duckdb.lock"))}
 
 
 def make_tiny_model2vec(folder: Path, texts: list[str], dim: int = 16, seed: int = 0) -> Path:

@@ -208,18 +208,30 @@ def test_unwritable_runs_dir_gives_a_clear_error(tmp_path, monkeypatch, capsys):
     assert "cannot write under" in err and "writable" in err and "Traceback" not in err
 
 
-def test_full_disk_gives_a_clear_error_and_leaves_nothing(store, runs_dir, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("when", ["staging", "moving"])
+def test_full_disk_gives_a_clear_error_and_leaves_nothing(store, runs_dir, tmp_path, monkeypatch, capsys, when):
+    """The disk fills while the import writes its staged files, or after some files moved into runs/."""
     import errno
+    import os
 
-    from backend import rundirs
-    (tmp_path / "run.json").write_text(json.dumps(GOOD_RUN))
+    from backend import rundirs, staging
+    csv = tmp_path / "runs.csv"
+    csv.write_text("run_id,kind,language,ndcg@10\n" + "".join(f"r{i},m2v-distill,python,0.5\n" for i in range(5)))
+    catalog.import_paths([csv], store=store)
+    csv.write_text("run_id,kind,language,ndcg@10\n" + "".join(f"r{i},m2v-distill,python,0.6\n" for i in range(8)))
+    before, fingerprint = tree(runs_dir), store.fingerprint()
+    real, calls = os.replace, []
 
     def full(*a, **k):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(rundirs, "write_atomic", full)
-    assert main(["import", str(tmp_path / "run.json")]) == 1
+        calls.append(a)
+        if when == "staging" or len(calls) == 6:  # moving: 5 files replaced and moved, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*a, **k)
+    monkeypatch.setattr(rundirs, "write_new", full) if when == "staging" else monkeypatch.setattr(staging.os, "replace", full)
+    assert main(["import", "--replace", str(csv)]) == 1
     assert "No space left on device; free disk space" in capsys.readouterr().err
-    assert store.runs().empty and tree(runs_dir) == {}
+    assert tree(runs_dir) == before and store.fingerprint() == fingerprint
+    assert not list((runs_dir / ".staging").iterdir()) and not list((runs_dir / ".journal").iterdir())
 
 
 def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(tmp_path, monkeypatch):
@@ -236,3 +248,52 @@ def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(
     shutil.rmtree(other / "reference--m2v-mpnet-distill")
     assert main(["--runs-dir", str(other), "--db", str(other / "dashboard.duckdb"), "rebuild"]) == 0
     assert len(store.runs()) == reference_runs() and (other / "reference--m2v-mpnet-distill" / "run.json").is_file()
+
+
+def test_a_large_merge_goes_in_chunks_and_stores_what_one_transaction_does(tmp_path, monkeypatch):
+    """Rows of new runs go in early, in transactions of MERGE_ROWS rows; replaced runs and the runs rows in the
+    last one: the content equals the one-transaction merge's, for new, replaced and unchanged runs alike."""
+    from backend import store as store_module
+    from backend.store import Store
+
+    def csv(name, runs, value):
+        path = tmp_path / name
+        path.write_text("run_id,kind,language,ndcg@10,mrr\n" + "".join(
+            f"r{i:03d},m2v-distill,{lang},{value},{value / 2}\n" for i in runs for lang in ("python", "java")))
+        return path
+    first, second = csv("first.csv", range(30), 0.5), csv("second.csv", range(20, 60), 0.7)
+    chunks = []
+    real = store_module._insert_new_rows
+    contents, results = [], []
+    for merge_rows in (10**9, 20):
+        monkeypatch.setattr(store_module, "MERGE_ROWS", merge_rows)
+        monkeypatch.setattr(store_module, "_insert_new_rows", lambda *a: chunks.append(a[2:]) or real(*a))
+        store = Store(tmp_path / f"db-{merge_rows}" / "dashboard.duckdb", runs_dir=tmp_path / f"runs-{merge_rows}")
+        catalog.import_paths([first], store=store)
+        results.append(catalog.import_paths([second], store=store, replace=True).result)
+        contents.append((store.runs().drop(columns="ingested_at"), store.metrics()))
+    assert len(chunks) == 6 + 8  # 4 rows per run, 20 per chunk: 30 then 40 staged runs in chunks of 5
+    assert results[0].added == results[1].added == [f"r{i:03d}" for i in range(30, 60)]
+    assert results[0].replaced == results[1].replaced == [f"r{i:03d}" for i in range(20, 30)]
+    assert contents[0][0].equals(contents[1][0]) and contents[0][1].equals(contents[1][1])
+    assert len(contents[1][1]) == 60 * 4 and set(contents[1][1].query("run_id >= 'r020'")["value"]) == {0.7, 0.35}
+
+
+def test_a_large_wide_csv_streams_one_run_at_a_time_and_a_shuffled_one_still_imports(tmp_path, monkeypatch):
+    from backend import importers
+    from backend.importers import widecsv
+    monkeypatch.setattr(widecsv, "GATHER_BYTES", 0)  # every file counts as large
+    path = tmp_path / "runs.csv"
+    path.write_text("run_id,kind,language,ndcg@10\nr1,m2v-distill,python,0.5\nr1,m2v-distill,java,0.4\n"
+                    "r2,m2v-distill,python,0.6\nr3,m2v-distill,python,not-a-number\n")
+    stream = importers.stream_path(path)
+    first = next(stream)  # yielded before the broken last line was read: the file is not held whole
+    assert first.run_id == "r1" and len(first.metrics) == 2
+    with pytest.raises(importers.ImportFailure, match="line 5: column ndcg@10"):
+        list(stream)
+    path.write_text("run_id,kind,language,ndcg@10\nr1,m2v-distill,python,0.5\nr2,m2v-distill,python,0.6\n"
+                    "r1,m2v-distill,java,0.4\n")  # a run's rows apart: gathered, as for a small file
+    assert {r.run_id: len(r.metrics) for r in importers.load_path(path)} == {"r1": 2, "r2": 1}
+    monkeypatch.setattr(widecsv, "MAX_BYTES", 10)
+    with pytest.raises(importers.ImportFailure, match="not together and the file is larger than 0 MB; sort it"):
+        importers.load_path(path)

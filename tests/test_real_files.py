@@ -246,24 +246,29 @@ def test_formula_cells_are_escaped_in_every_csv_export(store, tmp_path):
 
 KILLED_IMPORT = """
 import sys, time
-from backend import catalog
-from backend.store import Store
-real = Store.merge
+from backend import catalog, store
+real, real_merge = store.Store.merge, store._merge
 def slow(self, *a, **k):
     if sys.argv[2] == "after":
         real(self, *a, **k)
     print("written", flush=True)
     time.sleep(60)  # killed here: every run.json in place, the DB transaction not begun (or just committed)
-Store.merge = slow
+def late(*a, **k):  # the final transaction of a merge whose rows of new runs went in early, in chunks
+    print("written", flush=True)
+    time.sleep(60)
+if sys.argv[2] == "early":
+    store.MERGE_ROWS, store._merge = 50, late
+else:
+    store.Store.merge = slow
 from backend.config import settings
 catalog.import_paths([sys.argv[1]], catalog.default_store(settings()))
 """
 
 
-@pytest.mark.parametrize("moment", ["before", "after"])
+@pytest.mark.parametrize("moment", ["before", "early", "after"])
 def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_path, moment):
     catalog.import_paths([DATA / "humaneval" / "jcanode-samples_results.jsonl"], store=store)
-    before, files = set(store.runs()["run_id"]), tree(runs_dir)
+    before, files, fingerprint = set(store.runs()["run_id"]), tree(runs_dir), store.fingerprint()
     csv = tmp_path / "many.csv"
     csv.write_text("run_id,kind,language,ndcg@10\n" + "".join(f"bulk--{i},m2v-distill,python,0.5\n" for i in range(500)))
     proc = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(csv), moment], stdout=subprocess.PIPE, text=True,
@@ -272,7 +277,11 @@ def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_pat
     assert len(list(runs_dir.glob("bulk--*/run.json"))) == 500
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    if moment == "before":  # the next start undoes the files: rebuild agrees, nothing is left of the import
+    if moment == "early":  # rows of the new runs are in the DB already, not shown: the next import drops them
+        assert store.fingerprint()["metrics"][0] > fingerprint["metrics"][0] and len(store.metrics()) == fingerprint["metrics"][0]
+        catalog.import_paths([DATA / "humaneval" / "jcanode-samples_results.jsonl"], store=store)
+        assert store.fingerprint() == fingerprint and tree(runs_dir) == files
+    elif moment == "before":  # the next start undoes the files: rebuild agrees, nothing is left of the import
         assert catalog.rebuild(store) == len(before)
         assert not list(runs_dir.glob("bulk--*")) and tree(runs_dir) == files and set(store.runs()["run_id"]) == before
     else:  # the DB committed: the files stay, and the journal and the staging folder are gone
