@@ -35,6 +35,11 @@ class Settings:
         default=30.0,
         metadata={"env": "DASHBOARD_LOCK_TIMEOUT", "help": "seconds to wait for another process's DB write lock"},
     )
+    search_cache_mb: float = field(
+        default=2048.0,
+        metadata={"env": "DASHBOARD_SEARCH_CACHE_MB", "help": "memory for open search indexes (least recently used "
+                                                              "ones are closed beyond it)"},
+    )
 
     def override(self, **values) -> "Settings":
         """These settings with some replaced (a command's --runs-dir, --db); None leaves a setting as it is."""
@@ -56,7 +61,7 @@ def _from_env(environ) -> Settings:
             try:
                 values[f.name] = float(raw)
             except ValueError:
-                raise ValueError(f"{name}={raw!r} is not a number; set it to seconds, e.g. {name}=30") from None
+                raise ValueError(f"{name}={raw!r} is not a number; set it like {name}={f.default:g}") from None
         else:
             values[f.name] = Path(raw).expanduser()
     return Settings(**values)

@@ -1,11 +1,12 @@
 """Live search: one query, two models, their results side by side."""
 import random
+from pathlib import Path
 
 import streamlit as st
 
 from backend.bench import dataset
 from backend.config import settings
-from backend.retrieval import search
+from backend.retrieval import indexes, search
 from backend.retrieval.encoders import load_encoder
 from backend.vocab import CODE_LANGUAGES
 from pages.common import from_link, link_box, load, to_link
@@ -24,27 +25,31 @@ def corpus_for(folder: str, language: str | None, bench_id: str):
 
 
 @st.cache_resource
-def open_indexes() -> dict:
-    """In-memory indexes shared by all sessions, keyed by (model, corpus); on disk they live in runs/.index/."""
-    return {}
+def open_indexes(folder: Path, max_mb: float) -> indexes.Indexes:
+    """Indexes shared by all sessions, keyed by (model, corpus); on disk they live in ``folder``."""
+    return indexes.Indexes(folder, int(max_mb * 2**20))
 
 
-def index_for(ref: str, corpus, progress):
-    # Not an st.cache_resource function itself: building reports progress into an element of the page.
-    indexes = open_indexes()
-    if (ref, corpus.id) not in indexes:
-        indexes[(ref, corpus.id)] = search.load_or_build_index(encoder_for(ref), ref, corpus,
-                                                                settings().runs_dir / ".index", progress)
-    return indexes[(ref, corpus.id)]
+@st.fragment(run_every=1.0)
+def waiting(build: indexes.Build):
+    """Progress of a background build, refreshed each second; the page reruns once the index is open."""
+    if build.finished.is_set():
+        st.rerun()
+    st.progress(build.fraction(), text=f"{build.message()} — in the background: the rest of the page stays usable")
 
 
 def column(slot, label, ref, corpus, query, k, gold):
     with slot:
         st.subheader(label.split(" · ")[0])
-        bar = st.progress(0.0, text="encoding the corpus (once per model and corpus)")
-        index = index_for(ref, corpus, lambda f: bar.progress(f, text=f"encoding the corpus: {f:.0%}"))
-        bar.empty()
         encoder = encoder_for(ref)
+        s = settings()
+        index = open_indexes(s.runs_dir / ".index", s.search_cache_mb).get(ref, corpus, encoder)
+        if isinstance(index, indexes.Build):
+            if index.error:
+                st.error(f"Could not build the index ({index.error}); rerun the page to try again.")
+            else:
+                waiting(index)
+            return None
         result = search.search(encoder, index, corpus, query, k)
         recall = f", recall@10 vs exact {index.recall_at_10:.3f}" if index.recall_at_10 is not None else ""
         cached = " (cached index)" if index.reused else ""
@@ -52,7 +57,8 @@ def column(slot, label, ref, corpus, query, k, gold):
                    f"{index.size:,} documents{recall}{cached}")
         if gold:
             rank = search.gold_rank(index, corpus, result, gold)
-            st.markdown(f"**Gold document rank: {rank if rank else '> 1000'}**")
+            st.markdown(f"**Gold document rank: {rank:,}** of {index.size:,} (exact)" if rank else
+                        "**Gold document not in this corpus**")
         for hit in result.hits:
             star = " :material/star: **gold**" if gold and hit.doc.get("id") == gold else ""
             name = hit.doc["func_name"].replace("_", "\\_").replace("*", "\\*")  # names are not markdown
@@ -121,8 +127,9 @@ if runs is not None:
         col_a, col_b = st.columns(2)
         top_a = column(col_a, a, models[a], corpus, query, k, gold)
         top_b = column(col_b, b, models[b], corpus, query, k, gold)
-        st.caption(f"Overlap of the two top-{k} lists: Jaccard {search.jaccard(top_a, top_b):.2f}, "
-                   f"rank-biased overlap {search.rank_biased_overlap(top_a, top_b):.2f}")
+        if top_a is not None and top_b is not None:
+            st.caption(f"Overlap of the two top-{k} lists: Jaccard {search.jaccard(top_a, top_b):.2f}, "
+                       f"rank-biased overlap {search.rank_biased_overlap(top_a, top_b):.2f}")
         link_box()
     except (search.SearchError, ValueError, OSError) as e:
         st.error(str(e))

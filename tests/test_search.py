@@ -1,6 +1,9 @@
 """Live search with a tiny local Model2Vec model on a small synthetic benchmark: backend, CLI and page."""
 import json
+import threading
+import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -126,7 +129,27 @@ def test_cli_search_prints_both_lists(env, capsys):
 
 
 def _page():
-    return AppTest.from_file(str(REPO_ROOT / "pages" / "search.py"), default_timeout=60)
+    return BuiltPage(AppTest.from_file(str(REPO_ROOT / "pages" / "search.py"), default_timeout=60))
+
+
+class BuiltPage:
+    """The Search page under AppTest, rerun while an index builds in the background (the browser's fragment
+    refreshes itself each second; AppTest does not run fragments on a timer)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def run(self):
+        self.at.run()
+        for _ in range(300):
+            if not any("in the background" in p.proto.text for p in self.at.get("progress")):
+                break
+            time.sleep(0.1)
+            self.at.run()
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self.at, name)
 
 
 def test_page_benchmark_query_marks_gold_in_both_columns(env):
@@ -134,8 +157,10 @@ def test_page_benchmark_query_marks_gold_in_both_columns(env):
     assert not at.exception
     at.selectbox[0].set_value("tiny · eval--tiny")
     at.selectbox[1].set_value("tiny · eval--tiny")
-    at.selectbox[2].set_value("python").run()
-    at.button[0].click().run()
+    at.selectbox[2].set_value("python")
+    at.run()
+    at.button[0].click()
+    at.run()
     assert not at.exception and not at.error
     gold_lines = [m.value for m in at.markdown if m.value.startswith("**Gold document rank")]
     assert len(gold_lines) == 2
@@ -144,23 +169,29 @@ def test_page_benchmark_query_marks_gold_in_both_columns(env):
 
 def test_page_second_load_reuses_the_saved_index(env):
     at = _page().run()
-    at.selectbox[2].set_value("go").run()
-    at.text_input[0].input("hash the token").run()
+    at.selectbox[2].set_value("go")
+    at.run()
+    at.text_input[0].input("hash the token")
+    at.run()
     assert not at.exception and not at.error
     # a new session with an empty in-memory cache: the index must come from runs/.index, not re-encoding
     import streamlit as st
     st.cache_resource.clear()
     again = _page().run()
-    again.selectbox[2].set_value("go").run()
-    again.text_input[0].input("hash the token").run()
+    again.selectbox[2].set_value("go")
+    again.run()
+    again.text_input[0].input("hash the token")
+    again.run()
     assert any("cached index" in c.value for c in again.caption)
 
 
 @pytest.mark.parametrize("query, message", [("x" * 100_000, "100,000 characters"), ("", "Type a query")])
 def test_page_bad_queries(env, query, message):
     at = _page().run()
-    at.selectbox[2].set_value("go").run()
-    at.text_input[0].input(query).run()
+    at.selectbox[2].set_value("go")
+    at.run()
+    at.text_input[0].input(query)
+    at.run()
     assert not at.exception
     assert any(message in e.value for e in [*at.error, *at.info])
 
@@ -170,10 +201,96 @@ def test_page_folder_without_sources_and_deleted_models(env, tmp_path):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "data.py").write_bytes(b"\x00binary\x00" * 50)
     at = _page().run()
-    at.selectbox[2].set_value("a source folder…").run()
-    at.text_input[0].input(str(tmp_path / "junk")).run()
+    at.selectbox[2].set_value("a source folder…")
+    at.run()
+    at.text_input[0].input(str(tmp_path / "junk"))
+    at.run()
     assert not at.exception and "no documented python functions" in at.error[0].value
     shutil.rmtree(env["model"])
     at = _page().run()
     assert not at.exception
     assert any("no model files" in c.value for c in at.caption)
+
+
+def test_indexes_build_in_the_background_while_open_ones_answer(env, runs_dir):
+    from backend.retrieval.indexes import Build, Indexes
+    python, both = search.corpus_from_benchmark(env["bench"], "python"), search.corpus_from_benchmark(env["bench"])
+    gate = threading.Event()
+
+    class GatedEncoder(CountingEncoder):
+        def encode(self, texts, batch_size=64):
+            if len(texts) > 1:  # the corpus, not a query: held until the test lets it go
+                gate.wait(10)
+            return super().encode(texts, batch_size)
+
+    encoder = GatedEncoder(load_encoder(env["model"], settings().cache_dir))
+    indexes = Indexes(runs_dir / ".index", 2**30)
+    indexes.put((env["model"], both.id),
+                search.load_or_build_index(encoder.inner, env["model"], both, runs_dir / ".index"))
+    building = indexes.get(env["model"], python, encoder)
+    assert isinstance(building, Build) and not building.finished.is_set()
+    assert indexes.get(env["model"], python, encoder) is building  # asked again: the same build, not a second
+    open_both = indexes.get(env["model"], both, encoder)  # another corpus answers while python encodes
+    assert search.search(encoder, open_both, both, "parse the date quickly and return it").hits[0].doc["func_name"] == "parse_date"
+    gate.set()
+    assert building.finished.wait(10) and building.error is None
+    assert building.message().startswith("encoding the corpus: 100/100 documents")
+    index = indexes.get(env["model"], python, encoder)
+    assert isinstance(index, search.SearchIndex) and index.size == 100 and encoder.calls == 100 + 1
+
+
+def test_a_failed_build_is_reported_once_then_retried(env, runs_dir):
+    from backend.retrieval.indexes import Indexes
+
+    class Broken:
+        path = env["model"]
+
+        def encode(self, texts, batch_size=64):
+            raise RuntimeError("out of memory")
+    corpus = search.corpus_from_benchmark(env["bench"], "go")
+    indexes = Indexes(runs_dir / ".index", 2**30)
+    build = indexes.get(env["model"], corpus, Broken())
+    assert build.finished.wait(10) and "out of memory" in build.error
+    assert indexes.get(env["model"], corpus, Broken()) is build  # shown once ...
+    again = indexes.get(env["model"], corpus, load_encoder(env["model"], settings().cache_dir))
+    assert again is not build and again.finished.wait(10) and again.error is None  # ... then tried again
+
+
+def test_open_indexes_stay_within_their_memory_least_recently_used_closed_first(env, runs_dir):
+    from backend.retrieval.indexes import Indexes
+    encoder = load_encoder(env["model"], settings().cache_dir)
+    corpora = [search.corpus_from_benchmark(env["bench"], lang) for lang in ("python", "go")]
+    corpora.append(search.corpus_from_benchmark(env["bench"]))
+    built = [search.load_or_build_index(encoder, env["model"], c, runs_dir / ".index") for c in corpora]
+    assert [b.nbytes for b in built] == [100 * 16 * 4, 100 * 16 * 4, 200 * 16 * 4]  # 16-d float32 vectors
+    hnsw = search.load_or_build_index(encoder, env["model"], corpora[2], runs_dir / "hnsw", approx_threshold=50)
+    assert hnsw.nbytes == 200 * (16 * 4 + 2 * 48 * 4)  # and 2M int32 level-0 links per vector (M = 48)
+    indexes = Indexes(runs_dir / ".index", max_bytes=3 * 100 * 16 * 4)
+    python, go, both = ((name, c.id) for name, c in zip(("model a", "model b", "model c"), corpora))
+    indexes.put(python, built[0])
+    indexes.put(go, built[1])
+    assert indexes.get("model a", corpora[0], encoder) is built[0]  # used last: b is now the least recently used
+    indexes.put(both, built[2])
+    assert indexes.keys() == [python, both] and indexes.nbytes() <= indexes.max_bytes
+
+
+def test_vectors_are_stored_once_and_the_gold_rank_is_exact_on_an_approximate_index(env, runs_dir):
+    from backend.retrieval.metrics import normalize
+    corpus = search.corpus_from_benchmark(env["bench"])  # 200 documents, 100 of them go copies of python code
+    encoder = load_encoder(env["model"], settings().cache_dir)
+    index = search.load_or_build_index(encoder, env["model"], corpus, runs_dir / ".index", approx_threshold=50)
+    folder = next((runs_dir / ".index").iterdir())
+    assert index.kind == "hnsw" and sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        ".lock", "index.faiss", "meta.json"]
+    docs = normalize(encoder.encode([d["code"] for d in corpus.docs]))
+    assert np.allclose(index.vectors(), docs, atol=1e-6)
+    ids = [d["id"] for d in corpus.docs]
+    for pair in corpus.docs[::7]:
+        result = search.search(encoder, index, corpus, pair["query"])
+        scores = docs @ result.query_vector[0]
+        gold = ids.index(pair["id"])
+        # the evaluation's order: score descending, ties by id descending (trec_eval)
+        expected = 1 + sum(1 for i in range(len(ids)) if scores[i] > scores[gold] or
+                           (scores[i] == scores[gold] and ids[i].encode() > pair["id"].encode()))
+        assert search.gold_rank(index, corpus, result, pair["id"]) == expected
+    assert search.gold_rank(index, corpus, result, "not/a/document") is None

@@ -9,11 +9,12 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from backend.retrieval.metrics import normalize
+from backend.retrieval.metrics import gold_ranks, id_order, normalize
 from backend.retrieval.models import TEACHERS, available
 
 APPROX_THRESHOLD = 50_000  # above this many documents an HNSW index answers instead of the exact flat one
@@ -31,6 +32,15 @@ class Corpus:
     label: str
     docs: list[dict]  # id, language, func_name, path, code (+ query for benchmark pairs)
 
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        return {d.get("id"): i for i, d in enumerate(self.docs)}
+
+    @cached_property
+    def id_order(self) -> np.ndarray:
+        """The evaluation's tie-break key for each document (ids in byte order)."""
+        return id_order([d.get("id", "") for d in self.docs])
+
 
 @dataclass
 class SearchIndex:
@@ -39,6 +49,18 @@ class SearchIndex:
     size: int
     recall_at_10: float | None  # of an approximate index against exact search, measured when built
     reused: bool  # loaded from runs/.index/ instead of encoding the corpus
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the index holds: its vectors, and for HNSW its level-0 links."""
+        links = self.faiss_index.hnsw.nb_neighbors(0) * 4 if self.kind == "hnsw" else 0  # 2M int32 at level 0
+        return self.size * (self.faiss_index.d * 4 + links)
+
+    def vectors(self) -> np.ndarray:
+        """The stored (normalized) document vectors, without a copy: the index is their only home."""
+        import faiss
+        flat = faiss.downcast_index(self.faiss_index.storage) if self.kind == "hnsw" else self.faiss_index
+        return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
 
 @dataclass
@@ -123,10 +145,12 @@ def model_key(path: Path) -> str:
 
 def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, progress=None,
                         approx_threshold: int = APPROX_THRESHOLD) -> SearchIndex:
-    """Embeddings saved under cache_dir/<model>--<corpus>/ are reused; otherwise encode (with progress)."""
+    """An index saved under cache_dir/<model>--<corpus>/ is reused; otherwise encode (``progress(done, total)``
+    per batch of documents). The vectors are stored once, inside the index."""
     import faiss
     folder = Path(cache_dir) / f"{model_key(encoder.path)}--{corpus.id}"
-    emb_path, index_path, meta_path = folder / "embeddings.npy", folder / "index.faiss", folder / "meta.json"
+    index_path, meta_path = folder / "index.faiss", folder / "meta.json"
+    (folder / "embeddings.npy").unlink(missing_ok=True)  # a second copy of the vectors that older versions kept
     if not meta_path.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         # Two sessions (or processes) asking for the same index: one encodes, the other waits and loads it.
@@ -135,11 +159,12 @@ def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, prog
             if not meta_path.is_file():
                 emb = _encode_corpus(encoder, corpus, progress)
                 index, kind, recall = _make_index(emb, approx_threshold)
-                np.save(emb_path, emb)
+                del emb  # the index holds its own copy
                 faiss.write_index(index, str(index_path))
-                meta = {"kind": kind, "size": len(emb), "recall_at_10": recall, "corpus": corpus.label, "model": ref}
+                meta = {"kind": kind, "size": index.ntotal, "recall_at_10": recall, "corpus": corpus.label,
+                        "model": ref}
                 meta_path.write_text(json.dumps(meta))  # written last: its presence means the folder is complete
-                return SearchIndex(kind, index, len(emb), recall, False)
+                return SearchIndex(kind, index, index.ntotal, recall, False)
     meta = json.loads(meta_path.read_text())
     return SearchIndex(meta["kind"], faiss.read_index(str(index_path)), meta["size"], meta["recall_at_10"], True)
 
@@ -147,10 +172,10 @@ def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, prog
 def _encode_corpus(encoder, corpus: Corpus, progress, batch: int = 512) -> np.ndarray:
     parts = []
     for start in range(0, len(corpus.docs), batch):
-        parts.append(encoder.encode([d["code"] for d in corpus.docs[start:start + batch]], 32))
+        parts.append(normalize(encoder.encode([d["code"] for d in corpus.docs[start:start + batch]], 32)))
         if progress:
-            progress(min(start + batch, len(corpus.docs)) / len(corpus.docs))
-    return normalize(np.vstack(parts))
+            progress(min(start + batch, len(corpus.docs)), len(corpus.docs))
+    return np.vstack(parts)
 
 
 def _make_index(emb: np.ndarray, approx_threshold: int):
@@ -242,10 +267,11 @@ def searchable_models(runs, model_cache: Path) -> tuple[dict[str, str], list[str
     return options, problems
 
 
-def gold_rank(index: SearchIndex, corpus: Corpus, result: SearchResult, gold_id: str, depth: int = 1000):
-    """Rank of the gold document for the query of ``result`` (None if deeper than ``depth``)."""
-    _, ids = index.faiss_index.search(result.query_vector, min(depth, index.size))
-    for rank, i in enumerate(ids[0], start=1):
-        if i >= 0 and corpus.docs[i].get("id") == gold_id:
-            return rank
-    return None
+def gold_rank(index: SearchIndex, corpus: Corpus, result: SearchResult, gold_id: str) -> int | None:
+    """Exact rank of the gold document for the query of ``result`` among all documents (the approximate index
+    is for the top k only), ties broken as the evaluation breaks them; None if the corpus lacks it."""
+    gold = corpus.positions.get(gold_id)
+    if gold is None:
+        return None
+    scores = index.vectors() @ result.query_vector[0]
+    return int(gold_ranks(scores[None, :], np.array([gold]), corpus.id_order)[0])
