@@ -18,6 +18,7 @@ def main(argv=None) -> int:
     # are not for this terminal: our own progress lines say what is happening.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # libraries' bars (model2vec's "Encoding tokens"): ours report progress
     args = _parser().parse_args(argv)
     try:
         s = settings()

@@ -43,9 +43,9 @@ class CountingEncoder:
     def __init__(self, encoder):
         self.inner, self.calls, self.path = encoder, 0, encoder.path
 
-    def encode(self, texts, batch_size=64):
+    def encode(self, texts, batch_size=64, **kw):
         self.calls += len(texts)
-        return self.inner.encode(texts, batch_size)
+        return self.inner.encode(texts, batch_size, **kw)
 
 
 def test_search_finds_the_matching_function_and_caches_the_index(env, runs_dir):
@@ -70,9 +70,9 @@ def test_two_sessions_building_the_same_index_encode_the_corpus_once(env, runs_d
     corpus = search.corpus_from_benchmark(env["bench"], "python")
 
     class SlowEncoder(CountingEncoder):
-        def encode(self, texts, batch_size=64):
+        def encode(self, texts, batch_size=64, **kw):
             time.sleep(0.5)  # long enough that the second session asks while the first is still encoding
-            return super().encode(texts, batch_size)
+            return super().encode(texts, batch_size, **kw)
 
     encoder, results = SlowEncoder(load_encoder(env["model"], settings().cache_dir)), []
     threads = [threading.Thread(target=lambda: results.append(
@@ -218,10 +218,10 @@ def test_indexes_build_in_the_background_while_open_ones_answer(env, runs_dir):
     gate = threading.Event()
 
     class GatedEncoder(CountingEncoder):
-        def encode(self, texts, batch_size=64):
+        def encode(self, texts, batch_size=64, **kw):
             if len(texts) > 1:  # the corpus, not a query: held until the test lets it go
                 gate.wait(10)
-            return super().encode(texts, batch_size)
+            return super().encode(texts, batch_size, **kw)
 
     encoder = GatedEncoder(load_encoder(env["model"], settings().cache_dir))
     indexes = Indexes(runs_dir / ".index", 2**30)
@@ -229,6 +229,11 @@ def test_indexes_build_in_the_background_while_open_ones_answer(env, runs_dir):
                 search.load_or_build_index(encoder.inner, env["model"], both, runs_dir / ".index"))
     building = indexes.get(env["model"], python, encoder)
     assert isinstance(building, Build) and not building.finished.is_set()
+    for _ in range(100):  # the build says what it does from its start, before the first batch is encoded
+        if building.meter:
+            break
+        time.sleep(0.05)
+    assert building.message().startswith("encoding the corpus: 0/100 documents") and building.fraction() == 0
     assert indexes.get(env["model"], python, encoder) is building  # asked again: the same build, not a second
     open_both = indexes.get(env["model"], both, encoder)  # another corpus answers while python encodes
     assert search.search(encoder, open_both, both, "parse the date quickly and return it").hits[0].doc["func_name"] == "parse_date"
@@ -245,7 +250,7 @@ def test_a_failed_build_is_reported_once_then_retried(env, runs_dir):
     class Broken:
         path = env["model"]
 
-        def encode(self, texts, batch_size=64):
+        def encode(self, texts, batch_size=64, **kw):
             raise RuntimeError("out of memory")
     corpus = search.corpus_from_benchmark(env["bench"], "go")
     indexes = Indexes(runs_dir / ".index", 2**30)

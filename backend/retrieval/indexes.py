@@ -54,7 +54,8 @@ class Indexes:
         def progress(done: int, total: int):
             if build.meter is None:
                 build.meter = Meter(lambda *a, **k: None, "encoding the corpus", total, "documents")
-            build.meter.advance(done - build.meter.done)
+            if done:
+                build.meter.advance(done - build.meter.done)
         try:
             index = load_or_build_index(encoder, ref, corpus, self.cache_dir, progress)
         except Exception as e:  # shown on the page; asking again retries

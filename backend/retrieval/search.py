@@ -169,13 +169,19 @@ def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, prog
     return SearchIndex(meta["kind"], faiss.read_index(str(index_path)), meta["size"], meta["recall_at_10"], True)
 
 
-def _encode_corpus(encoder, corpus: Corpus, progress, batch: int = 512) -> np.ndarray:
-    parts = []
-    for start in range(0, len(corpus.docs), batch):
-        parts.append(normalize(encoder.encode([d["code"] for d in corpus.docs[start:start + batch]], 32)))
-        if progress:
-            progress(min(start + batch, len(corpus.docs)), len(corpus.docs))
-    return np.vstack(parts)
+def _encode_corpus(encoder, corpus: Corpus, progress, batch: int = 32) -> np.ndarray:
+    """Normalized vectors of the corpus; ``progress(done, total)`` at the start and every few batches (a
+    transformer's first report then comes within seconds, not after hundreds of documents)."""
+    texts, done = [d["code"] for d in corpus.docs], 0
+    if progress is None:
+        return normalize(encoder.encode(texts, batch))
+    progress(0, len(texts))
+
+    def step(n: int):
+        nonlocal done
+        done += n
+        progress(done, len(texts))
+    return normalize(encoder.encode(texts, batch, on_progress=step))
 
 
 def _make_index(emb: np.ndarray, approx_threshold: int):
