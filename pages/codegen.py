@@ -3,7 +3,18 @@ import streamlit as st
 
 from backend import compare, figures, report
 from backend.kinds import kinds_of
-from pages.common import chart, download, from_link, labels, link_box, load, not_drawn, report_downloads, to_link
+from pages.common import (
+    chart,
+    download,
+    from_link,
+    labels,
+    link_box,
+    load,
+    not_drawn,
+    per_version,
+    report_downloads,
+    to_link,
+)
 
 st.title("Codegen")
 runs, metrics = load("runs"), load("metrics")
@@ -41,7 +52,7 @@ if runs is not None and metrics is not None:
         if len(with_problems) < 2:
             st.caption("Needs two runs with per-problem results (runs made here, or imported samples).")
         else:
-            names = labels(runs)
+            names = per_version(labels, runs)
             a_col, b_col = st.columns(2)
             from_link("codegen_a", "a", with_problems, with_problems[0])
             from_link("codegen_b", "b", with_problems, with_problems[1])

@@ -59,12 +59,29 @@ def _read(path: str, version: tuple, what: str, args: tuple) -> pd.DataFrame:
 def per_version(fn, *args):
     """``fn(*args)``, a pure backend function of tables read from the store, computed once per DB version
     and arguments (a page's rerun for another widget does not redo it)."""
-    return _per_version(default_store(settings()).version(), f"{fn.__module__}.{fn.__qualname__}", fn, args)
+    return _per_version(default_store(settings()).version(), f"{fn.__module__}.{fn.__qualname__}", _key(args),
+                        fn, args)
+
+
+def _key(args: tuple) -> tuple:
+    """Stands for a cached function's arguments: Streamlit's own hashing of a 100k-row table or a tuple of 100k
+    run ids took most of a rerun at 100k runs. Within one DB version a table read or derived from the store
+    is known by its columns and its runs."""
+    import hashlib
+    out = []
+    for a in args:
+        if isinstance(a, pd.DataFrame):
+            rows = a["run_id"] if "run_id" in a else a
+            a = ("table", tuple(a.columns), len(a), int(pd.util.hash_pandas_object(rows, index=False).sum()))
+        elif isinstance(a, tuple) and len(a) > 100 and all(isinstance(x, str) for x in a):
+            a = ("ids", len(a), hashlib.sha256("\0".join(a).encode()).hexdigest())
+        out.append(a)
+    return tuple(out)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _per_version(version: tuple, name: str, _fn, args: tuple):  # _fn: not hashed, ``name`` stands for it
-    return _fn(*args)
+def _per_version(version: tuple, name: str, key: tuple, _fn, _args: tuple):  # _fn, _args: ``name``, ``key``
+    return _fn(*_args)
 
 
 # A select box or table of 100,000 runs is 100,000 rows sent to the browser on every rerun: pickers offer at
@@ -98,8 +115,10 @@ def labels(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def download(df: pd.DataFrame, file_name: str, key: str):
-    st.download_button(f"Download CSV ({len(df):,} rows)", csvexport.to_csv(df).encode(), file_name=file_name,
-                       mime="text/csv", key=key)
+    """The table as CSV, written when the button is clicked (at 100k runs writing it on every rerun was most
+    of the Efficiency page's time)."""
+    st.download_button(f"Download CSV ({len(df):,} rows)", lambda: csvexport.to_csv(df).encode(),
+                       file_name=file_name, mime="text/csv", key=key)
 
 
 def chart(build, *args, key: str | None = None, **kwargs):
@@ -138,11 +157,11 @@ def per_db_version(spinner: str, max_entries: int = 32):
     """``st.cache_data`` keyed on the DB's version as well as the arguments: after a write (an import with
     --replace, a rebuild) a run's results are read again, never served from before it."""
     def wrap(fn):
-        @functools.wraps(fn)
-        def keyed(version: tuple, *args):
-            return fn(*args)
+        def keyed(version: tuple, key: tuple, _args: tuple):  # _args: not hashed, ``key`` stands for them
+            return fn(*_args)
+        keyed.__module__, keyed.__qualname__ = fn.__module__, fn.__qualname__  # one cache per function
         cached = st.cache_data(show_spinner=spinner, max_entries=max_entries)(keyed)
-        return functools.wraps(fn)(lambda *args: cached(default_store(settings()).version(), *args))
+        return functools.wraps(fn)(lambda *args: cached(default_store(settings()).version(), _key(args), args))
     return wrap
 
 

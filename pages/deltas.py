@@ -23,7 +23,7 @@ runs = load("runs")
 if runs is not None and len(runs) < 2:
     st.info(EMPTY_HINT if runs.empty else "Import a second run to compare against.")
 elif runs is not None:
-    names = labels(runs)
+    names = per_version(labels, runs)
     ids = list(names)
     base_default, candidate_default = compare.default_pair(runs)
     from_link("deltas_base", "base", ids, base_default)

@@ -46,7 +46,7 @@ elif runs is not None and names_stored is not None:
     timed = eff[eff["encode_throughput"].notna()]
     base = measured = None
     if len(timed):
-        names = labels(shown)
+        names = per_version(labels, shown)
         ids = timed["run_id"].tolist()
         from_link("eff_base", "base", ids, compare.speed_base(eff))
         base = st.selectbox("Speed-up and retention relative to",
