@@ -220,3 +220,19 @@ def test_cached_results_are_read_again_after_a_run_is_replaced(store, runs_dir, 
         table = common.score_intervals(("r",))
         return table[(table["language"] == "go") & (table["metric"] == "mrr")]["value"].tolist()
     assert write(1) == [1.0] and write(2) == [0.5]
+
+
+def test_cache_keys_tell_tables_and_id_lists_apart_without_hashing_them_whole():
+    """per_version / per_db_version key a table by its columns and runs and a long id list by a digest: equal
+    inputs share a cache entry, any other run, column or id makes another."""
+    import pandas as pd
+
+    from pages.common import _key
+    ids = tuple(f"run-{i}" for i in range(1000))
+    table = pd.DataFrame({"run_id": list(ids), "score": range(1000)})
+    key = _key((table, ids, "ndcg@10"))
+    assert key == _key((table.copy(), tuple(ids), "ndcg@10"))
+    assert key != _key((table.iloc[1:], ids, "ndcg@10"))
+    assert key != _key((table.rename(columns={"score": "mrr"}), ids, "ndcg@10"))
+    assert key != _key((table, ids[:-1] + ("run-x",), "ndcg@10")) and key != _key((table, ids, "mrr"))
+    assert _key(("a", ("x", "y"))) == ("a", ("x", "y"))  # short arguments stay as they are
