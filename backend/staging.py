@@ -35,7 +35,6 @@ class Stage:
         self.failures: list[ImportFailure] = []
         self.more_failures = 0
         self.notes: dict[str, None] = {}  # what importers left out, once each, in order
-        self.moves: list[str] = []  # run ids whose run.json this import writes (the others are identical)
 
     def __enter__(self):
         return self
@@ -82,7 +81,6 @@ class Stage:
                                                 "another run_id"))
             elif not self.failures:
                 rundirs.write_new(self.dir / f"{record.run_id}.json", rundirs.dump(record))
-                self.moves.append(record.run_id)
 
     def fail(self, failure: ImportFailure):
         if len(self.failures) < MAX_FAILURES:
@@ -93,11 +91,14 @@ class Stage:
     def commit(self, store: Store, everything: bool = False) -> IngestResult:
         """Move the staged files into runs/ and merge the rows into ``store``; on any failure put every file
         back. ``everything``: the staged rows become the DB's whole content."""
-        journal = rundirs.Journal(self.runs_dir)
+        journal, moved = rundirs.Journal(self.runs_dir), 0
         try:
-            for start in range(0, len(self.moves), BATCH):
-                self._move(journal, self.moves[start:start + BATCH])
-            if self.moves:
+            with os.scandir(self.dir) as staged:  # the run.json files this import writes (others are identical)
+                while entries := list(islice(staged, BATCH)):
+                    batch = [e.name[:-5] for e in entries if e.name.endswith(".json")]
+                    self._move(journal, batch)
+                    moved += len(batch)
+            if moved:
                 rundirs.flush(self.runs_dir)  # the files are on disk before the DB says they are imported
             result = store.merge(self.rows, replace=self.replace, everything=everything, token=journal.token)
         except BaseException:

@@ -358,3 +358,18 @@ def test_programs_that_wait_out_their_timeout_overlap_and_computing_ones_still_p
                                 Limits(timeout_s=2, cpu_s=2), workers=1)
     assert [o.status for o in outcomes] == [ExecStatus.TIMEOUT] * 6 + [ExecStatus.PASS] * 2
     assert most[0] >= 3  # loops waited together (one after another on the one core: 1)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a priority again needs privileges")
+def test_a_demoted_sandbox_is_promoted_and_reused_after_its_timeout(monkeypatch):
+    """After an endless loop times out at the lowest priority, its sandbox (zygote and bwrap) is put back to
+    normal priority and serves the next program: no new sandbox start per timeout."""
+    starts, start = [], sandbox.Worker._start
+    monkeypatch.setattr(sandbox.Worker, "_start", lambda self: starts.append(1) or start(self))
+    with sandbox.Pool(Limits(timeout_s=1, cpu_s=1), workers=1) as pool:
+        looping = pool.submit(py("def add(a, b):\n    while True:\n        pass\n")).result()
+        worker = next(w for w in pool._workers if w.proc is not None)
+        nice = {os.getpriority(os.PRIO_PROCESS, pid) for pid in sandbox._descendants(worker.proc.pid)}
+        after = pool.submit(py("def add(a, b):\n    return a + b\n")).result()
+    assert looping.status == ExecStatus.TIMEOUT and after.status == ExecStatus.PASS
+    assert nice == {0} and not worker.demoted and len(starts) == 1

@@ -181,15 +181,30 @@ class Worker:
 
     def demote(self):
         """The lowest CPU priority for everything running in this sandbox: a program that runs this long is
-        most likely waiting out its timeout, so programs started after it get the core first. A priority cannot
-        be raised again without privileges: the worker is replaced after this program."""
+        most likely waiting out its timeout, so programs started after it get the core first."""
         self.demoted = True
-        if self.proc is not None:
-            for pid in _descendants(self.proc.pid):
-                try:
-                    os.setpriority(os.PRIO_PROCESS, pid, 19)
-                except OSError:  # gone already
-                    pass
+        self._renice(19)
+
+    def promote(self) -> bool:
+        """Normal priority again once the program is gone (the sandbox's zygote and its bwrap remain): the
+        worker is reused instead of replaced, which saved a sandbox start per timeout. Raising a priority needs
+        privileges (root here; an ordinary user may not): False then, and the caller replaces the worker."""
+        if not self._renice(0):
+            return False
+        self.demoted = False
+        return True
+
+    def _renice(self, nice: int) -> bool:
+        if self.proc is None:
+            return False
+        for pid in _descendants(self.proc.pid):
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+            except ProcessLookupError:  # gone already
+                pass
+            except OSError:  # not allowed (a higher priority without privileges)
+                return False
+        return True
 
     def _start(self):
         isolation()
@@ -373,7 +388,7 @@ class Pool:
         finally:
             timer.cancel()
             free_core(False)  # after this no timer can demote the worker any more
-            if worker.demoted:  # a fresh sandbox at normal priority for the next program
+            if worker.demoted and not worker.promote():  # a fresh sandbox at normal priority for the next one
                 worker.close()
             self._slots.put(worker)
 
