@@ -60,12 +60,14 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
 
 @register_backend("llama-cpp")
 class LlamaCpp(Generator):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, lora: Path | None = None):
+        """``lora``: a GGUF LoRA adapter (backend.codegen.gguf_lora) applied on top of the model."""
         try:
             from llama_cpp import Llama, llama_model_n_params
         except ImportError:
             raise ValueError("the llama-cpp backend needs llama-cpp-python: pip install -r requirements.txt") from None
-        self.llm = Llama(model_path=str(path), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False, seed=0)
+        self.llm = Llama(model_path=str(path), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False, seed=0,
+                         **({"lora_path": str(lora)} if lora else {}))
         self.params = int(llama_model_n_params(self.llm.model))
 
     def complete(self, prompt, stop, sampling):

@@ -153,7 +153,10 @@ class FinetuneConfig:
     heldout: int = field(default=32, metadata={"help": "held-out test snippets per language for perplexity"})
     problem_sets: str = field(default="humaneval-python,humaneval-java", metadata={
         "help": "problem sets evaluated after training"})
-    limit: int = field(default=10, metadata={"help": "first N problems of each set (0: all; transformers is slow)"})
+    limit: int = field(default=10, metadata={"help": "first N problems of each set (0: all; a full fine-tune "
+                                                     "generates through transformers, which is slow)"})
+    n: int = field(default=1, metadata={"help": "samples per problem after training"})
+    temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0: greedy, n must be 1)"})
     max_new_tokens: int = field(default=256, metadata={"help": "longest completion, tokens"})
     timeout_s: float = field(default=10.0, metadata={"help": "wall-clock limit per executed program, s"})
     seed: int = field(default=0, metadata={"help": "seed of the data order and of torch"})
@@ -169,8 +172,8 @@ class FinetuneConfig:
 
     def eval_config(self) -> CodegenEvalConfig:
         return CodegenEvalConfig(model=self.model, backend="transformers", problem_sets=self.problem_sets,
-                                 limit=self.limit, max_new_tokens=self.max_new_tokens, timeout_s=self.timeout_s,
-                                 seed=self.seed)
+                                 limit=self.limit, n=self.n, temperature=self.temperature,
+                                 max_new_tokens=self.max_new_tokens, timeout_s=self.timeout_s, seed=self.seed)
 
     def lr(self) -> float:
         return self.learning_rate or (2e-4 if self.method == "lora" else 2e-5)
@@ -199,16 +202,23 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
                             config.max_length, config.lr(), config.lora_r, config.seed,
                             on_step=lambda s, loss: ctx.progress(0.05 + 0.45 * s / config.steps,
                                                                  f"step {s}/{config.steps} loss {ctx.loss(loss):.3f}"))
-    model = result.model
+    model, generator, generation = result.model, None, "transformers (the trained weights, merged)"
     if config.method == "lora":
         model.save_pretrained(ctx.dir / "adapter")  # the adapter is small: keep it; full weights are not kept
+        if path.suffix == ".gguf":  # generate with llama.cpp: the packaged model plus the adapter, ~8x faster
+            from backend.codegen.generate import LlamaCpp
+            from backend.codegen.gguf_lora import write_adapter
+            generator = LlamaCpp(path, lora=write_adapter(model, path, ctx.dir / "adapter.gguf"))
+            generation = "llama-cpp: the packaged GGUF model with the LoRA adapter (adapter.gguf)"
         model = model.merge_and_unload()
     for lang, texts in heldout.items():
         ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
         metrics.append({"language": lang, "metric": "perplexity", "value": ppl, "n": len(texts)})
-    evaluated = evaluate(Transformers(model=model, tokenizer=tokenizer), config.eval_config(), ctx, share=(0.5, 1.0))
+    evaluated = evaluate(generator or Transformers(model=model, tokenizer=tokenizer), config.eval_config(), ctx,
+                         share=(0.5, 1.0))
     evaluated["metrics"] = metrics + evaluated["metrics"]
-    evaluated["config"].update(bench=bench.id, train_snippets=len(train_texts), learning_rate_used=config.lr())
+    evaluated["config"].update(bench=bench.id, train_snippets=len(train_texts), learning_rate_used=config.lr(),
+                               generation=generation)
     return [ctx.record(name=config.label(), model=config.model, params=result.params,
                        trainable_params=result.trainable_params, train_seconds=result.train_seconds,
                        disk_mb=folder_mb(ctx.dir / "adapter") if config.method == "lora" else None,
