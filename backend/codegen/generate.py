@@ -61,7 +61,7 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
 @register_backend("llama-cpp")
 class LlamaCpp(Generator):
     def __init__(self, path: Path, lora: Path | None = None):
-        """``lora``: a GGUF LoRA adapter (backend.codegen.gguf_lora) applied on top of the model."""
+        """``lora``: a GGUF LoRA adapter (backend.codegen.gguf_export) applied on top of the model."""
         try:
             from llama_cpp import Llama, llama_model_n_params
         except ImportError:

@@ -153,8 +153,8 @@ class FinetuneConfig:
     heldout: int = field(default=32, metadata={"help": "held-out test snippets per language for perplexity"})
     problem_sets: str = field(default="humaneval-python,humaneval-java", metadata={
         "help": "problem sets evaluated after training"})
-    limit: int = field(default=10, metadata={"help": "first N problems of each set (0: all; a full fine-tune "
-                                                     "generates through transformers, which is slow)"})
+    limit: int = field(default=10, metadata={"help": "first N problems of each set (0: all; a GGUF model "
+                                                     "generates through llama.cpp, a folder through transformers)"})
     n: int = field(default=1, metadata={"help": "samples per problem after training"})
     temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0: greedy, n must be 1)"})
     max_new_tokens: int = field(default=256, metadata={"help": "longest completion, tokens"})
@@ -207,10 +207,18 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
         model.save_pretrained(ctx.dir / "adapter")  # the adapter is small: keep it; full weights are not kept
         if path.suffix == ".gguf":  # generate with llama.cpp: the packaged model plus the adapter, ~8x faster
             from backend.codegen.generate import LlamaCpp
-            from backend.codegen.gguf_lora import write_adapter
+            from backend.codegen.gguf_export import write_adapter
             generator = LlamaCpp(path, lora=write_adapter(model, path, ctx.dir / "adapter.gguf"))
             generation = "llama-cpp: the packaged GGUF model with the LoRA adapter (adapter.gguf)"
         model = model.merge_and_unload()
+    elif path.suffix == ".gguf":  # llama.cpp again: the trained weights as a GGUF model (not kept: its size)
+        from backend.codegen.generate import LlamaCpp
+        from backend.codegen.gguf_export import write_model
+        exported = write_model(model, path, ctx.dir / "model-q8_0.gguf")
+        generator = LlamaCpp(exported)
+        exported.unlink()  # llama.cpp has read it
+        generation = "llama-cpp: the trained weights exported as GGUF (Q8_0, norms float32; the packaged " \
+                     "model's metadata and tokenizer), deleted after loading"
     for lang, texts in heldout.items():
         ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
         metrics.append({"language": lang, "metric": "perplexity", "value": ppl, "n": len(texts)})

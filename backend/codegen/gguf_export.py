@@ -25,10 +25,8 @@ def write_adapter(peft_model, base_gguf: Path, out: Path) -> Path:
     arch = gguf_keys(base_gguf, ["general.architecture"])["general.architecture"]
     meta = gguf_keys(base_gguf, [f"{arch}.block_count", f"{arch}.attention.head_count",
                                  f"{arch}.attention.head_count_kv"])
-    arch_enum = next(a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == arch)
-    names = gguf.get_tensor_name_map(arch_enum, int(meta[f"{arch}.block_count"]))
-    heads = {"q_proj": meta.get(f"{arch}.attention.head_count"),
-             "k_proj": meta.get(f"{arch}.attention.head_count_kv") or meta.get(f"{arch}.attention.head_count")}
+    names = _name_map(arch, int(meta[f"{arch}.block_count"]))
+    heads = _heads(arch, meta)
     config = next(iter(peft_model.peft_config.values()))
     pairs: dict[str, dict[str, np.ndarray]] = {}
     for key, tensor in peft_model.state_dict().items():
@@ -55,6 +53,55 @@ def write_adapter(peft_model, base_gguf: Path, out: Path) -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return out
+
+
+def write_model(model, base_gguf: Path, out: Path) -> Path:
+    """Write ``model``'s weights as a GGUF model with ``base_gguf``'s metadata (architecture, tokenizer, ...)."""
+    import gguf
+    reader = gguf.GGUFReader(str(base_gguf))
+    arch = reader.fields["general.architecture"].contents()
+    names = _name_map(arch, int(reader.fields[f"{arch}.block_count"].contents()))
+    heads = _heads(arch, {k: reader.fields[k].contents() for k in reader.fields if k.startswith(arch + ".attention.head")})
+    expected = {t.name for t in reader.tensors}
+    writer = gguf.GGUFWriter(str(out), arch)
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name in ("general.architecture", "general.file_type"):
+            continue
+        sub = field.types[1] if len(field.types) > 1 else None
+        writer.add_key_value(field.name, field.contents(), field.types[0], sub)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    written = set()
+    for hf_name, tensor in model.state_dict().items():
+        name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if name is None or name not in expected or name in written:
+            continue  # lm_head tied to the embedding in the packaged file, rotary caches, ...
+        data = tensor.detach().float().cpu().numpy()
+        if arch == "llama" and hf_name.rsplit(".", 2)[-2] in heads and name.endswith(".weight"):
+            data = _rope_rows(data, int(heads[hf_name.rsplit(".", 2)[-2]]))
+        if data.ndim == 2 and data.shape[1] % 32 == 0:
+            writer.add_tensor(name, gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0),
+                              raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            writer.add_tensor(name, np.ascontiguousarray(data, dtype=np.float32))
+        written.add(name)
+    if written != expected:
+        raise ValueError(f"weights missing for {sorted(expected - written)[:3]}: not a {arch} model like {base_gguf.name}")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
+def _name_map(arch: str, blocks: int):
+    import gguf
+    return gguf.get_tensor_name_map(next(a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == arch), blocks)
+
+
+def _heads(arch: str, meta: dict) -> dict:
+    """Heads of the projections whose rows llama models reorder (query: all heads, key: the key/value heads)."""
+    q = meta.get(f"{arch}.attention.head_count")
+    return {"q_proj": q, "k_proj": meta.get(f"{arch}.attention.head_count_kv") or q}
 
 
 def _rope_rows(weight: np.ndarray, n_heads: int) -> np.ndarray:
