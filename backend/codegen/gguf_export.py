@@ -1,10 +1,12 @@
-"""A LoRA adapter trained here (peft, through transformers) written as a GGUF adapter, so llama.cpp generates
-with it on top of the packaged GGUF model: 8x the speed of generating through transformers here, which is
-what makes pass@k with several samples on the full problem sets affordable.
+"""Weights trained here (through transformers) written as GGUF for llama.cpp, which generates about 8x faster
+than transformers here: what makes pass@k with several samples on the full problem sets affordable.
 
-Format (llama.cpp's): ``general.type = adapter``, ``adapter.type = lora``, ``adapter.lora.alpha``; for each
-adapted weight ``<gguf tensor>.lora_a`` (rank x in) and ``.lora_b`` (out x rank), float32. llama.cpp scales
-by alpha / rank, as peft does.
+- ``write_adapter``: a LoRA adapter on top of the packaged GGUF model. Format (llama.cpp's):
+  ``general.type = adapter``, ``adapter.type = lora``, ``adapter.lora.alpha``; for each adapted weight
+  ``<gguf tensor>.lora_a`` (rank x in) and ``.lora_b`` (out x rank), float32; llama.cpp scales by alpha / rank
+  as peft does.
+- ``write_model``: a whole model (a full fine-tune) with the packaged file's metadata and tokenizer, weights in
+  Q8_0 (norms, biases and rows not a multiple of 32 in float32).
 """
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ def write_model(model, base_gguf: Path, out: Path) -> Path:
     reader = gguf.GGUFReader(str(base_gguf))
     arch = reader.fields["general.architecture"].contents()
     names = _name_map(arch, int(reader.fields[f"{arch}.block_count"].contents()))
-    heads = _heads(arch, {k: reader.fields[k].contents() for k in reader.fields if k.startswith(arch + ".attention.head")})
+    heads = _heads(arch, {k: f.contents() for k, f in reader.fields.items() if k.startswith(arch + ".attention.head")})
     expected = {t.name for t in reader.tensors}
     writer = gguf.GGUFWriter(str(out), arch)
     for field in reader.fields.values():

@@ -43,10 +43,12 @@ def load(path: Path) -> Iterator[RunRecord]:
         raise RecordError(f"the rows of a run are not together and the file is larger than {MAX_BYTES // 2**20} "
                           "MB; sort it by run_id first (keep the header line on top) and import it again")
     runs: dict[str, dict] = {}
+    # Streaming, a run is done when the next one starts (were the file changed since _runs_together and a run
+    # came back, the import would refuse its id as appearing twice).
     for line_no, row, metric_of in _rows(path):
         if not gather and row["run_id"] not in runs and runs:
-            yield record_from_dict(runs.popitem()[1])  # (a run seen again, were the file changed since the
-        _add_row(runs, row, metric_of, line_no, path.name)  # check, is refused by the import: "appears twice")
+            yield record_from_dict(runs.popitem()[1])
+        _add_row(runs, row, metric_of, line_no, path.name)
     yield from (record_from_dict(run) for run in runs.values())
 
 
