@@ -115,10 +115,14 @@ def labels(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def download(df: pd.DataFrame, file_name: str, key: str):
-    """The table as CSV, written when the button is clicked (at 100k runs writing it on every rerun was most
-    of the Efficiency page's time)."""
-    st.download_button(f"Download CSV ({len(df):,} rows)", lambda: csvexport.to_csv(df).encode(),
-                       file_name=file_name, mime="text/csv", key=key)
+    """The table as CSV. A large one is written when the button is clicked (at 100k runs writing it on every
+    rerun was most of the Efficiency page's time); a small one at once, because a click that lands while the
+    page reruns loses a deferred download (seen in the browser tests) but never a ready one."""
+    data = (lambda: csvexport.to_csv(df).encode()) if len(df) > DEFERRED_ROWS else csvexport.to_csv(df).encode()
+    st.download_button(f"Download CSV ({len(df):,} rows)", data, file_name=file_name, mime="text/csv", key=key)
+
+
+DEFERRED_ROWS = 5000
 
 
 def chart(build, *args, key: str | None = None, **kwargs):

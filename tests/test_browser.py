@@ -134,6 +134,9 @@ def _click_first_row(page):
 
 
 def _download(page, button_text) -> list[dict]:
+    # The CSV is written when clicked (the server runs the callable): click once the page's script is done,
+    # not while a rerun replaces the button.
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
     with page.expect_download() as info:
         page.get_by_role("button", name=button_text).first.click()
     return list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
