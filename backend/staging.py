@@ -1,7 +1,7 @@
 """An import staged beside runs/ and the DB, then committed in one short step.
 
 Records arrive in batches (importers stream them): each batch is checked, its run.json files are written to a
-private folder under runs/.staging and its rows to a private DuckDB file, so memory stays flat in the number
+private folder under runs/.staging and its rows to a private DuckDB file, so memory grows little with the number
 of runs and nothing anyone else reads changes. ``commit`` moves the files into place (journaled first, so a
 killed import is undone at the next start) and merges the rows in one DB transaction: the write lock is held
 for that merge only.
@@ -93,7 +93,9 @@ class Stage:
         back. ``everything``: the staged rows become the DB's whole content."""
         journal, moved = rundirs.Journal(self.runs_dir), 0
         try:
-            with os.scandir(self.dir) as staged:  # the run.json files this import writes (others are identical)
+            # The run.json files this import writes (the others are identical); moving out entries already listed
+            # does not disturb the listing.
+            with os.scandir(self.dir) as staged:
                 while entries := list(islice(staged, BATCH)):
                     batch = [e.name[:-5] for e in entries if e.name.endswith(".json")]
                     self._move(journal, batch)
