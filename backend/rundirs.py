@@ -1,6 +1,7 @@
 """The filesystem side of runs/: one folder per run holding run.json, written atomically."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -71,7 +72,6 @@ def record_path(runs_dir: Path, run_id: str) -> Path:
 
 def read_record(path: Path) -> RunRecord | None:
     """The record in a run.json (None if absent or unreadable)."""
-    import json
 
     from backend.records import RecordError, record_from_dict
     text = read_text(path)
@@ -147,17 +147,15 @@ class Journal:
     knows whether the import committed."""
 
     def __init__(self, runs_dir: Path):
-        import json
         self.token = f"import:{os.getpid()}-{time.time_ns()}"
         self.path = Path(runs_dir) / JOURNAL_DIR / f"{self.token.split(':')[1]}.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "w", encoding="utf-8")
-        self._json = json
         self.write([{"pid": os.getpid(), "token": self.token}])
 
     def write(self, entries: list[dict]):
         for entry in entries:
-            self._file.write(self._json.dumps(entry) + "\n")
+            self._file.write(json.dumps(entry) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -172,7 +170,6 @@ class Journal:
 
 def undo_journal(path: Path):
     """Restore every file a journal lists (read line by line: memory flat in the number of runs)."""
-    import json
     with open(path, encoding="utf-8") as f:
         next(f, None)
         for line in f:
@@ -185,7 +182,6 @@ def undo_journal(path: Path):
 
 def dead_journals(runs_dir: Path) -> list[tuple[Path, str | None]]:
     """(journal, token) of imports whose process is gone (killed mid-way); token None if unreadable."""
-    import json
     out = []
     for path in sorted((Path(runs_dir) / JOURNAL_DIR).glob("*.jsonl")):
         try:
@@ -206,7 +202,6 @@ def dump(record: RunRecord) -> str:
 
 def losses(runs_dir: Path, run_id: str) -> list[float] | None:
     """The loss per step a training run stored (``losses.json``), or None."""
-    import json
     text = read_text(run_dir(runs_dir, run_id) / "losses.json")
     try:
         values = json.loads(text) if text else None

@@ -122,10 +122,7 @@ class StagedRows:
                                       [list(run_ids)]).fetchall())
 
     def add(self, records: list[RunRecord], origin: str):
-        tables = dict(zip(TABLES, frames(records)))
-        tables["staged_order"] = pd.DataFrame({"seq": range(self.count, self.count + len(records)),
-                                               "run_id": [r.run_id for r in records], "origin": origin})
-        for table, df in tables.items():
+        for table, df in _staged_frames(records, self.count, origin).items():
             if len(df):
                 self._con.register("incoming", df)
                 self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
@@ -201,15 +198,16 @@ class Store:
     def ingest(self, records: list[RunRecord], replace: bool = False) -> IngestResult:
         """Insert records in one transaction. Identical re-ingest is a no-op; a changed record needs replace."""
         self.migrate()
-        incoming = dict(zip(TABLES, frames(records)))
-        incoming["staged_order"] = pd.DataFrame({"seq": range(len(records)), "run_id": [r.run_id for r in records]})
+        incoming = _staged_frames(records)
 
         def merge(con):
             for table, df in incoming.items():
                 con.register(f"incoming_{table}", df)
             return _merge(con, lambda table: f"incoming_{table}", replace)
         with self._merging():
-            return self._write(merge)
+            result, held = self._write(merge)
+        result.lock_seconds = held
+        return result
 
     def merge(self, staged: "StagedRows", replace: bool = False, everything: bool = False,
               token: str | None = None) -> IngestResult:
@@ -222,20 +220,23 @@ class Store:
         self.migrate()
         staged.close()
         attach = f"ATTACH {_literal(staged.path)} AS staged (READ_ONLY)"
+        early = not everything and staged.rows > MERGE_ROWS
+
+        def final(con):
+            con.execute(attach)
+            return _merge(con, lambda t: f"staged.{t}", replace, everything, token, rows_of_new_runs_in=early)
         with self._merging():
-            longest, early = 0.0, not everything and staged.rows > MERGE_ROWS
+            holds = []
             try:
                 if early:
                     for first, last in _chunks(staged):
-                        longest = max(longest, self._write(lambda con: _insert_new_rows(con, attach, first, last)))
-                result = self._write(lambda con: (con.execute(attach),
-                                                  _merge(con, lambda t: f"staged.{t}", replace, everything, token,
-                                                         rows_of_new_runs_in=early))[1])
+                        holds.append(self._write(lambda con: _insert_new_rows(con, attach, first, last))[1])
+                result, held = self._write(final)
             except BaseException:
                 if early:
                     self._write(_drop_unlisted_rows)
                 raise
-        result.lock_seconds = max(longest, result.lock_seconds)
+        result.lock_seconds = max(holds + [held])
         return result
 
     @contextmanager
@@ -253,24 +254,13 @@ class Store:
         with self._merging():
             self._write(_drop_unlisted_rows)
 
-    def _write(self, work):
-        """``work(con)`` in one write transaction; an IngestResult result says how long the write lock was
-        held (other results are replaced by that time)."""
-        with self.connect(write=True) as con:
+    def _write(self, work) -> tuple[object, float]:
+        """(``work(con)``'s result, seconds the write lock was held) for ``work`` in one write transaction."""
+        with self.transaction() as con:
             start = time.monotonic()
             con.execute("SET memory_limit = '1GB'")  # a large merge spills to disk instead of growing the process
-            con.execute("BEGIN TRANSACTION")
-            try:
-                result = work(con)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        held = time.monotonic() - start  # the commit's checkpoint and the close included
-        if isinstance(result, IngestResult):
-            result.lock_seconds = held
-            return result
-        return held
+            result = work(con)
+        return result, time.monotonic() - start  # the commit's checkpoint and the close included
 
     def delete(self, run_ids: list[str]) -> int:
         with self.transaction() as con:
@@ -399,6 +389,14 @@ def _merge(con, source, replace: bool, everything: bool = False, token: str | No
         lists[kind] = ids
     con.execute("DROP TABLE incoming")
     return IngestResult(**lists)
+
+
+def _staged_frames(records: list[RunRecord], first: int = 0, origin: str | None = None) -> dict[str, pd.DataFrame]:
+    """The rows of each of TABLES for ``records``, and their order (``staged_order``: seq from ``first``)."""
+    out = dict(zip(TABLES, frames(records)))
+    out["staged_order"] = pd.DataFrame({"seq": range(first, first + len(records)),
+                                        "run_id": [r.run_id for r in records], "origin": origin})
+    return out
 
 
 def _chunks(staged: StagedRows) -> list[tuple[int, int]]:
