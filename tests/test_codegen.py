@@ -228,6 +228,34 @@ def test_a_lora_adapter_written_as_gguf_moves_llama_cpp_as_it_moves_transformers
             peft_base = peft_model(input_ids=tokens).logits[0].numpy()
     ours, theirs = (adapted - base).ravel(), (peft_adapted - peft_base).ravel()
     assert np.corrcoef(ours, theirs)[0, 1] > least
+    if modules == "all-linear":  # the generator's own context (samples decoded together) applies the adapter too
+        from backend.codegen.generate import LlamaCpp, Sampling
+        one_by_one = Llama(model_path=str(path), n_ctx=256, verbose=False, lora_path=str(adapter))
+        expected = one_by_one.create_completion(prompt, max_tokens=16, temperature=0)["choices"][0]["text"]
+        plain = LlamaCpp(path).complete(prompt, [], Sampling(max_new_tokens=16))[0].text
+        assert LlamaCpp(path, adapter).complete(prompt, [], Sampling(max_new_tokens=16))[0].text == expected != plain
+
+
+@pytest.mark.slow
+def test_samples_decoded_together_are_what_llama_cpp_generates_one_at_a_time():
+    """The llama-cpp backend decodes a prompt's n samples as one batch: greedy text is create_completion's, a
+    seeded group is reproducible, its samples differ, each is cut at the first stop sequence."""
+    from llama_cpp import Llama
+
+    from backend.codegen.generate import LlamaCpp, Sampling
+    from backend.codegen.lms import resolve_lm
+    path = resolve_lm("smollm2-135m", settings().cache_dir)
+    pset = problems.load_problem_set("humaneval-python")
+    llm, ours = Llama(model_path=str(path), n_ctx=1024, verbose=False), LlamaCpp(path)
+    for problem in pset.problems[:3]:
+        stop = list(problem.stop)
+        greedy = llm.create_completion(problem.prompt, max_tokens=64, temperature=0, stop=stop)["choices"][0]
+        assert ours.complete(problem.prompt, stop, Sampling(max_new_tokens=64))[0].text == greedy["text"]
+    sampling = Sampling(n=4, temperature=0.8, max_new_tokens=48, seed=3)
+    first = ours.complete(pset.problems[0].prompt, stop, sampling)
+    assert [c.text for c in first] == [c.text for c in ours.complete(pset.problems[0].prompt, stop, sampling)]
+    assert len({c.text for c in first}) > 1 and all(0 < c.tokens <= 48 for c in first)
+    assert not any(s in c.text for c in first for s in stop)
 
 
 @pytest.mark.slow
