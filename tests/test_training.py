@@ -128,3 +128,42 @@ def test_cancel_mid_training_keeps_the_loss_curve_so_far(store, runs_dir, tiny_b
     assert run["status"] == "cancelled" and (runs_dir / run_id / "error.log").is_file()
     kept = json.loads((runs_dir / run_id / "losses.json").read_text())
     assert 3 <= len(kept) < 100000 and kept[:3] == losses[:3]
+
+
+def test_a_killed_sweep_takes_its_run_down_stored_as_cancelled(store, runs_dir, tiny_bench, tmp_path):
+    """`kill -9` of a sweep (or recipe) process: its run, a child process, gets SIGTERM and is stored
+    cancelled ("terminated"), instead of running on unseen beside the next sweep's copy of itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from backend.config import REPO_ROOT
+    grid = tmp_path / "sweep.toml"
+    grid.write_text('[[grid]]\nkind = "kd-student"\nlanguages = "python"\nsteps = 100000\n'
+                    'train_batch_size = 4\nlayers = 1\n')
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "sweep", str(grid)], cwd=REPO_ROOT,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=open(tmp_path / "out.log", "w"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(runs_dir.glob("*/losses.json")):
+        time.sleep(0.5)
+    try:
+        [losses] = list(runs_dir.glob("*/losses.json"))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and json.loads((losses.parent / "run.json").read_text())["status"] == "running":
+            time.sleep(0.5)
+        run = json.loads((losses.parent / "run.json").read_text())
+        assert run["status"] == "cancelled" and run["error"] == "terminated (SIGTERM)", (tmp_path / "out.log").read_text()
+        assert store.runs().set_index("run_id").loc[run["run_id"], "status"] == "cancelled"
+    finally:  # a failing run of this test must not leave a 100,000-step training behind
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if str(runs_dir).encode() in cmdline.read_bytes():
+                    os.kill(int(cmdline.parent.name), signal.SIGKILL)
+            except OSError:
+                pass

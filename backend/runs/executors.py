@@ -51,9 +51,21 @@ def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[
     """One ``python -m backend launch`` process per run, one after the other (each ingests its own run)."""
     from backend.runs.supervision import _launch_args
     for job in jobs:
-        proc = subprocess.run(_launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT)
+        proc = subprocess.run(_launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT,
+                              preexec_fn=_terminated_with_parent)
         job.outcome = "finished" if proc.returncode == 0 else "failed"
     return jobs
+
+
+def _terminated_with_parent():
+    """In the run's process: SIGTERM when the sweep / recipe process dies, however it dies (a killed recipe
+    left its run going on, and the next recipe ran the same run id beside it). Linux only."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def connect_ray(address: str | None):

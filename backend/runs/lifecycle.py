@@ -25,6 +25,15 @@ from backend.store import Store
 class RunFailed(RuntimeError):
     """The run ran and failed; it is stored with status failed and this error."""
 
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, or the sweep / recipe process that started the run died): stored as cancelled."""
+
+
+def _terminate(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not interrupt storing the run
+    raise Terminated()
+
 class RunContext:
     """What a runner gets: its run id and folder, the settings, a progress reporter and a record builder."""
 
@@ -107,13 +116,15 @@ def launch(kind_name: str, options: dict, store: Store | None, settings: Setting
     if threading.current_thread() is threading.main_thread():
         # A process started from a background shell inherits "ignore SIGINT"; cancel() relies on it.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate)
     ctx = RunContext(kind_name, run_id, settings, config_dict, now())
-    _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
     try:
+        _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
         records = runner(config, ctx)
     except BaseException as e:
         status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-        message = ("cancelled by the user" if isinstance(e, KeyboardInterrupt)
+        message = ("terminated (SIGTERM)" if isinstance(e, Terminated)
+                   else "cancelled by the user" if isinstance(e, KeyboardInterrupt)
                    else f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
         (ctx.dir / "error.log").write_text(traceback.format_exc())
         failed = ctx.record(status=status, name=config.label(), error=message[:2000], finished_at=now())
