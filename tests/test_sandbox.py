@@ -378,12 +378,25 @@ def test_programs_that_wait_out_their_timeout_overlap_and_computing_ones_still_p
 def test_a_demoted_sandbox_is_promoted_and_reused_after_its_timeout(monkeypatch):
     """After an endless loop times out at the lowest priority, its sandbox (zygote and bwrap) is put back to
     normal priority and serves the next program: no new sandbox start per timeout."""
-    starts, start = [], sandbox.Worker._start
+    starts, start, demote = [], sandbox.Worker._start, sandbox.Worker.demote
     monkeypatch.setattr(sandbox.Worker, "_start", lambda self: starts.append(1) or start(self))
+    demoted = []
+    monkeypatch.setattr(sandbox.Worker, "demote", lambda self: demote(self) or demoted.append(_priorities(self)))
     with sandbox.Pool(Limits(timeout_s=1, cpu_s=1), workers=1) as pool:
         looping = pool.submit(py("def add(a, b):\n    while True:\n        pass\n")).result()
         worker = next(w for w in pool._workers if w.proc is not None)
-        nice = {os.getpriority(os.PRIO_PROCESS, pid) for pid in sandbox._descendants(worker.proc.pid)}
+        after_timeout = _priorities(worker)
         after = pool.submit(py("def add(a, b):\n    return a + b\n")).result()
     assert looping.status == ExecStatus.TIMEOUT and after.status == ExecStatus.PASS
-    assert nice == {0} and not worker.demoted and len(starts) == 1
+    # Demoted: every process and its session's autogroup (the unit the scheduler shares CPU between) at 19.
+    assert demoted == [{19}] and after_timeout == {0} and not worker.demoted and len(starts) == 1
+
+
+def _priorities(worker) -> set[int]:
+    """Nice values of a sandbox's processes and of their autogroups (where the kernel has autogroups)."""
+    out = set()
+    for pid in sandbox._descendants(worker.proc.pid):
+        out.add(os.getpriority(os.PRIO_PROCESS, pid))
+        if os.path.exists(f"/proc/{pid}/autogroup"):
+            out.add(int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1]))
+    return out

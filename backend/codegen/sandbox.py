@@ -195,11 +195,17 @@ class Worker:
         return True
 
     def _renice(self, nice: int) -> bool:
+        """``nice`` for the sandbox's processes and for their session's autogroup: with autogroup scheduling
+        (Linux's default on desktops and here) each session is one scheduling entity, and a sandbox is a
+        session of its own (setsid), so a process's nice only ranks it inside its sandbox. Reniced
+        processes alone, a demoted endless loop still took as much CPU as a program at normal priority
+        (autogroup too: 10.6 s instead of 12.8 s for the timeouts benchmark)."""
         if self.proc is None:
             return False
         for pid in _descendants(self.proc.pid):
             try:
                 os.setpriority(os.PRIO_PROCESS, pid, nice)
+                _set_autogroup_nice(pid, nice)
             except ProcessLookupError:  # gone already
                 pass
             except OSError:  # not allowed (a higher priority without privileges)
@@ -318,6 +324,17 @@ def run_job(job: Job, limits: Limits = Limits()) -> Outcome:
     """Run and judge one program in a worker of its own."""
     with Worker(limits) as worker:
         return worker.run(job)
+
+
+def _set_autogroup_nice(pid: int, nice: int):
+    """The nice value of ``pid``'s autogroup (kernels without autogroup: nothing to do)."""
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write(str(nice))
+    except FileNotFoundError:
+        if os.path.exists(f"/proc/{pid}"):
+            return  # no autogroup support in this kernel
+        raise ProcessLookupError(pid) from None
 
 
 def _descendants(root: int) -> list[int]:
