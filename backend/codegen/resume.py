@@ -16,7 +16,7 @@ FILE = "generated.jsonl"
 
 class GeneratedLog:
     def __init__(self, folder: Path, identity: dict | None):
-        """``identity`` None: nothing identifies the generator (weights only in memory): no log."""
+        """``identity`` None: nothing identifies the generator (weights only in memory): kept in memory only."""
         self.path, self.identity = Path(folder) / FILE, identity
         self.done: dict[tuple[str, str], tuple[list[Completion], float]] = {}
         if identity is None:
@@ -38,6 +38,7 @@ class GeneratedLog:
         return self.done.get((set_name, task_id))
 
     def add(self, set_name: str, task_id: str, completions: list[Completion], seconds: float):
+        self.done[(set_name, task_id)] = completions, seconds
         if self.identity is None:
             return
         with open(self.path, "a") as f:  # one line per problem; no fsync: a lost line is generated again

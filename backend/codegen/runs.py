@@ -104,19 +104,25 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
         ctx.progress(share[0], f"resuming: {len(log.done)} of {len(todo)} problems were generated before")
     with pool_context as pool:
         pending = []
-        for i, (pset, problem) in enumerate(todo):
-            made = log.get(pset.name, problem.task_id)
-            if made is None:
+        at_once = max(1, generator.sequences // sampling.n)  # problems generated together
+        for first in range(0, len(todo), at_once):
+            chunk = todo[first:first + at_once]
+            missing = [(pset, p) for pset, p in chunk if log.get(pset.name, p.task_id) is None]
+            if missing:
                 t0 = time.monotonic()
-                made = generator.complete(problem.prompt, list(problem.stop), sampling), time.monotonic() - t0
-                log.add(pset.name, problem.task_id, *made)
-            completions, seconds = made
-            gen_seconds += seconds
-            tokens += sum(c.tokens for c in completions)
-            for j, c in enumerate(completions):
-                pending.append((pset, problem, j, c.text, pool.submit(pset.job(problem, c.text))))
-            ctx.progress(share[0] + (share[1] - share[0]) * (i + 1) / len(todo),
-                         f"{pset.name}: generated {i + 1}/{len(todo)} ({tokens / max(gen_seconds, 1e-9):.0f} tok/s)")
+                made = generator.complete_many([(p.prompt, list(p.stop)) for _, p in missing], sampling)
+                for (pset, p), completions in zip(missing, made):
+                    log.add(pset.name, p.task_id, completions, (time.monotonic() - t0) / len(missing))
+            for pset, problem in chunk:
+                completions, seconds = log.get(pset.name, problem.task_id)
+                gen_seconds += seconds
+                tokens += sum(c.tokens for c in completions)
+                for j, c in enumerate(completions):
+                    pending.append((pset, problem, j, c.text, pool.submit(pset.job(problem, c.text))))
+            done = first + len(chunk)
+            ctx.progress(share[0] + (share[1] - share[0]) * done / len(todo),
+                         f"generated {done}/{len(todo)} problems ({chunk[-1][0].name}; "
+                         f"{tokens / max(gen_seconds, 1e-9):.0f} tok/s)")
         rows = []
         for pset, problem, j, text, future in pending:
             outcome = future.result()
