@@ -29,9 +29,10 @@ def samples(n: int, timeouts: float = 0.0) -> list[dict]:
     for r in humaneval_rows():
         bodies = [r["canonical_solution"], *WRONG]
         rows += [{"task_id": r["task_id"], "completion": bodies[i % len(bodies)]} for i in range(n)]
-    every = round(1 / timeouts) if timeouts > 0 else 0
-    for i in range(every - 1, len(rows), every or len(rows) + 1):  # spread over the problems
-        rows[i] = {**rows[i], "completion": ENDLESS}
+    if timeouts > 0:  # spread over the problems
+        every = round(1 / timeouts)
+        for i in range(every - 1, len(rows), every):
+            rows[i] = {**rows[i], "completion": ENDLESS}
     return rows
 
 
