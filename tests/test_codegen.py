@@ -144,6 +144,8 @@ def test_an_interrupted_codegen_run_resumes_what_it_generated(store, runs_dir, m
     log = runs_dir / "resumed" / "generated.jsonl"
     first_two = [json.loads(line) for line in log.read_text().splitlines()[1:]]
     assert len(first_two) == 2 and store.runs().set_index("run_id").loc["resumed", "status"] == "cancelled"
+    with open(log, "a") as f:
+        f.write('{"set": "humaneval-python", "task_')  # a line torn by a kill mid-write
     asked.clear()
     interrupt = False
     [record] = launch("codegen-eval", options, store, settings(), run_id="resumed")

@@ -23,15 +23,18 @@ class GeneratedLog:
             return
         try:
             lines = self.path.read_text().splitlines()
-            if lines and json.loads(lines[0]) == {"identity": identity}:
-                for line in lines[1:]:
-                    entry = json.loads(line)
-                    self.done[(entry["set"], entry["task_id"])] = (
-                        [Completion(t, n) for t, n in entry["completions"]], entry["seconds"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a torn last line (the kill came mid-write) ends what is reused: lines before it were read
-        if not self.done:
-            self.path.write_text(json.dumps({"identity": identity}) + "\n")
+        except OSError:
+            lines = []
+        if lines and _json(lines[0]) == {"identity": identity}:
+            for line in lines[1:]:
+                entry = _json(line)
+                if not isinstance(entry, dict) or not {"set", "task_id", "completions", "seconds"} <= set(entry):
+                    break  # a torn last line (killed mid-write): what follows it is generated again
+                self.done[(entry["set"], entry["task_id"])] = (
+                    [Completion(t, n) for t, n in entry["completions"]], entry["seconds"])
+        # Rewritten with only what is reused: nothing is appended after a torn line.
+        self.path.write_text(json.dumps({"identity": identity}) + "\n" +
+                             "".join(_line(*key, *made) for key, made in self.done.items()))
 
     def get(self, set_name: str, task_id: str):
         """(completions, generation seconds) already made for this problem, or None."""
@@ -42,8 +45,19 @@ class GeneratedLog:
         if self.identity is None:
             return
         with open(self.path, "a") as f:  # one line per problem; no fsync: a lost line is generated again
-            f.write(json.dumps({"set": set_name, "task_id": task_id, "seconds": round(seconds, 3),
-                                "completions": [[c.text, c.tokens] for c in completions]}) + "\n")
+            f.write(_line(set_name, task_id, completions, seconds))
 
     def remove(self):
         self.path.unlink(missing_ok=True)
+
+
+def _line(set_name: str, task_id: str, completions: list[Completion], seconds: float) -> str:
+    return json.dumps({"set": set_name, "task_id": task_id, "seconds": round(seconds, 3),
+                       "completions": [[c.text, c.tokens] for c in completions]}) + "\n"
+
+
+def _json(line: str):
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
