@@ -374,6 +374,20 @@ def test_programs_that_wait_out_their_timeout_overlap_and_computing_ones_still_p
     assert most[0] >= 3  # loops waited together (one after another on the one core: 1)
 
 
+def test_a_long_program_is_demoted_only_while_others_wait_for_a_core(monkeypatch):
+    """Nothing waiting (a model still generating the next completion): a program running past the mark keeps its
+    priority, since the lowest one would let the generator starve it into a wrong timeout. Another program
+    waiting: the long one is demoted so that it gets the core."""
+    demoted, demote = [], sandbox.Worker.demote
+    monkeypatch.setattr(sandbox.Worker, "demote", lambda self: demoted.append(1) or demote(self))
+    endless = py("def add(a, b):\n    while True:\n        pass\n")
+    assert [o.status for o in sandbox.run_many([endless], Limits(timeout_s=1, cpu_s=1), workers=1)] == \
+        [ExecStatus.TIMEOUT] and demoted == []
+    outcomes = sandbox.run_many([endless, py("def add(a, b):\n    return a + b\n")], Limits(timeout_s=1, cpu_s=1),
+                                workers=1)
+    assert [o.status for o in outcomes] == [ExecStatus.TIMEOUT, ExecStatus.PASS] and demoted == [1]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="raising a priority again needs privileges")
 def test_a_demoted_sandbox_is_promoted_and_reused_after_its_timeout(monkeypatch):
     """After an endless loop times out at the lowest priority, its sandbox (zygote and bwrap) is put back to
@@ -382,14 +396,17 @@ def test_a_demoted_sandbox_is_promoted_and_reused_after_its_timeout(monkeypatch)
     monkeypatch.setattr(sandbox.Worker, "_start", lambda self: starts.append(1) or start(self))
     demoted = []
     monkeypatch.setattr(sandbox.Worker, "demote", lambda self: demote(self) or demoted.append(_priorities(self)))
+    adding = py("def add(a, b):\n    return a + b\n")
     with sandbox.Pool(Limits(timeout_s=1, cpu_s=1), workers=1) as pool:
-        looping = pool.submit(py("def add(a, b):\n    while True:\n        pass\n")).result()
-        worker = next(w for w in pool._workers if w.proc is not None)
+        looping = pool.submit(py("def add(a, b):\n    while True:\n        pass\n"))
+        waiting = pool.submit(adding)  # waits for the core: the loop is demoted to let it run
+        looping, waiting = looping.result(), waiting.result()
+        worker = pool._workers[-1]  # the loop's: taken first from the LIFO queue
         after_timeout = _priorities(worker)
-        after = pool.submit(py("def add(a, b):\n    return a + b\n")).result()
-    assert looping.status == ExecStatus.TIMEOUT and after.status == ExecStatus.PASS
+        after = pool.submit(adding).result()  # on the loop's sandbox again, the last one put back
+    assert [o.status for o in (looping, waiting, after)] == [ExecStatus.TIMEOUT, ExecStatus.PASS, ExecStatus.PASS]
     # Demoted: every process and its session's autogroup (the unit the scheduler shares CPU between) at 19.
-    assert demoted == [{19}] and after_timeout == {0} and not worker.demoted and len(starts) == 1
+    assert demoted == [{19}] and after_timeout == {0} and not worker.demoted and len(starts) == 2
 
 
 def _priorities(worker) -> set[int]:

@@ -365,9 +365,9 @@ SLOTS_PER_CORE = 8
 class Pool:
     """Programs run one per core at normal priority, each in its own sandbox; ``submit`` returns a Future.
 
-    A program still running after its language's ``demote_after_s`` gives its core to the next program and keeps
-    running at the lowest priority until it ends or times out: timeouts overlap (up to ``SLOTS_PER_CORE``
-    sandboxes per core) while programs that compute still get a core each.
+    A program still running after its language's ``demote_after_s`` gives its core to the next program and, when
+    programs are waiting for a core, keeps running at the lowest priority until it ends or times out: timeouts
+    overlap (up to ``SLOTS_PER_CORE`` sandboxes per core) while programs that compute still get a core each.
     Used while a model is still generating: execution overlaps generation instead of waiting for it.
     """
 
@@ -375,6 +375,7 @@ class Pool:
         isolation()  # refuse before any work is done, with the line that says what to install
         self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
         self._cores = threading.Semaphore(self.workers)
+        self._waiting, self._count = 0, threading.Lock()  # programs submitted that have no core yet
         self._slots = queue.LifoQueue()  # the most recently used sandbox first: only as many start as are needed
         self._workers = [Worker(limits) for _ in range(self.workers * SLOTS_PER_CORE)]  # started when first used
         for worker in self._workers:
@@ -382,10 +383,14 @@ class Pool:
         self._executor = ThreadPoolExecutor(len(self._workers))
 
     def submit(self, job: Job) -> Future:
+        with self._count:
+            self._waiting += 1
         return self._executor.submit(self._run, job)
 
     def _run(self, job):
         self._cores.acquire()
+        with self._count:
+            self._waiting -= 1
         worker = self._slots.get()
         lock, held = threading.Lock(), [True]
 
@@ -393,7 +398,10 @@ class Pool:
             with lock:
                 if held[0]:
                     held[0] = False
-                    if demote:
+                    # Lowest priority only when programs wait for the core: a program running past the mark
+                    # while the model is still generating (nothing waits) keeps its share against the
+                    # generator, which would otherwise starve it into a wrong timeout.
+                    if demote and self._waiting:
                         worker.demote()
                     self._cores.release()
 
