@@ -377,15 +377,19 @@ def test_programs_that_wait_out_their_timeout_overlap_and_computing_ones_still_p
 def test_a_long_program_is_demoted_only_while_others_wait_for_a_core(monkeypatch):
     """Nothing waiting (a model still generating the next completion): a program running past the mark keeps its
     priority, since the lowest one would let the generator starve it into a wrong timeout. Another program
-    waiting: the long one is demoted so that it gets the core."""
+    waiting: the long one is demoted so that it gets the core, and promoted again once nothing waits."""
     demoted, demote = [], sandbox.Worker.demote
     monkeypatch.setattr(sandbox.Worker, "demote", lambda self: demoted.append(1) or demote(self))
     endless = py("def add(a, b):\n    while True:\n        pass\n")
     assert [o.status for o in sandbox.run_many([endless], Limits(timeout_s=1, cpu_s=1), workers=1)] == \
         [ExecStatus.TIMEOUT] and demoted == []
-    outcomes = sandbox.run_many([endless, py("def add(a, b):\n    return a + b\n")], Limits(timeout_s=1, cpu_s=1),
-                                workers=1)
-    assert [o.status for o in outcomes] == [ExecStatus.TIMEOUT, ExecStatus.PASS] and demoted == [1]
+    with sandbox.Pool(Limits(timeout_s=2, cpu_s=2), workers=1) as pool:
+        looping, waiting = pool.submit(endless), pool.submit(py("def add(a, b):\n    return a + b\n"))
+        assert waiting.result().status == ExecStatus.PASS and demoted == [1]
+        time.sleep(0.3)
+        restored = _priorities(pool._workers[-1])  # the loop's sandbox, while the loop still runs
+        assert looping.result().status == ExecStatus.TIMEOUT
+    assert restored == {0}  # once nothing waited any more, the loop had its priority back
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="raising a priority again needs privileges")

@@ -200,9 +200,10 @@ class Worker:
         session of its own (setsid), so a process's nice only ranks it inside its sandbox. Reniced
         processes alone, a demoted endless loop still took as much CPU as a program at normal priority
         (autogroup too: 10.6 s instead of 12.8 s for the timeouts benchmark)."""
-        if self.proc is None:
+        proc = self.proc  # another thread may close the worker meanwhile: its processes are then gone
+        if proc is None:
             return False
-        for pid in _descendants(self.proc.pid):
+        for pid in _descendants(proc.pid):
             try:
                 os.setpriority(os.PRIO_PROCESS, pid, nice)
                 _set_autogroup_nice(pid, nice)
@@ -365,7 +366,7 @@ SLOTS_PER_CORE = 8
 class Pool:
     """Programs run one per core at normal priority, each in its own sandbox; ``submit`` returns a Future.
 
-    A program still running after its language's ``demote_after_s`` gives its core to the next program and, when
+    A program still running after its language's ``demote_after_s`` gives its core to the next program and, while
     programs are waiting for a core, keeps running at the lowest priority until it ends or times out: timeouts
     overlap (up to ``SLOTS_PER_CORE`` sandboxes per core) while programs that compute still get a core each.
     Used while a model is still generating: execution overlaps generation instead of waiting for it.
@@ -376,6 +377,7 @@ class Pool:
         self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
         self._cores = threading.Semaphore(self.workers)
         self._waiting, self._count = 0, threading.Lock()  # programs submitted that have no core yet
+        self._demoted: set[Worker] = set()  # workers demoted while their program runs
         self._slots = queue.LifoQueue()  # the most recently used sandbox first: only as many start as are needed
         self._workers = [Worker(limits) for _ in range(self.workers * SLOTS_PER_CORE)]  # started when first used
         for worker in self._workers:
@@ -391,6 +393,8 @@ class Pool:
         self._cores.acquire()
         with self._count:
             self._waiting -= 1
+            if not self._waiting:  # nothing waits any more: the demoted get their share back
+                self._demoted -= {w for w in self._demoted if w.promote()}
         worker = self._slots.get()
         lock, held = threading.Lock(), [True]
 
@@ -398,11 +402,13 @@ class Pool:
             with lock:
                 if held[0]:
                     held[0] = False
-                    # Lowest priority only when programs wait for the core: a program running past the mark
+                    # Lowest priority only while programs wait for a core: a program running past the mark
                     # while the model is still generating (nothing waits) keeps its share against the
                     # generator, which would otherwise starve it into a wrong timeout.
-                    if demote and self._waiting:
-                        worker.demote()
+                    with self._count:
+                        if demote and self._waiting:
+                            worker.demote()
+                            self._demoted.add(worker)
                     self._cores.release()
 
         timer = threading.Timer(min(RECIPES[job.language].demote_after_s, self.limits.timeout_s / 2), free_core, (True,))
@@ -413,8 +419,10 @@ class Pool:
         finally:
             timer.cancel()
             free_core(False)  # after this no timer can demote the worker any more
-            if worker.demoted and not worker.promote():  # a fresh sandbox at normal priority for the next one
-                worker.close()
+            with self._count:
+                self._demoted.discard(worker)
+                if worker.demoted and not worker.promote():  # a fresh sandbox at normal priority for the next
+                    worker.close()
             self._slots.put(worker)
 
     def __enter__(self):
