@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from backend.vocab import CODE_LANGUAGES, METRICS, Direction, Language, Source
+from backend.vocab import CODE_LANGUAGES, METRICS, PASS_METRICS, Direction, Language, Source
 
 LANGUAGE_ORDER = CODE_LANGUAGES + [Language.OVERALL.value]
 DELTA_COLUMNS = ["language", "metric", "base", "candidate", "delta", "rel_delta_pct", "improvement_pct", "verdict"]
@@ -319,7 +319,7 @@ def codegen_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     per_language = table.groupby("language")["problem_set"].transform("nunique")
     table["facet"] = [lang if k == 1 else f"{lang} · {ps}" for lang, ps, k in
                       zip(table["language"], table["problem_set"], per_language)]
-    order = ["name", "language", "problem_set", "method", *[c for c in ("pass@1", "pass@10", "pass@100") if c in table],
+    order = ["name", "language", "problem_set", "method", *[c for c in PASS_METRICS if c in table],
              "problems", "params_m", "peak_memory_mb", "tokens_per_s", "train_seconds", "trainable_params",
              "protocol", "model", "run_id", "facet"]
     return table[order].sort_values(["language", "name"]).reset_index(drop=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from backend import compare, registry
+from backend.vocab import PASS_METRICS
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def comparison(recipe: Recipe, runs: pd.DataFrame, metrics: pd.DataFrame, measur
     rows["side"] = ["published" if r in recipe.published_runs else "measured here" for r in rows["run_id"]]
     if recipe.metric.startswith("pass@") or rows["kind"].str.startswith("codegen").any():
         table = compare.codegen_table(rows, metrics).merge(rows[["run_id", "side"]], on="run_id")
-        return table[["side", "name", "language", "method", *[c for c in ("pass@1", "pass@10", "pass@100") if c in table],
+        return table[["side", "name", "language", "method", *[c for c in PASS_METRICS if c in table],
                       "problems", "params_m", "trainable_params", "train_seconds", "problem_set", "run_id"]]
     eff = compare.efficiency(rows, metrics, recipe.metric).merge(rows[["run_id", "side", "train_seconds"]], on="run_id")
     out = []

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from backend import figures
-from backend.vocab import METRICS
+from backend.vocab import METRICS, PASS_METRICS
 
 
 @dataclass
@@ -74,7 +74,7 @@ def efficiency_section(eff: pd.DataFrame, metric: str, base_name: str | None, no
 def codegen_section(table: pd.DataFrame, metric: str | None = None) -> Section:
     """Executed pass@k per language against params (``compare.codegen_table``'s table): one figure per pass@k
     (or only ``metric``) that some run with a size has."""
-    ks = [metric] if metric else [k for k in ("pass@1", "pass@10", "pass@100") if k in table]
+    ks = [metric] if metric else [k for k in PASS_METRICS if k in table]
     shown = [figures.passk_scatter(table, "params_m", "params (millions, log)", k) for k in ks
              if k in table and (table[k].notna() & table["params_m"].notna()).any()]
     return Section("Codegen: " + ", ".join(ks), [("Executed pass@k per run and language.", table.drop(columns="facet"))],

@@ -69,8 +69,10 @@ _metric("recall@5", "Recall@5")
 _metric("recall@10", "Recall@10")
 _metric("mean_rank", "mean rank", Direction.LOWER, upper=None, lower=1.0)
 _metric("median_rank", "median rank", Direction.LOWER, upper=None, lower=1.0)
-for _k in (1, 10, 100):
-    _metric(f"pass@{_k}", f"pass@{_k}")
+PASS_KS = (1, 5, 10, 100)  # the k of pass@k reported (those <= n samples per problem)
+PASS_METRICS = tuple(f"pass@{k}" for k in PASS_KS)  # in the order tables show them
+for _name in PASS_METRICS:
+    _metric(_name, _name)
 # Held-out perplexity of a causal LM on a language's code, before and after fine-tuning on it.
 _metric("perplexity", "perplexity", Direction.LOWER, upper=None, lower=1.0)
 _metric("base_perplexity", "perplexity before fine-tuning", Direction.LOWER, upper=None, lower=1.0)

@@ -3,6 +3,7 @@ import streamlit as st
 
 from backend import compare, figures, report
 from backend.kinds import kinds_of
+from backend.vocab import PASS_METRICS
 from pages.common import (
     chart,
     download,
@@ -26,7 +27,7 @@ if runs is not None and metrics is not None:
                 "with `python -m backend import FILE`.")
     else:
         table = compare.codegen_table(runs, metrics)
-        ks = [c for c in ("pass@1", "pass@10", "pass@100") if c in table]
+        ks = [c for c in PASS_METRICS if c in table]
         # By default the score most runs with a size can be drawn with (published studies give pass@100 only).
         drawable = {k: int((table[k].notna() & table["params_m"].notna()).sum()) for k in ks}
         from_link("codegen_metric", "metric", ks, max(ks, key=lambda k: (drawable[k], -ks.index(k))))

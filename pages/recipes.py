@@ -5,6 +5,7 @@ from backend import figures, recipes
 from backend.catalog import default_store
 from backend.config import settings
 from backend.runs import supervision
+from backend.vocab import PASS_METRICS
 from pages.common import chart, download, from_link, link_box, load, to_link
 
 st.title("Recipes")
@@ -50,7 +51,7 @@ if runs is not None and metrics is not None:
     st.dataframe(table, hide_index=True, width="stretch")
     download(table, f"recipe-{recipe.name}.csv", "recipe_csv")
     if "language" in table:  # codegen: pass@k against params, a facet per language, both sides
-        for metric in [m for m in ("pass@1", "pass@100") if m in table and table[m].notna().any()]:
+        for metric in [m for m in PASS_METRICS if m in table and table[m].notna().any()]:
             st.subheader(f"{metric} vs params")
             chart(figures.passk_scatter, table.assign(facet=table["language"] + " · " + table["side"]), "params_m",
                   "params (millions, log)", metric, key=f"recipe_{metric}")

@@ -34,7 +34,8 @@ def test_large_n_is_stable():
 
 def test_reported_ks_and_mean():
     assert ks_for(1, greedy=True) == [1] and ks_for(20, greedy=True) == [1]
-    assert ks_for(20, greedy=False) == [1, 10] and ks_for(200, greedy=False) == [1, 10, 100]
+    assert ks_for(5, greedy=False) == [1, 5] and ks_for(20, greedy=False) == [1, 5, 10]
+    assert ks_for(200, greedy=False) == [1, 5, 10, 100]
     assert mean_pass_at_k([(2, 1), (2, 0)], 1) == pytest.approx(0.25)
     with pytest.raises(ValueError):
         pass_at_k(3, 4, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-K_VALUES = (1, 10, 100)
+from backend.vocab import PASS_KS
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -23,8 +23,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def ks_for(n: int, greedy: bool) -> list[int]:
-    """The k reported for n samples per problem: every k <= n among 1, 10, 100; greedy decoding only pass@1."""
-    return [1] if greedy else [k for k in K_VALUES if k <= n]
+    """The k reported for n samples per problem: every k <= n among 1, 5, 10, 100; greedy decoding only pass@1."""
+    return [1] if greedy else [k for k in PASS_KS if k <= n]
 
 
 def mean_pass_at_k(counts: Iterable[tuple[int, int]], k: int) -> float:
