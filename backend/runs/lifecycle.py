@@ -113,27 +113,34 @@ def launch(kind_name: str, options: dict, store: Store | None, settings: Setting
     config = build_config(kind_name, pin_benchmark(kind_name, options, settings.bench_dir))
     config_dict = dataclasses.asdict(config)
     run_id = run_id or make_run_id(kind_name, config.label())
-    if threading.current_thread() is threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if main:
         # A process started from a background shell inherits "ignore SIGINT"; cancel() relies on it.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, _terminate)
     ctx = RunContext(kind_name, run_id, settings, config_dict, now())
     try:
-        _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
-        records = runner(config, ctx)
-    except BaseException as e:
-        status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
-        message = ("terminated (SIGTERM)" if isinstance(e, Terminated)
-                   else "cancelled by the user" if isinstance(e, KeyboardInterrupt)
-                   else f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
-        (ctx.dir / "error.log").write_text(traceback.format_exc())
-        failed = ctx.record(status=status, name=config.label(), error=message[:2000], finished_at=now())
-        _store_records([failed], store, runs_dir)
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        raise RunFailed(f"run {run_id} {status}: {message} (traceback in {ctx.dir / 'error.log'})") from e
-    _store_records(records, store, runs_dir)
-    return records
+        try:
+            _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
+            records = runner(config, ctx)
+        except BaseException as e:
+            status = "cancelled" if isinstance(e, KeyboardInterrupt) else "failed"
+            message = ("terminated (SIGTERM)" if isinstance(e, Terminated)
+                       else "cancelled by the user" if isinstance(e, KeyboardInterrupt)
+                       else f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+            (ctx.dir / "error.log").write_text(traceback.format_exc())
+            failed = ctx.record(status=status, name=config.label(), error=message[:2000], finished_at=now())
+            _store_records([failed], store, runs_dir)
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            raise RunFailed(f"run {run_id} {status}: {message} (traceback in {ctx.dir / 'error.log'})") from e
+        if main:  # finished: a SIGTERM now must not leave it half stored
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _store_records(records, store, runs_dir)
+        return records
+    finally:
+        if main:  # the caller's handler again (a Ray worker, a test process)
+            signal.signal(signal.SIGTERM, previous)
 
 def _store_records(records: list[RunRecord], store: Store | None, runs_dir: Path):
     if store is None:
