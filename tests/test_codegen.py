@@ -200,6 +200,28 @@ def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, m
 
 
 @pytest.mark.slow
+@needs_sandbox
+def test_a_finetune_run_launched_again_reuses_its_trained_adapter(store, runs_dir, tiny_bench, monkeypatch):
+    """The same LoRA run id launched again (a recipe re-run after an interruption) loads the adapter its first
+    attempt trained instead of training again; another config's marker is not reused."""
+    from backend.codegen import finetune
+    from backend.runs.lifecycle import launch
+    options = {"method": "lora", "steps": 4, "batch_size": 4, "max_length": 48, "heldout": 4, "limit": 1,
+               "max_new_tokens": 8}
+    [first] = launch("codegen-finetune", options, store, settings(), run_id="again")
+    monkeypatch.setattr(finetune, "train", lambda *a, **k: pytest.fail("trained again"))
+    [second] = launch("codegen-finetune", options, store, settings(), run_id="again")
+    assert second.status == "finished" and second.train_seconds == first.train_seconds
+    assert second.trainable_params == first.trainable_params
+    by = lambda r: {(m["language"], m["metric"]): m["value"] for m in r.metrics}  # noqa: E731
+    assert by(second)[("java", "perplexity")] == pytest.approx(by(first)[("java", "perplexity")], rel=1e-5)
+    marker = runs_dir / "again" / finetune.TRAINED
+    marker.write_text(marker.read_text().replace('"steps": 4', '"steps": 5'))
+    with pytest.raises(Exception, match="trained again"):
+        launch("codegen-finetune", options, store, settings(), run_id="again")
+
+
+@pytest.mark.slow
 def test_a_model_written_as_gguf_gives_llama_cpp_the_packaged_models_logits(tmp_path):
     """write_model on SmolLM2 as transformers loaded it (dequantized): llama.cpp's logits from the exported
     Q8_0 file match those of the packaged Q4_1 file (without the q/k row reordering: correlation 0.78)."""

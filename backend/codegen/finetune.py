@@ -5,9 +5,11 @@ Perplexity is measured on held-out code before and after, on the target language
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from backend.batching import shuffled_batches
 
@@ -70,3 +72,29 @@ def train(model, tokenizer, texts: list[str], method: str, steps: int, batch_siz
             on_step(step + 1, losses[-1])
     model.eval()
     return TrainResult(model, tokenizer, losses, time.monotonic() - start, trainable, params)
+
+
+TRAINED = "trained.json"  # beside a saved LoRA adapter: training finished, with what and how long
+
+
+def save_lora(result: TrainResult, folder: Path, config: dict):
+    """The adapter (``folder/adapter``), then the marker that says it is complete."""
+    result.model.save_pretrained(folder / "adapter")
+    (folder / TRAINED).write_text(json.dumps({"config": config, "losses": result.losses, "params": result.params,
+                                              "train_seconds": result.train_seconds,
+                                              "trainable_params": result.trainable_params}))
+
+
+def load_lora(model, tokenizer, folder: Path, config: dict) -> TrainResult | None:
+    """The adapter a previous attempt of this run trained with the same config, on ``model``; None if none
+    (training again costs minutes to an hour, and a new adapter would not match the completions it logged)."""
+    try:
+        trained = json.loads((folder / TRAINED).read_text())
+    except (OSError, ValueError):
+        return None
+    if trained.get("config") != config:
+        return None
+    from peft import PeftModel
+    model = PeftModel.from_pretrained(model, folder / "adapter").eval()
+    return TrainResult(model, tokenizer, trained["losses"], trained["train_seconds"], trained["trainable_params"],
+                       trained["params"])

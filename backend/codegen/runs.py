@@ -216,15 +216,22 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
     for lang, texts in heldout.items():
         ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
         metrics.append({"language": lang, "metric": "base_perplexity", "value": ppl, "n": len(texts)})
-    ctx.progress(0.05, f"training ({config.method}, {config.steps} steps on {len(train_texts)} {config.language} snippets)")
-    result = finetune.train(model, tokenizer, train_texts, config.method, config.steps, config.batch_size,
-                            config.max_length, config.lr(), config.lora_r, config.seed,
-                            on_step=lambda s, loss: ctx.progress(0.05 + 0.45 * s / config.steps,
-                                                                 f"step {s}/{config.steps} loss {ctx.loss(loss):.3f}"))
+    trained = finetune.load_lora(model, tokenizer, ctx.dir, ctx.config) if config.method == "lora" else None
+    if trained:
+        ctx.progress(0.5, "resuming: the LoRA adapter of an interrupted attempt of this run is complete")
+    else:
+        ctx.progress(0.05, f"training ({config.method}, {config.steps} steps on {len(train_texts)} "
+                           f"{config.language} snippets)")
+    result = trained or finetune.train(
+        model, tokenizer, train_texts, config.method, config.steps, config.batch_size, config.max_length,
+        config.lr(), config.lora_r, config.seed,
+        on_step=lambda s, loss: ctx.progress(0.05 + 0.45 * s / config.steps,
+                                             f"step {s}/{config.steps} loss {ctx.loss(loss):.3f}"))
     model, generator, generation = result.model, None, "transformers (the trained weights, merged)"
     weights = None  # in memory only: nothing to resume from
     if config.method == "lora":
-        model.save_pretrained(ctx.dir / "adapter")  # the adapter is small: keep it; full weights are not kept
+        if not trained:  # the adapter is small: keep it (full weights are not kept)
+            finetune.save_lora(result, ctx.dir, ctx.config)
         if path.suffix == ".gguf":  # generate with llama.cpp: the packaged model plus the adapter, ~8x faster
             from backend.codegen.generate import LlamaCpp
             from backend.codegen.gguf_export import write_adapter
