@@ -72,7 +72,6 @@ def record_path(runs_dir: Path, run_id: str) -> Path:
 
 def read_record(path: Path) -> RunRecord | None:
     """The record in a run.json (None if absent or unreadable)."""
-
     from backend.records import RecordError, record_from_dict
     text = read_text(path)
     try:

@@ -72,11 +72,12 @@ def run_codegen_eval(config: CodegenEvalConfig, ctx) -> list:
     path = resolve_lm(config.model, ctx.settings.cache_dir)
     ctx.progress(0.0, f"loading {path.name}")
     generator = open_generator(config.backend, path)
+    identity = _model_identity(path)
     result = evaluate(generator, config, ctx, share=(0.0, 1.0),
-                      identity={"model": _model_identity(path) or str(path), "backend": config.backend})
+                      identity={"model": identity or str(path), "backend": config.backend})
     return [ctx.record(name=f"{config.label()} ({_decoding(config)})", model=config.model, params=generator.params,
                        disk_mb=folder_mb(path), finished_at=now(), **result,
-                       provenance={"model_file": str(path), **_model_identity(path)})]
+                       provenance={"model_file": str(path), **identity})]
 
 
 def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, float], identity: dict | None) -> dict:
@@ -111,8 +112,9 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
             if missing:
                 t0 = time.monotonic()
                 made = generator.complete_many([(p.prompt, list(p.stop)) for _, p in missing], sampling)
+                seconds = (time.monotonic() - t0) / len(missing)  # each problem's share of the group's time
                 for (pset, p), completions in zip(missing, made):
-                    log.add(pset.name, p.task_id, completions, (time.monotonic() - t0) / len(missing))
+                    log.add(pset.name, p.task_id, completions, seconds)
             for pset, problem in chunk:
                 completions, seconds = log.get(pset.name, problem.task_id)
                 gen_seconds += seconds
@@ -250,13 +252,14 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
     for lang, texts in heldout.items():
         ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
         metrics.append({"language": lang, "metric": "perplexity", "value": ppl, "n": len(texts)})
+    base = _model_identity(path)
     evaluated = evaluate(generator or Transformers(model=model, tokenizer=tokenizer), config.eval_config(), ctx,
-                         share=(0.5, 1.0), identity=weights and {"base": _model_identity(path), **weights})
+                         share=(0.5, 1.0), identity=weights and {"base": base, **weights})
     evaluated["metrics"] = metrics + evaluated["metrics"]
     evaluated["config"].update(bench=bench.id, train_snippets=len(train_texts), learning_rate_used=config.lr(),
                                generation=generation)
     return [ctx.record(name=config.label(), model=config.model, params=result.params,
                        trainable_params=result.trainable_params, train_seconds=result.train_seconds,
                        disk_mb=folder_mb(ctx.dir / "adapter") if config.method == "lora" else None,
-                       finished_at=now(), provenance={"model_file": str(path), **_model_identity(path)},
+                       finished_at=now(), provenance={"model_file": str(path), **base},
                        **evaluated)]

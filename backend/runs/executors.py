@@ -7,8 +7,10 @@ Ray needs every node to see the same paths: this repository, the runs folder and
 """
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
+import signal
 import subprocess
 import tomllib
 from dataclasses import dataclass, field
@@ -50,22 +52,24 @@ def run_jobs(jobs: list[Job], executor: str, store: Store, s: Settings, address:
 def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[Job]:
     """One ``python -m backend launch`` process per run, one after the other (each ingests its own run)."""
     from backend.runs.supervision import _launch_args
+    preexec = _terminated_with_parent()
     for job in jobs:
         proc = subprocess.run(_launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT,
-                              preexec_fn=_terminated_with_parent)
+                              preexec_fn=preexec)
         job.outcome = "finished" if proc.returncode == 0 else "failed"
     return jobs
 
 
 def _terminated_with_parent():
-    """In the run's process: SIGTERM when the sweep / recipe process dies, however it dies (a killed recipe
-    left its run going on, and the next recipe ran the same run id beside it). Linux only."""
-    import ctypes
-    import signal
+    """A preexec_fn that makes the run's process get SIGTERM when the sweep / recipe process dies, however it
+    dies (a killed recipe left its run going on, and the next recipe ran the same run id beside it); None where
+    libc has no prctl (not Linux). libc is looked up here, in the parent: between fork and exec the child only
+    makes the call (no import, no lookup)."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def connect_ray(address: str | None):
