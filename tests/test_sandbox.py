@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.codegen import java, judge, sandbox
+from backend.codegen.cgroup import CpuGroups
 from backend.codegen.sandbox import Job, Limits
 from backend.vocab import ExecStatus
 from tests.conftest import needs_sandbox
@@ -420,4 +421,43 @@ def _priorities(worker) -> set[int]:
         out.add(os.getpriority(os.PRIO_PROCESS, pid))
         if os.path.exists(f"/proc/{pid}/autogroup"):
             out.add(int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1]))
+    return out
+
+
+def _can_make_cpu_groups() -> bool:
+    groups = CpuGroups.create(1)
+    if groups:
+        groups.remove()
+    return groups is not None
+
+
+@pytest.mark.skipif(not _can_make_cpu_groups(), reason="needs a writable cgroup v1 cpu hierarchy (root)")
+def test_a_demoted_sandbox_waits_in_the_pools_idle_cpu_group(monkeypatch):
+    """Every sandbox of a pool runs in the pool's CPU group; a demoted one's processes move to its idle child
+    group (one near-zero weight for all demoted loops together, however many) and back when promoted; the
+    groups are gone with the pool."""
+    seen, demote = [], sandbox.Worker.demote
+    monkeypatch.setattr(sandbox.Worker, "demote", lambda self: demote(self) or seen.append(_cpu_groups(self)))
+    with sandbox.Pool(Limits(timeout_s=2, cpu_s=2), workers=1) as pool:
+        groups = pool._cpu
+        idle = [(groups.demoted / f).read_text().strip() for f in ("cpu.idle", "cpu.shares")
+                if (groups.demoted / f).exists()]
+        looping = pool.submit(py("def add(a, b):\n    while True:\n        pass\n"))
+        assert pool.submit(py("def add(a, b):\n    return a + b\n")).result().status == ExecStatus.PASS
+        time.sleep(0.3)
+        after = _cpu_groups(pool._workers[-1])  # promoted once nothing waits, while the loop still runs
+        assert looping.result().status == ExecStatus.TIMEOUT
+    pool_path = "/" + str(groups.pool.relative_to(Path("/sys/fs/cgroup/cpu")))
+    assert seen == [{pool_path + "/demoted"}] and after == {pool_path}
+    assert idle[0] == "1" if len(idle) == 2 else idle == ["2"]  # cpu.idle where the kernel has it
+    assert not groups.pool.exists()
+
+
+def _cpu_groups(worker) -> set[str]:
+    """The cpu cgroups (v1) a sandbox's processes are in."""
+    out = set()
+    for pid in sandbox._descendants(worker.proc.pid):
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+            if line.split(":")[1] == "cpu":
+                out.add(line.split(":", 2)[2])
     return out

@@ -39,6 +39,14 @@ def _layout() -> list[tuple[Path, dict[str, str]]]:
     return []
 
 
+def joining(procs: list[str], argv: list[str]) -> list[str]:
+    """argv that joins these groups (their ``cgroup.procs`` files), then execs ``argv``: everything it forks
+    starts inside."""
+    script = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; '
+              'exec "$@"')
+    return ["sh", "-c", script, "sh", str(len(procs)), *procs, *argv] if procs else argv
+
+
 class Cgroup:
     def __init__(self, folders: list[Path]):
         self.folders = folders
@@ -64,12 +72,10 @@ class Cgroup:
             return None
         return cls(made) if made else None
 
-    def wrap(self, argv: list[str]) -> list[str]:
-        """argv that joins this group, then execs ``argv``: everything it forks starts inside."""
-        procs = [str(f / "cgroup.procs") for f in self.folders]
-        script = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; '
-                  'exec "$@"')
-        return ["sh", "-c", script, "sh", str(len(procs)), *procs, *argv]
+    @property
+    def procs(self) -> list[str]:
+        """The files a process writes its pid to, to join this group (``joining``)."""
+        return [str(f / "cgroup.procs") for f in self.folders]
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed for going over the memory limit, so far."""
@@ -96,3 +102,61 @@ class Cgroup:
                     if time.monotonic() > deadline:
                         break
                     time.sleep(0.02)
+
+
+class CpuGroups:
+    """A pool's CPU groups (cgroup v1 ``cpu``): one group for all its sandboxes, and inside it an idle group for
+    the demoted ones.
+
+    Why groups and not only nice: a demoted sandbox's processes at nice 19 still weigh 15/1024 each, and a pool
+    demotes up to a dozen endless loops at once, which then took about a fifth of the cores from the programs
+    that compute; an idle group (``cpu.idle``, or the lowest ``cpu.shares``) weighs as one near-zero task
+    whatever it holds. Inside a cgroup other than the root, autogroup no longer applies: the pool group weighs
+    as much as ``weight`` normal tasks against the rest of the machine (the model generating beside it).
+    None where there is no writable v1 ``cpu`` hierarchy (pure cgroup v2, or no privileges): the pool then
+    demotes by nice alone.
+    """
+
+    def __init__(self, pool: Path, demoted: Path):
+        self.pool, self.demoted = pool, demoted
+
+    @classmethod
+    def create(cls, weight: int) -> "CpuGroups | None":
+        own = _own_paths().get("cpu")
+        parent = ROOT / "cpu" / (own or "").lstrip("/")
+        if own is None or not (parent / "cpu.shares").is_file():
+            return None
+        pool = parent / f"code-dashboard-pool-{uuid.uuid4().hex[:12]}"
+        try:
+            pool.mkdir()
+            (pool / "cpu.shares").write_text(str(1024 * weight))
+            demoted = pool / "demoted"
+            demoted.mkdir()
+            if (demoted / "cpu.idle").is_file():
+                (demoted / "cpu.idle").write_text("1")
+            else:
+                (demoted / "cpu.shares").write_text("2")  # the lowest weight v1 takes
+        except OSError:
+            Cgroup([pool / "demoted", pool]).remove()
+            return None
+        return cls(pool, demoted)
+
+    @property
+    def procs(self) -> str:
+        """The file a process writes its pid to, to join the pool group (see ``Cgroup.wrap``)."""
+        return str(self.pool / "cgroup.procs")
+
+    def move(self, pids: list[int], demoted: bool) -> bool:
+        """Move these processes into the demoted group, or back into the pool group; False if not allowed."""
+        target = (self.demoted if demoted else self.pool) / "cgroup.procs"
+        for pid in pids:
+            try:
+                target.write_text(str(pid))
+            except ProcessLookupError:  # gone already
+                pass
+            except OSError:
+                return False
+        return True
+
+    def remove(self):
+        Cgroup([self.demoted, self.pool]).remove()

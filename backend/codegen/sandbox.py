@@ -41,7 +41,7 @@ from pathlib import Path
 
 from backend import registry
 from backend.codegen import judge as judging
-from backend.codegen.cgroup import Cgroup
+from backend.codegen.cgroup import Cgroup, CpuGroups, joining
 from backend.vocab import ExecStatus
 
 
@@ -174,8 +174,8 @@ def isolation() -> dict:
 class Worker:
     """One sandbox slot: a long-lived bwrap sandbox whose worker forks a fresh child per program."""
 
-    def __init__(self, limits: Limits = Limits()):
-        self.limits = limits
+    def __init__(self, limits: Limits = Limits(), cpu: CpuGroups | None = None):
+        self.limits, self.cpu = limits, cpu  # cpu: its pool's CPU groups, where it has them
         self.proc = self.sock = self.cgroup = None
         self.demoted = False
 
@@ -183,27 +183,31 @@ class Worker:
         """The lowest CPU priority for everything running in this sandbox: a program that runs this long is
         most likely waiting out its timeout, so programs started after it get the core first."""
         self.demoted = True
-        self._renice(19)
+        self._set_priority(True)
 
     def promote(self) -> bool:
         """Normal priority again once the program is gone (the sandbox's zygote and its bwrap remain): the
         worker is reused instead of replaced, which saved a sandbox start per timeout. Raising a priority needs
         privileges (root here; an ordinary user may not): False then, and the caller replaces the worker."""
-        if not self._renice(0):
+        if not self._set_priority(False):
             return False
         self.demoted = False
         return True
 
-    def _renice(self, nice: int) -> bool:
-        """``nice`` for the sandbox's processes and for their session's autogroup: with autogroup scheduling
-        (Linux's default on desktops and here) each session is one scheduling entity, and a sandbox is a
-        session of its own (setsid), so a process's nice only ranks it inside its sandbox. Reniced
-        processes alone, a demoted endless loop still took as much CPU as a program at normal priority
+    def _set_priority(self, demoted: bool) -> bool:
+        """Demoted or not: the pool's idle CPU group or its normal one (where the pool has CPU groups), nice 19
+        or 0 for the sandbox's processes, and the same for their session's autogroup. Without CPU groups,
+        autogroup scheduling (Linux's default on desktops and here) makes each session one scheduling entity,
+        and a sandbox is a session of its own (setsid), so a process's nice only ranks it inside its sandbox:
+        reniced processes alone, a demoted endless loop still took as much CPU as a program at normal priority
         (autogroup too: 10.6 s instead of 12.8 s for the timeouts benchmark)."""
         proc = self.proc  # another thread may close the worker meanwhile: its processes are then gone
         if proc is None:
             return False
-        for pid in _descendants(proc.pid):
+        pids, nice = _descendants(proc.pid), 19 if demoted else 0
+        if self.cpu and not self.cpu.move(pids, demoted):
+            return False
+        for pid in pids:
             try:
                 os.setpriority(os.PRIO_PROCESS, pid, nice)
                 _set_autogroup_nice(pid, nice)
@@ -218,8 +222,7 @@ class Worker:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.cgroup = Cgroup.create((self.limits.memory_mb + 64) << 20, self.limits.processes + 2)
         argv = [*bwrap_argv(self.limits.disk_mb), _python()[0], "-I", "-S", "-c", ZYGOTE_CODE, str(theirs.fileno())]
-        if self.cgroup:
-            argv = self.cgroup.wrap(argv)
+        argv = joining([*(self.cgroup.procs if self.cgroup else []), *([self.cpu.procs] if self.cpu else [])], argv)
         self.proc = subprocess.Popen(argv, env=_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True,
                                      text=True, bufsize=1)
@@ -367,19 +370,21 @@ class Pool:
     """Programs run one per core at normal priority, each in its own sandbox; ``submit`` returns a Future.
 
     A program still running after its language's ``demote_after_s`` gives its core to the next program and, while
-    programs are waiting for a core, keeps running at the lowest priority until it ends or times out: timeouts
-    overlap (up to ``SLOTS_PER_CORE`` sandboxes per core) while programs that compute still get a core each.
+    programs are waiting for a core, keeps running at the lowest priority (in the pool's idle CPU group, where
+    it has one: cgroup.CpuGroups) until it ends or times out: timeouts overlap (up to ``SLOTS_PER_CORE``
+    sandboxes per core) while programs that compute still get a core each.
     Used while a model is still generating: execution overlaps generation instead of waiting for it.
     """
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None):
         isolation()  # refuse before any work is done, with the line that says what to install
         self.limits, self.workers = limits, max(1, workers or os.cpu_count() or 1)
+        self._cpu = CpuGroups.create(self.workers)  # the pool weighs as much as one program per core
         self._cores = threading.Semaphore(self.workers)
         self._waiting, self._count = 0, threading.Lock()  # programs submitted that have no core yet
         self._demoted: set[Worker] = set()  # workers demoted while their program runs
         self._slots = queue.LifoQueue()  # the most recently used sandbox first: only as many start as are needed
-        self._workers = [Worker(limits) for _ in range(self.workers * SLOTS_PER_CORE)]  # started when first used
+        self._workers = [Worker(limits, self._cpu) for _ in range(self.workers * SLOTS_PER_CORE)]  # started when used
         for worker in self._workers:
             self._slots.put(worker)
         self._executor = ThreadPoolExecutor(len(self._workers))
@@ -432,6 +437,8 @@ class Pool:
         self._executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
         for worker in self._workers:
             worker.close()
+        if self._cpu:
+            self._cpu.remove()
 
 
 def run_many(jobs: list[Job], limits: Limits = Limits(), workers: int | None = None) -> list[Outcome]:
