@@ -53,6 +53,8 @@ register_kind("m2v-distill", "retrieval", "Model2Vec static distillation of a te
 _TRAINING = "backend.retrieval.training"
 register_kind("m2v-tokenlearn", "retrieval", "Model2Vec distillation + tokenlearn fine-tuning (code or prose corpus)",
               f"{_TRAINING}:run_m2v_tokenlearn", f"{_TRAINING}:TokenlearnConfig")
+register_kind("m2v-contrastive", "retrieval", "Model2Vec distillation, then its vectors trained on the pairs (no teacher)",
+              f"{_TRAINING}:run_m2v_contrastive", f"{_TRAINING}:StaticContrastiveConfig")
 register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt tuning) contrastive fine-tuning",
               f"{_TRAINING}:run_peft_contrastive", f"{_TRAINING}:PeftConfig")
 register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student",

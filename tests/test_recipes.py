@@ -73,6 +73,9 @@ def test_headline_figures_are_read_off_the_measured_students():
     assert recipes.best_retention(0.1)(table).startswith("no student at <= 10% of the params yet")
     assert recipes.kd_time_ratio(table) == "3 layers 3.00x"
     assert recipes.best_speedup(table).startswith("100.0x (M")
+    assert recipes.kd_vs_plain(table.assign(score=[0.7, 0.5, 0.6, 0.4])) == "3 layers: KD 0.500 vs 0.600"
+    static = pd.DataFrame({"kind": ["m2v-contrastive", "m2v-tokenlearn"], "name": ["S", "K"], "score": [0.69, 0.45]})
+    assert recipes.kd_vs_plain(static) == "static: KD 0.450 vs 0.690"
 
 
 def test_recipes_page_shows_the_published_codegen_study(reference_store, tiny_bench):

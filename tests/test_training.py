@@ -55,6 +55,17 @@ def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
     _check_saved_model_reproduces_the_run(record, store, runs_dir)
 
 
+def test_m2v_contrastive_learns_the_pairs(store, runs_dir, toy_bench):
+    """The static student's vectors trained on the (rotated, so wrong at first) pairs: the loss falls, every
+    vector counts as trained, the saved model is what was evaluated."""
+    record = launch("m2v-contrastive", {"languages": "python", "pca_dims": 32, "steps": 30, "train_batch_size": 8,
+                                        "learning_rate": 0.05}, store, settings())[0]
+    assert record.status == "finished" and record.kind == "m2v-contrastive" and "trained on the pairs" in record.name
+    assert record.trainable_params == record.params
+    assert _falls(_losses(runs_dir, record))
+    _check_saved_model_reproduces_the_run(record, store, runs_dir)
+
+
 @pytest.mark.parametrize("method", ["lora", "adalora", "ia3", "prompt_tuning"])
 def test_peft_contrastive(store, runs_dir, toy_bench, method):
     from transformers import AutoModel

@@ -1,5 +1,6 @@
-"""Retrieval training kinds: ``m2v-tokenlearn``, ``peft-contrastive``, ``kd-student``. Each trains on this CPU,
-saves its model under the run, stores its loss per step (``losses.json``) and is evaluated like any model.
+"""Retrieval training kinds: ``m2v-tokenlearn``, ``m2v-contrastive``, ``peft-contrastive``, ``kd-student``. Each
+trains on this CPU, saves its model under the run, stores its loss per step (``losses.json``) and is evaluated
+like any model.
 
 torch / transformers / peft / model2vec / tokenlearn are imported inside the functions that need them.
 """
@@ -143,6 +144,74 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
                     teacher=TEACHERS.get(config.model, str(teacher_path)), trainable_params=int(vectors.size))
 
 
+# -- m2v-contrastive -----------------------------------------------------------------------------------------
+@dataclass
+class StaticContrastiveConfig(TrainConfig, DistillConfig):
+    pca_dims: int = field(default=128, metadata={"help": "PCA dimensions of the static embeddings (0: no PCA)"})
+    # A static model's step costs milliseconds: many large batches (in-batch negatives) over many pairs.
+    steps: int = field(default=2000, metadata={"help": "optimizer steps"})
+    train_batch_size: int = field(default=256, metadata={"help": "pairs per optimizer step"})
+    max_train: int = field(default=5000, metadata={"help": "training pairs per language at most"})
+    max_length: int = field(default=256, metadata={"help": "tokens per text while training"})
+    temperature: float = field(default=0.05, metadata={"help": "InfoNCE temperature"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_length < 1 or self.temperature <= 0:
+            raise ValueError("max_length must be >= 1 and temperature > 0")
+
+    def label(self) -> str:
+        return f"{super().label()} contrastive"
+
+
+def run_m2v_contrastive(config: StaticContrastiveConfig, ctx) -> list:
+    """A Model2Vec student (distilled from the teacher's token embeddings) whose vectors are then trained on the
+    benchmark's pairs with the contrastive loss, the teacher no longer involved: mean of token vectors, symmetric
+    InfoNCE over in-batch negatives."""
+    import numpy as np
+    import torch
+    from model2vec import StaticModel
+    from model2vec.distill import distill
+
+    from backend.retrieval.encoders import load_encoder
+    torch.manual_seed(config.seed)
+    teacher_path = resolve(config.model, ctx.settings.cache_dir)
+    _, pairs = train_pairs(config, ctx)
+    start = time.perf_counter()
+    ctx.progress(0.0, f"distilling {config.model} (pca {config.pca_dims})")
+    base = distill(model_name=str(teacher_path), pca_dims=config.pca_dims or None)
+    if base.weights is not None or base.token_mapping is not None:
+        raise ValueError("this model2vec distills with token weights or a token mapping: m2v-contrastive trains "
+                         "plain per-token vectors only")
+    tokens = {key: [ids[:config.max_length] or [0] for ids in base.tokenize([p[key] for p in pairs])]
+              for key in ("query", "code")}
+    table = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(np.asarray(base.embedding, dtype=np.float32)),
+                                                  freeze=False, mode="mean")
+
+    def embed(seqs):
+        offsets = torch.tensor([0, *np.cumsum([len(s) for s in seqs[:-1]])])
+        return torch.nn.functional.normalize(table(torch.tensor([t for s in seqs for t in s]), offsets), dim=-1)
+
+    optimizer = torch.optim.Adam(table.parameters(), lr=config.learning_rate or 3e-3)
+    for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed),
+                               start=1):
+        loss = info_nce(embed([tokens["query"][i] for i in idx]), embed([tokens["code"][i] for i in idx]),
+                        config.temperature)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        ctx.progress(0.1 + 0.6 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
+    seconds = time.perf_counter() - start
+    model_dir = ctx.dir / "model"
+    vectors = table.weight.detach().numpy()
+    StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
+    return evaluate(encoder, config, ctx, share=(0.7, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
+                    train_seconds=seconds, trainable_params=int(vectors.size),
+                    name=f"Model2Vec student of {TEACHER_NAMES.get(config.model, config.model)} trained on the pairs",
+                    teacher=TEACHERS.get(config.model, str(teacher_path)))
+
+
 # -- peft-contrastive ----------------------------------------------------------------------------------------
 PEFT_METHODS = ("lora", "adalora", "ia3", "prompt_tuning")
 # IA3 scales activations and prompt tuning learns a few input vectors: both need larger steps than LoRA.
@@ -190,9 +259,14 @@ def contrastive_loss(model, tokenizer, pairs: list[dict], max_length: int, tempe
     import torch
     enc = [tokenizer([p[key] for p in pairs], padding=True, truncation=True, max_length=max_length,
                      return_tensors="pt") for key in ("query", "code")]
-    q, d = (torch.nn.functional.normalize(mean_pool(model, e), dim=-1) for e in enc)
+    return info_nce(*(torch.nn.functional.normalize(mean_pool(model, e), dim=-1) for e in enc), temperature)
+
+
+def info_nce(q, d, temperature: float):
+    """Symmetric InfoNCE of normalized query and document embeddings: row i's positive is row i."""
+    import torch
     logits = q @ d.T / temperature
-    labels = torch.arange(len(pairs))
+    labels = torch.arange(len(q))
     return (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
 
 
