@@ -320,7 +320,8 @@ tests = "def check(candidate):\\n    assert candidate(2, 3) == 5\\n\\ncheck(add)
 attack = ("def attack():\\n    try:\\n        open(%r, 'w').write('x')\\n    except OSError:\\n        pass\\n"
           "    try:\\n        open(%r).read()\\n        return False\\n    except OSError:\\n        return True\\n"
           "OK = attack()\\ndef add(a, b):\\n    return a + b if OK else 0\\n") % (sys.argv[2], sys.argv[3])
-print(sandbox.run_job(sandbox.Job("python", attack, judge.PythonTests(tests, "add"))).status.value)
+job = sandbox.Job("python", attack, judge.PythonTests(tests, "add"))
+print(sandbox.run_many([job], workers=1)[0].status.value)  # a pool: no CPU groups for this uid, nice only
 """
 
 
