@@ -462,3 +462,21 @@ def _cpu_groups(worker) -> set[str]:
             if line.split(":")[1] == "cpu":
                 out.add(line.split(":", 2)[2])
     return out
+
+
+@pytest.mark.skipif(sandbox.isolation()["limits"].startswith("per process"), reason="needs a writable cgroup (root)")
+def test_groups_left_by_a_killed_judge_are_removed_by_the_next_one():
+    """A judge killed with -9 leaves its groups; the next group made beside them removes those whose maker is
+    gone, and keeps a live maker's."""
+    from backend.codegen import cgroup
+    parent = cgroup._layout()[0][0]
+    dead = next(pid for pid in range(4_000_000, 3_000_000, -1) if not Path(f"/proc/{pid}").exists())
+    orphan, alive = parent / f"code-dashboard-sandbox-{dead}-x", parent / f"code-dashboard-sandbox-{os.getpid()}-y"
+    orphan.mkdir()
+    alive.mkdir()
+    try:
+        group = cgroup.Cgroup.create(1 << 30, 8)
+        group.remove()
+        assert not orphan.exists() and alive.exists()
+    finally:
+        cgroup.Cgroup([orphan, alive]).remove()

@@ -39,6 +39,18 @@ def _layout() -> list[tuple[Path, dict[str, str]]]:
     return []
 
 
+def _new_folder(parent: Path, what: str) -> Path:
+    """A group folder named for its maker (``code-dashboard-<what>-<pid>-<random>``), after removing the groups
+    of makers that are gone: a judge killed with -9 cannot remove its own, and a year of nightly runs would
+    leave thousands behind."""
+    prefix = f"code-dashboard-{what}-"
+    for old in parent.glob(prefix + "*"):
+        maker = old.name[len(prefix):].split("-")[0]
+        if maker.isdigit() and not Path(f"/proc/{maker}").exists():
+            Cgroup([*(f for f in old.rglob("*") if f.is_dir())][::-1] + [old]).remove()
+    return parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
 def joining(procs: list[str], argv: list[str]) -> list[str]:
     """argv that joins these groups (their ``cgroup.procs`` files), then execs ``argv``: everything it forks
     starts inside."""
@@ -57,7 +69,7 @@ class Cgroup:
         made = []
         try:
             for parent, files in _layout():
-                folder = parent / f"code-dashboard-sandbox-{uuid.uuid4().hex[:12]}"
+                folder = _new_folder(parent, "sandbox")
                 folder.mkdir()
                 made.append(folder)
                 for what, value in (("memory", memory_bytes), ("swap", memory_bytes), ("pids", pids)):
@@ -126,7 +138,7 @@ class CpuGroups:
         parent = ROOT / "cpu" / (own or "").lstrip("/")
         if own is None or not (parent / "cpu.shares").is_file():
             return None
-        pool = parent / f"code-dashboard-pool-{uuid.uuid4().hex[:12]}"
+        pool = _new_folder(parent, "pool")
         try:
             pool.mkdir()
             (pool / "cpu.shares").write_text(str(1024 * weight))
