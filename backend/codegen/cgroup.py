@@ -155,7 +155,7 @@ class CpuGroups:
 
     @property
     def procs(self) -> str:
-        """The file a process writes its pid to, to join the pool group (see ``Cgroup.wrap``)."""
+        """The file a process writes its pid to, to join the pool group (``joining``)."""
         return str(self.pool / "cgroup.procs")
 
     def move(self, pids: list[int], demoted: bool) -> bool:
