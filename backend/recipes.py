@@ -181,7 +181,8 @@ register_recipe(Recipe(
     grids=({"kind": "teacher-eval", "model": "minilm"},
            {"kind": "peft-contrastive", "method": ["lora", "ia3", "adalora", "prompt_tuning"]}),
     minutes=45,
-    timing="measured here: teacher 6.6 min, each PEFT run 8-10 min (100 steps + evaluation)",
+    timing="measured here: teacher 6.6 min, each PEFT run 8-10 min (100 steps + evaluation); the whole recipe "
+           "60 min on a fresh machine beside other work (2026-12-01)",
     differences=("model: all-MiniLM-L6-v2 (22.7M) instead of CodeT5+ embeddings",
                  "training: 100 steps of 16 pairs on this benchmark's train split, one shared adapter",
                  "metric: NDCG@10 and MRR on the mined benchmark; the paper reports MRR on CodeSearchNet / CoSQA"),
