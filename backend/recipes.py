@@ -28,6 +28,7 @@ class Recipe:
     headline: tuple = ()  # published figures without runs: (claim, published, measure(measured table) -> text)
     metric: str = "ndcg@10"
     base_kind: str = "teacher-eval"  # the kind of the measured side's base run (retention, speed-up against it)
+    size: tuple[str, str] = ("params_m", "params (millions)")  # the score chart's x: the cost the study is about
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -86,6 +87,25 @@ def _side_base(recipe: Recipe, group: pd.DataFrame, side: str) -> str | None:
         return ids[0] if ids else None
     teachers = group[group["kind"] == recipe.base_kind]
     return teachers["run_id"].iloc[0] if len(teachers) else None
+
+
+def charted(recipe: Recipe, table: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, float] | None, pd.DataFrame, str]:
+    """What the recipe's charts draw: every run for the score chart (with the measured base as a reference line),
+    and for retention vs speed-up only the measured runs whose speed-up was timed side by side with the base
+    (per-run throughputs recorded at different times are readings, not ratios); the last item says how to time
+    the others."""
+    shown = table.assign(source=table["side"], basis="", pareto_params=False, pareto_trainable=False)
+    here = shown[shown["side"] == "measured here"]
+    base = here[here["kind"] == recipe.base_kind]
+    if base.empty:
+        return shown, None, here.iloc[0:0], ""
+    timed = here[(here["speedup_basis"] == "side by side") & here["retention"].notna()] \
+        if "speedup_basis" in here else here.iloc[0:0]
+    untimed = here[~here["run_id"].isin(timed["run_id"])]
+    note = (f"Speed-up not drawn for {len(untimed)} run(s) not timed side by side with the base (throughputs "
+            f"recorded at different times are not ratios): `python -m backend speed --base {base['run_id'].iloc[0]} "
+            f"{' '.join(untimed['run_id'])}`") if len(untimed) else ""
+    return shown, (str(base["name"].iloc[0]), float(base["score"].iloc[0])), timed, note
 
 
 def headline_table(recipe: Recipe, table: pd.DataFrame) -> pd.DataFrame:
@@ -187,6 +207,7 @@ register_recipe(Recipe(
                  "training: 100 steps of 16 pairs on this benchmark's train split, one shared adapter",
                  "metric: NDCG@10 and MRR on the mined benchmark; the paper reports MRR on CodeSearchNet / CoSQA"),
     headline=(("share of parameters trained", "at most 0.4 %", trainable_range),),
+    size=("trainable_pct", "share of parameters trained (%, log)"),
 ))
 
 register_recipe(Recipe(

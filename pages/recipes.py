@@ -56,10 +56,13 @@ if runs is not None and metrics is not None:
             chart(figures.passk_scatter, table.assign(facet=table["language"] + " · " + table["side"]), "params_m",
                   "params (millions, log)", metric, key=f"recipe_{metric}")
     elif len(table):
-        shown = table.assign(source=table["side"], basis="", pareto_params=False)
-        st.subheader("Score vs params")
-        chart(figures.efficiency_scatter, shown, "params_m", "params (millions)", recipe.metric)
-        if shown[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
+        shown, reference, timed, note = recipes.charted(recipe, table)
+        size, size_label = recipe.size
+        st.subheader(f"Score vs {size_label.split(' (')[0]}")
+        chart(figures.efficiency_scatter, shown, size, size_label, recipe.metric, reference)
+        if len(timed) > 1:
             st.subheader("Retention vs encode speed-up")
-            chart(figures.retention_scatter, shown[shown["side"] == "measured here"], "the teacher", recipe.metric)
+            chart(figures.retention_scatter, timed, "the teacher", recipe.metric)
+        if note:
+            st.caption(note)
     link_box()

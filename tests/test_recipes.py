@@ -99,3 +99,17 @@ def test_recipes_page_before_any_run_of_the_recipe(name, reference_store, tiny_b
     assert not at.exception and not at.error
     if recipes.get(name).headline:
         assert set(at.dataframe[0].value["measured here"]) == {"not measured yet"}
+
+
+def test_only_speed_ups_timed_side_by_side_are_charted():
+    """Retention vs speed-up draws ratios measured side by side with the base; a run with only a per-run
+    throughput is left out and the note says how to time it."""
+    table = pd.DataFrame({
+        "side": ["measured here"] * 3 + ["published"], "run_id": ["t", "a", "b", "p"],
+        "kind": ["teacher-eval", "m2v-distill", "kd-student", "m2v-distill"], "name": ["T", "A", "B", "P"],
+        "score": [0.7, 0.6, 0.5, 0.4], "retention": [1.0, 0.86, 0.71, 1.0], "speedup": [1.0, 100.0, 2.0, 1.0],
+        "speedup_basis": ["side by side", "side by side", "per-run throughputs recorded at different times", None]})
+    shown, reference, timed, note = recipes.charted(recipes.get("kd-students"), table)
+    assert len(shown) == 4 and reference == ("T", 0.7)
+    assert timed["run_id"].tolist() == ["t", "a"]
+    assert note.endswith("`python -m backend speed --base t b`")
