@@ -56,3 +56,18 @@ def test_speed_command_stores_side_by_side_ratios(store, runs_dir, tmp_path, mon
     assert table.loc["speed--small", "speedup"] == pytest.approx(
         speed.as_table(measured).set_index("run_id").loc["speed--small", "speedup"])
     assert any(s.value == "NDCG@10 vs inference memory" for s in at.subheader)
+
+
+def test_each_run_keeps_its_newest_side_by_side_ratio_across_sessions(runs_dir):
+    """Timing a new run later against the same base keeps the earlier runs' ratios (each from its own session);
+    a run timed twice has its newer ratio."""
+    def session(t, rows):
+        speed.save({"time": t, "base": rows[0][0], "texts": 10, "rounds": 3, "cpu_count": 2, "load_before": [1, 1, 1],
+                    "load_after": [1, 1, 1], "results": [{"run_id": r, "speedup": v} for r, v in rows]}, runs_dir)
+    session(1.0, [("t", 1.0), ("a", 100.0), ("b", 2.0)])
+    session(2.0, [("t", 1.0), ("b", 3.0), ("c", 0.9)])
+    session(3.0, [("x", 1.0), ("c", 5.0)])  # another base
+    merged = speed.latest(runs_dir, "t")
+    assert speed.as_table(merged).set_index("run_id")["speedup"].to_dict() == {"t": 1.0, "a": 100.0, "b": 3.0,
+                                                                                "c": 0.9}
+    assert merged["time"] == 2.0 and merged["sessions"] == 2 and "1 earlier session" in speed.describe(merged)

@@ -101,7 +101,9 @@ def save(measurement: dict, runs_dir: Path) -> Path:
 
 
 def latest(runs_dir: Path, base: str) -> dict | None:
-    """The newest side-by-side measurement against ``base`` (None if there is none)."""
+    """Side-by-side speed-ups against ``base`` (None if none was measured): each run's from the newest session
+    that timed it together with the base — every ratio comes from one session, so timing a new run later does not
+    drop the earlier runs' ratios — with the newest session's details and ``sessions``, how many contributed."""
     found = []
     for path in (Path(runs_dir) / SPEED_DIR).glob("*.json"):
         try:
@@ -110,7 +112,12 @@ def latest(runs_dir: Path, base: str) -> dict | None:
             continue
         if data.get("base") == base:
             found.append(data)
-    return max(found, key=lambda d: d["time"]) if found else None
+    rows = {}
+    for data in sorted(found, key=lambda d: d["time"]):
+        rows.update({row["run_id"]: row for row in data["results"]})
+    used = {id(d) for d in found if any(rows[r["run_id"]] is r for r in d["results"])}
+    return {**max(found, key=lambda d: d["time"]), "results": list(rows.values()), "sessions": len(used)} \
+        if found else None
 
 
 def as_table(measurement: dict) -> pd.DataFrame:
@@ -139,4 +146,6 @@ def describe(measurement: dict) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(measurement["time"]))
     return (f"measured side by side {when}: {measurement['texts']} texts x {measurement['rounds']} interleaved "
             f"rounds, {measurement['cpu_count']} cores, load {measurement['load_before'][0]:.2f} -> "
-            f"{measurement['load_after'][0]:.2f}")
+            f"{measurement['load_after'][0]:.2f}"
+            + (f" (runs not timed then: from {measurement['sessions'] - 1} earlier session(s))"
+               if measurement.get("sessions", 1) > 1 else ""))
