@@ -113,3 +113,27 @@ def test_only_speed_ups_timed_side_by_side_are_charted():
     assert len(shown) == 4 and reference == ("T", 0.7)
     assert timed["run_id"].tolist() == ["t", "a"]
     assert note.endswith("`python -m backend speed --base t b`")
+
+
+def test_the_first_start_skips_a_default_run_a_recipe_made_before(store, runs_dir, tiny_bench, tmp_path, monkeypatch):
+    """A recipe run before the dashboard's first opening made the teacher's run: the first start does not
+    evaluate the teacher again (20 min of a 2-core machine), only the missing student."""
+    import dataclasses
+    import subprocess
+
+    from backend.runs import first_start
+    from backend.runs.executors import expand_grids
+    from backend.runs.lifecycle import build_config
+    teacher = next(j for j in expand_grids([{"kind": k, **o} for k, o in first_start.DEFAULT_RUNS],
+                                           settings().bench_dir, "test") if j.kind == "teacher-eval")
+    run = {"schema_version": 1, "run_id": "recipe-teacher", "kind": "teacher-eval", "status": "finished",
+           "config": dataclasses.asdict(build_config(teacher.kind, teacher.options)),
+           "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.7}]}
+    (tmp_path / "t.json").write_text(json.dumps(run))
+    catalog.import_paths([tmp_path / "t.json"], store=store, runs_dir=runs_dir)
+    launched = []
+    monkeypatch.setattr(first_start.subprocess, "run",
+                        lambda args, **kw: launched.append(args) or subprocess.CompletedProcess(args, 0))
+    assert first_start.ensure_default_runs(store, settings())
+    kinds = [a[a.index("launch") + 1] for a in launched]
+    assert kinds == ["m2v-distill"]

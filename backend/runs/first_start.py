@@ -41,11 +41,18 @@ def ensure_default_runs(store: Store, settings: Settings) -> bool:
         bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir, progress=report)),
                              bench_dir)
         report(1.0, f"benchmark {bench.id} built; starting the default runs")
-    for kind, options in DEFAULT_RUNS:
-        print(f"first start: {kind} {options} on {bench.id}", flush=True)
+    from backend.runs.executors import already_done, expand_grids
+    jobs = expand_grids([{"kind": kind, **options, "bench": bench.id} for kind, options in DEFAULT_RUNS], bench_dir,
+                        "default runs")
+    already_done(jobs, runs_dir)
+    for job in jobs:
+        if job.done_as:  # e.g. a recipe made the teacher's run before the dashboard was first opened
+            print(f"first start: {job.kind} on {bench.id} was made before, as {job.done_as}", flush=True)
+            continue
+        print(f"first start: {job.kind} {job.options} on {bench.id}", flush=True)
         # One process per run: peak memory is then the run's own, and one failure does not stop the next.
-        args = _launch_args(kind, {**options, "bench": bench.id}, runs_dir, store.path)
+        args = _launch_args(job.kind, job.options, runs_dir, store.path)
         if subprocess.run(args, cwd=REPO_ROOT).returncode != 0:
-            raise RunFailed(f"default run {kind} failed; see the Runs page for its error")
+            raise RunFailed(f"default run {job.kind} failed; see the Runs page for its error")
     store.set_meta(DEFAULTS_KEY, bench.id)
     return True
