@@ -112,12 +112,14 @@ def latest(runs_dir: Path, base: str) -> dict | None:
             continue
         if data.get("base") == base:
             found.append(data)
-    rows = {}
-    for data in sorted(found, key=lambda d: d["time"]):
-        rows.update({row["run_id"]: row for row in data["results"]})
-    used = {id(d) for d in found if any(rows[r["run_id"]] is r for r in d["results"])}
-    return {**max(found, key=lambda d: d["time"]), "results": list(rows.values()), "sessions": len(used)} \
-        if found else None
+    if not found:
+        return None
+    found.sort(key=lambda d: d["time"])
+    rows, session = {}, {}  # run id -> its newest result, and the session it is from
+    for i, data in enumerate(found):
+        for row in data["results"]:
+            rows[row["run_id"]], session[row["run_id"]] = row, i
+    return {**found[-1], "results": list(rows.values()), "sessions": len(set(session.values()))}
 
 
 def as_table(measurement: dict) -> pd.DataFrame:
