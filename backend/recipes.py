@@ -193,6 +193,7 @@ register_recipe(Recipe(
                  "benchmark: mined here from offline package sources, not CodeSearchNet's test set",
                  "teacher: the same all-mpnet-base-v2 (assembled from its five PyPI parts)"),
     published_runs=("reference--m2v-mpnet-distill", "reference--m2v-mpnet-tokenlearn-c4"),
+    base_kind="m2v-distill",  # the study is tokenlearn against plain distillation, as on the published side
 ))
 
 register_recipe(Recipe(
