@@ -148,24 +148,23 @@ def best_speedup(measured: pd.DataFrame) -> str:
     return f"{best['speedup']:.1f}x ({best['name']}; {best['speedup_basis']})"
 
 
+def _layer_pairs(measured: pd.DataFrame) -> list[tuple[str, pd.Series, pd.Series]]:
+    """Per transformer student size: (label, its KD run's rows, the same student's no-teacher run's rows)."""
+    names = measured["name"].fillna("")
+    return [(f"{n} layers", names.str.startswith("KD student") & names.str.endswith(f": {n} layers"),
+             names.str.contains(f"first {n} layers") & names.str.contains("without a teacher")) for n in (1, 3)]
+
+
 def kd_time_ratio(measured: pd.DataFrame) -> str:
-    kd = measured[measured["name"].str.startswith("KD student", na=False)]
-    plain = measured[measured["name"].str.contains("without a teacher", na=False)]
-    if kd.empty or plain.empty:
-        return ""
-    ratios = [f"{n} layers {k / p:.2f}x" for n in (1, 3)
-              for k, p in [(kd[kd["name"].str.endswith(f": {n} layers")]["train_seconds"],
-                            plain[plain["name"].str.contains(f"first {n} layers")]["train_seconds"])]
-              if len(k) and len(p) for k, p in [(k.iloc[0], p.iloc[0])]]
+    ratios = [f"{label} {measured[kd]['train_seconds'].iloc[0] / measured[plain]['train_seconds'].iloc[0]:.2f}x"
+              for label, kd, plain in _layer_pairs(measured) if kd.any() and plain.any()]
     return ", ".join(ratios)
 
 
 def kd_vs_plain(measured: pd.DataFrame) -> str:
     """Per student size: the score with the teacher's signal against the same student trained on the pairs alone."""
-    names = measured["name"].fillna("")
-    sides = [(f"{n} layers", names.str.startswith("KD student") & names.str.endswith(f": {n} layers"),
-              names.str.contains(f"first {n} layers") & names.str.contains("without a teacher")) for n in (3, 1)]
-    sides.append(("static", measured["kind"] == "m2v-tokenlearn", measured["kind"] == "m2v-contrastive"))
+    sides = [*reversed(_layer_pairs(measured)),
+             ("static", measured["kind"] == "m2v-tokenlearn", measured["kind"] == "m2v-contrastive")]
     out = [f"{label}: KD {measured[kd]['score'].iloc[0]:.3f} vs {measured[plain]['score'].iloc[0]:.3f}"
            for label, kd, plain in sides if kd.any() and plain.any()]
     return ", ".join(out)
