@@ -28,20 +28,28 @@ class Untranslatable(ValueError):
 @dataclass(frozen=True)
 class JavaProblem:
     prompt: str  # header, comment, signature: the model completes the method body
-    tests: str  # ``main`` (prints each test call's value for the judge) + the closing brace + ``Judge``
+    tests: str  # ``main`` (reports each test call's value to the judge) + the closing brace; ``JUDGE_CLASS`` follows
     cases: tuple  # (expected, how) per test call, for judge.ExpectedValues: the checks happen outside the JVM
 
 
-# Prints one test record per call on the real stdout: "\x1eJUDGE <nonce> <i> <json>", the nonce read from stdin.
-# Doubles as exact hex, maps as tagged pairs (zygote.decode reads them); any other class is an opaque object.
+# Writes one test record per call, "\x1eJUDGE <nonce> <i> <json>", on the judge's channel (fd 4, opened through
+# /proc), the nonce read from fd 3: never on stdout, so the program's own prints (with or without a newline,
+# any amount) can neither split a record nor use up its budget. Doubles as exact hex, maps as tagged pairs
+# (zygote.decode reads them); any other class is an opaque object.
 JUDGE_CLASS = r"""
 class Judge {
-    private static final java.io.PrintStream OUT =
-        new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true);
+    private static final java.io.PrintStream OUT = channel();
     private static final String NONCE = nonce();
+    private static java.io.PrintStream channel() {
+        try {
+            return new java.io.PrintStream(new java.io.FileOutputStream("/proc/self/fd/4"), false, "UTF-8");
+        } catch (java.io.IOException e) { throw new RuntimeException(e); }
+    }
     private static String nonce() {
         try {
-            String line = new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                new java.io.FileInputStream("/proc/self/fd/3"), "UTF-8"));
+            String line = in.readLine();
             return line == null ? "" : line.replaceAll("[^0-9a-f]", "");
         } catch (java.io.IOException e) { return ""; }
     }
@@ -113,8 +121,14 @@ def translate(prompt: str, test: str, entry_point: str) -> JavaProblem:
         _literal(expected, result if how != "bool-check" else ("boolean",))  # the expected value fits the type
         call = f"{name}({', '.join(_literal(v, t) for v, t in zip(args, types))})"
         lines.append(f"        Judge.emit({i}, {call});")
-    tests = "    public static void main(String[] args) {\n" + "\n".join(lines) + "\n    }\n}\n" + JUDGE_CLASS
+    tests = "    public static void main(String[] args) {\n" + "\n".join(lines) + "\n    }\n}\n"
     return JavaProblem(prompt_java, tests, tuple((expected, how) for _, expected, how in cases))
+
+
+def program(prompt: str, completion: str, tests: str) -> str:
+    """The Java source the sandbox compiles: the prompt, the completion, the method's end, the tests' ``main``
+    and the ``Judge`` class that reports to the judge."""
+    return prompt + completion + CLOSE + tests + JUDGE_CLASS
 
 
 # -- the tests ---------------------------------------------------------------------------------------------

