@@ -230,6 +230,31 @@ def test_java_output_cannot_split_or_hide_a_result():
     assert [o.status for o in outcomes] == [ExecStatus.PASS] * 3 + [ExecStatus.FAIL], outcomes
 
 
+def _hogs(per_core: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(per_core * (os.cpu_count() or 1))]
+
+
+@needs_sandbox
+@pytest.mark.integration
+def test_a_program_is_timed_on_the_time_it_had():
+    """1 s of CPU within a 3 s limit, beside eight busy processes per core (it gets about a ninth of a core:
+    ~9 s of wall time): PASS, where a wall-clock limit says TIMEOUT; a program that sleeps 5 s is still
+    TIMEOUT, busy machine or not."""
+    spin = ("import time\ndef add(a, b):\n    start = time.process_time()\n"
+            "    while time.process_time() - start < 0.5:\n        pass\n    return a + b\n")
+    sleeper = "import time\ndef add(a, b):\n    time.sleep(5)\n    return a + b\n"
+    tests = judge.PythonTests("assert add(1, 2) == 3\nassert add(2, 2) == 4\n", "add")
+    hogs = _hogs(8)
+    try:
+        spun, slept = (sandbox.run_job(Job("python", source, tests), FAST) for source in (spin, sleeper))
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert spun.status == ExecStatus.PASS, spun
+    assert slept.status == ExecStatus.TIMEOUT, slept
+
+
 @needs_sandbox
 @pytest.mark.integration
 def test_verdicts_do_not_depend_on_the_machines_load():
@@ -237,7 +262,7 @@ def test_verdicts_do_not_depend_on_the_machines_load():
     that takes longest, HumanEval/75 at ~0.2 s of CPU, was TIMEOUT at load 8 before)."""
     from backend.codegen.problems import humaneval_rows
     rows = humaneval_rows()
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(4 * (os.cpu_count() or 1))]
+    hogs = _hogs(4)
     try:
         outcomes = sandbox.run_many([_humaneval(r["task_id"], r["canonical_solution"]) for r in rows],
                                     Limits(timeout_s=3, cpu_s=3))
