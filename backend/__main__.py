@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backend import catalog, compare, csvexport, report, significance, tables
+from backend import catalog, compare, csvexport, report, significance, views
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
@@ -72,7 +72,7 @@ def cmd_delete(args, store, s):
 
 
 def cmd_export(args, store, s):
-    table, caution = tables.export(args.what, store, s.runs_dir, args.base, args.candidate, args.metric,
+    table, caution = views.export(args.what, store, s.runs_dir, args.base, args.candidate, args.metric,
                                    evaluation=(args.bench, args.protocol))
     if caution:
         print(f"caution: {caution}", file=sys.stderr)
@@ -88,7 +88,7 @@ def cmd_report(args, store, s):
     """A comparison as one file to hand on: HTML (interactive figures, opens offline), Markdown or LaTeX."""
     if args.candidate and not args.base:
         raise ValueError("report --candidate needs --base RUN_ID")
-    made = tables.comparison_report(store, s.runs_dir, args.base, args.candidate or [], args.metric,
+    made = views.comparison_report(store, s.runs_dir, args.base, args.candidate or [], args.metric,
                                     (args.bench, args.protocol))
     path = report.write(made, args.output)
     print(f"wrote {', '.join(sec.title for sec in made.sections)} -> {path}")
@@ -145,24 +145,9 @@ def cmd_speed(args, store, s):
 def cmd_check(args, store, s):
     """A regression gate for CI: exit 1 when a candidate is significantly worse than the base by more than
     --max-drop in any checked language and metric, one line per failing cell."""
-    runs = store.runs().set_index("run_id", drop=False)
-    for run_id in [args.base, *args.candidate]:
-        if run_id not in runs.index:
-            raise ValueError(f"no run {run_id!r} in {store.path}; list them with python -m backend runs")
-    for candidate in args.candidate:
-        compare.check_comparable(runs.loc[args.base].to_dict(), runs.loc[candidate].to_dict())
     resampling = significance.Resampling(resamples=args.resamples, seed=args.seed)
-    table = significance.stored_deltas(store, args.base, args.candidate, resampling)
-    keep = table["metric"].isin(args.metric or ["ndcg@10"])
-    if args.languages:
-        keep &= table["language"].isin(args.languages)
-    table = table[keep].copy()
-    # The family is the cells checked, not every cell the deltas table holds.
-    table["p_adjusted"] = significance.adjust(table["p_value"].to_numpy(), resampling.correction)
-    table["verdict"] = [significance.verdict(d, p, m) for d, p, m in zip(table["delta"], table["p_adjusted"],
-                                                                          table["metric"])]
-    unknown = table[table["verdict"].str.startswith("significance unknown")]
-    failing = significance.gate(table, args.max_drop)
+    table, failing, unknown = views.check(store, args.base, args.candidate, args.metric, args.languages,
+                                          args.max_drop, resampling)
     for row in failing.itertuples():
         print(f"FAIL {row.candidate_id} {row.language} {row.metric}: {row.base:.4f} -> {row.candidate:.4f} "
               f"(delta {row.delta:+.4f}, 95% CI [{row.ci_low:+.4f}, {row.ci_high:+.4f}], p_adj {row.p_adjusted:.3g})")
@@ -288,15 +273,13 @@ def cmd_recipe_run(args, store, s):
 
 
 def cmd_recipe_show(args, store, s):
+    view = views.recipe(store, s.runs_dir, s.bench_dir, args.name)
     from backend import recipes
-    recipe = recipes.get(args.name)
-    measured, total = recipes.measured_ids(recipe, s.runs_dir, s.bench_dir)
-    table = recipes.comparison(recipe, store.runs(), store.metrics(), measured, s.runs_dir)
-    print(f"{recipe.title} — published ({recipe.source}) vs measured here ({len(measured)}/{total} runs done)")
+    recipe, table = recipes.get(args.name), view.table
+    print(f"{recipe.title} — published ({recipe.source}) vs measured here ({len(view.measured)}/{view.total} runs done)")
     print(table.drop(columns=["run_id"]).to_string(index=False, max_colwidth=48))
-    headline = recipes.headline_table(recipe, table)
-    if len(headline):
-        print(headline.to_string(index=False))
+    if len(view.headline):
+        print(view.headline.to_string(index=False))
     if getattr(args, "output", None):
         Path(args.output).write_text(csvexport.to_csv(table), encoding="utf-8")
         print(f"wrote {len(table)} row(s) to {args.output}")
@@ -387,7 +370,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
     c.set_defaults(func=cmd_check)
     c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen")
-    c.add_argument("what", choices=tables.EXPORTS)
+    c.add_argument("what", choices=views.EXPORTS)
     c.add_argument("-o", "--output", required=True, help="CSV file to write ('-' for stdout)")
     c.add_argument("--base", help="base run id (deltas; efficiency: the run speed-ups and retention are relative "
                                   "to, default the teacher)")

@@ -22,6 +22,13 @@ def run_names(runs: pd.DataFrame) -> dict[str, str]:
     return dict(zip(runs["run_id"], runs["name"].fillna(runs["run_id"])))
 
 
+def run_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """run_id -> 'name · protocol · source · run_id' for pickers and figure titles (a run and its csn-1000 twin
+    differ)."""
+    return {run_id: " · ".join(str(x) for x in parts if x == x and x) for run_id, *parts in
+            zip(runs["run_id"], runs["name"], runs["protocol"], runs["source"], runs["run_id"])}
+
+
 def runs_view(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), statuses=()) -> pd.DataFrame:
     """The runs table as the Runs page shows it and ``export runs`` / ``runs`` print it: same columns, same
     filters."""

@@ -83,35 +83,51 @@ def _normalized(text: str, tmp: Path) -> str:
                   "code commit: <commit>", text)
 
 
-@pytest.fixture(scope="module")
-def exports(tmp_path_factory) -> dict[str, str]:
-    """Expected file name -> the text the current code makes."""
-    tmp = tmp_path_factory.mktemp("golden")
-    runs_dir = tmp / "runs"
+def build_store(runs_dir: Path):
+    """The golden store in ``runs_dir`` (the environment already pointing there): the made runs, the reference
+    runs (as a first start seeds them) and the imported files."""
     shutil.copytree(GOLDEN / "runs", runs_dir)
-    out = {}
+    assert main(["rebuild"]) == 0
+    assert main(["import", *map(str, IMPORTED)]) == 0
+
+
+@contextlib.contextmanager
+def golden_env(tmp: Path):
+    """The environment of a golden store under ``tmp`` (no benchmark built: recipes' jobs as generate.py's)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DASHBOARD_RUNS_DIR", str(runs_dir))
-        mp.setenv("DASHBOARD_BENCH_DIR", str(tmp / "benchmarks"))  # none built: recipes' jobs as generate.py's
+        mp.setenv("DASHBOARD_RUNS_DIR", str(tmp / "runs"))
+        mp.setenv("DASHBOARD_BENCH_DIR", str(tmp / "benchmarks"))
         mp.delenv("DASHBOARD_DB", raising=False)
         mp.chdir(tmp)
         settings.cache_clear()
         try:
-            assert main(["rebuild"]) == 0  # the made runs, then the reference runs (a first start's seeding)
-            assert main(["import", *map(str, IMPORTED)]) == 0
-            for name, argv in commands(_ids()).items():
-                stdout, stderr = io.StringIO(), io.StringIO()
-                with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-                    code = main(argv)
-                written = tmp / name
-                if written.exists() and "-o" in argv:
-                    out[name] = _normalized(written.read_text(encoding="utf-8"), tmp)
-                    out[name + ".out"] = _normalized(f"exit {code}\n{stdout.getvalue()}--- stderr\n"
-                                                     f"{stderr.getvalue()}", tmp)
-                else:
-                    out[name] = _normalized(f"exit {code}\n{stdout.getvalue()}--- stderr\n{stderr.getvalue()}", tmp)
+            yield mp
         finally:
             settings.cache_clear()
+
+
+def run_cli(argv: list[str], tmp: Path) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(argv)
+    return code, _normalized(stdout.getvalue(), tmp), _normalized(stderr.getvalue(), tmp)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict[str, str]:
+    """Expected file name -> the text the current code makes."""
+    tmp = tmp_path_factory.mktemp("golden")
+    out = {}
+    with golden_env(tmp):
+        build_store(tmp / "runs")
+        for name, argv in commands(_ids()).items():
+            code, stdout, stderr = run_cli(argv, tmp)
+            written = tmp / name
+            if written.exists() and "-o" in argv:
+                out[name] = _normalized(written.read_text(encoding="utf-8"), tmp)
+                out[name + ".out"] = f"exit {code}\n{stdout}--- stderr\n{stderr}"
+            else:
+                out[name] = f"exit {code}\n{stdout}--- stderr\n{stderr}"
     if os.environ.get("GOLDEN_WRITE") == "1":
         shutil.rmtree(EXPECTED, ignore_errors=True)
         EXPECTED.mkdir(parents=True)

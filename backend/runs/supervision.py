@@ -38,6 +38,14 @@ def spawn_recipe(name: str, runs_dir: Path, db_path: Path):
     return _background(args, Path(runs_dir) / ".launch" / f"{make_run_id('recipe', name)}.log")
 
 
+def spawn_speed(base: str, run_ids: list[str], runs_dir: Path, db_path: Path):
+    """Start ``python -m backend speed --base BASE RUN...`` in the background: timing models inside the
+    dashboard's server would slow every session and be slowed by them. Returns (process, log)."""
+    args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "speed", "--base",
+            base, *[r for r in run_ids if r != base]]
+    return _background(args, Path(runs_dir) / ".launch" / f"{make_run_id('speed', 'log')}.log")
+
+
 def _background(args: list[str], log: Path):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
