@@ -110,7 +110,9 @@ def test_runners_never_import_the_store():
             for t in graph[todo.pop()] - seen:
                 seen.add(t)
                 todo.append(t)
-        assert not seen & {"backend.store", "backend.catalog", "backend.staging"}, runner
+        reached = [m for m in seen if m.split(".")[:2] in (["backend", "store"], ["backend", "catalog"],
+                                                            ["backend", "staging"])]
+        assert reached == [], runner
 
 
 def test_the_architecture_doc_lists_the_layers_in_order():
