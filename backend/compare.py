@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from backend.pareto import pareto_front
 from backend.vocab import CODE_LANGUAGES, METRICS, PASS_METRICS, Direction, Language, Source
 
 LANGUAGE_ORDER = CODE_LANGUAGES + [Language.OVERALL.value]
@@ -20,6 +21,13 @@ RUNS_COLUMNS = ["run_id", "name", "kind", "status", "source", "benchmark", "prot
 def run_names(runs: pd.DataFrame) -> dict[str, str]:
     """run_id -> the run's name (its id when it has none): how reports and titles name runs."""
     return dict(zip(runs["run_id"], runs["name"].fillna(runs["run_id"])))
+
+
+def run_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """run_id -> 'name · protocol · source · run_id' for pickers and figure titles (a run and its csn-1000 twin
+    differ)."""
+    return {run_id: " · ".join(str(x) for x in parts if x == x and x) for run_id, *parts in
+            zip(runs["run_id"], runs["name"], runs["protocol"], runs["source"], runs["run_id"])}
 
 
 def runs_view(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), statuses=()) -> pd.DataFrame:
@@ -219,11 +227,27 @@ def against_base(eff: pd.DataFrame, base_id: str | None, measurement: dict | Non
     """The efficiency table relative to one run (the teacher by default, see ``speed_base``): ``speedup`` from
     the side-by-side ``measurement`` where it timed a run, else from per-run throughputs (``speedup_basis``
     says which), and ``retention`` of the score. The Efficiency page and ``export efficiency`` both use this."""
-    from backend.retrieval import speed
     if base_id is None or base_id not in set(eff["run_id"]):
         return eff.assign(speedup=np.nan, retention=np.nan, speedup_basis=None)
-    out = speed.apply(eff.assign(speedup=relative(eff, base_id, "encode_throughput")), measurement)
+    out = measured_speed(eff.assign(speedup=relative(eff, base_id, "encode_throughput")), measurement)
     out["retention"] = relative(out, base_id, "score")  # e.g. a KD or Model2Vec student vs its teacher
+    return out
+
+
+def measured_speed(eff: pd.DataFrame, measurement: dict | None) -> pd.DataFrame:
+    """The efficiency table with its speed-ups (already relative to the measurement's base) replaced by the
+    side-by-side ones for the runs measured, ``speedup_basis`` saying which each row has, and the measured
+    inference memory with its Pareto flags."""
+    out = eff.assign(speedup_basis="per-run throughputs recorded at different times")
+    if not measurement:
+        return out
+    table = pd.DataFrame(measurement["results"]).set_index("run_id")  # a speed measurement (retrieval.speed)
+    inside = out["run_id"].isin(table.index)
+    out.loc[inside, "speedup"] = out.loc[inside, "run_id"].map(table["speedup"])
+    out.loc[inside, "speedup_basis"] = "side by side"
+    if "inference_mb" in table:
+        out["inference_mb"] = out["run_id"].map(table["inference_mb"])
+        out["pareto_inference"] = pareto_front(out["score"], out["inference_mb"])
     return out
 
 
@@ -245,21 +269,6 @@ def evaluation_groups(runs: pd.DataFrame) -> list[tuple[str, str]]:
 def _per(score: pd.Series, size: pd.Series) -> pd.Series:
     # A size of 0 or less is missing data, not an infinitely efficient model.
     return score / size.where(size > 0)
-
-
-def pareto_front(score: pd.Series, cost: pd.Series) -> pd.Series:
-    """True where no other point has a higher-or-equal score at a lower-or-equal cost (one strictly).
-
-    Identical points are all on the front; points with a missing score or cost are never on it. O(n log n).
-    """
-    score, cost = score.astype(float), cost.astype(float)
-    valid = score.notna() & cost.notna() & (cost >= 0)
-    frame = pd.DataFrame({"score": score[valid], "cost": cost[valid]})
-    best_at = frame.groupby("cost", sort=True)["score"].max()  # the best score at each cost, cheapest first
-    cheaper = best_at.cummax().shift(1, fill_value=-math.inf)  # the best at any lower cost
-    front_best = best_at[best_at > cheaper]  # costs whose best beats everything cheaper
-    on_front = frame["score"] == frame["cost"].map(front_best)  # that best, ties included
-    return on_front.reindex(score.index, fill_value=False).astype(bool)
 
 
 def filter_runs(runs: pd.DataFrame, text: str = "", kinds=(), sources=(), statuses=()) -> pd.DataFrame:

@@ -146,7 +146,7 @@ def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10", palette
     top = mb.max() if len(mb) else 0.0
     fig, scatter = go.Figure(), _scatter(len(points))
     if len(points) > DENSITY_POINTS:  # the density, and the runs no other beats on both (faster and better)
-        from backend.compare import pareto_front
+        from backend.pareto import pareto_front
         fig.add_trace(_density(np.log10(points["speedup"].clip(lower=1e-9)), points["retention"], palette,
                                f"{len(points):,} runs (density)"))
         best = points[pareto_front(points["retention"], 1 / points["speedup"])]  # faster: cheaper

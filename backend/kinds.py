@@ -22,13 +22,7 @@ class Kind:
         """(runner function, config class) of a launchable kind."""
         if not self.runner:
             raise ValueError(f"run kind {self.name!r} cannot be launched here, only imported")
-        return _attr(self.runner), _attr(self.config)
-
-
-def _attr(ref: str):
-    import importlib
-    module, name = ref.split(":")
-    return getattr(importlib.import_module(module), name)
+        return registry.load(self.runner), registry.load(self.config)
 
 
 def register_kind(name: str, family: str, help: str, runner: str | None = None, config: str | None = None) -> Kind:

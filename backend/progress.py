@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from backend.fileio import write_atomic
+
 
 def clock(seconds: float) -> str:
     """0:42, 3:05, 1:02:09."""
@@ -33,10 +35,9 @@ class Reporter:
         self._printed, self._stage = 0.0, None
 
     def __call__(self, fraction: float, message: str, quiet: bool = False, throttled: bool = False):
-        from backend import rundirs
         now = time.time()
         if self.path:
-            rundirs.write_atomic(self.path, json.dumps(
+            write_atomic(self.path, json.dumps(
                 {"fraction": round(min(max(fraction, 0.0), 1.0), 4), "message": message, "time": now,
                  "started": self.started, "pid": os.getpid(), "host": socket.gethostname()}), durable=False)
         # A report of the same stage as the last printed one (the same text but its numbers: "step 7/400

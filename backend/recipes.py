@@ -49,6 +49,14 @@ def jobs(recipe: Recipe, bench_dir):
     return expand_grids(list(recipe.grids), bench_dir, f"recipe {recipe.name}")
 
 
+def missing(recipe: Recipe, runs_dir, bench_dir):
+    """(the recipe's jobs, those not done yet: no finished run of the same config here)."""
+    from backend.runs.executors import already_done
+    planned = jobs(recipe, bench_dir)
+    done = {j.run_id for j in already_done(planned, runs_dir)}
+    return planned, [j for j in planned if j.run_id not in done]
+
+
 def measured_ids(recipe: Recipe, runs_dir, bench_dir) -> tuple[list[str], int]:
     """(run ids of the recipe's finished runs here, number of runs the recipe has)."""
     from backend.runs.executors import already_done

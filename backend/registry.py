@@ -8,3 +8,11 @@ def add(table: dict, name: str, value, what: str):
         raise ValueError(f"{what} {name!r} is already registered; pick another name")
     table[name] = value
     return value
+
+
+def load(ref: str):
+    """The object a ``"module:name"`` reference names, imported when first needed (heavy modules stay unloaded
+    until a run kind is launched or a step is taken)."""
+    import importlib
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)

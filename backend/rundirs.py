@@ -4,66 +4,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
+from backend.fileio import flush, read_text, write_atomic, write_new  # noqa: F401 - the runs folder's writes
 from backend.importers import ImportFailure, load_path
+from backend.processes import alive
 from backend.records import RunRecord, check_run_id
 
 
 def run_dir(runs_dir: Path, run_id: str) -> Path:
     return Path(runs_dir) / check_run_id(run_id)  # the id check keeps every run inside runs_dir
-
-
-def write_atomic(path: Path, text: str, durable: bool = True):
-    """Write via a temp file + rename, so a crash leaves the old file or the new one, never half of one.
-
-    ``durable=False`` skips the per-file fsync; the caller then calls ``flush()`` once for a whole batch.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_new(path: Path, text: str):
-    """Write a file in a private folder (an import's staging): nobody reads it half written, so no temp file."""
-    with open(path, "x", encoding="utf-8") as f:
-        f.write(text)
-
-
-def flush(runs_dir: Path):
-    """Flush the file system that holds ``runs_dir`` to disk (Linux ``syncfs``): a batch of files written with
-    ``durable=False`` is then on disk, without the per-file fsyncs (slow for thousands of runs) or a global
-    ``sync`` that waits for every other disk of the machine too. Elsewhere: ``os.sync()``."""
-    import ctypes
-    try:
-        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        os.sync()
-        return
-    fd = os.open(runs_dir, os.O_RDONLY)
-    try:
-        if syncfs(fd) != 0:
-            raise OSError(ctypes.get_errno(), f"syncfs {runs_dir} failed")
-    finally:
-        os.close(fd)
-
-
-def read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
-        return None
 
 
 def record_path(runs_dir: Path, run_id: str) -> Path:
@@ -186,12 +137,12 @@ def dead_journals(runs_dir: Path) -> list[tuple[Path, str | None]]:
         try:
             with open(path, encoding="utf-8") as f:
                 head = json.loads(f.readline())
-            os.kill(int(head["pid"]), 0)
-            continue  # still running: its own import
-        except ProcessLookupError:
-            out.append((path, head["token"]))
+            pid, token = int(head["pid"]), head["token"]
         except (OSError, ValueError, KeyError, TypeError):
             out.append((path, None))  # unreadable: written half, before any run.json moved
+            continue
+        if not alive(pid):  # still running (another user's import too): its own import
+            out.append((path, token))
     return out
 
 

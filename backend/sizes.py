@@ -1,7 +1,6 @@
-"""Size and content hash of model files on disk (a run's disk MB, a packaged model's identity)."""
+"""Size of model files on disk (a run's disk MB)."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 
@@ -11,10 +10,3 @@ def folder_mb(path: Path) -> float:
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files) / 1e6
 
-
-def folder_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(q for q in Path(path).rglob("*") if q.is_file()):
-        h.update(str(p.relative_to(path)).encode() + b"\0")
-        h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()

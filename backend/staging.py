@@ -16,6 +16,7 @@ from pathlib import Path
 
 from backend import rundirs
 from backend.importers import ImportFailure, stream_path
+from backend.processes import alive
 from backend.records import RunRecord
 from backend.store import IngestResult, StagedRows, Store
 
@@ -135,16 +136,6 @@ def undo_dead_imports(store: Store, runs_dir: Path) -> int:
         journal.unlink(missing_ok=True)
     for leftover in (Path(runs_dir) / rundirs.STAGING_DIR).glob("*"):
         pid = leftover.name.split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
     return undone
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

@@ -2,7 +2,7 @@
 downloads, deep links, error display."""
 from __future__ import annotations
 
-import functools
+import contextlib
 
 import pandas as pd
 import streamlit as st
@@ -41,10 +41,10 @@ def load(what: str, *args) -> pd.DataFrame | None:
     """
     store = default_store(settings())
     try:
-        found = _read(str(store.path), store.version(), what, args)
+        found = _read(str(store.path), store.version(), what, _key(args), args)
         if what == "runs" and (found["status"] == "running").any() and reap_interrupted(
                 store, settings().runs_dir, found):
-            found = _read(str(store.path), store.version(), what, args)
+            found = _read(str(store.path), store.version(), what, _key(args), args)
         return found
     except StoreError as e:
         st.error(f"The run database cannot be read: {e}")
@@ -52,8 +52,38 @@ def load(what: str, *args) -> pd.DataFrame | None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _read(path: str, version: tuple, what: str, args: tuple) -> pd.DataFrame:
-    return getattr(default_store(settings()), what)(*args)
+def _read(path: str, version: tuple, what: str, key: tuple, _args: tuple) -> pd.DataFrame:  # key: ``_args``
+    return getattr(default_store(settings()), what)(*_args)
+
+
+class CachedReads:
+    """The store's read methods the views call, each read once per DB version (``load``'s cache)."""
+
+    def __init__(self):
+        store = default_store(settings())
+        self.path, self._version = store.path, store.version()
+
+    def _get(self, what: str, *args):
+        return _read(str(self.path), self._version, what, _key(args), args)
+
+    def runs(self):
+        return self._get("runs")
+
+    def metrics(self, run_ids=None, names=None):
+        return self._get("metrics", None if run_ids is None else tuple(run_ids), None if names is None else tuple(names))
+
+    def query_results(self, run_ids):
+        return self._get("query_results", run_ids if isinstance(run_ids, str) else tuple(run_ids))
+
+    def problem_results(self, run_ids):
+        return self._get("problem_results", tuple(run_ids))
+
+
+def view(fn, *args):
+    """``fn(store, *args)``, a backend.views function, over the cached reads: computed once per DB version and
+    arguments (a page's rerun for another widget does not redo it)."""
+    return _per_version(default_store(settings()).version(), f"{fn.__module__}.{fn.__qualname__}", _key(args), fn,
+                        (CachedReads(), *args))
 
 
 def per_version(fn, *args):
@@ -73,7 +103,7 @@ def _key(args: tuple) -> tuple:
         if isinstance(a, pd.DataFrame):
             rows = a["run_id"] if "run_id" in a else a
             a = ("table", tuple(a.columns), len(a), int(pd.util.hash_pandas_object(rows, index=False).sum()))
-        elif isinstance(a, tuple) and len(a) > 100 and all(isinstance(x, str) for x in a):
+        elif isinstance(a, (tuple, list)) and len(a) > 100 and all(isinstance(x, str) for x in a):
             a = ("ids", len(a), hashlib.sha256("\0".join(a).encode()).hexdigest())
         out.append(a)
     return tuple(out)
@@ -108,12 +138,6 @@ def capped(table: pd.DataFrame, order: str) -> pd.DataFrame:
     return table.head(TABLE_ROWS)
 
 
-def labels(runs: pd.DataFrame) -> dict[str, str]:
-    """run_id -> 'name · protocol · source · run_id' for select boxes (a run and its csn-1000 twin differ)."""
-    return {run_id: " · ".join(str(x) for x in parts if x == x and x) for run_id, *parts in
-            zip(runs["run_id"], runs["name"], runs["protocol"], runs["source"], runs["run_id"])}
-
-
 def download(df: pd.DataFrame, file_name: str, key: str):
     """The table as CSV. A large one is written when the button is clicked (at 100k runs writing it on every
     rerun was most of the Efficiency page's time); a small one at once, because a click that lands while the
@@ -133,6 +157,20 @@ def chart(build, *args, key: str | None = None, **kwargs):
         st.plotly_chart(fig, width="stretch", key=key)
     else:
         st.warning(problem)
+
+
+def draw(figures_: list, columns: int = 1, titled: bool = False):
+    """A view's figures (backend.views.Figure), ``columns`` per row, each under its title when ``titled``, with
+    the runs it leaves out named under it."""
+    for row in range(0, len(figures_), columns):
+        slots = st.columns(columns) if columns > 1 else [None]
+        for slot, fig in zip(slots, figures_[row:row + columns]):
+            with slot if slot is not None else contextlib.nullcontext():
+                if titled:
+                    st.subheader(fig.title)
+                chart(fig.build, *fig.args, key=fig.key, **fig.kwargs)
+                if fig.missing:
+                    not_drawn(fig.args[0], fig.missing, fig.args[2].split(" (")[0])
 
 
 def not_drawn(frame: pd.DataFrame, column: str, what: str):
@@ -157,46 +195,10 @@ def bench_manifests(bench_dir) -> dict[str, dict]:
     return out
 
 
-def per_db_version(spinner: str, max_entries: int = 32):
-    """``st.cache_data`` keyed on the DB's version as well as the arguments: after a write (an import with
-    --replace, a rebuild) a run's results are read again, never served from before it."""
-    def wrap(fn):
-        def keyed(version: tuple, key: tuple, _args: tuple):  # _args: not hashed, ``key`` stands for them
-            return fn(*_args)
-        keyed.__module__, keyed.__qualname__ = fn.__module__, fn.__qualname__  # one cache per function
-        cached = st.cache_data(show_spinner=spinner, max_entries=max_entries)(keyed)
-        return functools.wraps(fn)(lambda *args: cached(default_store(settings()).version(), _key(args), args))
-    return wrap
-
-
-@per_db_version("Testing the differences…")
-def deltas_with_significance(base: str, candidates: tuple[str, ...], resampling):
-    """The deltas table with intervals and verdicts (the same function as ``export deltas``)."""
-    from backend import significance
-    return significance.stored_deltas(default_store(settings()), base, candidates, resampling)
-
-
-@per_db_version("Bootstrapping score intervals…")
 def score_intervals(run_ids: tuple[str, ...]):
     """Each run's per-language and mean scores with their 95 % interval (runs with per-item results only)."""
-    from backend import significance
-    return significance.score_interval(significance.stored_values(default_store(settings()), run_ids))
-
-
-@per_db_version("Comparing queries…", max_entries=16)
-def query_drilldown(base: str, candidate: str, bench_id: str):
-    """The queries that moved most between two runs, and win/tie/loss per language (significance.query_moves),
-    with the query text and gold function from the benchmark when it is built here."""
-    from backend import significance
-    from backend.bench import dataset
-    store = default_store(settings())
-    texts = {}
-    try:
-        bench = dataset.load(bench_id, settings().bench_dir)
-        texts = {p["id"]: p for lang in bench.languages for p in bench.pairs(lang, "test")}
-    except (dataset.BenchmarkError, OSError):
-        pass
-    return significance.query_moves(store.query_results(base), store.query_results(candidate), texts)
+    from backend import views
+    return view(views.score_intervals, tuple(run_ids))
 
 
 # ---- deep links: a page's selections live in its URL, so a link opens the page as its sender saw it ----

@@ -1,29 +1,17 @@
 """Language deltas: one base run against one or more candidates, per language and metric."""
 import streamlit as st
 
-from backend import compare, figures, report, significance
-from pages.common import (
-    EMPTY_HINT,
-    chart,
-    deltas_with_significance,
-    download,
-    from_link,
-    labels,
-    link_box,
-    load,
-    per_version,
-    pickable,
-    query_drilldown,
-    report_downloads,
-    to_link,
-)
+from backend import compare, report, significance, views
+from backend.config import settings
+from pages.common import (EMPTY_HINT, download, draw, from_link, link_box, load, per_version, pickable,
+                          report_downloads, to_link, view)
 
 st.title("Language deltas")
 runs = load("runs")
 if runs is not None and len(runs) < 2:
     st.info(EMPTY_HINT if runs.empty else "Import a second run to compare against.")
 elif runs is not None:
-    names = per_version(labels, runs)
+    names = per_version(compare.run_labels, runs)
     ids = list(names)
     base_default, candidate_default = compare.default_pair(runs)
     from_link("deltas_base", "base", ids, base_default)
@@ -43,37 +31,28 @@ elif runs is not None:
     if not candidates:
         st.info("Pick at least one candidate run.")
         st.stop()
-    by_id = runs.set_index("run_id", drop=False)
-    cautions = [compare.check_comparable(by_id.loc[base].to_dict(), by_id.loc[c].to_dict()) for c in candidates]
-    for caution in filter(None, cautions):
-        st.warning(caution)
     resampling = significance.Resampling(correction="bh" if st.toggle(
         "Benjamini-Hochberg (false discovery rate) instead of Holm (family-wise) adjustment", key="deltas_bh")
         else "holm")
-    table = deltas_with_significance(base, tuple(candidates), resampling)
-    for candidate in candidates:
-        part = table[table["candidate_id"] == candidate]
-        chart(figures.deltas_heatmap, part, title=f"{names[candidate]}  vs  base")
+    with st.spinner("Testing the differences…"):
+        deltas = view(views.deltas, base, tuple(candidates), resampling)
+    for caution in deltas.cautions:
+        st.warning(caution)
+    draw(deltas.figures)
     st.caption("Colour: green = significantly better, red = significantly worse, taking each metric's direction "
                "into account (a lower mean rank is better); no colour = n.s. (not significant after adjustment); "
                "'?' = significance unknown: no per-query results (published or imported runs), or not tested (a median rank, pass@k "
-               "for k > 1: not a mean over the stored items). Labels: relative "
-               f"change of the raw value. Test: {resampling.note()}.")
-    st.dataframe(table, hide_index=True, width="stretch")
-    download(table, "deltas.csv", "deltas_csv")
+               f"for k > 1: not a mean over the stored items). Labels: relative change of the raw value. {deltas.notes[0]}")
+    st.dataframe(deltas.table, hide_index=True, width="stretch")
+    download(deltas.table, "deltas.csv", "deltas_csv")
     with st.container(horizontal=True):
         short = compare.run_names(runs)  # the labels without the ids
         report_downloads(f"{short[base]} vs {', '.join(short[c] for c in candidates)}",
-                         lambda: [report.deltas_section(table, short, base, resampling.note(),
-                                                        list(filter(None, cautions)))],
+                         lambda: [report.deltas_section(deltas.table, short, base, resampling.note(), deltas.cautions)],
                          "deltas", "deltas_report")
         link_box()
 
-    chosen = runs[runs["run_id"].isin([base, *candidates])]
-    kin = runs[runs["kind"].isin(chosen["kind"])]
-    seeded = per_version(compare.seeded_run_ids, kin)
-    grouped = compare.seed_groups(kin[kin["run_id"].isin(seeded)], load("metrics", seeded, ["ndcg@10"]))
-    grouped = grouped[grouped["run_ids"].apply(lambda ids: bool(set(ids.split(", ")) & {base, *candidates}))]
+    grouped = view(views.seed_groups_of, runs, [base, *candidates])
     if len(grouped):
         st.subheader("Seed groups of these runs")
         st.caption("Runs that differ only by seed: NDCG@10 mean ± sd over seeds with a 95 % t-interval, per "
@@ -82,12 +61,14 @@ elif runs is not None:
         download(grouped, "seed-groups.csv", "seed_groups_deltas_csv")
 
     st.subheader("Queries that moved most")
+    table = deltas.table
     with_queries = [c for c in candidates if (table[table["candidate_id"] == c]["n_pairs"] > 0).any()]
     if not with_queries:
         st.caption("Needs per-query results in both runs (runs made here keep every query's gold rank).")
     else:
         pick = st.selectbox("Candidate", with_queries, format_func=names.get) if len(with_queries) > 1 else with_queries[0]
-        moved, counts = query_drilldown(base, pick, str(by_id.loc[base, "benchmark"]))
+        bench_id = str(runs.set_index("run_id").loc[base, "benchmark"])
+        moved, counts = view(views.query_moves, settings().bench_dir, base, pick, bench_id)
         st.caption("Win: the candidate ranks the gold document higher than the base; loss: lower.")
         st.dataframe(counts, hide_index=True)
         st.dataframe(moved, hide_index=True, width="stretch")

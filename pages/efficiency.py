@@ -1,28 +1,15 @@
 """Efficiency: score per MB and per million parameters, encode speed-up, with the Pareto front."""
 import streamlit as st
 
-from backend import compare, figures, report
-from backend.bench import dataset
+from backend import compare, report, views
+from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import kinds_of
 from backend.retrieval import speed
+from backend.runs import supervision
 from backend.vocab import METRICS
-from pages.common import (
-    EMPTY_HINT,
-    capped,
-    chart,
-    download,
-    from_link,
-    labels,
-    link_box,
-    load,
-    not_drawn,
-    per_version,
-    pickable,
-    report_downloads,
-    score_intervals,
-    to_link,
-)
+from pages.common import (EMPTY_HINT, capped, download, draw, from_link, link_box, load, per_version, pickable,
+                          report_downloads, to_link, view)
 
 ALL = "all runs (mixed evaluations)"
 
@@ -41,70 +28,43 @@ elif runs is not None and names_stored is not None:
     available = [m for m in METRICS if m in set(names_stored) and METRICS[m].direction.value == "higher"]
     from_link("eff_metric", "metric", available, "ndcg@10" if "ndcg@10" in available else available[0])
     metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
-    metrics = load("metrics", None, [metric])  # one metric: what the page shows, not the whole table
-    eff = per_version(compare.efficiency, shown, metrics, metric, score_intervals(tuple(shown["run_id"])))
-    timed = eff[eff["encode_throughput"].notna()]
-    base = measured = None
+    evaluation = (settings().runs_dir, metric, *(group or (None, None)), None)
+    eff = view(views.efficiency, *evaluation, None, group is None)
+    timed = eff.table[eff.table["encode_throughput"].notna()]
     if len(timed):
-        names = per_version(labels, shown)
+        names = per_version(compare.run_labels, shown)
         ids = timed["run_id"].tolist()
-        from_link("eff_base", "base", ids, compare.speed_base(eff))
-        base = st.selectbox("Speed-up and retention relative to",
-                            pickable(ids, names, "eff_base", [st.session_state["eff_base"]]), format_func=names.get,
-                            key="eff_base")
-        measured = speed.latest(settings().runs_dir, base)
-        if measured:
-            st.caption(f"Speed-ups: {speed.describe(measured)} (runs not in it: per-run throughputs).")
+        from_link("eff_base", "base", ids, eff.base)
+        base = st.selectbox("Speed-up and retention relative to", pickable(ids, names, "eff_base", [
+            st.session_state["eff_base"]]), format_func=names.get, key="eff_base")
+        eff = eff if base == eff.base else view(views.efficiency, *evaluation, base, group is None)
+        if eff.measurement:
+            st.caption(f"Speed-ups: {speed.describe(eff.measurement)} (runs not in it: per-run throughputs).")
         else:
             st.warning("Speed-ups divide throughputs each run recorded when it ran, at different times on a shared "
                        "machine: measure them side by side for ratios you can trust.")
         if st.button("Measure speed side by side", help="encode the same benchmark code with each timed run's "
-                     "model, interleaved in rounds in this process (a teacher takes about a minute)"):
-            with st.spinner("Timing the models side by side…"):
-                try:
-                    bench = dataset.load(str(timed.set_index("run_id").loc[base, "benchmark"]) or None,
-                                         settings().bench_dir)
-                    speed.save(speed.measure_runs(timed, base, bench, settings().cache_dir), settings().runs_dir)
-                    st.rerun()
-                except (dataset.BenchmarkError, ValueError, OSError) as e:
-                    st.error(f"Not measured: {e}")
-    eff = compare.against_base(eff, base, measured)
-    to_link(evaluation=st.session_state["eff_group"], metric=metric, base=base)
-    label = METRICS[metric].label
-    base_name = eff.loc[eff["run_id"] == base, "name"].iloc[0] if base else None
-    panels = [(f"{label} vs disk MB", "disk_mb", "disk MB"), (f"{label} vs params", "params_m", "params (millions)")]
-    if "inference_mb" in eff and eff["inference_mb"].notna().sum() > 1:  # measured side by side, a process each
-        panels.append((f"{label} vs inference memory", "inference_mb", "peak RSS while encoding, MB"))
-    if eff["trainable_pct"].notna().any():  # PEFT methods: score against the share of the model they train
-        panels.append((f"{label} vs trainable share", "trainable_pct", "trainable params (% of the model, log)"))
-    if base and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
-        panels.append(("Retention vs encode speed-up (marker size: disk MB)", "speedup", None))
-    for row in range(0, len(panels), 2):  # two per row: the centred page is too narrow for more
-        for column, (title, size, size_label) in zip(st.columns(2), panels[row:row + 2]):
-            with column:
-                st.subheader(title)
-                if size == "speedup":
-                    chart(figures.retention_scatter, eff, base_name, label)
-                    continue
-                # The base (the untrained teacher by default) as a line: what training has to beat.
-                reference = (base_name, eff.loc[eff["run_id"] == base, "score"].iloc[0]) \
-                    if size == "trainable_pct" and base_name else None
-                chart(figures.efficiency_scatter, eff, size, size_label, label, reference=reference)
-                not_drawn(eff, size, size_label.split(" (")[0])
+                     "model, interleaved in rounds, in a process of its own (a teacher takes about a minute)"):
+            proc, log = supervision.spawn_speed(base, ids, settings().runs_dir, default_store(settings()).path)
+            st.success(f"Measuring in the background (process {proc.pid}); its output goes to `{log}`. Reload the "
+                       "page when it has ended to see the side-by-side speed-ups.")
+    to_link(evaluation=st.session_state["eff_group"], metric=metric, base=eff.base)
+    draw(eff.figures, columns=2, titled=True)  # two per row: the centred page is too narrow for more
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'), with its 95 % interval over queries (bootstrap, error bars) where the run has "
                "per-query results. Encode throughput: documents per second on the benchmark's test code.")
-    first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "inference_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
-             "score_per_mb"]
-    st.dataframe(capped(eff, "best score per MB first"), hide_index=True, width="stretch",
-                 column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
-    download(eff, f"efficiency-{metric}.csv", "efficiency_csv")
+    first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "inference_mb", "params_m",
+             "trainable_pct", "encode_throughput", "speedup", "score_per_mb"]
+    st.dataframe(capped(eff.table, "best score per MB first"), hide_index=True, width="stretch",
+                 column_order=[c for c in first if c in eff.table] + [c for c in eff.table if c not in first])
+    download(eff.table, f"efficiency-{metric}.csv", "efficiency_csv")
     with st.container(horizontal=True):
+        base_name = compare.run_names(eff.table).get(eff.base)
         report_downloads(f"Efficiency: {group[0]} · {group[1]}" if group else "Efficiency",
-                         lambda: [report.efficiency_section(eff, metric, base_name)], f"efficiency-{metric}",
+                         lambda: [report.efficiency_section(eff.table, metric, base_name)], f"efficiency-{metric}",
                          "efficiency_report")
         link_box()
-    groups_table = per_version(compare.seed_groups, shown, metrics, metric)
+    groups_table = per_version(compare.seed_groups, shown, load("metrics", None, [metric]), metric)
     if len(groups_table):
         st.subheader("Runs that differ only by seed")
         st.caption("Mean and sd over seeds, 95 % t-interval over seeds: how far a seed alone moves the score.")

@@ -1,21 +1,11 @@
 """Runs: filter, inspect and delete runs."""
 import streamlit as st
 
-from backend import catalog, compare, figures, rundirs
+from backend import catalog, compare, figures, rundirs, views
 from backend.catalog import default_store
 from backend.config import settings
-from pages.common import (
-    EMPTY_HINT,
-    bench_manifests,
-    capped,
-    chart,
-    download,
-    from_link,
-    link_box,
-    load,
-    score_intervals,
-    to_link,
-)
+from pages.common import (EMPTY_HINT, bench_manifests, capped, chart, download, from_link, link_box, load,
+                          score_intervals, to_link, view)
 
 st.title("Runs")
 runs = load("runs")
@@ -34,7 +24,7 @@ elif runs is not None:
         picked[field] = column.multiselect(label, values, key=f"runs_{field}")
     kinds, sources, statuses = picked["kind"], picked["source"], picked["status"]
     to_link(filter=text or None, **picked)
-    matching = compare.runs_view(runs, text, kinds, sources, statuses)
+    matching = view(views.runs, text, tuple(kinds), tuple(sources), tuple(statuses)).table
     shown = capped(matching, "newest first")
     st.caption(f"{len(matching):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
     # A new key whenever the rows change (filter, delete) drops the old selection: stale row positions

@@ -253,8 +253,8 @@ def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(
 def test_a_large_merge_goes_in_chunks_and_stores_what_one_transaction_does(tmp_path, monkeypatch):
     """Rows of new runs go in early, in transactions of MERGE_ROWS rows; replaced runs and the runs rows in the
     last one: the content equals the one-transaction merge's, for new, replaced and unchanged runs alike."""
-    from backend import store as store_module
     from backend.store import Store
+    from backend.store import merging as store_module
 
     def csv(name, runs, value):
         path = tmp_path / name
@@ -263,11 +263,11 @@ def test_a_large_merge_goes_in_chunks_and_stores_what_one_transaction_does(tmp_p
         return path
     first, second = csv("first.csv", range(30), 0.5), csv("second.csv", range(20, 60), 0.7)
     chunks = []
-    real = store_module._insert_new_rows
+    real = store_module.insert_new_rows
     contents, results = [], []
     for merge_rows in (10**9, 20):
         monkeypatch.setattr(store_module, "MERGE_ROWS", merge_rows)
-        monkeypatch.setattr(store_module, "_insert_new_rows", lambda *a: chunks.append(a[2:]) or real(*a))
+        monkeypatch.setattr(store_module, "insert_new_rows", lambda *a: chunks.append(a[2:]) or real(*a))
         store = Store(tmp_path / f"db-{merge_rows}" / "dashboard.duckdb", runs_dir=tmp_path / f"runs-{merge_rows}")
         catalog.import_paths([first], store=store)
         results.append(catalog.import_paths([second], store=store, replace=True).result)

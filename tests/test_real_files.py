@@ -247,7 +247,8 @@ def test_formula_cells_are_escaped_in_every_csv_export(store, tmp_path):
 KILLED_IMPORT = """
 import sys, time
 from backend import catalog, store
-real, real_merge = store.Store.merge, store._merge
+from backend.store import merging
+real = store.Store.merge
 def slow(self, *a, **k):
     if sys.argv[2] == "after":
         real(self, *a, **k)
@@ -257,7 +258,7 @@ def late(*a, **k):  # the final transaction of a merge whose rows of new runs we
     print("written", flush=True)
     time.sleep(60)
 if sys.argv[2] == "early":
-    store.MERGE_ROWS, store._merge = 50, late
+    merging.MERGE_ROWS, merging.merge_rows = 50, late
 else:
     store.Store.merge = slow
 from backend.config import settings

@@ -68,9 +68,8 @@ def test_hostile_names_cannot_escape_any_format(store, tmp_path):
 
 
 def _eff(store, tmp_path):
-    from backend import tables
-    eff, base, _ = tables.efficiency(store, tmp_path / "runs")
-    return eff, "ndcg@10", "teacher"
+    from backend import views
+    return views.efficiency(store, tmp_path / "runs").table, "ndcg@10", "teacher"
 
 
 def test_report_refuses_an_unknown_format(three_runs, tmp_path, capsys):

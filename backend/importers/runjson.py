@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from backend.importers import read_text, register_importer
+from backend.importers.base import read_text, register_importer
 from backend.records import RecordError, RunRecord, record_from_dict
 
 

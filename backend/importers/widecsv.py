@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from backend.importers import MAX_BYTES, register_importer
+from backend.importers.base import MAX_BYTES, register_importer
 from backend.records import (
     RUN_FIELDS,
     SCHEMA_VERSION,

@@ -15,8 +15,8 @@ from backend.options import check_choices, choice
 from backend.progress import Meter
 from backend.retrieval import metrics
 from backend.retrieval.models import TEACHER_NAMES, TEACHERS, resolve
-from backend.runs.lifecycle import now
 from backend.sizes import folder_mb
+from backend.timestamps import now
 
 
 @dataclass

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from backend.fileio import write_atomic
+
 SPEED_DIR = ".speed"
 
 
@@ -94,9 +96,8 @@ def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: i
 
 
 def save(measurement: dict, runs_dir: Path) -> Path:
-    from backend import rundirs
     path = Path(runs_dir) / SPEED_DIR / f"{int(measurement['time'] * 1000)}.json"
-    rundirs.write_atomic(path, json.dumps(measurement, indent=1))
+    write_atomic(path, json.dumps(measurement, indent=1))
     return path
 
 
@@ -124,24 +125,6 @@ def latest(runs_dir: Path, base: str) -> dict | None:
 
 def as_table(measurement: dict) -> pd.DataFrame:
     return pd.DataFrame(measurement["results"])
-
-
-def apply(eff: pd.DataFrame, measurement: dict | None) -> pd.DataFrame:
-    """The efficiency table with its speed-ups (already relative to the measurement's base) replaced by the
-    side-by-side ones for the runs measured, ``speedup_basis`` saying which each row has, and the measured
-    inference memory with its Pareto flags."""
-    from backend.compare import pareto_front
-    out = eff.assign(speedup_basis="per-run throughputs recorded at different times")
-    if not measurement:
-        return out
-    table = as_table(measurement).set_index("run_id")
-    inside = out["run_id"].isin(table.index)
-    out.loc[inside, "speedup"] = out.loc[inside, "run_id"].map(table["speedup"])
-    out.loc[inside, "speedup_basis"] = "side by side"
-    if "inference_mb" in table:
-        out["inference_mb"] = out["run_id"].map(table["inference_mb"])
-        out["pareto_inference"] = pareto_front(out["score"], out["inference_mb"])
-    return out
 
 
 def describe(measurement: dict) -> str:

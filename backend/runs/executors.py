@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import itertools
-import os
 import signal
 import subprocess
 import tomllib
@@ -19,6 +18,7 @@ from typing import Callable
 
 from backend import catalog, registry, rundirs
 from backend.config import REPO_ROOT, Settings
+from backend.raycluster import connect_ray
 from backend.store import Store
 
 
@@ -51,10 +51,10 @@ def run_jobs(jobs: list[Job], executor: str, store: Store, s: Settings, address:
 @register_executor("local")
 def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[Job]:
     """One ``python -m backend launch`` process per run, one after the other (each ingests its own run)."""
-    from backend.runs.supervision import _launch_args
+    from backend.runs.supervision import launch_args
     preexec = _terminated_with_parent()
     for job in jobs:
-        proc = subprocess.run(_launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT,
+        proc = subprocess.run(launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT,
                               preexec_fn=preexec)
         job.outcome = "finished" if proc.returncode == 0 else "failed"
     return jobs
@@ -70,18 +70,6 @@ def _terminated_with_parent():
     except (OSError, AttributeError):
         return None
     return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def connect_ray(address: str | None):
-    import ray
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS")
-        if not address:
-            raise ValueError("no Ray cluster given: pass --ray-address HOST:PORT or set RAY_ADDRESS "
-                             "(start one with `ray start --head`)")
-        # Settings travel with each task (the driver's, passed down), so the environment only finds our code.
-        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}, log_to_driver=False)
-    return ray
 
 
 def _run_on_worker(kind: str, options: dict, run_id: str, s: Settings) -> list[str]:
@@ -183,25 +171,3 @@ def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
         if job.done_as:
             done.append(job)
     return done
-
-
-class RaySandboxPool:
-    """pass@k execution fanned out over Ray workers: the same sandbox, one task per program."""
-
-    def __init__(self, limits, address: str | None = None):
-        self.ray = connect_ray(address)
-        self.limits, self.task = limits, self.ray.remote(num_cpus=1)(_sandbox_task)
-
-    def submit(self, job):
-        return self.task.remote(job, self.limits).future()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-
-def _sandbox_task(job, limits):
-    from backend.codegen.sandbox import run_job
-    return run_job(job, limits)  # judged on the Ray worker, outside its sandbox

@@ -7,7 +7,7 @@ from pathlib import Path
 from backend.config import REPO_ROOT, Settings
 from backend.progress import Reporter
 from backend.runs.lifecycle import RunFailed
-from backend.runs.supervision import _launch_args, defaults_lock, try_lock
+from backend.runs.supervision import defaults_lock, launch_args, try_lock
 from backend.store import Store
 
 DEFAULTS_KEY = "default_runs"
@@ -51,7 +51,7 @@ def ensure_default_runs(store: Store, settings: Settings) -> bool:
             continue
         print(f"first start: {job.kind} {job.options} on {bench.id}", flush=True)
         # One process per run: peak memory is then the run's own, and one failure does not stop the next.
-        args = _launch_args(job.kind, job.options, runs_dir, store.path)
+        args = launch_args(job.kind, job.options, runs_dir, store.path)
         if subprocess.run(args, cwd=REPO_ROOT).returncode != 0:
             raise RunFailed(f"default run {job.kind} failed; see the Runs page for its error")
     store.set_meta(DEFAULTS_KEY, bench.id)

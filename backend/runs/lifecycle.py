@@ -20,6 +20,7 @@ from backend.config import Settings
 from backend.kinds import get_kind
 from backend.records import SCHEMA_VERSION, RunRecord, record_from_dict
 from backend.store import Store
+from backend.timestamps import now
 
 
 class RunFailed(RuntimeError):
@@ -70,9 +71,6 @@ class RunContext:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:60] or "run"

@@ -13,11 +13,13 @@ from pathlib import Path
 from backend import catalog, progress, rundirs
 from backend.config import REPO_ROOT
 from backend.records import record_from_dict
-from backend.runs.lifecycle import build_config, make_run_id, now
+from backend.processes import alive
+from backend.runs.lifecycle import build_config, make_run_id
 from backend.store import Store
+from backend.timestamps import now
 
 
-def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
+def launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
                  run_id: str | None = None) -> list[str]:
     """``python -m backend launch KIND --option value ...`` for a run in a process of its own."""
     args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "launch", kind_name]
@@ -28,7 +30,7 @@ def _launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
 def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path):
     """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log)."""
     build_config(kind_name, options)  # refuse bad options here, before a process starts
-    return _background(_launch_args(kind_name, options, runs_dir, db_path),
+    return _background(launch_args(kind_name, options, runs_dir, db_path),
                        Path(runs_dir) / ".launch" / f"{make_run_id(kind_name, 'log')}.log")
 
 
@@ -36,6 +38,14 @@ def spawn_recipe(name: str, runs_dir: Path, db_path: Path):
     """Start ``python -m backend recipe run NAME`` in the background; returns (process, log)."""
     args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "recipe", "run", name]
     return _background(args, Path(runs_dir) / ".launch" / f"{make_run_id('recipe', name)}.log")
+
+
+def spawn_speed(base: str, run_ids: list[str], runs_dir: Path, db_path: Path):
+    """Start ``python -m backend speed --base BASE RUN...`` in the background: timing models inside the
+    dashboard's server would slow every session and be slowed by them. Returns (process, log)."""
+    args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "speed", "--base",
+            base, *[r for r in run_ids if r != base]]
+    return _background(args, Path(runs_dir) / ".launch" / f"{make_run_id('speed', 'log')}.log")
 
 
 def _background(args: list[str], log: Path):
@@ -58,7 +68,7 @@ def reap_interrupted(store: Store, runs_dir: Path, runs=None) -> list[str]:
     reaped = []
     for run_id in runs.loc[runs["status"] == "running", "run_id"]:
         last = progress_of(runs_dir, run_id)
-        if last.get("host") != socket.gethostname() or _alive(last.get("pid")):
+        if last.get("host") != socket.gethostname() or alive(last.get("pid")):
             continue  # another machine's run, or still going
         record = rundirs.read_record(rundirs.record_path(runs_dir, run_id))
         if record is None:
@@ -71,16 +81,6 @@ def reap_interrupted(store: Store, runs_dir: Path, runs=None) -> list[str]:
         reaped.append(run_id)
     return reaped
 
-def _alive(pid) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 def defaults_lock(runs_dir: Path) -> Path:
     """The lock the `defaults` process (the first start) holds while it builds and evaluates."""
@@ -125,7 +125,7 @@ def lock_held(path: Path) -> bool:
 def cancel(runs_dir: Path, run_id: str) -> bool:
     """Ask a running run to stop (SIGINT): its runner stores it as cancelled with its partial log."""
     last = progress_of(runs_dir, run_id)
-    if last.get("host") != socket.gethostname() or not _alive(last.get("pid")):
+    if last.get("host") != socket.gethostname() or not alive(last.get("pid")):
         return False
     os.kill(last["pid"], signal.SIGINT)
     return True

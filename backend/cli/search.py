@@ -1,0 +1,43 @@
+"""Search code with one or two runs' models: the Live search page's twin."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+
+def cmd_search(args, store, s):
+    """Print both runs' top-k lists for one query: the CLI twin of the Live search page."""
+    from backend.retrieval import search
+    from backend.retrieval.encoders import load_encoder
+    folder = args.corpus if Path(args.corpus).is_dir() else ""
+    language = args.lang if folder else None if args.corpus == "all" else args.corpus
+    corpus = search.open_corpus(folder, language, args.bench, s.bench_dir)
+    query = search.check_query(args.query)
+    runs = store.runs().set_index("run_id", drop=False)
+    lists = []
+    for run_id in args.run:
+        if run_id not in runs.index:
+            raise ValueError(f"no run {run_id!r}; list them with python -m backend runs")
+        ref = search.model_ref(runs.loc[run_id].to_dict())
+        encoder = load_encoder(ref, s.cache_dir)
+        index = search.load_or_build_index(encoder, ref, corpus, s.runs_dir / ".index")
+        result = search.search(encoder, index, corpus, query, args.k)
+        lists.append([h.doc["id"] for h in result.hits])
+        print(f"\n== {run_id}  ({index.kind} index over {index.size:,} docs of {corpus.label}; "
+              f"encode {result.encode_ms:.1f} ms, search {result.search_ms:.1f} ms)")
+        for h in result.hits:
+            print(f"{h.rank:3d}  {h.score:.3f}  {h.doc['language']:10} {h.doc['func_name']:30.30} {h.doc['path']}")
+    if len(lists) == 2:
+        print(f"\noverlap of the top {args.k}: Jaccard {search.jaccard(*lists):.2f}, "
+              f"rank-biased overlap {search.rank_biased_overlap(*lists):.2f}")
+
+
+def add_parsers(sub):
+    c = sub.add_parser("search", help="search code with one or two runs' models (the Live search page's twin)")
+    c.add_argument("query")
+    c.add_argument("--run", action="append", required=True, help="run id whose model searches (repeat for two)")
+    c.add_argument("--corpus", default="all", help="a benchmark language, 'all', or a source folder")
+    c.add_argument("--lang", default="python", help="language of a source folder corpus (default python)")
+    c.add_argument("--bench", help="benchmark id (default: the newest built)")
+    c.add_argument("-k", type=int, default=10, help="results per run (default 10)")
+    c.set_defaults(func=cmd_search)

@@ -1,0 +1,41 @@
+"""Open the dashboard."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from backend import catalog
+from backend.config import REPO_ROOT
+from backend.runs.first_start import DEFAULTS_KEY
+
+
+def cmd_serve(args, store, s):
+    """Migrate, import the reference runs on first start, then run Streamlit bound to 127.0.0.1."""
+    try:
+        report = catalog.seed_reference(store, s.runs_dir, s.reference_dir)
+        if report:
+            print(f"first start: imported {len(report.result.added)} reference run(s) into {store.path}")
+    except catalog.ImportErrors as e:  # the dashboard is still useful without them
+        print(f"warning: reference runs not imported:\n{e}", file=sys.stderr)
+    if not args.no_default_runs and not store.get_meta(DEFAULTS_KEY):
+        # The dashboard opens at once with the reference runs; the default runs appear as they finish
+        # (progress here and on the Launch page).
+        print("first start: building the default benchmark and making the default runs in the background",
+              flush=True)
+        subprocess.Popen([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(s.runs_dir),
+                          "defaults"], cwd=REPO_ROOT)
+    env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(s.runs_dir)}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
+           "--server.address", args.address]
+    print(f"dashboard: http://{args.address}:{args.port}  (Ctrl+C to stop)", flush=True)
+    os.execvpe(cmd[0], cmd, env)
+
+
+def add_parsers(sub):
+    c = sub.add_parser("serve", help="open the dashboard (imports reference runs on first start)")
+    c.add_argument("--port", type=int, default=8501)
+    c.add_argument("--address", default="127.0.0.1", help="bind address; 0.0.0.0 exposes it to your network")
+    c.add_argument("--no-default-runs", action="store_true",
+                   help="skip building the default benchmark and making the default runs on first start")
+    c.set_defaults(func=cmd_serve)

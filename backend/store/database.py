@@ -1,0 +1,204 @@
+"""The only code that opens DuckDB: connections that wait for another process's write lock, migrations, writes in
+one transaction each, and the reads (their SQL in queries.py, the merge algorithm in merging.py).
+
+Connections are short-lived (open, work, close) because DuckDB lets one process write at a time: the
+dashboard, runners and imports then take turns, waiting for the lock instead of failing.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from backend.records import RunRecord
+from backend.store import merging, queries
+from backend.store.merging import IngestResult, StagedRows, StoreError
+from backend.store.schema import MIGRATIONS
+
+
+class Store:
+    def __init__(self, path: Path, lock_timeout_s: float = 30.0, runs_dir: Path | None = None):
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+        self.runs_dir = Path(runs_dir) if runs_dir else None  # the runs/ folder this DB indexes
+
+    @contextmanager
+    def connect(self, write: bool = False):
+        """A connection that waits (up to lock_timeout_s) while another process holds the write lock."""
+        if write:
+            self._prepare_dir()
+        elif not self.path.exists():
+            self.migrate()
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=not write)
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open {self.path}: {e}") from e
+                time.sleep(0.05)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _prepare_dir(self):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create {self.path.parent}: {e.strerror}; set DASHBOARD_DB or --db") from e
+
+    @contextmanager
+    def transaction(self):
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # -- schema ----------------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version."""
+        with self.connect(write=True) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+            done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+            for version, sql in enumerate(MIGRATIONS, start=1):
+                if version in done:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
+                con.execute("COMMIT")
+        return len(MIGRATIONS)
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def ingest(self, records: list[RunRecord], replace: bool = False) -> IngestResult:
+        """Insert records in one transaction. Identical re-ingest is a no-op; a changed record needs replace."""
+        self.migrate()
+        incoming = merging.staged_frames(records)
+
+        def merge(con):
+            for table, df in incoming.items():
+                con.register(f"incoming_{table}", df)
+            return merging.merge_rows(con, lambda table: f"incoming_{table}", replace)
+        with self._merging():
+            result, held = self._write(merge)
+        result.lock_seconds = held
+        return result
+
+    def merge(self, staged: "StagedRows", replace: bool = False, everything: bool = False,
+              token: str | None = None) -> IngestResult:
+        """Merge what ``staged`` holds, all or nothing, holding the write lock briefly whatever the size: rows
+        of new runs go in first, in transactions of about merging.MERGE_ROWS rows with the lock released between them
+        (invisible to readers until their ``runs`` row exists), then one transaction adds the ``runs`` rows and
+        replaces changed runs. ``everything``: the staged rows replace the whole content (a rebuild).
+        ``token``: stored in meta in the final transaction, so the import's journal can tell whether it
+        committed. ``lock_seconds`` is the longest single hold."""
+        self.migrate()
+        staged.close()
+        attach = f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)"
+        early = not everything and staged.rows > merging.MERGE_ROWS
+
+        def final(con):
+            con.execute(attach)
+            return merging.merge_rows(con, lambda t: f"staged.{t}", replace, everything, token,
+                                     rows_of_new_runs_in=early)
+        with self._merging():
+            holds = []
+            try:
+                if early:
+                    for first, last in merging.chunks(staged):
+                        holds.append(self._write(lambda con: merging.insert_new_rows(con, attach, first, last))[1])
+                result, held = self._write(final)
+            except BaseException:
+                if early:
+                    self._write(merging.drop_unlisted_rows)
+                raise
+        result.lock_seconds = max(holds + [held])
+        return result
+
+    @contextmanager
+    def _merging(self):
+        """One merge at a time across processes (a file lock beside the DB): rows a merge inserted early must
+        not meet another writer's rows of the same run. Readers never take it."""
+        import fcntl
+        self._prepare_dir()
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def drop_unlisted_rows(self):
+        """Delete rows whose run has no ``runs`` row (left by a merge killed half way)."""
+        with self._merging():
+            self._write(merging.drop_unlisted_rows)
+
+    def _write(self, work) -> tuple[object, float]:
+        """(``work(con)``'s result, seconds the write lock was held) for ``work`` in one write transaction."""
+        with self.transaction() as con:
+            start = time.monotonic()
+            con.execute("SET memory_limit = '1GB'")  # a large merge spills to disk instead of growing the process
+            result = work(con)
+        return result, time.monotonic() - start  # the commit's checkpoint and the close included
+
+    def delete(self, run_ids: list[str]) -> int:
+        with self.transaction() as con:
+            return merging.delete_runs(con, run_ids)
+
+    def set_meta(self, key: str, value: str):
+        self.migrate()
+        with self.connect(write=True) as con:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def delete_meta(self, key: str):
+        with self.connect(write=True) as con:
+            con.execute("DELETE FROM meta WHERE key = ?", [key])
+
+    # -- reads (the SQL: queries.py) ------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.connect() as con:
+            return queries.meta(con, key)
+
+    def runs(self) -> pd.DataFrame:
+        with self.connect() as con:
+            return queries.runs(con)
+
+    def metrics(self, run_ids: list[str] | None = None, names: list[str] | None = None) -> pd.DataFrame:
+        """Metric rows, of ``run_ids`` and of the metrics ``names`` only when given."""
+        with self.connect() as con:
+            return queries.metrics(con, run_ids, names)
+
+    def metric_names(self) -> list[str]:
+        with self.connect() as con:
+            return queries.metric_names(con)
+
+    def problem_results(self, run_ids: list[str]) -> pd.DataFrame:
+        with self.connect() as con:
+            return queries.problem_results(con, run_ids)
+
+    def query_results(self, run_ids: list[str] | str) -> pd.DataFrame:
+        with self.connect() as con:
+            return queries.query_results(con, [run_ids] if isinstance(run_ids, str) else run_ids)
+
+    def version(self) -> tuple:
+        """Changes whenever the DB is written (by any process): the file's and its write-ahead log's size and
+        modification time, read without opening the DB. Pages cache what they read under it."""
+        out = []
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                stat = path.stat()
+                out += [stat.st_mtime_ns, stat.st_size]
+            except FileNotFoundError:
+                out += [0, 0]
+        return tuple(out)
+
+    def fingerprint(self) -> dict[str, tuple[int, str]]:
+        """(row count, content hash) per table: equal fingerprints mean equal content."""
+        with self.connect() as con:
+            return queries.fingerprint(con)

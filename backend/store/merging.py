@@ -1,0 +1,166 @@
+"""Rows on their way into the DB: an import's private staging file, and the merge that moves them in all or
+nothing while holding the write lock briefly whatever the size (the algorithm behind ``Store.merge``)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from backend.records import RunRecord
+from backend.store.schema import (
+    METRIC_COLUMNS,
+    MIGRATIONS,
+    PROBLEM_COLUMNS,
+    QUERY_COLUMNS,
+    ROW_TABLES,
+    RUN_COLUMNS,
+    TABLES,
+)
+
+MERGE_ROWS = 1_000_000  # rows per early merge transaction: about half a second of write lock here
+
+
+class StoreError(RuntimeError):
+    """The DB cannot be used as asked; the message names the fix."""
+
+
+@dataclass
+class IngestResult:
+    added: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+    lock_seconds: float = 0.0  # how long the DB's write lock was held
+
+
+class StagedRows:
+    """Rows of an import on their way in: a private DuckDB file the import appends to batch by batch (memory
+    stays flat in the number of runs), merged into the store in one short transaction (``Store.merge``)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.count = 0  # runs
+        self.rows = 0  # rows of the row tables (metrics, queries, problems)
+        self._con = duckdb.connect(str(self.path))
+        self._con.execute("SET memory_limit = '256MB'")
+        for sql in MIGRATIONS:
+            self._con.execute(sql)
+        self._con.execute("CREATE TABLE staged_order (seq BIGINT, run_id VARCHAR PRIMARY KEY, origin VARCHAR)")
+
+    def origins(self, run_ids: list[str]) -> dict[str, str]:
+        """Where each of ``run_ids`` already staged came from."""
+        return dict(self._con.execute("SELECT run_id, origin FROM staged_order WHERE run_id IN (SELECT unnest(?))",
+                                      [list(run_ids)]).fetchall())
+
+    def add(self, records: list[RunRecord], origin: str):
+        for table, df in staged_frames(records, self.count, origin).items():
+            if len(df):
+                self._con.register("incoming", df)
+                self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                self._con.unregister("incoming")
+                self.rows += len(df) if table in ROW_TABLES else 0
+        self.count += len(records)
+
+    def close(self):
+        """Done adding (idempotent): the file can be attached."""
+        self._con.close()
+
+
+def delete_runs(con, run_ids: list[str]) -> int:
+    count = con.execute("SELECT count(*) FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids]).fetchone()[0]
+    for table in TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [run_ids])
+    return count
+
+
+def merge_rows(con, source, replace: bool, everything: bool = False, token: str | None = None,
+           rows_of_new_runs_in: bool = False) -> IngestResult:
+    """Merge staged rows (``source(table)`` names each of TABLES and staged_order) into the DB, inside ``con``'s
+    transaction; identical runs are left alone, changed ones need ``replace``; ``everything`` replaces all.
+    ``rows_of_new_runs_in``: insert_new_rows already inserted the row tables' rows of new runs."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
+        SELECT o.seq, o.run_id, s.digest, r.digest AS old
+        FROM {source('staged_order')} o JOIN {source('runs')} s USING (run_id) LEFT JOIN runs r USING (run_id)""")
+    if not replace and not everything:
+        clash = con.execute("SELECT run_id FROM incoming WHERE old <> digest ORDER BY seq LIMIT 1").fetchone()
+        if clash:
+            raise StoreError(f"run {clash[0]} already exists with different content; re-run with --replace to "
+                             "overwrite it, or give the new run another run_id")
+    changed = everything or con.execute("SELECT count(*) FROM incoming WHERE old <> digest").fetchone()[0]
+    for table in TABLES:
+        if everything:
+            con.execute(f"DELETE FROM {table}")
+        elif changed:  # a delete scans the table: skipped when nothing is replaced (a run finishing, a new import)
+            con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM incoming WHERE old <> digest)")
+        fresh = "old IS NOT NULL AND old <> digest" if rows_of_new_runs_in and table != "runs" else \
+            "old IS DISTINCT FROM digest"
+        where = "" if everything else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
+    if token:
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
+    lists = {"added": [], "replaced": [], "unchanged": []}
+    added = "TRUE" if everything else "old IS NULL"
+    for kind, ids in con.execute(f"""
+            SELECT CASE WHEN {added} THEN 'added' WHEN old = digest THEN 'unchanged' ELSE 'replaced' END AS kind,
+                   list(run_id ORDER BY seq)
+            FROM incoming GROUP BY kind""").fetchall():
+        lists[kind] = ids
+    con.execute("DROP TABLE incoming")
+    return IngestResult(**lists)
+
+
+def staged_frames(records: list[RunRecord], first: int = 0, origin: str | None = None) -> dict[str, pd.DataFrame]:
+    """The rows of each of TABLES for ``records``, and their order (``staged_order``: seq from ``first``)."""
+    out = dict(zip(TABLES, frames(records)))
+    out["staged_order"] = pd.DataFrame({"seq": range(first, first + len(records)),
+                                        "run_id": [r.run_id for r in records], "origin": origin})
+    return out
+
+
+def chunks(staged: StagedRows) -> list[tuple[int, int]]:
+    """Ranges of staged runs (by order) holding about MERGE_ROWS rows each."""
+    per_run = max(1.0, staged.rows / max(1, staged.count))
+    step = max(1, int(MERGE_ROWS / per_run))
+    return [(first, min(first + step, staged.count)) for first in range(0, staged.count, step)]
+
+
+def insert_new_rows(con, attach: str, first: int, last: int):
+    """Row-table rows of the staged runs first..last-1 that the DB does not have yet (not visible yet)."""
+    con.execute(attach)
+    ids = f"""SELECT run_id FROM staged.staged_order WHERE seq >= {int(first)} AND seq < {int(last)}
+              AND run_id NOT IN (SELECT run_id FROM runs)"""
+    for table in ROW_TABLES:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged.{table} WHERE run_id IN ({ids})")
+
+
+def drop_unlisted_rows(con):
+    for table in ROW_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id NOT IN (SELECT run_id FROM runs)")
+
+
+def literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
+    """The rows of each of TABLES for ``records``, as DataFrames."""
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    run_rows, metric_rows, query_rows, problem_rows = [], [], [], []
+    for r in records:
+        row = {c: getattr(r, c, None) for c in RUN_COLUMNS}
+        row.update(config=json.dumps(r.config, sort_keys=True), provenance=json.dumps(r.provenance, sort_keys=True),
+                   digest=r.digest(), ingested_at=now)
+        run_rows.append(row)
+        metric_rows.extend({"run_id": r.run_id, **m} for m in r.metrics)
+        query_rows.extend({"run_id": r.run_id, **q} for q in r.queries)
+        problem_rows.extend({"run_id": r.run_id, **p} for p in r.problems)
+    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    for col in ("created_at", "finished_at"):
+        runs[col] = pd.to_datetime(runs[col], utc=True).dt.tz_localize(None)
+    for col in ("params", "trainable_params"):
+        runs[col] = runs[col].astype("Int64")
+    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS).astype({"n": "Int64"})
+    return (runs, metrics, pd.DataFrame(query_rows, columns=QUERY_COLUMNS),
+            pd.DataFrame(problem_rows, columns=PROBLEM_COLUMNS))

@@ -1,0 +1,60 @@
+"""What the DB is asked, each a function of an open connection returning a DataFrame (or rows): the store's
+read side. Rows of a merge still under way (no ``runs`` row yet) are never returned."""
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from backend.store.schema import TABLES
+
+
+def runs(con) -> pd.DataFrame:
+    return con.execute("""
+        SELECT r.* EXCLUDE (digest), coalesce(m.languages, 0) AS languages
+        FROM runs r LEFT JOIN (SELECT run_id, count(DISTINCT language) AS languages
+                               FROM metrics GROUP BY run_id) m USING (run_id)
+        ORDER BY r.created_at DESC NULLS LAST, r.run_id""").df()
+
+
+def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
+    """Metric rows, of ``run_ids`` and of the metrics ``names`` only when given (DuckDB filters: a page that
+    shows one metric of one evaluation does not read the whole table)."""
+    where, params = ["run_id IN (SELECT run_id FROM runs)"], []  # not rows of a merge still under way
+    if run_ids is not None:
+        where.append("run_id IN (SELECT unnest(?))")
+        params.append(list(run_ids))
+    if names is not None:
+        where.append("metric IN (SELECT unnest(?))")
+        params.append(list(names))
+    return con.execute("SELECT * FROM metrics WHERE " + " AND ".join(where)
+                       + " ORDER BY run_id, language, metric", params).df()
+
+
+def metric_names(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics WHERE run_id IN "
+                                      "(SELECT run_id FROM runs) ORDER BY 1").fetchall()]
+
+
+def problem_results(con, run_ids) -> pd.DataFrame:
+    return con.execute("SELECT * FROM problem_results WHERE run_id IN (SELECT unnest(?)) "
+                       "ORDER BY run_id, language, problem_id, sample", [list(run_ids)]).df()
+
+
+def query_results(con, run_ids) -> pd.DataFrame:
+    return con.execute("SELECT * FROM query_results WHERE run_id IN (SELECT unnest(?)) "
+                       "ORDER BY run_id, language, query_id", [list(run_ids)]).df()
+
+
+def meta(con, key: str) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def fingerprint(con) -> dict[str, tuple[int, str]]:
+    """(row count, content hash) per table: equal fingerprints mean equal content."""
+    out = {}
+    for table in TABLES + ("meta",):
+        rows = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+        out[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()[:16])
+    return out
