@@ -1,5 +1,6 @@
 """One AppTest per page (plus empty, error and refusal states), against a temporary DB."""
 import json
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -181,8 +182,23 @@ def _partial_runs(tmp_path):
     return [tmp_path / "partial.csv", tmp_path / "codegen.json"]
 
 
-@pytest.mark.parametrize("name", ["app.py", "pages/runs.py", "pages/deltas.py", "pages/efficiency.py",
-                                  "pages/search.py", "pages/codegen.py", "pages/launch.py"])
+def _page_files() -> list[str]:
+    """Every page: the app's entry and each file of pages/ that no other page imports (those are helpers)."""
+    files = sorted((REPO_ROOT / "pages").glob("*.py"))
+    sources = "\n".join(f.read_text() for f in files)
+    return ["app.py", *(f"pages/{f.name}" for f in files
+                        if not re.search(rf"^(from pages\.{f.stem} import|from pages import .*\b{f.stem}\b)", sources, re.M))]
+
+
+PAGES = _page_files()
+
+
+def test_every_page_is_in_the_app_and_every_app_page_is_tested():
+    listed = re.findall(r'st\.Page\("(pages/[^"]+\.py)"', (REPO_ROOT / "app.py").read_text())
+    assert sorted(listed) == sorted(PAGES[1:]) and "pages/recipes.py" in PAGES
+
+
+@pytest.mark.parametrize("name", PAGES)
 def test_every_page_survives_partial_data(name, store, tmp_path):
     catalog.import_paths(_partial_runs(tmp_path), store=store)
     at = page(name)
