@@ -19,7 +19,7 @@ import pytest
 from backend.config import REPO_ROOT
 from tests.conftest import needs_sandbox
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

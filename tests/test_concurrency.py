@@ -5,9 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from backend import catalog
 from backend.config import REPO_ROOT
 from tests.conftest import REFERENCE, reference_runs
+
+pytestmark = pytest.mark.integration  # every test starts processes or pools of them
 
 READER = """
 import sys, time

@@ -105,6 +105,7 @@ def test_unreadable_db_is_an_error_message_not_a_crash(runs_dir, tmp_path, monke
     assert "cannot be read" in at.error[0].value
 
 
+@pytest.mark.integration
 def test_launch_page_starts_a_run_and_a_missing_model_ends_failed(store):
     import time
     at = page("pages/launch.py")
@@ -142,6 +143,7 @@ def _codegen_run(run_id, params, memory, statuses, method=None):
             "config": {"method": method} if method else {}, "metrics": pass_metrics(problems, 1, True)}
 
 
+@pytest.mark.integration
 def test_codegen_page_scatter_table_and_flips(store, tmp_path):
     runs = [_codegen_run("base", 135_000_000, 600.0, {"python": ["PASS", "FAIL", "FAIL"], "java": ["FAIL", "FAIL"]}),
             _codegen_run("tuned", 135_000_000, 900.0, {"python": ["FAIL", "PASS", "PASS"], "java": ["PASS", "FAIL"]},

@@ -179,6 +179,7 @@ def test_page_benchmark_query_marks_gold_in_both_columns(env):
     assert any("Jaccard 1.00" in c.value for c in at.caption)
 
 
+@pytest.mark.integration
 def test_page_second_load_reuses_the_saved_index(env):
     at = _page().run()
     at.selectbox[2].set_value("go")
