@@ -1,14 +1,31 @@
 """Every test gets its own runs/ folder and DuckDB file through the environment (settings are re-read)."""
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from backend import catalog
 from backend.config import REPO_ROOT, settings
 from backend.store import Store
 
 REFERENCE = REPO_ROOT / "runs" / "reference"
+
+# Property tests: a few examples each in the fast tier (the README's test command), hypothesis's full count in
+# the integration tier (.ci/run passes --hypothesis-profile=full, which also moves them into that tier).
+# Deadlines off in both: on a shared 2-core machine an example's time says nothing about the code.
+hypothesis_settings.register_profile("fast", max_examples=10, deadline=None)
+hypothesis_settings.register_profile("full", max_examples=100, deadline=None)
+hypothesis_settings.load_profile("fast")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest deselects by marker
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("hypothesis_profile", None) == "full":
+        for item in items:
+            if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+                item.add_marker(pytest.mark.integration)
 
 
 def reference_runs() -> int:
@@ -51,9 +68,19 @@ def store(runs_dir) -> Store:
     return catalog.default_store(settings())
 
 
+@pytest.fixture(scope="session")
+def _reference_template(tmp_path_factory) -> Path:
+    """A runs folder (run.json files and DB) with the shipped reference runs, imported once per session."""
+    folder = tmp_path_factory.mktemp("reference-template") / "runs"
+    catalog.import_paths(sorted(REFERENCE.iterdir()), store=Store(folder / "dashboard.duckdb", 20, folder))
+    return folder
+
+
 @pytest.fixture
-def reference_store(store) -> Store:
-    catalog.import_paths(sorted(REFERENCE.iterdir()), store=store)
+def reference_store(store, runs_dir, _reference_template) -> Store:
+    """The reference runs imported, as a first start does: a copy of the session's import (the same files and
+    rows; importing them costs about 0.2 s of CPU, and some 50 tests ask for them)."""
+    shutil.copytree(_reference_template, runs_dir, dirs_exist_ok=True)
     return store
 
 

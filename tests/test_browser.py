@@ -19,7 +19,7 @@ import pytest
 from backend.config import REPO_ROOT
 from tests.conftest import needs_sandbox
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -233,9 +233,17 @@ def test_live_search_benchmark_query_shows_gold_in_both_columns(page, server):
 
 
 def test_launch_page(page, server):
+    """The Launch page offers every launchable kind, and its form opens on the first one's options."""
+    from backend.kinds import KINDS
+    launchable = [k for k in KINDS.values() if k.runner]
     page.goto(f"{server[0]}/launch")
     page.get_by_text("Running (").wait_for()
     page.screenshot(path=page.shots / "launch.png", full_page=True)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    options = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    assert [o.split(" — ")[0] for o in options] == [k.name for k in launchable]
+    assert page.get_by_role("button", name="Launch", exact=True).count() == 1
 
 
 def test_delete_from_runs_page(page, server):

@@ -43,6 +43,7 @@ def test_translation_of_types_and_asserts():
         java.translate("def g(x):\n    pass\n", "def check(candidate):\n    for i in range(3):\n        assert candidate(i)\n", "g")
 
 
+@pytest.mark.integration
 @needs_java
 @needs_sandbox
 def test_translated_problem_judges_a_java_solution():
@@ -58,6 +59,7 @@ def _samples(path, completions):
     return path
 
 
+@pytest.mark.integration
 @needs_sandbox
 def test_human_eval_samples_are_executed_on_import(tmp_path, store, runs_dir):
     from backend.codegen.problems import humaneval_rows
@@ -121,6 +123,7 @@ def test_flipped_problems():
     assert flipped[["problem_id", "flip"]].values.tolist() == [["P/1", "now passes"], ["P/0", "now fails"]]
 
 
+@pytest.mark.integration
 @needs_sandbox
 def test_an_interrupted_codegen_run_resumes_what_it_generated(store, runs_dir, monkeypatch):
     """SmolLM2 on 4 problems, two generated at a time, interrupted while generating the last two: launched

@@ -5,9 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backend import catalog
+import pytest
+
+from backend import catalog, rundirs
 from backend.config import REPO_ROOT
 from tests.conftest import REFERENCE, reference_runs
+
+pytestmark = pytest.mark.integration  # every test starts processes or pools of them
 
 READER = """
 import sys, time
@@ -118,9 +122,16 @@ def test_kill_9_during_an_import_leaves_all_or_none_of_its_runs(store, runs_dir,
     catalog.import_paths(sorted(REFERENCE.iterdir()), store=store)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     outcomes = set()
-    for delay in (0.8, 1.6, 2.4):
+    staging = runs_dir / rundirs.STAGING_DIR
+    for delay in (0.0, 0.4, 0.8):
         proc = subprocess.Popen([sys.executable, "-m", "backend", "import", str(tmp_path / "bulk.csv")],
                                 cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Kill once the import is under way, not at fixed times: on a loaded machine a fixed 2.4 s can pass
+        # before the process has even imported its modules, and "none of them" would then prove nothing.
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not any(staging.glob("*/*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is not None or any(staging.glob("*/*")), "the import never began staging"
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -5,12 +5,15 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend import catalog
+from backend import catalog, rundirs
 from backend.importers import ImportFailure, load_path
+from backend.records import record_from_dict
 from tests.conftest import tree
 from tests.test_importers import GOOD_RUN
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# How many examples: the profile of the tier (tests/conftest.py: a few in the fast tier, the full count in CI's
+# integration tier).
+SETTINGS = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
     | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
@@ -19,11 +22,15 @@ json_values = st.recursive(
 
 
 def _outcome(path):
+    """One error line naming the file, or records that are valid: each survives its own run.json unchanged."""
     try:
-        return load_path(path)
+        records = load_path(path)
     except ImportFailure as e:
         assert "\n" not in str(e) and str(e).startswith(str(path))
         return None
+    for record in records:
+        assert record_from_dict(json.loads(record.to_json())) == record
+    return records
 
 
 @SETTINGS
@@ -45,6 +52,11 @@ def test_any_field_value_is_accepted_or_refused_cleanly(store, runs_dir, tmp_pat
     except catalog.ImportErrors as e:
         assert len(e.failures) == 1
         assert store.fingerprint() == before and tree(runs_dir) == files
+    else:  # accepted: its run.json holds what the file said, and the DB holds that run with its metrics
+        record = load_path(path)[0]
+        assert rundirs.read_record(rundirs.record_path(runs_dir, record.run_id)) == record
+        assert record.run_id in set(store.runs()["run_id"])
+        assert len(store.metrics([record.run_id])) == len(record.metrics)
 
 
 @SETTINGS

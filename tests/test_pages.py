@@ -1,5 +1,6 @@
 """One AppTest per page (plus empty, error and refusal states), against a temporary DB."""
 import json
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -104,6 +105,7 @@ def test_unreadable_db_is_an_error_message_not_a_crash(runs_dir, tmp_path, monke
     assert "cannot be read" in at.error[0].value
 
 
+@pytest.mark.integration
 def test_launch_page_starts_a_run_and_a_missing_model_ends_failed(store):
     import time
     at = page("pages/launch.py")
@@ -141,6 +143,7 @@ def _codegen_run(run_id, params, memory, statuses, method=None):
             "config": {"method": method} if method else {}, "metrics": pass_metrics(problems, 1, True)}
 
 
+@pytest.mark.integration
 def test_codegen_page_scatter_table_and_flips(store, tmp_path):
     runs = [_codegen_run("base", 135_000_000, 600.0, {"python": ["PASS", "FAIL", "FAIL"], "java": ["FAIL", "FAIL"]}),
             _codegen_run("tuned", 135_000_000, 900.0, {"python": ["FAIL", "PASS", "PASS"], "java": ["PASS", "FAIL"]},
@@ -181,8 +184,23 @@ def _partial_runs(tmp_path):
     return [tmp_path / "partial.csv", tmp_path / "codegen.json"]
 
 
-@pytest.mark.parametrize("name", ["app.py", "pages/runs.py", "pages/deltas.py", "pages/efficiency.py",
-                                  "pages/search.py", "pages/codegen.py", "pages/launch.py"])
+def _page_files() -> list[str]:
+    """Every page: the app's entry and each file of pages/ that no other page imports (those are helpers)."""
+    files = sorted((REPO_ROOT / "pages").glob("*.py"))
+    sources = "\n".join(f.read_text() for f in files)
+    return ["app.py", *(f"pages/{f.name}" for f in files
+                        if not re.search(rf"^(from pages\.{f.stem} import|from pages import .*\b{f.stem}\b)", sources, re.M))]
+
+
+PAGES = _page_files()
+
+
+def test_every_page_is_in_the_app_and_every_app_page_is_tested():
+    listed = re.findall(r'st\.Page\("(pages/[^"]+\.py)"', (REPO_ROOT / "app.py").read_text())
+    assert sorted(listed) == sorted(PAGES[1:]) and "pages/recipes.py" in PAGES
+
+
+@pytest.mark.parametrize("name", PAGES)
 def test_every_page_survives_partial_data(name, store, tmp_path):
     catalog.import_paths(_partial_runs(tmp_path), store=store)
     at = page(name)

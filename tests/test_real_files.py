@@ -266,6 +266,7 @@ catalog.import_paths([sys.argv[1]], catalog.default_store(settings()))
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("moment", ["before", "early", "after"])
 def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_path, moment):
     catalog.import_paths([DATA / "humaneval" / "jcanode-samples_results.jsonl"], store=store)

@@ -36,6 +36,7 @@ def tiny_recipe(tmp_path, tiny_bench):
     del recipes.RECIPES["tiny-test"]
 
 
+@pytest.mark.integration
 def test_recipe_run_then_rerun_skips_and_shows_published_vs_measured(store, runs_dir, tiny_recipe, capsys):
     assert main(["recipe", "run", "tiny-test"]) == 0
     out = capsys.readouterr().out

@@ -37,6 +37,7 @@ def test_export_efficiency_has_speedup_and_retention_like_the_page(store, tmp_pa
     assert main(["export", "efficiency", "--base", "nope", "-o", str(out)]) == 1
 
 
+@pytest.mark.integration
 def test_report_in_three_formats_escapes_every_name(three_runs, tmp_path, capsys):
     for suffix in (".html", ".md", ".tex"):
         path = tmp_path / f"r{suffix}"
@@ -86,6 +87,7 @@ def test_dark_palette_draws_the_front_in_a_light_ink():
     assert figures.palette("dark") is figures.DARK and figures.palette(None) is figures.LIGHT
 
 
+@pytest.mark.integration
 def test_a_link_restores_the_deltas_selections_and_the_url_follows_them(three_runs):
     at = AppTest.from_file(str(REPO_ROOT / "pages/deltas.py"), default_timeout=60)
     at.query_params["base"] = "tiny"

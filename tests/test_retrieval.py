@@ -112,6 +112,7 @@ def test_sampled_ranks_use_distinct_distractors_without_gold():
     assert n_small == 4 and small.max() == 1
 
 
+@pytest.mark.integration
 def test_hf_encoder_sorts_by_length_and_returns_the_callers_order(tmp_path):
     """A plain Hugging Face folder (a KD student's layout): batching longest-first must not change any vector."""
     from transformers import AutoTokenizer, BertConfig, BertModel

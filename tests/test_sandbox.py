@@ -22,7 +22,7 @@ from tests.conftest import needs_sandbox
 REPO = Path(__file__).resolve().parent.parent
 FAST = Limits(timeout_s=3, cpu_s=3)
 ADD_TESTS = "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(1, 1) == 2\n\ncheck(add)\n"
-pytestmark = needs_sandbox
+pytestmark = [needs_sandbox, pytest.mark.integration]  # every test starts bubblewrap sandboxes
 needs_java = pytest.mark.skipif(not shutil.which("javac"), reason="needs a JDK (javac, java)")
 
 

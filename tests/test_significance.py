@@ -14,6 +14,7 @@ from backend.significance import Resampling
 FAST = Resampling(resamples=4000, seed=1)
 
 
+@pytest.mark.integration
 def test_interval_and_p_value_agree_with_scipy():
     rng = np.random.default_rng(7)
     base = rng.normal(0.5, 0.3, 400)
@@ -82,6 +83,7 @@ def test_verdicts_on_the_deltas_table(three_runs):
     assert (table["ci_low"] <= table["delta"]).all() and (table["delta"] <= table["ci_high"]).all()
 
 
+@pytest.mark.integration
 def test_export_deltas_has_the_significance_columns_and_check_gates(three_runs, tmp_path, capsys):
     out = tmp_path / "d.csv"
     assert main(["export", "deltas", "--base", "better", "--candidate", "base", "-o", str(out)]) == 0
@@ -119,6 +121,7 @@ def test_codegen_pass_rates_are_compared_per_problem(store, tmp_path):
     assert table["verdict"].tolist() == ["better"] and table["n_pairs"].tolist() == [164]
 
 
+@pytest.mark.integration
 def test_score_intervals_and_the_query_drilldown(three_runs):
     store = three_runs
     values = significance.item_values(store.query_results(["base", "better"]), store.problem_results([]))
@@ -135,6 +138,7 @@ def test_score_intervals_and_the_query_drilldown(three_runs):
     assert (counts["loss"] == 0).all()  # "better" never ranks gold lower
 
 
+@pytest.mark.integration
 def test_deltas_page_shows_verdicts_and_the_drilldown(three_runs):
     from streamlit.testing.v1 import AppTest
 
@@ -150,6 +154,7 @@ def test_deltas_page_shows_verdicts_and_the_drilldown(three_runs):
     assert len(at.dataframe) == 3  # deltas, win/tie/loss, moved queries
 
 
+@pytest.mark.integration
 def test_deltas_and_efficiency_pages_show_seed_groups(store, tmp_path):
     from streamlit.testing.v1 import AppTest
 
@@ -172,6 +177,7 @@ def test_deltas_and_efficiency_pages_show_seed_groups(store, tmp_path):
         assert any("seed" in s.value.lower() for s in at.subheader), [s.value for s in at.subheader]
 
 
+@pytest.mark.integration
 def test_candidates_survive_a_change_of_base(three_runs):
     from streamlit.testing.v1 import AppTest
 

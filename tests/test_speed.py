@@ -12,6 +12,7 @@ from tests.conftest import make_tiny_model2vec, synthetic_bench
 from tests.test_search import _pairs
 
 
+@pytest.mark.integration
 def test_two_loads_of_the_same_model_measure_within_15_percent(tmp_path):
     texts = [p["query"] + " " + p["code"] for p in _pairs("python")] * 200  # ~0.3 s per encode: timing, not noise
     folder = make_tiny_model2vec(tmp_path / "m", texts[:100], dim=256)
@@ -22,6 +23,7 @@ def test_two_loads_of_the_same_model_measure_within_15_percent(tmp_path):
     assert result["cpu_count"] >= 1 and len(result["load_before"]) == 3
 
 
+@pytest.mark.integration
 def test_speed_command_stores_side_by_side_ratios(store, runs_dir, tmp_path, monkeypatch):
     bench = synthetic_bench(monkeypatch, tmp_path / "benchmarks", ("python",))
     texts = [p["query"] + " " + p["code"] for p in _pairs("python")]
