@@ -1,0 +1,353 @@
+"""Who is really ahead: runs ranked per language and on the mean over languages, as pure functions.
+
+For runs with per-item results (queries, problems) on the same items:
+- a 95 % rank interval from a paired bootstrap over items: every run is scored on the same resampled items
+  (one resampling-weights matrix per language, a runs x items score matrix, one matrix product), and each
+  resample's ranks come from one argsort over the runs (ties share the better rank);
+- tiers: tier 1 = the best run and every run not significantly different from it (paired sign-flip test
+  against the best, p-values Holm-adjusted across the runs tested), tier 2 the same among the rest, and so on.
+  The test's null distribution is significance.paired_tests' (each item's difference negated at random); its
+  exact variance gives the p-value in closed form, fine enough to survive Holm over a thousand runs.
+Runs without per-item results (published, MTEB, model cards) are ranked by value, with no interval or tier.
+The mean over languages resamples each language's items independently (as significance.score_interval does).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backend.compare import pareto_front
+from backend.significance import ALPHA, Resampling, _matrices, adjust
+from backend.vocab import CODE_LANGUAGES, METRICS, Direction
+
+MEAN = "mean"
+NO_ITEMS = "no interval: no per-item results (ranked by value)"
+COLUMNS = ["run_id", "name", "language", "value", "rank", "rank_low", "rank_high", "tier", "pareto",
+           "within_budget", "best_under_budget", "n_items", "disk_mb", "params_m", "memory_mb", "speedup", "source",
+           "note"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits a run must meet to count as affordable; None: no limit. A run whose value is unknown does not
+    meet a limit on it (it cannot be shown to)."""
+    max_disk_mb: float | None = None
+    max_params: float | None = None
+    max_memory_mb: float | None = None
+    min_speedup: float | None = None  # side-by-side encode speed-up against the speed base
+
+    def active(self) -> bool:
+        return any(v is not None for v in (self.max_disk_mb, self.max_params, self.max_memory_mb, self.min_speedup))
+
+    def describe(self) -> str:
+        parts = [f"disk <= {self.max_disk_mb:g} MB" if self.max_disk_mb is not None else "",
+                 f"params <= {self.max_params:,.0f}" if self.max_params is not None else "",
+                 f"inference memory <= {self.max_memory_mb:g} MB" if self.max_memory_mb is not None else "",
+                 f"side-by-side speed-up >= {self.min_speedup:g}x" if self.min_speedup is not None else ""]
+        return ", ".join(p for p in parts if p) or "no budget"
+
+    def mask(self, runs: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+        """(within budget per run, notes naming the runs left out only because a value is unknown)."""
+        keep, notes = pd.Series(True, index=runs.index), []
+        limits = [("disk_mb", self.max_disk_mb, np.less_equal, "a disk size"),
+                  ("params", self.max_params, np.less_equal, "a parameter count"),
+                  ("memory_mb", self.max_memory_mb, np.less_equal, "a measured inference memory"),
+                  ("speedup", self.min_speedup, np.greater_equal, "a side-by-side speed-up")]
+        for column, limit, ok, what in limits:
+            if limit is None:
+                continue
+            values = pd.to_numeric(runs[column], errors="coerce").astype(float)
+            keep &= ok(values, limit)  # NaN compares False: unknown is not within
+            unknown = values.isna().sum()
+            if unknown:
+                notes.append(f"{unknown} run(s) without {what} are not counted as within the budget")
+        return keep, notes
+
+
+# ---- the numeric core: score matrices in, ranks, intervals and tiers out -------------------------------------
+
+def resampled_means(scores: np.ndarray, resampling: Resampling) -> np.ndarray:
+    """For a (runs x items) score matrix: each run's mean on each bootstrap resample of the items, the same
+    resamples for every run (significance._matrices' weights), as one (resamples x runs) matrix product.
+
+    Identical runs share one column of the product (so their resamples are identical, bit for bit); values
+    are scaled to unit range first, so the float32 product keeps its precision whatever the metric."""
+    n = scores.shape[1]
+    weights, _ = _matrices(n, resampling.resamples, resampling.seed)
+    # Distinct runs by their bytes (exact, and far cheaper than np.unique's row sort).
+    inverse, firsts = pd.factorize(pd.Series([row.tobytes() for row in np.ascontiguousarray(scores)]))
+    unique = scores[[int(np.argmax(inverse == k)) for k in range(len(firsts))]]
+    scale = max(float(np.abs(unique).max()), 1e-300)
+    unit = (unique / scale).astype(np.float32).T  # items x distinct runs
+    boot = (weights @ unit).astype(np.float64) * (scale / n)
+    return boot if len(unique) == len(scores) else boot[:, inverse]
+
+
+def min_ranks(better_low: np.ndarray) -> np.ndarray:
+    """1-based ranks along the last axis, smallest value first; equal values share the better rank (1, 1, 3).
+    One argsort per row; the tie fix-up is vectorised too."""
+    x = np.atleast_2d(better_low)
+    order = np.argsort(x, axis=1)  # any order among equal values: they get the same rank below
+    sorted_x = np.take_along_axis(x, order, axis=1)
+    new = np.ones(sorted_x.shape, dtype=bool)
+    new[:, 1:] = sorted_x[:, 1:] != sorted_x[:, :-1]
+    first = np.maximum.accumulate(np.where(new, np.arange(x.shape[1]), 0), axis=1) + 1
+    ranks = np.empty(x.shape, dtype=np.int32)
+    np.put_along_axis(ranks, order, first.astype(np.int32), axis=1)
+    return ranks
+
+
+def rank_intervals(point: np.ndarray, boot: np.ndarray | None, columns: np.ndarray, higher: bool,
+                   confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rank of every run by ``point``, rank_low and rank_high of the runs ``columns`` whose resampled scores
+    are ``boot`` (resamples x len(columns))). Runs without resamples keep their point value in every resample,
+    so an interval is a rank among all runs."""
+    sign = -1.0 if higher else 1.0
+    rank = min_ranks(sign * point[None, :])[0]
+    if not len(columns):
+        return rank, np.array([], dtype=int), np.array([], dtype=int)
+    every = np.broadcast_to(sign * point, (boot.shape[0], len(point))).copy()
+    every[:, columns] = sign * boot
+    ranks = min_ranks(every)[:, columns]
+    tail = (1 - confidence) / 2
+    low = np.quantile(ranks, tail, axis=0, method="lower")
+    high = np.quantile(ranks, 1 - tail, axis=0, method="higher")
+    return rank, low.astype(int), high.astype(int)
+
+
+@dataclass
+class Paired:
+    """Runs scored on shared items, for paired tests: ``parts`` are (runs x items scores, weight) per language
+    (one part per language; the mean over languages weighs each 1/L), rows in the same run order."""
+    parts: list[tuple[np.ndarray, float]]
+
+    def __post_init__(self):
+        self.squares = [(m * m).sum(axis=1) for m, _ in self.parts]
+        self.observed = sum(w * m.mean(axis=1) for m, w in self.parts)
+
+    def p_values(self, leader: int, others: np.ndarray) -> np.ndarray:
+        """Two-sided p-values of the paired sign-flip test of each of ``others`` against ``leader``.
+
+        Under "no difference" each item's difference d_i is as likely negated, so the statistic (the weighted
+        mean of the d_i) has mean 0 and variance sum_l w_l^2 / n_l^2 * sum_i d_li^2 exactly; the p-value is
+        that distribution's normal tail. significance.paired_tests draws the same distribution by Monte Carlo
+        (tests/test_leaderboard.py compares them), but its smallest p-value, 1 / (resamples + 1), could never
+        survive a Holm adjustment across hundreds of runs: this one can."""
+        from scipy.special import ndtr
+        variance = 0.0
+        for (m, w), sq in zip(self.parts, self.squares):
+            d2 = sq[others] - 2 * (m @ m[leader])[others] + sq[leader]  # sum_i (s_ri - s_bi)^2: one product
+            variance = variance + (w / m.shape[1]) ** 2 * np.maximum(d2, 0.0)
+        diff = np.abs(self.observed[others] - self.observed[leader])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(variance > 0, diff / np.sqrt(variance), 0.0)
+        return 2 * ndtr(-z)
+
+
+def tiers(paired: Paired, higher: bool, alpha: float = ALPHA, correction: str = "holm") -> np.ndarray:
+    """Tier per run (1 = best): the best run with every run whose paired test against it is not significant
+    after adjustment across the runs tested; then the same among the rest, until none is left."""
+    score = paired.observed if higher else -paired.observed
+    tier = np.zeros(len(score), dtype=int)
+    remaining = np.arange(len(score))
+    level = 0
+    while remaining.size:
+        level += 1
+        leader = remaining[np.argmax(score[remaining])]
+        others = remaining[remaining != leader]
+        tier[leader] = level
+        if others.size:
+            tier[others[adjust(paired.p_values(leader, others), correction) >= alpha]] = level
+        remaining = remaining[tier[remaining] == 0]
+    return tier
+
+
+# ---- tables: long-form rows in, the leaderboard out ---------------------------------------------------------
+
+@dataclass
+class _Items:
+    """Runs with per-item results on shared items: their paired scores and bootstrap means."""
+    run_ids: list
+    paired: Paired
+    boot: np.ndarray  # resamples x runs
+    n_items: int
+
+
+def item_matrix(items: pd.DataFrame) -> tuple[list[str], np.ndarray, list[str]]:
+    """(run ids, runs x items matrix with NaN where a run has no value, item ids) of one language's rows
+    (run_id, item_id, value)."""
+    run_codes, run_ids = pd.factorize(items["run_id"], sort=True)
+    item_codes, item_ids = pd.factorize(items["item_id"], sort=True)
+    matrix = np.full((len(run_ids), len(item_ids)), np.nan)
+    matrix[run_codes, item_codes] = items["value"].to_numpy(dtype=np.float64)
+    return list(run_ids), matrix, list(item_ids)
+
+
+def _shared_items(items: pd.DataFrame, resampling: Resampling) -> tuple[_Items | None, dict[str, str]]:
+    """The runs that cover the items most runs cover, resampled; and why each other run has no interval."""
+    if items.empty:
+        return None, {}
+    run_ids, matrix, _ = item_matrix(items)
+    present = ~np.isnan(matrix)
+    keys = pd.Series([row.tobytes() for row in np.packbits(present, axis=1)])
+    common = keys.value_counts().index[0]  # the item set most runs were scored on
+    inside = (keys == common).to_numpy()
+    columns = present[np.argmax(inside)]
+    notes = {r: f"no interval: per-item results on other items ({int(present[i, columns].sum())} of "
+                f"{int(columns.sum())} shared)" for i, r in enumerate(run_ids) if not inside[i]}
+    if columns.sum() < 2:
+        return None, {r: "no interval: fewer than 2 items" for r in run_ids}
+    scores = matrix[inside][:, columns]
+    return _Items([r for r, keep in zip(run_ids, inside) if keep], Paired([(scores, 1.0)]),
+                  resampled_means(scores, resampling), int(columns.sum())), notes
+
+
+def _mean_items(per_language: dict[str, _Items], resampling: Resampling) -> _Items | None:
+    """The mean over languages of the runs with shared items in every language: each language's resamples in
+    another order (independent draws per language, as significance.score_interval does)."""
+    if not per_language or any(v is None for v in per_language.values()):
+        return None
+    runs = sorted(set.intersection(*(set(v.run_ids) for v in per_language.values())))
+    if not runs:
+        return None
+    boot, parts, k = 0.0, [], len(per_language)
+    for i, items in enumerate(per_language.values()):
+        order = np.random.default_rng(resampling.seed + i).permutation(items.boot.shape[0])
+        same = list(items.run_ids) == runs  # the usual case: no column to reorder (no copy)
+        cols = slice(None) if same else pd.Index(items.run_ids).get_indexer(runs)
+        boot = boot + (items.boot[order] if same else items.boot[order][:, cols]) / k
+        parts.append((items.paired.parts[0][0][cols], 1.0 / k))
+    return _Items(runs, Paired(parts), boot, sum(v.n_items for v in per_language.values()))
+
+
+def _ranked(block: pd.DataFrame, items: _Items | None, higher: bool, resampling: Resampling) -> pd.DataFrame:
+    """``block`` (one language: run_id, value, note) with rank, rank_low, rank_high and tier."""
+    out = block.copy()
+    for column in ("rank", "rank_low", "rank_high", "tier"):
+        out[column] = pd.array([pd.NA] * len(out), dtype="Int64")
+    ranked = out["note"].isna() | ~out["note"].fillna("").str.startswith("not ranked")
+    ranked &= out["value"].notna()
+    if not ranked.any():
+        return out
+    part = out[ranked]
+    point = part["value"].to_numpy(dtype=np.float64)
+    columns, order = np.array([], dtype=int), []
+    if items is not None:
+        where = pd.Index(items.run_ids).get_indexer(part["run_id"])
+        columns = np.flatnonzero(where >= 0)
+        order = where[columns]
+    boot = items.boot[:, order] if len(columns) else None
+    rank, low, high = rank_intervals(point, boot, columns, higher, resampling.confidence)
+    out.loc[part.index, "rank"] = rank
+    if len(columns):
+        rows = part.index[columns]
+        out.loc[rows, "rank_low"], out.loc[rows, "rank_high"] = low, high
+        out.loc[rows, "tier"] = tiers(Paired([(m[order], w) for m, w in items.paired.parts]), higher, ALPHA,
+                                      resampling.correction)
+        out.loc[rows, "n_items"] = items.n_items
+    return out
+
+
+def rank_scores(scores: dict[str, np.ndarray], higher: bool = True,
+                resampling: Resampling = Resampling(resamples=1000)) -> dict[str, tuple[np.ndarray, ...]]:
+    """The core on matrices: per language (runs x items scores, the same runs in every language, every run
+    with every item) and ``mean``: (rank by the mean over items, rank_low, rank_high, tier) per run."""
+    per_language, out = {}, {}
+    for language, matrix in scores.items():
+        per_language[language] = _Items(list(range(matrix.shape[0])), Paired([(matrix, 1.0)]),
+                                        resampled_means(matrix, resampling), matrix.shape[1])
+    mean = _mean_items(per_language, resampling)
+    for language, items in [*per_language.items(), (MEAN, mean)]:
+        columns = np.arange(len(items.run_ids))
+        observed = items.paired.observed
+        rank, low, high = rank_intervals(observed, items.boot, columns, higher, resampling.confidence)
+        out[language] = (rank, low, high, tiers(items.paired, higher, ALPHA, resampling.correction))
+    return out
+
+
+def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, metric: str,
+                languages: list[str] | None = None, budget: Budget = Budget(),
+                resampling: Resampling = Resampling(resamples=1000)) -> tuple[pd.DataFrame, list[str]]:
+    """(table, notes): one row per run x language and per run for ``mean``, ranked.
+
+    ``runs``: run_id, name, source and the budget columns disk_mb, params, memory_mb, speedup (side by side);
+    ``metrics``: the store's metric rows; ``items``: per-item values of ``metric`` (run_id, language, item_id,
+    value). Ranks and tiers are over all runs; with a budget, only the runs within it are listed (ranks keep
+    their place in the whole field) and the best of them per language is flagged."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}")
+    higher = METRICS[metric].direction is Direction.HIGHER
+    rows = metrics[(metrics["metric"] == metric) & metrics["run_id"].isin(runs["run_id"])]
+    present = [lang for lang in CODE_LANGUAGES if lang in set(rows["language"])]
+    languages = [lang for lang in (languages or present) if lang in CODE_LANGUAGES]
+    unknown = [lang for lang in languages if lang not in present]
+    notes = [f"no run has {metric} for {', '.join(unknown)}"] if unknown else []
+    languages = [lang for lang in languages if lang in present]
+    items = items[items["run_id"].isin(runs["run_id"]) & items["language"].isin(languages)]
+    blocks, per_language = [], {}
+    for language in languages:
+        shared, why = _shared_items(items[items["language"] == language], resampling)
+        per_language[language] = shared
+        block = rows[rows["language"] == language][["run_id", "value"]].drop_duplicates("run_id")
+        with_items = set(shared.run_ids) if shared else set()
+        block["note"] = [None if r in with_items else why.get(r, NO_ITEMS) for r in block["run_id"]]
+        blocks.append(_ranked(block.assign(language=language, n_items=pd.NA), shared, higher, resampling))
+    blocks.append(_ranked(_mean_block(rows, languages), _mean_items(per_language, resampling), higher, resampling))
+    table = pd.concat(blocks, ignore_index=True)
+    return _finish(table, runs, higher, budget, notes)
+
+
+def _mean_block(rows: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
+    """Per run: the mean of its values over ``languages`` (ranked only when it has all of them), or its
+    published overall value (shown, not ranked: over its own languages)."""
+    wide = rows.pivot_table(index="run_id", columns="language", values="value", aggfunc="first")
+    out = []
+    for run_id, row in wide.iterrows():
+        have = [lang for lang in languages if lang in row and not math.isnan(row[lang])]
+        if len(have) == len(languages) and have:
+            out.append((run_id, float(np.mean([row[lang] for lang in have])), None))
+        elif have:
+            out.append((run_id, float(np.mean([row[lang] for lang in have])),
+                        f"not ranked on the mean: no {', '.join(l for l in languages if l not in have)}"))
+        elif "overall" in row and not math.isnan(row["overall"]):
+            out.append((run_id, float(row["overall"]), "not ranked on the mean: a published overall value, "
+                                                        "over its own languages"))
+    return pd.DataFrame(out, columns=["run_id", "value", "note"]).assign(language=MEAN, n_items=pd.NA)
+
+
+def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budget,
+            notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    info = runs.drop_duplicates("run_id").set_index("run_id")
+    for column in ("name", "source", "disk_mb", "memory_mb", "speedup"):
+        table[column] = table["run_id"].map(info[column]) if column in info else None
+    table["params_m"] = table["run_id"].map(pd.to_numeric(info["params"], errors="coerce").astype(float) / 1e6) \
+        if "params" in info else np.nan
+    within, budget_notes = budget.mask(info.reset_index())
+    table["within_budget"] = table["run_id"].map(dict(zip(info.index, within.to_numpy()))).fillna(False).astype(bool)
+    table["note"] = [n if isinstance(n, str) else (None if has else NO_ITEMS)
+                     for n, has in zip(table["note"], table["rank_low"].notna())]
+    table["pareto"] = False
+    table["best_under_budget"] = False
+    order = {lang: i for i, lang in enumerate([*CODE_LANGUAGES, MEAN])}
+    for language, group in sorted(table.groupby("language"), key=lambda g: order[g[0]]):
+        score = group["value"] if higher else -group["value"]
+        table.loc[group.index, "pareto"] = pareto_front(score, pd.to_numeric(group["disk_mb"], errors="coerce")).to_numpy()
+        affordable = group[group["within_budget"] & group["rank"].notna()]
+        if len(affordable):
+            best = affordable.sort_values(["rank", "value"], ascending=[True, not higher]).index[0]
+            table.loc[best, "best_under_budget"] = True
+            row = table.loc[best]
+            tier = f"tier {row['tier']}" if pd.notna(row["tier"]) else "no tier (no per-item results)"
+            if budget.active():
+                notes.append(f"best under budget ({budget.describe()}) in {language}: {row['name'] or best} "
+                             f"({row['run_id']}), rank {row['rank']} of the whole field, {tier}")
+    notes.extend(budget_notes if budget.active() else [])
+    table = table.assign(_lang=table["language"].map(order), _value=table["value"] * (-1 if higher else 1))
+    table = table.sort_values(["_lang", "rank", "_value", "run_id"], na_position="last")
+    if budget.active():
+        table = table[table["within_budget"]]
+    table["n_items"] = table["n_items"].astype("Int64")
+    return table[COLUMNS].reset_index(drop=True), notes
