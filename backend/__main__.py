@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from backend import catalog, compare, csvexport, report, significance, tables
+from backend.cli import leaderboard as leaderboard_cli
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
@@ -444,6 +445,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-default-runs", action="store_true",
                    help="skip building the default benchmark and making the default runs on first start")
     c.set_defaults(func=cmd_serve)
+    leaderboard_cli.add_parsers(sub)
     return p
 
 

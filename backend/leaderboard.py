@@ -332,9 +332,14 @@ def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budge
     table["pareto"] = False
     table["best_under_budget"] = False
     order = {lang: i for i, lang in enumerate([*CODE_LANGUAGES, MEAN])}
+    # The front of score vs size: disk MB, or parameters where no run has a disk size (code LMs).
+    size = "disk_mb" if pd.to_numeric(table["disk_mb"], errors="coerce").notna().any() else "params_m"
+    if size == "params_m" and table["params_m"].notna().any():
+        notes.append("pareto: score vs parameters (no run has a disk size)")
     for language, group in sorted(table.groupby("language"), key=lambda g: order[g[0]]):
-        score = group["value"] if higher else -group["value"]
-        table.loc[group.index, "pareto"] = pareto_front(score, pd.to_numeric(group["disk_mb"], errors="coerce")).to_numpy()
+        ranked = group[group["rank"].notna()]  # a value not ranked (other languages) is not on the front either
+        score = ranked["value"] if higher else -ranked["value"]
+        table.loc[ranked.index, "pareto"] = pareto_front(score, pd.to_numeric(ranked[size], errors="coerce")).to_numpy()
         affordable = group[group["within_budget"] & group["rank"].notna()]
         if len(affordable):
             best = affordable.sort_values(["rank", "value"], ascending=[True, not higher]).index[0]
