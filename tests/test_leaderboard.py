@@ -134,8 +134,8 @@ def test_budget_lists_affordable_runs_and_names_the_best_with_its_tier():
 
 
 def _run_json(tmp_path, run_id, ranks, disk_mb=10.0, source="local", queries=True):
-    metrics = [{"language": lang, "metric": "ndcg@10", "value": float(query_values(np.array(r), "ndcg@10").mean())}
-               for lang, r in ranks.items()]
+    metrics = [{"language": lang, "metric": m, "value": float(query_values(np.array(r), m).mean())}
+               for lang, r in ranks.items() for m in ("ndcg@10", "mrr")]
     run = {"schema_version": 1, "run_id": run_id, "kind": "teacher-eval", "benchmark": "b", "protocol": "full",
            "disk_mb": disk_mb, "params": 1000, "source": source, "metrics": metrics,
            "queries": [{"language": lang, "query_id": f"{lang}/{i}", "gold_rank": int(g)}
@@ -193,3 +193,61 @@ def test_codegen_ranks_pass_at_k_per_problem_and_refuses_other_problem_sets(stor
     table, notes = tables.leaderboard(store, tmp_path, metric="pass@1", codegen=True, codegen_set="he-10",
                                       resampling=FEW)
     assert set(table["run_id"]) == {"c"}
+
+
+def _page():
+    from streamlit.testing.v1 import AppTest
+
+    from backend.config import REPO_ROOT
+    return AppTest.from_file(str(REPO_ROOT / "pages" / "leaderboard.py"), default_timeout=60)
+
+
+def test_page_table_is_the_cli_export(store, tmp_path):
+    import io
+
+    from backend import csvexport
+    lb_store(store, tmp_path)
+    at = _page().run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 1
+    cli = tmp_path / "cli.csv"
+    assert main(["leaderboard", "--bench", "b", "--protocol", "full", "-o", str(cli)]) == 0
+    page = pd.read_csv(io.StringIO(csvexport.to_csv(at.dataframe[0].value)))
+    pd.testing.assert_frame_equal(page, pd.read_csv(cli))
+    # The public toggle leaves the published run out; a budget lists the runs within it.
+    at.toggle[0].set_value(False).run()
+    assert "paper" not in set(at.dataframe[0].value["run_id"])
+    at.number_input[0].set_value(50.0).run()
+    assert set(at.dataframe[0].value["run_id"]) == {"fair", "poor"}
+    assert at.query_params["disk"] == "50.0" and at.query_params["public"] == "False"
+
+
+def test_page_opens_a_linked_view(store, tmp_path):
+    lb_store(store, tmp_path)
+    at = _page()
+    at.query_params["metric"] = "mrr"
+    at.query_params["disk"] = "50"
+    at.run()
+    assert not at.exception and at.selectbox[1].value == "mrr", [i.value for i in at.info]
+    assert set(at.dataframe[0].value["run_id"]) == {"fair", "poor", "paper"}
+
+
+def test_page_on_an_empty_store_and_on_partial_data(store, tmp_path):
+    from backend import catalog
+    from tests.test_pages import _partial_runs
+    at = _page().run()
+    assert not at.exception and "runs/reference" in at.info[0].value
+    catalog.import_paths(_partial_runs(tmp_path), store=store)
+    at = _page().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.radio[0].set_value("codegen").run()  # a codegen run with pass@1 only, no sizes
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_page_on_the_reference_runs(reference_store):
+    at = _page().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["rank_low"].isna().all()  # published figures: ranked by value, no interval
+    at.radio[0].set_value("codegen").run()
+    assert not at.exception and len(at.dataframe[0].value)  # published pass@100 of the codegen paper
