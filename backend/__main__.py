@@ -9,6 +9,7 @@ from pathlib import Path
 
 from backend import catalog, compare, csvexport, report, significance, tables
 from backend.cli import leaderboard as leaderboard_cli
+from backend.cli import modelindex as modelindex_cli
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
@@ -73,6 +74,8 @@ def cmd_delete(args, store, s):
 
 
 def cmd_export(args, store, s):
+    if args.what == "model-index":
+        return modelindex_cli.cmd_export_model_index(args, store, s)
     table, caution = tables.export(args.what, store, s.runs_dir, args.base, args.candidate, args.metric,
                                    evaluation=(args.bench, args.protocol))
     if caution:
@@ -387,9 +390,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--resamples", type=int, default=10_000, help="bootstrap / permutation resamples (default 10000)")
     c.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
     c.set_defaults(func=cmd_check)
-    c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen")
-    c.add_argument("what", choices=tables.EXPORTS)
-    c.add_argument("-o", "--output", required=True, help="CSV file to write ('-' for stdout)")
+    c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen; or a "
+                                      "run's results as Hugging Face model-index YAML (export model-index RUN)")
+    c.add_argument("what", choices=[*tables.EXPORTS, "model-index"])
+    c.add_argument("run", nargs="?", metavar="RUN", help="model-index: the run whose results to write")
+    c.add_argument("-o", "--output", required=True, help="CSV file to write ('-' for stdout; model-index: .yaml)")
     c.add_argument("--base", help="base run id (deltas; efficiency: the run speed-ups and retention are relative "
                                   "to, default the teacher)")
     c.add_argument("--candidate", action="append", help="candidate run id (deltas; repeat for several)")
