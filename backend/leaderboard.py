@@ -118,15 +118,27 @@ def rank_intervals(point: np.ndarray, boot: np.ndarray | None, columns: np.ndarr
     return rank, low.astype(int), high.astype(int)
 
 
+GRAM_RUNS = 4000  # up to this many runs a test reads a precomputed runs x runs matrix (128 MB at the limit)
+
+
 @dataclass
 class Paired:
     """Runs scored on shared items, for paired tests: ``parts`` are (runs x items scores, weight) per language
-    (one part per language; the mean over languages weighs each 1/L), rows in the same run order."""
+    (one part per language; the mean over languages weighs each 1/L), rows in the same run order. ``grams``:
+    each part's runs x runs products (scores @ scores.T), when already computed."""
     parts: list[tuple[np.ndarray, float]]
+    grams: list[np.ndarray] | None = None
 
     def __post_init__(self):
-        self.squares = [(m * m).sum(axis=1) for m, _ in self.parts]
         self.observed = sum(w * m.mean(axis=1) for m, w in self.parts)
+        runs = len(self.observed)
+        if runs <= GRAM_RUNS:
+            # One product per language instead of one per tier: sum_i (s_ri - s_bi)^2 = G_rr - 2 G_rb + G_bb.
+            self.grams = self.grams or [m @ m.T for m, _ in self.parts]
+            self.variance = sum((w / m.shape[1]) ** 2 * g for (m, w), g in zip(self.parts, self.grams))
+        else:
+            self.grams, self.variance = None, None
+            self.squares = [(m * m).sum(axis=1) for m, _ in self.parts]
 
     def p_values(self, leader: int, others: np.ndarray) -> np.ndarray:
         """Two-sided p-values of the paired sign-flip test of each of ``others`` against ``leader``.
@@ -137,14 +149,24 @@ class Paired:
         (tests/test_leaderboard.py compares them), but its smallest p-value, 1 / (resamples + 1), could never
         survive a Holm adjustment across hundreds of runs: this one can."""
         from scipy.special import ndtr
-        variance = 0.0
-        for (m, w), sq in zip(self.parts, self.squares):
-            d2 = sq[others] - 2 * (m @ m[leader])[others] + sq[leader]  # sum_i (s_ri - s_bi)^2: one product
-            variance = variance + (w / m.shape[1]) ** 2 * np.maximum(d2, 0.0)
+        if self.variance is not None:
+            v = self.variance
+            variance = np.diag(v)[others] - 2 * v[leader, others] + v[leader, leader]
+        else:
+            variance = 0.0
+            for (m, w), sq in zip(self.parts, self.squares):
+                d2 = sq[others] - 2 * (m[others] @ m[leader]) + sq[leader]
+                variance = variance + (w / m.shape[1]) ** 2 * d2
+        variance = np.maximum(variance, 0.0)  # rounding can leave a tiny negative for identical runs
         diff = np.abs(self.observed[others] - self.observed[leader])
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(variance > 0, diff / np.sqrt(variance), 0.0)
         return 2 * ndtr(-z)
+
+    def subset(self, rows) -> "Paired":
+        """The same runs' tests for ``rows`` only (in that order)."""
+        return Paired([(m[rows], w) for m, w in self.parts],
+                      [g[np.ix_(rows, rows)] for g in self.grams] if self.grams is not None else None)
 
 
 def tiers(paired: Paired, higher: bool, alpha: float = ALPHA, correction: str = "holm") -> np.ndarray:
@@ -213,14 +235,17 @@ def _mean_items(per_language: dict[str, _Items], resampling: Resampling) -> _Ite
     runs = sorted(set.intersection(*(set(v.run_ids) for v in per_language.values())))
     if not runs:
         return None
-    boot, parts, k = 0.0, [], len(per_language)
+    boot, parts, grams, k = 0.0, [], [], len(per_language)
     for i, items in enumerate(per_language.values()):
         order = np.random.default_rng(resampling.seed + i).permutation(items.boot.shape[0])
         same = list(items.run_ids) == runs  # the usual case: no column to reorder (no copy)
         cols = slice(None) if same else pd.Index(items.run_ids).get_indexer(runs)
         boot = boot + (items.boot[order] if same else items.boot[order][:, cols]) / k
-        parts.append((items.paired.parts[0][0][cols], 1.0 / k))
-    return _Items(runs, Paired(parts), boot, sum(v.n_items for v in per_language.values()))
+        part = items.paired if same else items.paired.subset(cols)
+        parts.append((part.parts[0][0], 1.0 / k))
+        grams.append(part.grams[0] if part.grams is not None else None)
+    usable = all(g is not None for g in grams)
+    return _Items(runs, Paired(parts, grams if usable else None), boot, sum(v.n_items for v in per_language.values()))
 
 
 def _ranked(block: pd.DataFrame, items: _Items | None, higher: bool, resampling: Resampling) -> pd.DataFrame:
@@ -245,8 +270,7 @@ def _ranked(block: pd.DataFrame, items: _Items | None, higher: bool, resampling:
     if len(columns):
         rows = part.index[columns]
         out.loc[rows, "rank_low"], out.loc[rows, "rank_high"] = low, high
-        out.loc[rows, "tier"] = tiers(Paired([(m[order], w) for m, w in items.paired.parts]), higher, ALPHA,
-                                      resampling.correction)
+        out.loc[rows, "tier"] = tiers(items.paired.subset(order), higher, ALPHA, resampling.correction)
         out.loc[rows, "n_items"] = items.n_items
     return out
 

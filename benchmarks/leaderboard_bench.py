@@ -10,6 +10,7 @@ parts are timed and scaled separately).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -113,12 +114,13 @@ def main():
     resampling = Resampling(resamples=args.resamples, seed=0)
     scores = synthetic_scores(args.runs, args.queries)
     rank_scores(synthetic_scores(20, args.queries, seed=1), True, resampling)  # warm-up: BLAS threads, caches
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fast = rank_scores(scores, True, resampling)
-    fast_s = time.perf_counter() - start
+    fast_s, fast_cpu = time.perf_counter() - start, time.process_time() - cpu
     tier_count = int(fast["mean"][3].max())
     print(f"vectorised: {args.runs:,} runs x {len(LANGUAGES)} languages x {args.queries:,} queries, "
-          f"{args.resamples:,} resamples: {fast_s:.2f} s ({tier_count} tiers on the mean)")
+          f"{args.resamples:,} resamples: {fast_s:.2f} s wall, {fast_cpu:.2f} s CPU (all threads; load before: "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), {tier_count} tiers on the mean")
 
     few = {lang: m[:args.naive_runs] for lang, m in scores.items()}
     parts = {**{lang: [m] for lang, m in few.items()}, "mean": list(few.values())}
