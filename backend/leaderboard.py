@@ -165,6 +165,8 @@ class Paired:
 
     def subset(self, rows) -> "Paired":
         """The same runs' tests for ``rows`` only (in that order)."""
+        if len(rows) == len(self.observed) and np.array_equal(rows, np.arange(len(rows))):
+            return self  # the usual case: every run, in order (no copy)
         return Paired([(m[rows], w) for m, w in self.parts],
                       [g[np.ix_(rows, rows)] for g in self.grams] if self.grams is not None else None)
 
@@ -310,10 +312,13 @@ def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, 
     unknown = [lang for lang in languages if lang not in present]
     notes = [f"no run has {metric} for {', '.join(unknown)}"] if unknown else []
     languages = [lang for lang in languages if lang in present]
-    items = items[items["run_id"].isin(runs["run_id"]) & items["language"].isin(languages)]
+    empty = items.iloc[0:0]
+    by_language = {lang: part for lang, part in items.groupby("language", sort=False) if lang in languages}
     blocks, per_language = [], {}
     for language in languages:
-        shared, why = _shared_items(items[items["language"] == language], resampling)
+        part = by_language.get(language, empty)
+        part = part[part["run_id"].isin(runs["run_id"])]
+        shared, why = _shared_items(part, resampling)
         per_language[language] = shared
         block = rows[rows["language"] == language][["run_id", "value"]].drop_duplicates("run_id")
         with_items = set(shared.run_ids) if shared else set()
