@@ -205,7 +205,9 @@ def loss_curve(losses: list[float], palette: Palette = LIGHT) -> go.Figure:
     return fig
 
 
-TIER_COLOURS = ["#1b7837", "#2166ac", "#b2182b", "#e08214", "#762a83"]  # tiers 1..5; later tiers reuse them
+# Tiers 1..12 (tier 1 green, as "not worse than the best"); a table with more tiers reuses them.
+TIER_COLOURS = ["#1b7837", "#2166ac", "#b2182b", "#e08214", "#762a83", "#01665e", "#c51b7d", "#8c510a",
+                "#4393c3", "#d6604d", "#5aae61", "#878787"]
 
 
 def rank_intervals(table, top: int = 30, palette: Palette = LIGHT) -> go.Figure:
@@ -250,7 +252,10 @@ def rank_intervals(table, top: int = 30, palette: Palette = LIGHT) -> go.Figure:
                 row=1, col=col)
             seen.add(name)
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=rows)
-    fig.update_xaxes(title=None, rangemode="tozero")
-    fig.update_layout(height=140 + 24 * len(rows), margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"title": "tier", "orientation": "h", "y": -0.02, "yanchor": "top"})
+    # One rank scale for every facet (rank 1 on the left), tick labels on each.
+    worst = float(ranked["rank_high"].astype("Float64").fillna(0).max()) if len(ranked) else 1.0
+    worst = max(worst, float(ranked["rank"].max()) if len(ranked) else 1.0)
+    fig.update_xaxes(title=None, range=[0.5, worst + 0.5], showticklabels=True, nticks=5)
+    fig.update_layout(height=170 + 24 * len(rows), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.08, "yanchor": "top"})
     return fig

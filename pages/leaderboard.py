@@ -91,16 +91,24 @@ elif runs is not None and stored is not None:
         st.error(str(e))
         st.stop()
     for note in notes:
-        st.caption(f"note: {note}")
+        if not note.startswith("best under budget"):  # those are the table below
+            st.caption(f"note: {note}")
     if table.empty:
         st.info("No run to rank here: pick another score, evaluation or budget.")
         st.stop()
+    if budget.active():
+        st.subheader(f"Best under the budget ({budget.describe()})")
+        best = table[table["best_under_budget"]]
+        st.dataframe(best[["language", "name", "value", "rank", "rank_low", "rank_high", "tier", "disk_mb", "params_m",
+                           "run_id"]], hide_index=True, width="stretch")
+        st.caption("Rank and tier in the whole field: tier 1 means statistically tied with the best run overall.")
     st.caption("Rank: by value (ties share the better rank). Rank interval: 95 % over a paired bootstrap of the "
                f"items ({RESAMPLING.resamples:,} resamples, seed {RESAMPLING.seed}), the same resampled queries "
                "(problems) for every run. Tier 1: the best run and every run not significantly different from it "
                "(paired sign-flip test, Holm-adjusted across runs), tier 2 the same among the rest. Runs without "
                "per-item results are ranked by value, without interval or tier. The mean is ranked over runs with "
                "every language. Pareto: no run is better and smaller (disk MB).")
+    st.subheader("All runs" + (" within the budget" if budget.active() else ""))
     chart(figures.rank_intervals, table)
     st.dataframe(capped(table, "per language, best rank first"), hide_index=True, width="stretch")
     download(table, f"leaderboard-{metric}.csv", "leaderboard_csv")
