@@ -191,7 +191,8 @@ def export(what: str, store: Store, runs_dir: Path, base=None, candidates=None, 
 def comparison_report(store: Store, runs_dir: Path, base: str | None = None, candidates=(), metric="ndcg@10",
                       evaluation=(None, None), resampling=None) -> report.Report:
     """A report of one comparison: deltas (base vs candidates), efficiency of those runs' evaluation and, for
-    codegen runs, pass@k. Without a base: efficiency of the evaluation with most runs, and every codegen run."""
+    codegen runs, pass@k. Without a base: efficiency and the leaderboard of the evaluation with most runs, and
+    every codegen run."""
     runs = store.runs()
     names = compare.run_names(runs)
     chosen = [base, *candidates] if base else None
@@ -210,6 +211,10 @@ def comparison_report(store: Store, runs_dir: Path, base: str | None = None, can
                                             speed_base=base if base in (retrieval_ids or []) else None)
         if len(eff):
             sections.append(report.efficiency_section(eff, metric, names.get(speed_base), notes))
+        if chosen is None:  # the overview report: who is ahead in that evaluation
+            board, board_notes = leaderboard(store, runs_dir, metric, *evaluation)
+            if len(board):
+                sections.append(report.leaderboard_section(board, metric, board_notes))
     table = codegen(store, None if chosen is None else [r for r in chosen if r in codegen_ids])
     if len(table):
         sections.append(report.codegen_section(table))

@@ -252,3 +252,30 @@ def test_page_on_the_reference_runs(reference_store):
     assert table["rank_low"].isna().all()  # published figures: ranked by value, no interval
     at.radio[0].set_value("codegen").run()
     assert not at.exception and len(at.dataframe[0].value)  # published pass@100 of the codegen paper
+
+
+def test_overview_report_has_the_leaderboard(store, tmp_path):
+    lb_store(store, tmp_path)
+    assert main(["report", "-o", str(tmp_path / "r.md")]) == 0
+    text = (tmp_path / "r.md").read_text()
+    assert "## Leaderboard: NDCG@10" in text
+    mean = [line for line in text.splitlines() if line.startswith("| mean |")]
+    assert len(mean) == 4 and mean[0].startswith("| mean | 1 |")
+
+
+def test_codegen_results_go_out_and_come_back_as_model_index(tmp_path):
+    from backend import modelindex
+    from backend.importers import load_path
+    run = {"run_id": "cg", "name": "coder", "benchmark": "he-python+he-java", "protocol": "greedy",
+           "config": {"problem_sets": {"python": "humaneval-python-164", "java": "humaneval-java-158"}}}
+    rows = [{"language": "python", "metric": "pass@1", "value": 0.25}, {"language": "java", "metric": "pass@1",
+                                                                         "value": 0.125}]
+    index = modelindex.model_index(run, rows, None, "codegen")
+    results = index["model-index"][0]["results"]
+    assert [r["task"]["type"] for r in results] == ["text-generation"] * 2
+    assert [r["dataset"]["type"] for r in results] == ["code-model-dashboard/humaneval-python-164",
+                                                       "code-model-dashboard/humaneval-java-158"]
+    (tmp_path / "card.yaml").write_text(modelindex.dump(index))
+    back = load_path(tmp_path / "card.yaml")
+    assert sorted((r.kind, r.benchmark, r.protocol, r.metrics[0]["value"]) for r in back) == [
+        ("codegen-eval", "humaneval-java-158", "greedy", 0.125), ("codegen-eval", "humaneval-python-164", "greedy", 0.25)]
