@@ -13,7 +13,6 @@ The mean over languages resamples each language's items independently (as signif
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -305,9 +304,13 @@ def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, 
     their place in the whole field) and the best of them per language is flagged."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}")
+    wrong = [lang for lang in languages or [] if lang not in CODE_LANGUAGES]
+    if wrong:
+        raise ValueError(f"unknown language {wrong[0]!r}; use some of: {', '.join(CODE_LANGUAGES)}")
     higher = METRICS[metric].direction is Direction.HIGHER
     rows = metrics[(metrics["metric"] == metric) & metrics["run_id"].isin(runs["run_id"])]
-    present = [lang for lang in CODE_LANGUAGES if lang in set(rows["language"])]
+    stored = set(rows["language"].unique())
+    present = [lang for lang in CODE_LANGUAGES if lang in stored]
     languages = [lang for lang in (languages or present) if lang in CODE_LANGUAGES]
     unknown = [lang for lang in languages if lang not in present]
     notes = [f"no run has {metric} for {', '.join(unknown)}"] if unknown else []
@@ -322,7 +325,8 @@ def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, 
         per_language[language] = shared
         block = rows[rows["language"] == language][["run_id", "value"]].drop_duplicates("run_id")
         with_items = set(shared.run_ids) if shared else set()
-        block["note"] = [None if r in with_items else why.get(r, NO_ITEMS) for r in block["run_id"]]
+        notes_of = block["run_id"].map(why).astype(object).fillna(NO_ITEMS)
+        block["note"] = notes_of.where(~block["run_id"].isin(with_items), None)
         blocks.append(_ranked(block.assign(language=language, n_items=pd.NA), shared, higher, resampling))
     blocks.append(_ranked(_mean_block(rows, languages), _mean_items(per_language, resampling), higher, resampling))
     table = pd.concat(blocks, ignore_index=True)
@@ -333,31 +337,33 @@ def _mean_block(rows: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
     """Per run: the mean of its values over ``languages`` (ranked only when it has all of them), or its
     published overall value (shown, not ranked: over its own languages)."""
     wide = rows.pivot_table(index="run_id", columns="language", values="value", aggfunc="first")
-    out = []
-    for run_id, row in wide.iterrows():
-        have = [lang for lang in languages if lang in row and not math.isnan(row[lang])]
-        if len(have) == len(languages) and have:
-            out.append((run_id, float(np.mean([row[lang] for lang in have])), None))
-        elif have:
-            out.append((run_id, float(np.mean([row[lang] for lang in have])),
-                        f"not ranked on the mean: no {', '.join(l for l in languages if l not in have)}"))
-        elif "overall" in row and not math.isnan(row["overall"]):
-            out.append((run_id, float(row["overall"]), "not ranked on the mean: a published overall value, "
-                                                        "over its own languages"))
-    return pd.DataFrame(out, columns=["run_id", "value", "note"]).assign(language=MEAN, n_items=pd.NA)
+    part = wide.reindex(columns=languages)
+    count = part.notna().sum(axis=1)
+    out = pd.DataFrame({"run_id": wide.index, "value": part.mean(axis=1).to_numpy(), "note": None})
+    some = (count > 0) & (count < len(languages))
+    out.loc[some.to_numpy(), "note"] = [
+        "not ranked on the mean: no " + ", ".join(lang for lang, have in zip(languages, row) if not have)
+        for row in part[some].notna().to_numpy()]
+    if "overall" in wide:
+        overall = ((count == 0) & wide["overall"].notna()).to_numpy()
+        out.loc[overall, "value"] = wide["overall"].to_numpy()[overall]
+        out.loc[overall, "note"] = "not ranked on the mean: a published overall value, over its own languages"
+    out = out[out["value"].notna()]
+    return out.assign(language=MEAN, n_items=pd.NA).reset_index(drop=True)
 
 
 def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budget,
             notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    info = runs.drop_duplicates("run_id").set_index("run_id")
+    info = runs.drop_duplicates("run_id").reset_index(drop=True)
+    within, budget_notes = budget.mask(info)
+    extra = pd.DataFrame({"run_id": info["run_id"], "within_budget": within.to_numpy(dtype=bool),
+                          "params_m": pd.to_numeric(info["params"], errors="coerce").astype(float) / 1e6
+                          if "params" in info else np.nan})
     for column in ("name", "source", "disk_mb", "memory_mb", "speedup"):
-        table[column] = table["run_id"].map(info[column]) if column in info else None
-    table["params_m"] = table["run_id"].map(pd.to_numeric(info["params"], errors="coerce").astype(float) / 1e6) \
-        if "params" in info else np.nan
-    within, budget_notes = budget.mask(info.reset_index())
-    table["within_budget"] = table["run_id"].map(dict(zip(info.index, within.to_numpy()))).fillna(False).astype(bool)
-    table["note"] = [n if isinstance(n, str) else (None if has else NO_ITEMS)
-                     for n, has in zip(table["note"], table["rank_low"].notna())]
+        extra[column] = info[column].to_numpy() if column in info else None
+    table = table.merge(extra, on="run_id", how="left")  # one join, not a lookup per column
+    table["within_budget"] = table["within_budget"].fillna(False).astype(bool)
+    table["note"] = table["note"].where(table["note"].notna() | table["rank_low"].notna(), NO_ITEMS)
     table["pareto"] = False
     table["best_under_budget"] = False
     order = {lang: i for i, lang in enumerate([*CODE_LANGUAGES, MEAN])}

@@ -91,7 +91,11 @@ def leaderboard(store: Store, runs_dir: Path, metric: str | None = None, bench: 
         runs, metrics, items, notes = _codegen_field(store, runs[family], metric, codegen_set)
     else:
         metric = metric or "ndcg@10"
+        groups = compare.evaluation_groups(runs[~family])
         runs, notes = one_evaluation(runs[~family], bench, protocol, "leaderboard", "a rank")
+        if runs.empty and groups:
+            raise ValueError(f"no finished retrieval run evaluated on benchmark {bench!r}, protocol {protocol!r}; "
+                             f"pick --bench/--protocol from {', '.join(f'{b}·{p}' for b, p in groups[:5])}")
         metrics = store.metrics(list(runs["run_id"]), [metric])
         runs = _with_budget_columns(runs, metrics, runs_dir, metric)
         items = _query_items(store, runs["run_id"], metric)
@@ -136,7 +140,7 @@ def _codegen_field(store: Store, runs: pd.DataFrame, metric: str, codegen_set: s
     coverage = {(row["run_id"], lang): sets for row in runs.to_dict("records")
                 for lang, sets in (compare.problem_sets(row) or {}).items()}
     metrics = store.metrics(list(runs["run_id"]), [metric])
-    metrics = metrics.assign(cover=[coverage.get((r, lang)) or b for r, lang, b in zip(
+    metrics = metrics.assign(cover=[coverage.get((r, lang)) or b or "unknown problems" for r, lang, b in zip(
         metrics["run_id"], metrics["language"], metrics["run_id"].map(runs.set_index("run_id")["benchmark"]))])
     keep, notes = set(), []
     for language, group in metrics.groupby("language"):

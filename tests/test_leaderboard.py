@@ -279,3 +279,16 @@ def test_codegen_results_go_out_and_come_back_as_model_index(tmp_path):
     back = load_path(tmp_path / "card.yaml")
     assert sorted((r.kind, r.benchmark, r.protocol, r.metrics[0]["value"]) for r in back) == [
         ("codegen-eval", "humaneval-java-158", "greedy", 0.125), ("codegen-eval", "humaneval-python-164", "greedy", 0.25)]
+
+
+def test_cli_refuses_unknown_evaluations_languages_and_metrics(store, tmp_path, capsys):
+    lb_store(store, tmp_path)
+    out = str(tmp_path / "x.csv")
+    assert main(["leaderboard", "--bench", "nope", "--protocol", "full", "-o", out]) == 1
+    assert "pick --bench/--protocol from b·full" in capsys.readouterr().err
+    assert main(["leaderboard", "--languages", "rust", "-o", out]) == 1
+    assert "unknown language 'rust'" in capsys.readouterr().err
+    assert main(["leaderboard", "--metric", "bleu", "-o", out]) == 1
+    assert "unknown metric 'bleu'" in capsys.readouterr().err
+    assert main(["leaderboard", "--codegen", "--metric", "ndcg@10", "-o", out]) == 1
+    assert "ranked by pass@k" in capsys.readouterr().err
