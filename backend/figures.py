@@ -215,11 +215,14 @@ def rank_intervals(table, top: int = 30, palette: Palette = LIGHT) -> go.Figure:
     (ordered by their rank on the mean, the first ``top``), each run's rank with its 95 % interval as an error
     bar, coloured by tier; runs without an interval are hollow markers (ranked by value, no interval)."""
     from plotly.subplots import make_subplots
-    languages = [lang for lang in [*LANGUAGE_ORDER[:-1], "mean"] if lang in set(table["language"])]
+    present = set(table["language"].unique())
+    languages = [lang for lang in [*LANGUAGE_ORDER[:-1], "mean"] if lang in present]
     ranked = table[table["rank"].notna()]
     order = (ranked.assign(_mean=ranked["language"] == "mean")
              .sort_values(["_mean", "rank"], ascending=[False, True]).drop_duplicates("run_id")["run_id"].head(top))
-    labels = dict(zip(table["run_id"], table["name"].fillna(table["run_id"]).astype(str)))
+    ranked = ranked[ranked["run_id"].isin(order)]  # only what is drawn from here on (10k runs: 30 of them)
+    shown = table[table["run_id"].isin(order)]
+    labels = dict(zip(shown["run_id"], shown["name"].fillna(shown["run_id"]).astype(str)))
     rows = [f"{labels[r][:40]} · {r[-12:]}" if list(labels.values()).count(labels[r]) > 1 else labels[r][:48]
             for r in order]
     fig = make_subplots(rows=1, cols=max(1, len(languages)), shared_yaxes=True, subplot_titles=languages,
