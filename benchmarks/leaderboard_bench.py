@@ -1,5 +1,5 @@
 """Leaderboard at scale: 1,000 runs x 6 languages x 1,000 queries, 1,000 resamples — rank intervals and tiers
-per language and on the mean, our vectorised core (backend.leaderboard.rank_scores) against a straightforward
+per language and on the mean, our vectorised core (backend.ranking.rank_scores) against a straightforward
 per-run loop (below), side by side in one process, with their results compared.
 
 Usage: python benchmarks/leaderboard_bench.py [--runs 1000] [--queries 1000] [--resamples 1000] [--naive-runs 200]
@@ -94,7 +94,7 @@ def naive_tiers(parts: list[np.ndarray], resampling, alpha: float = 0.05):
 
 
 def naive(scores: dict[str, np.ndarray], resampling) -> dict[str, tuple[np.ndarray, ...]]:
-    """The straightforward implementation of backend.leaderboard.rank_scores."""
+    """The straightforward implementation of backend.ranking.rank_scores."""
     boot = naive_resamples(scores, resampling)
     parts = {**{lang: [m] for lang, m in scores.items()}, "mean": list(scores.values())}
     observed = {lang: np.mean([m.mean(axis=1) for m in ms], axis=0) for lang, ms in parts.items()}
@@ -109,7 +109,7 @@ def main():
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--naive-runs", type=int, default=200, help="runs the loop is timed on (scaled up)")
     args = parser.parse_args()
-    from backend.leaderboard import rank_scores
+    from backend.ranking import rank_scores
     from backend.significance import Resampling
     resampling = Resampling(resamples=args.resamples, seed=0)
     scores = synthetic_scores(args.runs, args.queries)

@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import rankdata
 
 from backend import leaderboard as lb
+from backend import ranking
 from backend.__main__ import main
 from backend.significance import Resampling, paired_tests, query_values
 from benchmarks.leaderboard_bench import naive, synthetic_scores
@@ -18,28 +19,28 @@ FEW = Resampling(resamples=400, seed=3)
 
 def test_vectorised_core_equals_the_per_run_loop_on_small_data():
     scores = synthetic_scores(25, 120, seed=7)
-    fast, slow = lb.rank_scores(scores, True, FEW), naive(scores, FEW)
+    fast, slow = ranking.rank_scores(scores, True, FEW), naive(scores, FEW)
     assert set(fast) == set(slow) == {*scores, "mean"}
     for language in slow:
         for got, want in zip(fast[language], slow[language]):
             np.testing.assert_array_equal(got, want)
     assert 1 < fast["mean"][3].max() < 25  # several tiers, not one per run: the case is not trivial
     # Same seed, same intervals; another seed moves some interval.
-    again = lb.rank_scores(scores, True, FEW)
+    again = ranking.rank_scores(scores, True, FEW)
     assert all(np.array_equal(a, b) for a, b in zip(again["mean"], fast["mean"]))
-    other = lb.rank_scores(scores, True, Resampling(resamples=400, seed=4))
+    other = ranking.rank_scores(scores, True, Resampling(resamples=400, seed=4))
     assert not all(np.array_equal(a, b) for a, b in zip(other["mean"][1:3], fast["mean"][1:3]))
 
 
 def test_min_ranks_are_scipys_min_ranks_with_ties():
     x = np.random.default_rng(0).integers(0, 6, size=(50, 30)).astype(float)
-    np.testing.assert_array_equal(lb.min_ranks(x), np.vstack([rankdata(row, method="min") for row in x]))
+    np.testing.assert_array_equal(ranking.min_ranks(x), np.vstack([rankdata(row, method="min") for row in x]))
 
 
 def test_identical_runs_share_rank_interval_and_tier():
     base = synthetic_scores(6, 200, seed=1)["python"]
     scores = {"python": np.vstack([base, base[2]])}  # run 6 is run 2 again
-    rank, low, high, tier = lb.rank_scores(scores, True, FEW)["python"]
+    rank, low, high, tier = ranking.rank_scores(scores, True, FEW)["python"]
     assert (rank[6], low[6], high[6], tier[6]) == (rank[2], low[2], high[2], tier[2])
 
 
@@ -47,7 +48,7 @@ def test_a_clearly_better_run_is_alone_in_tier_one():
     rng = np.random.default_rng(2)
     ranks = rng.integers(5, 40, size=(5, 300))
     ranks[0] = np.maximum(1, ranks[0] // 10)  # gold found far higher on every query
-    rank, low, high, tier = lb.rank_scores({"go": query_values(ranks, "ndcg@10")}, True, FEW)["go"]
+    rank, low, high, tier = ranking.rank_scores({"go": query_values(ranks, "ndcg@10")}, True, FEW)["go"]
     assert rank[0] == low[0] == high[0] == 1
     assert tier[0] == 1 and (tier[1:] > 1).all()
 
@@ -55,7 +56,7 @@ def test_a_clearly_better_run_is_alone_in_tier_one():
 def test_runs_within_noise_are_tied_and_lower_is_better_for_mean_rank():
     rng = np.random.default_rng(5)
     ranks = np.maximum(1, rng.integers(1, 30, size=(1, 400)) + rng.integers(-1, 2, size=(3, 400)))
-    out = lb.rank_scores({"php": ranks.astype(float)}, False, FEW)["php"]  # mean rank: lower is better
+    out = ranking.rank_scores({"php": ranks.astype(float)}, False, FEW)["php"]  # mean rank: lower is better
     assert (out[3] == 1).all()  # a +-1 jitter per query is noise
     assert out[0][np.argmin(ranks.mean(axis=1))] == 1
 
@@ -65,7 +66,7 @@ def test_tier_p_values_match_the_monte_carlo_sign_flip_test():
     base = rng.integers(1, 50, 500)
     runs = np.vstack([query_values(base, "mrr")] + [query_values(np.maximum(1, base + rng.integers(-d, d + 2, 500)), "mrr")
                                                       for d in (2, 4, 8)])
-    p = lb.Paired([(runs, 1.0)]).p_values(0, np.arange(1, 4))
+    p = ranking.Paired([(runs, 1.0)]).p_values(0, np.arange(1, 4))
     _, _, monte_carlo = paired_tests((runs[1:] - runs[0]).T, Resampling(resamples=20_000, seed=1))
     assert p == pytest.approx(monte_carlo, abs=0.02)
     assert (monte_carlo > 0.001).sum() >= 1  # at least one p-value in the range where both resolve it
