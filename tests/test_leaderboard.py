@@ -72,6 +72,17 @@ def test_tier_p_values_match_the_monte_carlo_sign_flip_test():
     assert (monte_carlo > 0.001).sum() >= 1  # at least one p-value in the range where both resolve it
 
 
+def test_tier_p_values_match_scipys_paired_permutation_test():
+    from scipy.stats import permutation_test
+    rng = np.random.default_rng(11)
+    base = rng.integers(1, 40, 400)
+    runs = np.vstack([query_values(base, "ndcg@10"), query_values(np.maximum(1, base + rng.integers(-3, 4, 400)), "ndcg@10")])
+    ours = ranking.Paired([(runs, 1.0)]).p_values(0, np.array([1]))[0]
+    theirs = permutation_test((runs[1], runs[0]), lambda a, b: np.mean(a - b), permutation_type="samples",
+                              n_resamples=20_000, alternative="two-sided", random_state=0).pvalue
+    assert 0.01 < theirs < 0.9 and ours == pytest.approx(theirs, abs=0.02)
+
+
 def _rows(run_id, language, values, items=True):
     metric = {"run_id": run_id, "language": language, "metric": "ndcg@10", "value": float(np.mean(values))}
     item = pd.DataFrame({"run_id": run_id, "language": language, "item_id": [f"q{i}" for i in range(len(values))],
