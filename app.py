@@ -11,6 +11,7 @@ PAGES = [
     RUNS,
     st.Page("pages/deltas.py", title="Language deltas", icon=":material/translate:"),
     st.Page("pages/efficiency.py", title="Efficiency", icon=":material/balance:"),
+    st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
     st.Page("pages/search.py", title="Live search", icon=":material/search:"),
     st.Page("pages/codegen.py", title="Codegen", icon=":material/code:"),
     st.Page("pages/recipes.py", title="Recipes", icon=":material/science:"),

@@ -10,6 +10,7 @@ from backend.cli import bench as bench_cli
 from backend.cli import compare as compare_cli
 from backend.cli import docs as docs_cli
 from backend.cli import launch as launch_cli
+from backend.cli import leaderboard as leaderboard_cli
 from backend.cli import recipes as recipes_cli
 from backend.cli import runs as runs_cli
 from backend.cli import search as search_cli
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     recipes_cli.add_parsers(sub)
     search_cli.add_parsers(sub)
     serve_cli.add_parsers(sub)
+    leaderboard_cli.add_parsers(sub)
     docs_cli.add_parsers(sub)
     return p
 

@@ -203,3 +203,62 @@ def loss_curve(losses: list[float], palette: Palette = LIGHT) -> go.Figure:
                      go.Scatter(x=steps, y=smooth, mode="lines", name="moving average", line={"color": "#1f77b4"})])
     fig.update_layout(xaxis_title="step", yaxis_title="loss", height=300, margin={"l": 10, "r": 10, "t": 20, "b": 10})
     return fig
+
+
+# Tiers 1..12 (tier 1 green, as "not worse than the best"); a table with more tiers reuses them.
+TIER_COLOURS = ["#1b7837", "#2166ac", "#b2182b", "#e08214", "#762a83", "#01665e", "#c51b7d", "#8c510a",
+                "#4393c3", "#d6604d", "#5aae61", "#878787"]
+
+
+def rank_intervals(table, top: int = 30, palette: Palette = LIGHT) -> go.Figure:
+    """A leaderboard's ranks as a forest plot: one facet per language (and the mean), the runs as rows
+    (ordered by their rank on the mean, the first ``top``), each run's rank with its 95 % interval as an error
+    bar, coloured by tier; runs without an interval are hollow markers (ranked by value, no interval)."""
+    from plotly.subplots import make_subplots
+    present = set(table["language"].unique())
+    languages = [lang for lang in [*LANGUAGE_ORDER[:-1], "mean"] if lang in present]
+    ranked = table[table["rank"].notna()]
+    order = (ranked.assign(_mean=ranked["language"] == "mean")
+             .sort_values(["_mean", "rank"], ascending=[False, True]).drop_duplicates("run_id")["run_id"].head(top))
+    ranked = ranked[ranked["run_id"].isin(order)]  # only what is drawn from here on (10k runs: 30 of them)
+    shown = table[table["run_id"].isin(order)]
+    labels = dict(zip(shown["run_id"], shown["name"].fillna(shown["run_id"]).astype(str)))
+    rows = [f"{labels[r][:40]} · {r[-12:]}" if list(labels.values()).count(labels[r]) > 1 else labels[r][:48]
+            for r in order]
+    fig = make_subplots(rows=1, cols=max(1, len(languages)), shared_yaxes=True, subplot_titles=languages,
+                        horizontal_spacing=0.015)
+    seen = set()
+    for col, language in enumerate(languages, start=1):
+        part = ranked[(ranked["language"] == language) & ranked["run_id"].isin(order)].set_index("run_id")
+        part = part.reindex([r for r in order if r in part.index])
+        y = [rows[list(order).index(r)] for r in part.index]
+        tiers = part["tier"].astype("Float64")
+        for tier_value in sorted(set(tiers.dropna().astype(int))) + [None]:
+            mask = tiers.isna() if tier_value is None else (tiers == tier_value).fillna(False)
+            group = part[mask.to_numpy(dtype=bool)]
+            if group.empty:
+                continue
+            name = "no interval" if tier_value is None else f"tier {tier_value}"
+            colour = palette.muted if tier_value is None else TIER_COLOURS[(tier_value - 1) % len(TIER_COLOURS)]
+            has = group["rank_low"].notna()
+            fig.add_trace(go.Scatter(
+                x=group["rank"].astype(float), y=[y[list(part.index).index(r)] for r in group.index], mode="markers",
+                name=name, legendgroup=name, showlegend=name not in seen,
+                marker={"size": 9, "color": colour, "symbol": "circle" if tier_value else "circle-open"},
+                error_x={"type": "data", "symmetric": False, "thickness": 1.5,
+                         "array": (group["rank_high"].astype(float) - group["rank"].astype(float)).where(has, 0),
+                         "arrayminus": (group["rank"].astype(float) - group["rank_low"].astype(float)).where(has, 0)},
+                customdata=group[["value", "rank_low", "rank_high"]].astype(float).to_numpy(),
+                text=[labels[r] for r in group.index],
+                hovertemplate="<b>%{text}</b><br>" + language + ": value %{customdata[0]:.4f}<br>rank %{x} "
+                              "(95 % interval %{customdata[1]}–%{customdata[2]})<extra>" + name + "</extra>"),
+                row=1, col=col)
+            seen.add(name)
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=rows)
+    # One rank scale for every facet (rank 1 on the left), tick labels on each.
+    worst = float(ranked["rank_high"].astype("Float64").fillna(0).max()) if len(ranked) else 1.0
+    worst = max(worst, float(ranked["rank"].max()) if len(ranked) else 1.0)
+    fig.update_xaxes(title=None, range=[0.5, worst + 0.5], showticklabels=True, nticks=5)
+    fig.update_layout(height=170 + 24 * len(rows), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.08, "yanchor": "top"})
+    return fig

@@ -81,10 +81,22 @@ def codegen_section(table: pd.DataFrame, metric: str | None = None) -> Section:
                    shown)
 
 
+def leaderboard_section(table: pd.DataFrame, metric: str, notes: list[str] = ()) -> Section:
+    """Runs ranked per language and on the mean with 95 % rank intervals and tiers (``views.leaderboard``)."""
+    label = METRICS[metric].label if metric in METRICS else metric
+    columns = ["language", "rank", "rank_low", "rank_high", "tier", "name", "value", "pareto", "note", "run_id"]
+    mean = table[table["language"] == "mean"]
+    return Section(f"Leaderboard: {label}", [
+        ("On the mean over languages; rank interval: 95 % paired bootstrap over items; tier 1: not significantly "
+         "different from the best.", mean[[c for c in columns if c in mean]]),
+        ("Per language.", table[table["language"] != "mean"][[c for c in columns if c in table]])],
+        [figures.rank_intervals(table)], list(notes))
+
+
 # ---- rendering ----
 
 def _number(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"

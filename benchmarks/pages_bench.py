@@ -5,7 +5,7 @@ and protocol, 6 languages x 2 metrics, sizes and throughputs); headless Chromium
 alternating, ``--rounds`` times after a warm-up, and the script prints the medians and their ratio. The goal
 (issue #16): N = 10,000 within 1.5x and N = 100,000 within 3x on every page.
 
-Usage: python benchmarks/pages_bench.py [--runs 10000] [--rounds 3]
+Usage: python benchmarks/pages_bench.py [--runs 10000] [--rounds 3] [--pages leaderboard ...]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PAGES = ["runs", "deltas", "efficiency", "codegen"]
+PAGES = ["runs", "deltas", "efficiency", "leaderboard", "codegen"]
 LANGUAGES = ["python", "java", "javascript", "go", "php", "ruby"]
 
 
@@ -88,6 +88,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000, help="runs in the big store (default 10000)")
     parser.add_argument("--rounds", type=int, default=3, help="timed loads per page and store (default 3)")
+    parser.add_argument("--pages", nargs="+", choices=PAGES, default=PAGES, help="pages to time (default: all)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +103,7 @@ def main():
                     "--disable-background-networking", "--disable-component-update", "--disable-sync"])
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 print(f"{'page':12} {'6 runs':>9} {f'{args.runs:,} runs':>12} {'ratio':>7}")
-                for name in PAGES:
+                for name in args.pages:
                     times = {0: [], 1: []}
                     for which in (0, 1):  # warm-up: first import of the page's modules, first DB read
                         load_seconds(page, f"{servers[which][1]}/{name}")

@@ -17,7 +17,7 @@ from tests.conftest import reference_runs
 from tests.test_browser import CHROMIUM, _free_port, _require, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-PAGES = ["runs", "deltas", "efficiency", "search", "codegen", "recipes", "launch"]
+PAGES = ["runs", "deltas", "efficiency", "leaderboard", "search", "codegen", "recipes", "launch"]
 FIRST_START_LIMIT_S = 30 * 60  # the README's idle-machine time is ~6 min; CI machines are shared
 
 
@@ -46,7 +46,8 @@ def _import_every_format(root: Path, env: dict):
         "HumanEval/1": [{"base_status": "pass", "plus_status": "pass"}]}}))
     paths = [*(REPO_ROOT / "runs" / "reference").iterdir(),  # wide CSV + an MTEB folder
              data / "mteb" / "minishlab__potion-base-8M", data / "humaneval" / "jcanode-samples_results.jsonl",
-             data / "bigcode" / "codellama-13b-python-multiple-java-seed5.json", evalplus]
+             data / "bigcode" / "codellama-13b-python-multiple-java-seed5.json", evalplus,
+             data / "model_cards" / "granite-embedding-125m-english.md"]
     run_json = root / "run.json"
     run_json.write_text(json.dumps({"schema_version": 1, "run_id": "my-model", "kind": "eval", "name": "my model",
                                     "benchmark": "b", "metrics": [{"language": "go", "metric": "ndcg@10",

@@ -174,4 +174,5 @@ def test_report_of_the_published_codegen_study_draws_only_scores_it_has(referenc
     html = (tmp_path / "r.html").read_text()
     # efficiency of the research-notes runs (disk MB, params) and pass@100 of the codegen study; no empty
     # pass@1 axes (the study publishes pass@100 only)
-    assert html.count('class="plotly-graph-div"') == 3 and "Codegen: pass@100" in html
+    # and the leaderboard of that evaluation (one rank-interval figure)
+    assert html.count('class="plotly-graph-div"') == 4 and "Codegen: pass@100" in html and "Leaderboard" in html

@@ -56,6 +56,9 @@ def cmd_check(args, store, s):
 
 
 def cmd_export(args, store, s):
+    if args.what == "model-index":
+        from backend.cli import modelindex
+        return modelindex.cmd_export_model_index(args, store, s)
     table, caution = views.export(args.what, store, s.runs_dir, args.base, args.candidate, args.metric,
                                   evaluation=(args.bench, args.protocol))
     if caution:
@@ -96,9 +99,11 @@ def add_parsers(sub):
     c.add_argument("--resamples", type=int, default=10_000, help="bootstrap / permutation resamples (default 10000)")
     c.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
     c.set_defaults(func=cmd_check)
-    c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen")
-    c.add_argument("what", choices=views.EXPORTS)
-    c.add_argument("-o", "--output", required=True, help="CSV file to write ('-' for stdout)")
+    c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen; or a "
+                                      "run's results as Hugging Face model-index YAML (export model-index RUN)")
+    c.add_argument("what", choices=[*views.EXPORTS, "model-index"])
+    c.add_argument("run", nargs="?", metavar="RUN", help="model-index: the run whose results to write")
+    c.add_argument("-o", "--output", required=True, help="CSV file to write ('-' for stdout; model-index: .yaml)")
     c.add_argument("--base", help="base run id (deltas; efficiency: the run speed-ups and retention are relative "
                                   "to, default the teacher)")
     c.add_argument("--candidate", action="append", help="candidate run id (deltas; repeat for several)")

@@ -1,0 +1,220 @@
+"""Who is really ahead: every run of one evaluation ranked per language and on the mean over languages, as a
+table (pure: long-form rows in, a DataFrame out; the numbers come from backend.ranking).
+
+Runs with per-item results (queries, problems) on the items most runs share get a 95 % rank interval (paired
+bootstrap over the items) and a tier (1 = not significantly different from the best); runs without them
+(published, MTEB, model cards) are ranked by value with no interval or tier. The mean is ranked over runs with
+every language. A budget lists the runs within it, with ranks and tiers of the whole field; the Pareto front
+of score vs size is flagged per row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backend.compare import pareto_front
+from backend.ranking import MEAN, Items, Paired, mean_items, rank_intervals, resampled_means, tiers
+from backend.significance import ALPHA, Resampling
+from backend.vocab import CODE_LANGUAGES, METRICS, Direction
+
+NO_ITEMS = "no interval: no per-item results (ranked by value)"
+COLUMNS = ["run_id", "name", "language", "value", "rank", "rank_low", "rank_high", "tier", "pareto",
+           "within_budget", "best_under_budget", "n_items", "disk_mb", "params_m", "memory_mb", "speedup", "source",
+           "note"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits a run must meet to count as affordable; None: no limit. A run whose value is unknown does not
+    meet a limit on it (it cannot be shown to)."""
+    max_disk_mb: float | None = None
+    max_params: float | None = None
+    max_memory_mb: float | None = None
+    min_speedup: float | None = None  # side-by-side encode speed-up against the speed base
+
+    def active(self) -> bool:
+        return any(v is not None for v in (self.max_disk_mb, self.max_params, self.max_memory_mb, self.min_speedup))
+
+    def describe(self) -> str:
+        parts = [f"disk <= {self.max_disk_mb:g} MB" if self.max_disk_mb is not None else "",
+                 f"params <= {self.max_params:,.0f}" if self.max_params is not None else "",
+                 f"inference memory <= {self.max_memory_mb:g} MB" if self.max_memory_mb is not None else "",
+                 f"side-by-side speed-up >= {self.min_speedup:g}x" if self.min_speedup is not None else ""]
+        return ", ".join(p for p in parts if p) or "no budget"
+
+    def mask(self, runs: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+        """(within budget per run, notes naming the runs left out only because a value is unknown)."""
+        keep, notes = pd.Series(True, index=runs.index), []
+        limits = [("disk_mb", self.max_disk_mb, np.less_equal, "a disk size"),
+                  ("params", self.max_params, np.less_equal, "a parameter count"),
+                  ("memory_mb", self.max_memory_mb, np.less_equal, "a measured inference memory"),
+                  ("speedup", self.min_speedup, np.greater_equal, "a side-by-side speed-up")]
+        for column, limit, ok, what in limits:
+            if limit is None:
+                continue
+            values = pd.to_numeric(runs[column], errors="coerce").astype(float)
+            keep &= ok(values, limit)  # NaN compares False: unknown is not within
+            unknown = values.isna().sum()
+            if unknown:
+                notes.append(f"{unknown} run(s) without {what} are not counted as within the budget")
+        return keep, notes
+
+
+# ---- tables: long-form rows in, the leaderboard out ---------------------------------------------------------
+
+def item_matrix(items: pd.DataFrame) -> tuple[list[str], np.ndarray, list[str]]:
+    """(run ids, runs x items matrix with NaN where a run has no value, item ids) of one language's rows
+    (run_id, item_id, value)."""
+    run_codes, run_ids = pd.factorize(items["run_id"], sort=True)
+    item_codes, item_ids = pd.factorize(items["item_id"], sort=True)
+    matrix = np.full((len(run_ids), len(item_ids)), np.nan)
+    matrix[run_codes, item_codes] = items["value"].to_numpy(dtype=np.float64)
+    return list(run_ids), matrix, list(item_ids)
+
+
+def _shared_items(items: pd.DataFrame, resampling: Resampling) -> tuple[Items | None, dict[str, str]]:
+    """The runs that cover the items most runs cover, resampled; and why each other run has no interval."""
+    if items.empty:
+        return None, {}
+    run_ids, matrix, _ = item_matrix(items)
+    present = ~np.isnan(matrix)
+    keys = pd.Series([row.tobytes() for row in np.packbits(present, axis=1)])
+    common = keys.value_counts().index[0]  # the item set most runs were scored on
+    inside = (keys == common).to_numpy()
+    columns = present[np.argmax(inside)]
+    notes = {r: f"no interval: per-item results on other items ({int(present[i, columns].sum())} of "
+                f"{int(columns.sum())} shared)" for i, r in enumerate(run_ids) if not inside[i]}
+    if columns.sum() < 2:
+        return None, {r: "no interval: fewer than 2 items" for r in run_ids}
+    scores = matrix[inside][:, columns]
+    return Items([r for r, keep in zip(run_ids, inside) if keep], Paired([(scores, 1.0)]),
+                  resampled_means(scores, resampling), int(columns.sum())), notes
+
+
+def _ranked(block: pd.DataFrame, items: Items | None, higher: bool, resampling: Resampling) -> pd.DataFrame:
+    """``block`` (one language: run_id, value, note) with rank, rank_low, rank_high and tier."""
+    out = block.copy()
+    for column in ("rank", "rank_low", "rank_high", "tier"):
+        out[column] = pd.array([pd.NA] * len(out), dtype="Int64")
+    ranked = out["note"].isna() | ~out["note"].fillna("").str.startswith("not ranked")
+    ranked &= out["value"].notna()
+    if not ranked.any():
+        return out
+    part = out[ranked]
+    point = part["value"].to_numpy(dtype=np.float64)
+    columns, order = np.array([], dtype=int), []
+    if items is not None:
+        where = pd.Index(items.run_ids).get_indexer(part["run_id"])
+        columns = np.flatnonzero(where >= 0)
+        order = where[columns]
+    boot = items.boot[:, order] if len(columns) else None
+    rank, low, high = rank_intervals(point, boot, columns, higher, resampling.confidence)
+    out.loc[part.index, "rank"] = rank
+    if len(columns):
+        rows = part.index[columns]
+        out.loc[rows, "rank_low"], out.loc[rows, "rank_high"] = low, high
+        out.loc[rows, "tier"] = tiers(items.paired.subset(order), higher, ALPHA, resampling.correction)
+        out.loc[rows, "n_items"] = items.n_items
+    return out
+
+
+def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, metric: str,
+                languages: list[str] | None = None, budget: Budget = Budget(),
+                resampling: Resampling = Resampling(resamples=1000)) -> tuple[pd.DataFrame, list[str]]:
+    """(table, notes): one row per run x language and per run for ``mean``, ranked.
+
+    ``runs``: run_id, name, source and the budget columns disk_mb, params, memory_mb, speedup (side by side);
+    ``metrics``: the store's metric rows; ``items``: per-item values of ``metric`` (run_id, language, item_id,
+    value). Ranks and tiers are over all runs; with a budget, only the runs within it are listed (ranks keep
+    their place in the whole field) and the best of them per language is flagged."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}")
+    wrong = [lang for lang in languages or [] if lang not in CODE_LANGUAGES]
+    if wrong:
+        raise ValueError(f"unknown language {wrong[0]!r}; use some of: {', '.join(CODE_LANGUAGES)}")
+    higher = METRICS[metric].direction is Direction.HIGHER
+    rows = metrics[(metrics["metric"] == metric) & metrics["run_id"].isin(runs["run_id"])]
+    stored = set(rows["language"].unique())
+    present = [lang for lang in CODE_LANGUAGES if lang in stored]
+    languages = [lang for lang in (languages or present) if lang in CODE_LANGUAGES]
+    unknown = [lang for lang in languages if lang not in present]
+    notes = [f"no run has {metric} for {', '.join(unknown)}"] if unknown else []
+    languages = [lang for lang in languages if lang in present]
+    empty = items.iloc[0:0]
+    by_language = {lang: part for lang, part in items.groupby("language", sort=False) if lang in languages}
+    blocks, per_language = [], {}
+    for language in languages:
+        part = by_language.get(language, empty)
+        part = part[part["run_id"].isin(runs["run_id"])]
+        shared, why = _shared_items(part, resampling)
+        per_language[language] = shared
+        block = rows[rows["language"] == language][["run_id", "value"]].drop_duplicates("run_id")
+        with_items = set(shared.run_ids) if shared else set()
+        notes_of = block["run_id"].map(why).astype(object).fillna(NO_ITEMS)
+        block["note"] = notes_of.where(~block["run_id"].isin(with_items), None)
+        blocks.append(_ranked(block.assign(language=language, n_items=pd.NA), shared, higher, resampling))
+    blocks.append(_ranked(_mean_block(rows, languages), mean_items(per_language, resampling), higher, resampling))
+    table = pd.concat(blocks, ignore_index=True)
+    return _finish(table, runs, higher, budget, notes)
+
+
+def _mean_block(rows: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
+    """Per run: the mean of its values over ``languages`` (ranked only when it has all of them), or its
+    published overall value (shown, not ranked: over its own languages)."""
+    wide = rows.pivot_table(index="run_id", columns="language", values="value", aggfunc="first")
+    part = wide.reindex(columns=languages)
+    count = part.notna().sum(axis=1)
+    out = pd.DataFrame({"run_id": wide.index, "value": part.mean(axis=1).to_numpy(), "note": None})
+    some = (count > 0) & (count < len(languages))
+    out.loc[some.to_numpy(), "note"] = [
+        "not ranked on the mean: no " + ", ".join(lang for lang, have in zip(languages, row) if not have)
+        for row in part[some].notna().to_numpy()]
+    if "overall" in wide:
+        overall = ((count == 0) & wide["overall"].notna()).to_numpy()
+        out.loc[overall, "value"] = wide["overall"].to_numpy()[overall]
+        out.loc[overall, "note"] = "not ranked on the mean: a published overall value, over its own languages"
+    out = out[out["value"].notna()]
+    return out.assign(language=MEAN, n_items=pd.NA).reset_index(drop=True)
+
+
+def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budget,
+            notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    info = runs.drop_duplicates("run_id").reset_index(drop=True)
+    within, budget_notes = budget.mask(info)
+    extra = pd.DataFrame({"run_id": info["run_id"], "within_budget": within.to_numpy(dtype=bool),
+                          "params_m": pd.to_numeric(info["params"], errors="coerce").astype(float) / 1e6
+                          if "params" in info else np.nan})
+    for column in ("name", "source", "disk_mb", "memory_mb", "speedup"):
+        extra[column] = info[column].to_numpy() if column in info else None
+    table = table.merge(extra, on="run_id", how="left")  # one join, not a lookup per column
+    table["within_budget"] = table["within_budget"].fillna(False).astype(bool)
+    table["note"] = table["note"].where(table["note"].notna() | table["rank_low"].notna(), NO_ITEMS)
+    table["pareto"] = False
+    table["best_under_budget"] = False
+    order = {lang: i for i, lang in enumerate([*CODE_LANGUAGES, MEAN])}
+    # The front of score vs size: disk MB, or parameters where no run has a disk size (code LMs).
+    size = "disk_mb" if pd.to_numeric(table["disk_mb"], errors="coerce").notna().any() else "params_m"
+    if size == "params_m" and table["params_m"].notna().any():
+        notes.append("pareto: score vs parameters (no run has a disk size)")
+    for language, group in sorted(table.groupby("language"), key=lambda g: order[g[0]]):
+        ranked = group[group["rank"].notna()]  # a value not ranked (other languages) is not on the front either
+        score = ranked["value"] if higher else -ranked["value"]
+        table.loc[ranked.index, "pareto"] = pareto_front(score, pd.to_numeric(ranked[size], errors="coerce")).to_numpy()
+        affordable = group[group["within_budget"] & group["rank"].notna()]
+        if len(affordable):
+            best = affordable.sort_values(["rank", "value"], ascending=[True, not higher]).index[0]
+            table.loc[best, "best_under_budget"] = True
+            row = table.loc[best]
+            tier = f"tier {row['tier']}" if pd.notna(row["tier"]) else "no tier (no per-item results)"
+            if budget.active():
+                notes.append(f"best under budget ({budget.describe()}) in {language}: {row['name'] or best} "
+                             f"({row['run_id']}), rank {row['rank']} of the whole field, {tier}")
+    notes.extend(budget_notes if budget.active() else [])
+    table = table.assign(_lang=table["language"].map(order), _value=table["value"] * (-1 if higher else 1))
+    table = table.sort_values(["_lang", "rank", "_value", "run_id"], na_position="last")
+    if budget.active():
+        table = table[table["within_budget"]]
+    table["n_items"] = table["n_items"].astype("Int64")
+    return table[COLUMNS].reset_index(drop=True), notes
