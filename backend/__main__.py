@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cli.add_parsers(sub)
     leaderboard_cli.add_parsers(sub)
     docs_cli.add_parsers(sub)
+    p.set_defaults(parser=p)  # for docs-cli, which renders the very parser it was called from
     return p
 
 

@@ -25,8 +25,7 @@ def add_parsers(sub) -> None:
 
 
 def cmd_docs_cli(args, store, s):
-    from backend.__main__ import _parser  # the entry point owns the parser; this command only reads it
-    text = render(_parser())
+    text = render(args.parser)  # the entry point owns the parser and hands it down
     if args.check:
         current = args.output.read_text() if args.output.is_file() else ""
         if current != text:
