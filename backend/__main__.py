@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from backend import catalog, compare, csvexport, report, significance, tables
+from backend.cli import trec as trec_cli
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
@@ -92,37 +93,6 @@ def cmd_report(args, store, s):
                                     (args.bench, args.protocol))
     path = report.write(made, args.output)
     print(f"wrote {', '.join(sec.title for sec in made.sections)} -> {path}")
-
-
-def cmd_metrics(args, store, s):
-    """Score a TREC run file against TREC qrels with our metric code and tie rule (check us against pytrec_eval
-    or ranx on your own data): CSV query_id, metric, value; query_id 'all' holds the means."""
-    from backend.retrieval.metrics import score_trec
-    qrels, run = _read_trec(args.qrels, 4, "qrels (qid iter docid relevance)"), _read_trec(args.run, 6, "run (qid Q0 docid rank score tag)")
-    per_query, mean = score_trec(
-        {q: {d: int(float(v)) for d, v in docs.items()} for q, docs in qrels.items()},
-        {q: {d: float(v) for d, v in docs.items()} for q, docs in run.items()})
-    import pandas as pd
-    rows = [(q, k, v) for q, m in per_query.items() for k, v in m.items()] + [("all", k, v) for k, v in mean.items()]
-    text = csvexport.to_csv(pd.DataFrame(rows, columns=["query_id", "metric", "value"]))
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        Path(args.output).write_text(text)
-        print(" ".join(f"{k} {v:.4f}" for k, v in mean.items()) + f" over {len(per_query)} queries -> {args.output}")
-
-
-def _read_trec(path, fields: int, what: str) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != fields:
-            raise ValueError(f"{path}: line {n} has {len(parts)} fields; a TREC {what} line has {fields}")
-        qid, docid, value = parts[0], parts[2], parts[3] if fields == 4 else parts[4]
-        out.setdefault(qid, {})[docid] = value
-    return out
 
 
 def cmd_speed(args, store, s):
@@ -365,11 +335,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("delete", help="delete runs (folders go to runs/.trash/)")
     c.add_argument("run_ids", nargs="+", metavar="RUN_ID")
     c.set_defaults(func=cmd_delete)
-    c = sub.add_parser("metrics", help="score a TREC run against TREC qrels with our metrics (CSV per query)")
-    c.add_argument("qrels", type=Path)
-    c.add_argument("run", type=Path)
-    c.add_argument("-o", "--output", default="-", help="CSV file to write (default '-': stdout)")
-    c.set_defaults(func=cmd_metrics)
+    trec_cli.add_parsers(sub)
     c = sub.add_parser("speed", help="encode speed of runs' models side by side, as ratios against a base run")
     c.add_argument("runs", nargs="+", metavar="RUN_ID")
     c.add_argument("--base", required=True, help="the run the speed-ups are relative to (e.g. the teacher)")

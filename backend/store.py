@@ -24,7 +24,8 @@ RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", 
 METRIC_COLUMNS = ["run_id", "language", "metric", "value", "n"]
 QUERY_COLUMNS = ["run_id", "language", "query_id", "gold_rank"]
 PROBLEM_COLUMNS = ["run_id", "language", "problem_id", "sample", "status"]
-TABLES = ("runs", "metrics", "query_results", "problem_results")
+RELEVANT_COLUMNS = ["run_id", "language", "query_id", "doc_id", "grade", "rank"]
+TABLES = ("runs", "metrics", "query_results", "problem_results", "relevant_ranks")
 ROW_TABLES = TABLES[1:]  # rows per run; a row without its runs row is not shown (Store.metrics ...)
 MERGE_ROWS = 1_000_000  # rows per early merge transaction: about half a second of write lock here
 
@@ -87,6 +88,15 @@ CREATE TABLE runs_unkeyed (
 INSERT INTO runs_unkeyed SELECT * FROM runs ORDER BY run_id;
 DROP TABLE runs;
 ALTER TABLE runs_unkeyed RENAME TO runs;
+""")
+
+
+# Graded / multi-relevance benchmarks: where a run ranked each judged document with grade > 0 (rank 0: not
+# retrieved), from which every trec_eval metric of any cutoff follows (backend/retrieval/graded.py).
+migration("""
+CREATE TABLE relevant_ranks (
+    run_id VARCHAR NOT NULL, language VARCHAR NOT NULL, query_id VARCHAR NOT NULL, doc_id VARCHAR NOT NULL,
+    grade DOUBLE NOT NULL, rank BIGINT NOT NULL);
 """)
 
 
@@ -320,6 +330,11 @@ class Store:
             return con.execute("SELECT * FROM problem_results WHERE run_id IN (SELECT unnest(?)) "
                                "ORDER BY run_id, language, problem_id, sample", [list(run_ids)]).df()
 
+    def relevant_ranks(self, run_ids: list[str]) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute("SELECT * FROM relevant_ranks WHERE run_id IN (SELECT unnest(?)) "
+                               "ORDER BY run_id, language, query_id, rank", [list(run_ids)]).df()
+
     def query_results(self, run_ids: list[str] | str) -> pd.DataFrame:
         ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
         with self.connect() as con:
@@ -427,7 +442,7 @@ def _literal(path: Path) -> str:
 def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
     """The rows of each of TABLES for ``records``, as DataFrames."""
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    run_rows, metric_rows, query_rows, problem_rows = [], [], [], []
+    run_rows, metric_rows, query_rows, problem_rows, relevant_rows = [], [], [], [], []
     for r in records:
         row = {c: getattr(r, c, None) for c in RUN_COLUMNS}
         row.update(config=json.dumps(r.config, sort_keys=True), provenance=json.dumps(r.provenance, sort_keys=True),
@@ -436,6 +451,7 @@ def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
         metric_rows.extend({"run_id": r.run_id, **m} for m in r.metrics)
         query_rows.extend({"run_id": r.run_id, **q} for q in r.queries)
         problem_rows.extend({"run_id": r.run_id, **p} for p in r.problems)
+        relevant_rows.extend({"run_id": r.run_id, **p} for p in r.relevant)
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     for col in ("created_at", "finished_at"):
         runs[col] = pd.to_datetime(runs[col], utc=True).dt.tz_localize(None)
@@ -443,4 +459,4 @@ def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
         runs[col] = runs[col].astype("Int64")
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS).astype({"n": "Int64"})
     return (runs, metrics, pd.DataFrame(query_rows, columns=QUERY_COLUMNS),
-            pd.DataFrame(problem_rows, columns=PROBLEM_COLUMNS))
+            pd.DataFrame(problem_rows, columns=PROBLEM_COLUMNS), pd.DataFrame(relevant_rows, columns=RELEVANT_COLUMNS))
