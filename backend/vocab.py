@@ -84,6 +84,7 @@ _metric("base_perplexity", "perplexity before fine-tuning", Direction.LOWER, upp
 def canonical_metric(name: str) -> str | None:
     """Map spellings such as ``ndcg_at_10`` or ``NDCG@10`` to the stored metric name, or None if unknown."""
     key = name.strip().lower().replace("_at_", "@").replace(" ", "_")
+    key = "p@" + key[len("precision@"):] if key.startswith("precision@") else key  # MTEB's precision_at_5
     return key if key in METRICS else None
 
 
