@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from backend import catalog, compare, csvexport, report, significance, tables
+from backend.cli import bench as bench_cli
 from backend.cli import trec as trec_cli
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
@@ -163,38 +164,6 @@ def cmd_serve(args, store, s):
            "--server.address", args.address]
     print(f"dashboard: http://{args.address}:{args.port}  (Ctrl+C to stop)", flush=True)
     os.execvpe(cmd[0], cmd, env)
-
-
-def cmd_bench_build(args, store, s):
-    from backend.bench import build
-    from backend.bench.sources import DEFAULT_SOURCES, SourceSpec
-    from backend.progress import Reporter
-    if args.csn:
-        path = build.build_from_codesearchnet(args.csn, s.bench_dir, args.test_size, args.seed)
-    else:
-        languages = args.lang or list(DEFAULT_SOURCES)
-        sources = None
-        if args.source_dir:
-            if len(languages) != 1:
-                raise ValueError("--from DIR mines one language: add --lang LANGUAGE")
-            sources = {languages[0]: SourceSpec(languages[0], "dir", path=args.source_dir)}
-        path = build.build(languages, s.bench_dir, s.cache_dir, args.test_size, args.seed, sources,
-                           progress=Reporter(None))
-    print(f"benchmark {path.name} -> {path}")
-
-
-def cmd_bench_list(args, store, s):
-    """Each built benchmark: test/train pairs per language, and what each language was mined from."""
-    import json
-
-    from backend.bench.dataset import manifests
-    for manifest in manifests(s.bench_dir):
-        data = json.loads(manifest.read_text())
-        counts = data["languages"]
-        print(manifest.parent.name, " ".join(f"{k}:{v['counts']['test']}/{v['counts']['train']}"
-                                              for k, v in counts.items()))
-        for language, versions in compare.source_versions(data).items():
-            print(f"  {language:10} {versions}")
 
 
 def cmd_launch(args, store, s):
@@ -370,16 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--bench", help="efficiency: the benchmark id")
     c.add_argument("--protocol", help="efficiency: the protocol")
     c.set_defaults(func=cmd_report)
-    bench = sub.add_parser("bench", help="build or list code-search benchmarks").add_subparsers(required=True,
-                                                                                                metavar="ACTION")
-    c = bench.add_parser("build", help="mine a benchmark (default: 6 languages from offline package sources)")
-    c.add_argument("--lang", action="append", help="language to mine (repeat; default: all six)")
-    c.add_argument("--from", dest="source_dir", help="mine your own repository folder (with one --lang)")
-    c.add_argument("--csn", nargs="+", help="official CodeSearchNet files (.jsonl, .jsonl.gz, .parquet) instead")
-    c.add_argument("--test-size", type=int, default=1000, help="test pairs per language (default 1000)")
-    c.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
-    c.set_defaults(func=cmd_bench_build)
-    bench.add_parser("list", help="list built benchmarks").set_defaults(func=cmd_bench_list)
+    bench_cli.add_parsers(sub)
     _launch_parsers(sub)
     c = sub.add_parser("sweep", help="run a grid of runs from a TOML file, skipping those done (same config)")
     c.add_argument("file", type=Path, help="sweep file with [[grid]] tables (see README)")

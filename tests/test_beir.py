@@ -1,0 +1,106 @@
+"""BEIR / MTEB-style benchmarks: import (pinned by content), export, and every retrieval run on them scored with
+several graded relevant documents per query, as pytrec_eval scores the same ranking."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend import significance
+from backend.__main__ import main
+from backend.bench import beir, dataset
+from backend.config import settings
+from backend.runs.lifecycle import launch
+from tests.conftest import make_tiny_model2vec, synthetic_bench
+
+EXAMPLE = Path(__file__).parent / "data" / "beir" / "python-graded"
+
+
+@pytest.fixture
+def bench_dir(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
+    settings.cache_clear()
+    return settings().bench_dir
+
+
+def _texts(folder: Path) -> list[str]:
+    return [json.loads(line)["text"] for name in ("corpus.jsonl", "queries.jsonl")
+            for line in (folder / name).read_text().splitlines()]
+
+
+def test_import_pins_by_content_and_lists(bench_dir, capsys):
+    assert main(["bench", "import", str(EXAMPLE), "--language", "python", "--name", "Tiny graded"]) == 0
+    bench_id = capsys.readouterr().out.strip().splitlines()[-1]
+    assert bench_id.startswith("beir-tiny-graded-")
+    path, notes = beir.import_folder(EXAMPLE, bench_dir, "python", "Tiny graded")
+    assert path.name == bench_id and "exists already" in notes[-1]  # same content, same id
+    assert main(["bench", "list"]) == 0
+    assert f"{bench_id} (imported: Tiny graded, test split) python:4/2" in capsys.readouterr().out
+    bench = dataset.load(bench_id, bench_dir)
+    assert bench.graded and bench.qrels("python")["q1"] == {"d1": 2, "d2": 1, "d3": 0}
+    assert [q["id"] for q in bench.queries("python")] == ["q1", "q2", "q3", "q4"]
+    assert len(bench.pairs("python", "train")) == 2 and len(bench.eval_corpus("python")) == 10
+
+
+def test_bad_folders_are_refused_with_the_fix(bench_dir, tmp_path):
+    with pytest.raises(dataset.BenchmarkError, match="pass --language for records without one"):
+        beir.import_folder(EXAMPLE, bench_dir)
+    broken = shutil.copytree(EXAMPLE, tmp_path / "b")
+    (broken / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tnope\t1\n")
+    with pytest.raises(dataset.BenchmarkError, match="corpus id 'nope' is not in corpus.jsonl"):
+        beir.import_folder(broken, bench_dir, "python")
+    assert not list(Path(bench_dir).glob("beir-*"))  # nothing half written
+
+
+def _pytrec_eval_of(model_dir: Path, bench) -> dict:
+    """pytrec_eval on the run our encoder's exact scores make: every document of the language, per query."""
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    from backend.retrieval.encoders import load_encoder
+    from backend.retrieval.metrics import normalize
+    encoder = load_encoder(str(model_dir), settings().cache_dir)
+    docs, queries = bench.eval_corpus("python"), bench.queries("python")
+    scores = normalize(encoder.encode([q["text"] for q in queries], 8)) @ normalize(
+        encoder.encode([d["text"] for d in docs], 8)).T
+    run = {q["id"]: {d["id"]: float(scores[i, j]) for j, d in enumerate(docs)} for i, q in enumerate(queries)}
+    qrels = {q["id"]: bench.qrels("python")[q["id"]] for q in queries}
+    return pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recip_rank", "recall.5", "map", "P.5"}).evaluate(run)
+
+
+def test_model_runs_on_an_imported_benchmark_score_as_pytrec_eval_with_significance(bench_dir, store, tmp_path):
+    bench_path, _ = beir.import_folder(EXAMPLE, bench_dir, "python")
+    bench = dataset.load(bench_path.name, bench_dir)
+    models = [make_tiny_model2vec(tmp_path / f"m{seed}", _texts(EXAMPLE), seed=seed) for seed in (0, 1)]
+    ids = []
+    for model in models:
+        [record] = launch("eval", {"model": str(model), "bench": bench_path.name}, store, settings())
+        ids.append(record.run_id)
+        assert record.protocol == "full" and len(record.relevant) == 7  # every judged document with grade > 0
+        theirs = _pytrec_eval_of(model, bench)
+        stored = {m["metric"]: m["value"] for m in record.metrics}
+        for ours, key in (("ndcg@10", "ndcg_cut_10"), ("mrr", "recip_rank"), ("recall@5", "recall_5"), ("map", "map"),
+                          ("p@5", "P_5")):
+            assert stored[ours] == pytest.approx(np.mean([v[key] for v in theirs.values()]), abs=1e-9), ours
+    table = significance.stored_deltas(store, ids[0], [ids[1]], significance.Resampling(resamples=200))
+    ndcg = table[table["metric"] == "ndcg@10"].iloc[0]
+    assert ndcg["n_pairs"] == 4 and not np.isnan(ndcg["p_value"])  # per-query values from the relevant ranks
+    moves, counts = significance.query_moves(store.query_results(ids[0]), store.query_results(ids[1]))
+    assert len(moves) == 4 and counts[["win", "tie", "loss"]].sum(axis=1).iloc[0] == 4
+
+
+def test_export_of_a_mined_benchmark_scores_the_same_once_imported(bench_dir, store, tmp_path, monkeypatch):
+    mined = synthetic_bench(monkeypatch, bench_dir, ("python", "java"))
+    out = tmp_path / "export"
+    assert main(["bench", "export", mined.name, str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["java", "python"]
+    imported, _ = beir.import_folder(out, bench_dir)  # a folder of per-language folders: one benchmark
+    assert dataset.load(imported.name, bench_dir).languages == ["python", "java"]
+    texts = [p[k] for lang in ("python", "java") for split in ("test", "train")
+             for p in dataset.load(mined.name, bench_dir).pairs(lang, split) for k in ("query", "code")]
+    model = make_tiny_model2vec(tmp_path / "m", texts)
+    one_gold = launch("eval", {"model": str(model), "bench": mined.name}, store, settings())[0]
+    [graded_run] = launch("eval", {"model": str(model), "bench": imported.name}, store, settings())
+    want = {(m["language"], m["metric"]): m["value"] for m in one_gold.metrics}
+    for m in graded_run.metrics:  # the same ranking, scored through the graded path: the very same numbers
+        if (m["language"], m["metric"]) in want:
+            assert m["value"] == pytest.approx(want[(m["language"], m["metric"])], abs=1e-12), m
