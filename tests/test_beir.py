@@ -104,3 +104,51 @@ def test_export_of_a_mined_benchmark_scores_the_same_once_imported(bench_dir, st
     for m in graded_run.metrics:  # the same ranking, scored through the graded path: the very same numbers
         if (m["language"], m["metric"]) in want:
             assert m["value"] == pytest.approx(want[(m["language"], m["metric"])], abs=1e-12), m
+
+
+def _scores_as_trec(model_dir: Path, bench, path: Path, skip: str = "") -> Path:
+    """Our encoder's exact scores of every document as a TREC run file, with a field after the run tag."""
+    from backend.retrieval.encoders import load_encoder
+    from backend.retrieval.metrics import normalize
+    encoder = load_encoder(str(model_dir), settings().cache_dir)
+    lines = []
+    for lang in bench.languages:
+        docs, queries = bench.eval_corpus(lang), bench.queries(lang)
+        scores = normalize(encoder.encode([q["text"] for q in queries], 8)) @ normalize(
+            encoder.encode([d["text"] for d in docs], 8)).T
+        lines += [f"{q['id']} Q0 {d['id']} 0 {float(scores[i, j])!r} tiny extra-field"
+                  for i, q in enumerate(queries) if q["id"] != skip for j, d in enumerate(docs)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_trec_run_file_becomes_a_run_scored_as_the_same_ranking_made_here(bench_dir, store, tmp_path, capsys):
+    bench_path, _ = beir.import_folder(EXAMPLE, bench_dir, "python")
+    bench = dataset.load(bench_path.name, bench_dir)
+    model = make_tiny_model2vec(tmp_path / "m", _texts(EXAMPLE))
+    [made_here] = launch("eval", {"model": str(model), "bench": bench.id}, store, settings())
+    run_file = _scores_as_trec(model, bench, tmp_path / "tiny.trec")
+    assert main(["import", str(run_file), "--bench", bench.id, "--run-id", "trec-tiny"]) == 0
+    runs = store.runs().set_index("run_id")
+    assert runs.loc["trec-tiny", "benchmark"] == bench.id and np.isnan(runs.loc["trec-tiny", "disk_mb"])  # unknown
+    table = significance.stored_deltas(store, made_here.run_id, ["trec-tiny"], significance.Resampling(resamples=200))
+    assert (table["delta"].abs() < 1e-12).all() and (table["n_pairs"] == 4).all()  # same ranking, same per query
+    partial = _scores_as_trec(model, bench, tmp_path / "partial.trec", skip="q2")
+    assert main(["import", str(partial), "--bench", bench.id, "--run-id", "trec-partial"]) == 0
+    assert "python: 1 of 4 benchmark queries are not in the run; they score 0" in capsys.readouterr().out
+    per_query = significance.stored_values(store, ["trec-partial", made_here.run_id])
+    ndcg = per_query[per_query["metric"] == "ndcg@10"].pivot(index="item_id", columns="run_id", values="value")
+    assert ndcg.loc["q2", "trec-partial"] == 0 and (ndcg.drop("q2")["trec-partial"] == ndcg.drop("q2")[made_here.run_id]).all()
+
+
+def test_a_trec_run_against_a_mined_benchmark_equals_the_model_run(bench_dir, store, tmp_path, monkeypatch):
+    mined = synthetic_bench(monkeypatch, bench_dir, ("python",))
+    bench = dataset.load(mined.name, bench_dir)
+    model = make_tiny_model2vec(tmp_path / "m", [p[k] for s in ("test", "train") for p in bench.pairs("python", s)
+                                                 for k in ("query", "code")])
+    made_here = launch("eval", {"model": str(model), "bench": mined.name}, store, settings())[0]
+    assert main(["import", str(_scores_as_trec(model, bench, tmp_path / "r.trec")), "--bench", mined.name]) == 0
+    trec_id = next(r for r in store.runs()["run_id"] if r.startswith("trec--"))
+    table = significance.stored_deltas(store, made_here.run_id, [trec_id], significance.Resampling(resamples=200))
+    shared = table[table["metric"].isin(["ndcg@10", "mrr", "recall@1", "recall@5", "recall@10", "mrr@10"])]
+    assert len(shared) == 6 and (shared["delta"].abs() < 1e-12).all() and (shared["n_pairs"] == 20).all()

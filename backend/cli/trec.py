@@ -9,6 +9,15 @@ from backend import csvexport
 
 
 def add_parsers(sub):
+    # ``import RUN.trec --bench ID``: the import command (backend/__main__.py) learns TREC run files.
+    c = sub.choices["import"]
+    c.add_argument("--bench", help="a TREC run file's benchmark id: score the run against its judgments")
+    c.add_argument("--run-id", help="the TREC run's id (default: trec--<file name>--<hash>)")
+    c.add_argument("--name", help="the TREC run's name (default: the file name and run tag)")
+    c.add_argument("--disk-mb", type=float, help="the TREC run's system size in MB, if known (else unknown)")
+    c.add_argument("--params", type=int, help="the TREC run's model parameters, if known (else unknown)")
+    files_import = c.get_default("func")
+    c.set_defaults(func=lambda args, store, s: (cmd_import_trec if args.bench else files_import)(args, store, s))
     c = sub.add_parser("metrics", help="score a TREC run against TREC qrels as trec_eval does (CSV per query)")
     c.add_argument("qrels", type=Path, help="qrels: query-id iteration doc-id relevance (graded, several per query)")
     c.add_argument("run", type=Path, help="run: query-id Q0 doc-id rank score tag (fields after the tag ignored)")
@@ -18,6 +27,25 @@ def add_parsers(sub):
     c.add_argument("-c", "--complete", action="store_true",
                    help="as trec_eval -c: queries of the qrels that the run lacks score 0 (default: ignored)")
     c.set_defaults(func=cmd_metrics)
+
+
+def cmd_import_trec(args, store, s):
+    """One TREC run file against a benchmark, stored as a run (all or nothing)."""
+    from backend import catalog
+    from backend.bench import dataset
+    from backend.retrieval.trecrun import import_run
+    if len(args.paths) != 1:
+        raise ValueError("import --bench takes one TREC run file; import each run on its own")
+    if args.format:
+        raise ValueError("--bench imports a TREC run file; leave out --format")
+    bench = dataset.load(args.bench, s.bench_dir)
+    record = import_run(args.paths[0], bench, args.run_id, args.name, args.disk_mb, args.params)
+    for note in record.provenance.get("import_notes") or []:
+        print(f"note: {note}")
+    result = catalog.write_and_ingest([record], store, s.runs_dir, replace=args.replace)
+    scores = " ".join(f"{m['language']} ndcg@10 {m['value']:.4f}" for m in record.metrics if m["metric"] == "ndcg@10")
+    print(f"{record.run_id}: {'imported' if result.added else 'replaced' if result.replaced else 'unchanged'} "
+          f"({scores}) -> {store.path}")
 
 
 def cmd_metrics(args, store, s):

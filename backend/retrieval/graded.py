@@ -52,6 +52,7 @@ class Judged:
     grade: np.ndarray
     rank: np.ndarray
     n_queries: int
+    doc: np.ndarray | None = None  # the judged documents' ids, where known
 
     @classmethod
     def one_gold(cls, ranks) -> "Judged":
@@ -186,7 +187,7 @@ def judge_encoded(e: Encoded, complete: bool = False) -> tuple[list[str], Judged
     rows = rows[np.argsort(e.run_query[rows], kind="stable")]  # grouped by query (a run file mostly is already)
     rq, rd, rs = e.run_query[rows], e.run_doc[rows], e.score[rows]
     rank = _judged_ranks(rq, rd, rs, e.doc_order[rd], jq, jd)
-    return list(e.queries[codes]), Judged(index_of[jq], grade, rank, len(codes))
+    return list(e.queries[codes]), Judged(index_of[jq], grade, rank, len(codes), e.docs[jd])
 
 
 def _judged_ranks(rq, rd, rs, ro, jq, jd) -> np.ndarray:
