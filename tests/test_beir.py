@@ -152,3 +152,29 @@ def test_a_trec_run_against_a_mined_benchmark_equals_the_model_run(bench_dir, st
     table = significance.stored_deltas(store, made_here.run_id, [trec_id], significance.Resampling(resamples=200))
     shared = table[table["metric"].isin(["ndcg@10", "mrr", "recall@1", "recall@5", "recall@10", "mrr@10"])]
     assert len(shared) == 6 and (shared["delta"].abs() < 1e-12).all() and (shared["n_pairs"] == 20).all()
+
+
+def test_bm25_runs_on_both_kinds_of_benchmark(bench_dir, store, monkeypatch, capsys):
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    import bm25s
+    bench_path, _ = beir.import_folder(EXAMPLE, bench_dir, "python")
+    bench = dataset.load(bench_path.name, bench_dir)
+    assert main(["launch", "bm25", "--bench", bench.id, "--run-id", "bm25-tiny"]) == 0
+    runs = store.runs().set_index("run_id")
+    assert runs.loc["bm25-tiny", "kind"] == "bm25" and runs.loc["bm25-tiny", "disk_mb"] > 0  # the saved index
+    # pytrec_eval on bm25s's own scores of every document
+    docs, queries = bench.eval_corpus("python"), bench.queries("python")
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([d["text"] for d in docs], stopwords="en", show_progress=False), show_progress=False)
+    run = {q["id"]: {d["id"]: float(s) for d, s in zip(docs, retriever.get_scores(t))}
+           for q, t in zip(queries, bm25s.tokenize([q["text"] for q in queries], stopwords="en", show_progress=False,
+                                                    return_ids=False))}
+    theirs = pytrec_eval.RelevanceEvaluator(bench.qrels("python"), {"ndcg_cut.10", "map"}).evaluate(run)
+    stored = {m: v for (r, _, m), v in {(x.run_id, x.language, x.metric): x.value
+                                        for x in store.metrics().itertuples()}.items() if r == "bm25-tiny"}
+    assert stored["ndcg@10"] == pytest.approx(np.mean([v["ndcg_cut_10"] for v in theirs.values()]), abs=1e-12)
+    assert stored["map"] == pytest.approx(np.mean([v["map"] for v in theirs.values()]), abs=1e-12)
+    mined = synthetic_bench(monkeypatch, bench_dir, ("python",))
+    assert main(["launch", "bm25", "--bench", mined.name, "--run-id", "bm25-mined"]) == 0
+    rows = store.query_results("bm25-mined")
+    assert len(rows) == 20 and rows["gold_rank"].min() >= 1  # gold ranks, as model runs on a mined benchmark
