@@ -137,3 +137,19 @@ def test_bad_files_are_refused_with_the_line(tmp_path):
     bad.write_text("q1 0 d1 0.5\n")
     with pytest.raises(ValueError, match="whole number"):
         trecfiles.read_qrels(bad)
+
+
+def test_line_order_and_uneven_depths_do_not_change_anything():
+    """trec_eval does not care how a run file is ordered; nor how deep each query's list is (two code paths)."""
+    rng = np.random.default_rng(4)
+    qrels = {f"q{q}": {f"d{d}": int(rng.integers(0, 3)) for d in rng.choice(300, 15, replace=False)} for q in range(30)}
+    run = {f"q{q}": {f"d{d}": float(np.round(rng.random(), 1))
+                     for d in rng.choice(300, 250 if q == 0 else int(rng.integers(1, 5)), replace=False)}
+           for q in range(30)}  # one deep list among short ones: too uneven to pad
+    _assert_as_pytrec_eval(qrels, run)
+    columns = graded.Columns.from_dict(run)
+    shuffled = rng.permutation(len(columns.query))  # queries' lines interleaved
+    mixed = graded.Columns(columns.query[shuffled], columns.doc[shuffled], columns.value[shuffled])
+    q_cols = graded.Columns.from_dict(qrels, np.int64)
+    assert {k: v.tolist() for k, v in graded.score(q_cols, mixed, METRICS)[1].items()} == \
+        {k: v.tolist() for k, v in graded.score(q_cols, columns, METRICS)[1].items()}

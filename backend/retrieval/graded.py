@@ -183,11 +183,57 @@ def judge_encoded(e: Encoded, complete: bool = False) -> tuple[list[str], Judged
     index_of[codes] = np.arange(len(codes))
     keep = (e.grade > 0) & scored[e.qrels_query]
     jq, jd, grade = e.qrels_query[keep], e.qrels_doc[keep], e.grade[keep]
-    rows = np.flatnonzero(scored[e.run_query])
-    rows = rows[np.argsort(e.run_query[rows], kind="stable")]  # grouped by query (a run file mostly is already)
-    rq, rd, rs = e.run_query[rows], e.run_doc[rows], e.score[rows]
-    rank = _judged_ranks(rq, rd, rs, e.doc_order[rd], jq, jd)
+    in_scope = scored[e.run_query]
+    rq, rd, rs = e.run_query, e.run_doc, e.score
+    if not in_scope.all():
+        rq, rd, rs = rq[in_scope], rd[in_scope], rs[in_scope]
+    if not _contiguous(rq, nq):  # a run file lists each query's documents together; if not, group them
+        by_query = np.argsort(rq, kind="stable")
+        rq, rd, rs = rq[by_query], rd[by_query], rs[by_query]
+    rank = _padded_ranks(rq, rd, rs, e.doc_order[rd], jq, jd, nq, len(e.docs))
+    if rank is None:  # run depths too uneven to pad into one matrix: one broadcast per query instead
+        by_query = np.argsort(rq, kind="stable")
+        rq, rd, rs = rq[by_query], rd[by_query], rs[by_query]
+        rank = _judged_ranks(rq, rd, rs, e.doc_order[rd], jq, jd)
     return list(e.queries[codes]), Judged(index_of[jq], grade, rank, len(codes), e.docs[jd])
+
+
+def _contiguous(rq: np.ndarray, n_queries: int) -> bool:
+    """Each query's rows in one block (not necessarily in query order)."""
+    blocks = 1 + np.count_nonzero(rq[1:] != rq[:-1]) if len(rq) else 0
+    return blocks == np.count_nonzero(np.bincount(rq, minlength=n_queries))
+
+
+def _padded_ranks(rq, rd, rs, ro, jq, jd, n_queries: int, n_docs: int, chunk: int = 1 << 22) -> np.ndarray | None:
+    """_judged_ranks without a loop over queries (rows grouped by query, in any query order) when the run fits
+    a (queries x deepest list) matrix at most four times its size (a run file's lists mostly have one depth): each judged document is found in the run by
+    one hash lookup, and its query's row of scores is compared with its own. None when it does not fit."""
+    import pandas as pd
+    rank = np.zeros(len(jq), dtype=np.int64)
+    if not len(jq) or not len(rq):
+        return rank
+    starts = np.r_[0, np.flatnonzero(rq[1:] != rq[:-1]) + 1]
+    lengths = np.diff(np.r_[starts, len(rq)])
+    position = np.arange(len(rq)) - np.repeat(starts, lengths)
+    depth = int(lengths.max())
+    if n_queries * depth > 4 * len(rq) + 1024:
+        return None
+    width = np.int64(max(n_docs, 1))
+    # Hash the judged pairs (few) and look every run row up among them: judged index of each run row, or -1.
+    judged_of_row = pd.Index(jq.astype(np.int64) * width + jd).get_indexer(rq.astype(np.int64) * width + rd)
+    rows = np.flatnonzero(judged_of_row >= 0)
+    found, row = judged_of_row[rows], rows
+    scores = np.full((n_queries, depth), -np.inf)
+    order = np.full((n_queries, depth), -1, dtype=np.int64)
+    flat = rq * depth + position
+    scores.ravel()[flat], order.ravel()[flat] = rs, ro
+    step = max(1, chunk // depth)
+    for a in range(0, len(found), step):  # retrieved judged documents, about ``chunk`` comparisons at a time
+        r = row[a:a + step]
+        s, o = scores[rq[r]], order[rq[r]]
+        own_s, own_o = rs[r][:, None], ro[r][:, None]
+        rank[found[a:a + step]] = 1 + np.count_nonzero((s > own_s) | ((s == own_s) & (o > own_o)), axis=1)
+    return rank
 
 
 def _judged_ranks(rq, rd, rs, ro, jq, jd) -> np.ndarray:
