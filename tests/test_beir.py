@@ -178,3 +178,13 @@ def test_bm25_runs_on_both_kinds_of_benchmark(bench_dir, store, monkeypatch, cap
     assert main(["launch", "bm25", "--bench", mined.name, "--run-id", "bm25-mined"]) == 0
     rows = store.query_results("bm25-mined")
     assert len(rows) == 20 and rows["gold_rank"].min() >= 1  # gold ranks, as model runs on a mined benchmark
+
+
+def test_live_search_corpus_of_an_imported_benchmark_marks_gold_documents(bench_dir):
+    from backend.retrieval import search
+    bench_path, _ = beir.import_folder(EXAMPLE, bench_dir, "python")
+    corpus = search.corpus_from_benchmark(dataset.load(bench_path.name, bench_dir), "python")
+    assert len(corpus.docs) == 10  # the whole corpus, train-only documents included
+    gold = {d["id"]: d["query"] for d in corpus.docs if d.get("query")}
+    assert gold == {"d1": "read a json file", "d4": "average of a list of numbers", "d9": "download a web page",
+                    "d7": "check whether a number is prime"}  # each evaluation query's best-graded document
