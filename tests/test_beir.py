@@ -188,3 +188,8 @@ def test_live_search_corpus_of_an_imported_benchmark_marks_gold_documents(bench_
     gold = {d["id"]: d["query"] for d in corpus.docs if d.get("query")}
     assert gold == {"d1": "read a json file", "d4": "average of a list of numbers", "d9": "download a web page",
                     "d7": "check whether a number is prime"}  # each evaluation query's best-graded document
+
+
+def test_a_trec_run_imported_without_a_benchmark_says_how(store, capsys):
+    assert main(["import", str(Path(__file__).parent / "data" / "trec" / "ranx-run.txt")]) == 1
+    assert "looks like a TREC run file: import it against a benchmark with --bench ID" in capsys.readouterr().err

@@ -17,7 +17,28 @@ def add_parsers(sub):
     c.add_argument("--disk-mb", type=float, help="the TREC run's system size in MB, if known (else unknown)")
     c.add_argument("--params", type=int, help="the TREC run's model parameters, if known (else unknown)")
     files_import = c.get_default("func")
-    c.set_defaults(func=lambda args, store, s: (cmd_import_trec if args.bench else files_import)(args, store, s))
+
+    def cmd_import(args, store, s):
+        if args.bench:
+            return cmd_import_trec(args, store, s)
+        for path in map(Path, args.paths):
+            if _looks_like_trec_run(path):
+                raise ValueError(f"{path} looks like a TREC run file: import it against a benchmark with --bench ID "
+                                 "(python -m backend bench list shows them)")
+        return files_import(args, store, s)
+    c.set_defaults(func=cmd_import)
+
+
+def _looks_like_trec_run(path: Path) -> bool:
+    from backend.importers import regular_file
+    if not regular_file(path):  # a folder, or a FIFO that would block a read: the importers say what it is
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = next((line.split() for line in f if line.strip()), [])
+    except (OSError, UnicodeDecodeError):
+        return False
+    return len(first) >= 6 and first[1].upper() == "Q0"
     c = sub.add_parser("metrics", help="score a TREC run against TREC qrels as trec_eval does (CSV per query)")
     c.add_argument("qrels", type=Path, help="qrels: query-id iteration doc-id relevance (graded, several per query)")
     c.add_argument("run", type=Path, help="run: query-id Q0 doc-id rank score tag (fields after the tag ignored)")
