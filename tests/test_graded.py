@@ -153,3 +153,26 @@ def test_line_order_and_uneven_depths_do_not_change_anything():
     q_cols = graded.Columns.from_dict(qrels, np.int64)
     assert {k: v.tolist() for k, v in graded.score(q_cols, mixed, METRICS)[1].items()} == \
         {k: v.tolist() for k, v in graded.score(q_cols, columns, METRICS)[1].items()}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_anserini_cacm_qrels_with_a_generated_tied_run_score_as_pytrec_eval(seed, tmp_path):
+    """Real qrels (52 queries, up to 51 relevant each) against a 300-deep run per query on a coarse score grid,
+    a third of each query's relevant documents in it, through the CLI as a file."""
+    from backend.__main__ import main
+    qrels = _nested(trecfiles.read_qrels(DATA / "anserini-qrels.cacm.txt"), int)
+    rng = np.random.default_rng(seed)
+    lines = []
+    for q, judged in qrels.items():
+        relevant = [d for d in judged if rng.random() < 1 / 3]
+        others = [f"CACM-{i}" for i in rng.choice(np.arange(1, 3205), 300, replace=False) if f"CACM-{i}" not in judged]
+        docs = relevant + others[: 300 - len(relevant)]
+        lines += [f"{q} Q0 {d} 0 {s:g} gen" for d, s in zip(docs, np.round(rng.random(len(docs)) * 4) / 4)]
+    (tmp_path / "run").write_text("\n".join(lines) + "\n")
+    run = _nested(trecfiles.read_run(tmp_path / "run"), float)
+    _assert_as_pytrec_eval(qrels, run)
+    assert main(["metrics", str(DATA / "anserini-qrels.cacm.txt"), str(tmp_path / "run"), "-o", str(tmp_path / "m.csv"),
+                 "--metric", "ndcg@100"]) == 0
+    values = pd.read_csv(tmp_path / "m.csv", dtype={"query_id": str}).set_index("query_id")["value"]
+    theirs = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.100"}).evaluate(run)
+    assert len(theirs) == 52 and all(abs(values[q] - m["ndcg_cut_100"]) <= 1e-12 for q, m in theirs.items())

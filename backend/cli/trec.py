@@ -27,6 +27,15 @@ def add_parsers(sub):
                                  "(python -m backend bench list shows them)")
         return files_import(args, store, s)
     c.set_defaults(func=cmd_import)
+    c = sub.add_parser("metrics", help="score a TREC run against TREC qrels as trec_eval does (CSV per query)")
+    c.add_argument("qrels", type=Path, help="qrels: query-id iteration doc-id relevance (graded, several per query)")
+    c.add_argument("run", type=Path, help="run: query-id Q0 doc-id rank score tag (fields after the tag ignored)")
+    c.add_argument("-o", "--output", default="-", help="CSV file to write (default '-': stdout)")
+    c.add_argument("--metric", action="append", metavar="NAME",
+                   help="ndcg@K, recall@K, p@K, mrr, mrr@K or map (repeat; default: ndcg@10 mrr recall@10 map p@5)")
+    c.add_argument("-c", "--complete", action="store_true",
+                   help="as trec_eval -c: queries of the qrels that the run lacks score 0 (default: ignored)")
+    c.set_defaults(func=cmd_metrics)
 
 
 def _looks_like_trec_run(path: Path) -> bool:
@@ -39,15 +48,6 @@ def _looks_like_trec_run(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return len(first) >= 6 and first[1].upper() == "Q0"
-    c = sub.add_parser("metrics", help="score a TREC run against TREC qrels as trec_eval does (CSV per query)")
-    c.add_argument("qrels", type=Path, help="qrels: query-id iteration doc-id relevance (graded, several per query)")
-    c.add_argument("run", type=Path, help="run: query-id Q0 doc-id rank score tag (fields after the tag ignored)")
-    c.add_argument("-o", "--output", default="-", help="CSV file to write (default '-': stdout)")
-    c.add_argument("--metric", action="append", metavar="NAME",
-                   help="ndcg@K, recall@K, p@K, mrr, mrr@K or map (repeat; default: ndcg@10 mrr recall@10 map p@5)")
-    c.add_argument("-c", "--complete", action="store_true",
-                   help="as trec_eval -c: queries of the qrels that the run lacks score 0 (default: ignored)")
-    c.set_defaults(func=cmd_metrics)
 
 
 def cmd_import_trec(args, store, s):
