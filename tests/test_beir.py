@@ -193,3 +193,13 @@ def test_live_search_corpus_of_an_imported_benchmark_marks_gold_documents(bench_
 def test_a_trec_run_imported_without_a_benchmark_says_how(store, capsys):
     assert main(["import", str(Path(__file__).parent / "data" / "trec" / "ranx-run.txt")]) == 1
     assert "looks like a TREC run file: import it against a benchmark with --bench ID" in capsys.readouterr().err
+
+
+def test_an_imported_benchmark_exports_and_reimports_to_the_same_evaluation_data(bench_dir, tmp_path):
+    first, _ = beir.import_folder(EXAMPLE, bench_dir, "python")
+    written = beir.export(dataset.load(first.name, bench_dir), tmp_path / "out")
+    assert [p.name for p in written] == ["python"]
+    again, _ = beir.import_folder(tmp_path / "out", bench_dir)  # language from the records (and the folder name)
+    a, b = dataset.load(first.name, bench_dir), dataset.load(again.name, bench_dir)
+    assert a.qrels("python") == b.qrels("python") and a.queries("python") == b.queries("python")
+    assert a.eval_corpus("python") == b.eval_corpus("python")

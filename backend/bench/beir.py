@@ -163,7 +163,7 @@ def export(bench, out: Path) -> list[Path]:
         docs = bench.eval_corpus(lang)
         with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
             for d in docs:
-                f.write(json.dumps({"_id": d["id"], "title": d.get("title", ""), "text": d["text"], "language": lang},
+                f.write(json.dumps({"_id": d["id"], "title": d["title"], "text": d["body"], "language": lang},
                                    ensure_ascii=False) + "\n")
         queries = bench.queries(lang)
         with open(folder / "queries.jsonl", "w", encoding="utf-8") as f:

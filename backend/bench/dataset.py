@@ -69,12 +69,13 @@ class Benchmark:
                 if queries[q]["language"] == language}
 
     def eval_corpus(self, language: str) -> list[dict]:
-        """What the ``full`` protocol ranks a query against ({id, title, text}): every document of its language
-        (a mined benchmark: its test documents)."""
+        """What the ``full`` protocol ranks a query against ({id, title, body, text}: text is what is encoded, the
+        title and the body): every document of its language (a mined benchmark: its test documents)."""
         self._check(language)
         if not self.graded:
-            return [{"id": p["id"], "title": "", "text": p["code"]} for p in self.pairs(language, "test")]
-        return [{"id": d["_id"], "title": d["title"], "text": _doc_text(d)}
+            return [{"id": p["id"], "title": "", "body": p["code"], "text": p["code"]}
+                    for p in self.pairs(language, "test")]
+        return [{"id": d["_id"], "title": d["title"], "body": d["text"], "text": _doc_text(d)}
                 for d in self._records("corpus.jsonl").values() if d["language"] == language]
 
     def documents(self, language: str) -> list[dict]:
