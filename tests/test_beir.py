@@ -203,3 +203,9 @@ def test_an_imported_benchmark_exports_and_reimports_to_the_same_evaluation_data
     a, b = dataset.load(first.name, bench_dir), dataset.load(again.name, bench_dir)
     assert a.qrels("python") == b.qrels("python") and a.queries("python") == b.queries("python")
     assert a.eval_corpus("python") == b.eval_corpus("python")
+
+
+def test_importing_a_benchmark_does_not_change_the_default_one(bench_dir, monkeypatch):
+    mined = synthetic_bench(monkeypatch, bench_dir, ("python",))
+    beir.import_folder(EXAMPLE, bench_dir, "python")  # newer than the mined one
+    assert dataset.load(None, bench_dir).id == mined.name

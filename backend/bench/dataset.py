@@ -152,12 +152,15 @@ def manifests(bench_dir: Path) -> list[Path]:
 
 
 def load(ref: str | None, bench_dir: Path) -> Benchmark:
-    """A benchmark by id or folder; None picks the most recently built one."""
+    """A benchmark by id or folder; None picks the most recently built (mined) one, or the most recently
+    imported one when none was built: importing a BEIR folder does not change what runs, recipes and sweeps
+    launched without --bench evaluate on."""
     if ref is None:
         built = manifests(bench_dir)
         if not built:
             raise BenchmarkError(f"no benchmark in {bench_dir}; build one: python -m backend bench build")
-        path = built[-1].parent
+        mined = [p for p in built if json.loads(p.read_text()).get("format") != "beir"]
+        path = (mined or built)[-1].parent
     else:
         path = Path(ref) if Path(ref).is_dir() else Path(bench_dir) / ref
     manifest_path = path / "manifest.json"
