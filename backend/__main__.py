@@ -15,6 +15,7 @@ from backend.cli import recipes as recipes_cli
 from backend.cli import runs as runs_cli
 from backend.cli import search as search_cli
 from backend.cli import serve as serve_cli
+from backend.cli import trec as trec_cli
 from backend.config import settings
 from backend.store import Store, StoreError
 
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", help="runs folder (default: $DASHBOARD_RUNS_DIR or runs/)")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
     runs_cli.add_parsers(sub)
+    trec_cli.add_parsers(sub)  # after runs: it teaches ``import`` TREC run files
     compare_cli.add_parsers(sub)
     bench_cli.add_parsers(sub)
     launch_cli.add_parsers(sub)

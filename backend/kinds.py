@@ -53,6 +53,8 @@ register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt
               f"{_TRAINING}:run_peft_contrastive", f"{_TRAINING}:PeftConfig")
 register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student",
               f"{_TRAINING}:run_kd_student", f"{_TRAINING}:KDConfig")
+register_kind("bm25", "retrieval", "BM25 (bm25s) on any benchmark: the lexical floor; disk MB = its index",
+              "backend.retrieval.bm25:run_bm25", "backend.retrieval.bm25:Bm25Config")
 register_kind("external-retrieval", "retrieval", "a retrieval model evaluated elsewhere (e.g. MTEB results)")
 _CODEGEN = "backend.codegen.runs"
 register_kind("codegen-eval", "codegen", "a causal code LM judged by executed pass@k",

@@ -58,6 +58,9 @@ RUN_FIELDS: dict[str, tuple[str, bool, str]] = {
     "queries": ("list", False, "[{language, query_id, gold_rank}]: per-query gold ranks"),
     "problems": ("list", False, "[{language, problem_id, sample, status}]: executed samples (codegen); "
                                 "status PASS, FAIL, TIMEOUT or ERROR"),
+    "relevant": ("list", False, "[{language, query_id, doc_id, grade, rank}]: where the run ranked each judged "
+                                "document with grade > 0 (rank 0: not retrieved); benchmarks with graded or "
+                                "several relevant documents per query"),
 }
 _NUMBER_FIELDS = [k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")]
 
@@ -87,11 +90,14 @@ class RunRecord:
     error: str | None = None
     queries: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
+    relevant: list[dict] = field(default_factory=list)
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         out = {"schema_version": SCHEMA_VERSION}
         out.update({k: getattr(self, k) for k in RUN_FIELDS if k != "schema_version"})
+        if not out["relevant"]:  # absent rather than empty: records made before the field keep their digest
+            del out["relevant"]
         return out
 
     def to_json(self) -> str:
@@ -158,11 +164,13 @@ def record_from_dict(data) -> RunRecord:
         values["metrics"] = [_metric_row(m, i) for i, m in enumerate(_list(values["metrics"], "metrics"))]
         values["queries"] = [_query_row(q, i) for i, q in enumerate(_list(values.get("queries", []), "queries"))]
         values["problems"] = [_problem_row(p, i) for i, p in enumerate(_list(values.get("problems", []), "problems"))]
+        values["relevant"] = [_relevant_row(r, i) for i, r in enumerate(_list(values.get("relevant", []), "relevant"))]
     except ValueError as e:
         raise RecordError(f"run {run_id}: {e}") from None
     _check_unique(values["metrics"], ("language", "metric"), f"run {run_id}: metric")
     _check_unique(values["queries"], ("language", "query_id"), f"run {run_id}: query")
     _check_unique(values["problems"], ("language", "problem_id", "sample"), f"run {run_id}: problem sample")
+    _check_unique(values["relevant"], ("language", "query_id", "doc_id"), f"run {run_id}: relevant document")
     values.setdefault("name", run_id)
     _check_json_safe(values)
     return RunRecord(**values)
@@ -237,6 +245,18 @@ def _query_row(row, i) -> dict:
         raise RecordError(f"queries[{i}].gold_rank must be >= 1 (rank 1 = gold retrieved first)")
     return {"language": enum_value(Language, row["language"], "language"),
             "query_id": _text(str(row["query_id"]), f"queries[{i}].query_id"), "gold_rank": rank}
+
+
+def _relevant_row(row, i) -> dict:
+    if not isinstance(row, dict) or set(row) != {"language", "query_id", "doc_id", "grade", "rank"}:
+        raise RecordError(f"relevant[{i}] must be an object with exactly language, query_id, doc_id, grade, rank")
+    grade = row["grade"]
+    if isinstance(grade, bool) or not isinstance(grade, (int, float)) or not math.isfinite(grade) or grade <= 0:
+        raise RecordError(f"relevant[{i}].grade must be a number > 0 (judged non-relevant documents are not listed)")
+    return {"language": enum_value(Language, row["language"], "language"),
+            "query_id": _text(str(row["query_id"]), f"relevant[{i}].query_id"),
+            "doc_id": _text(str(row["doc_id"]), f"relevant[{i}].doc_id"), "grade": float(grade),
+            "rank": _number(row["rank"], f"relevant[{i}].rank (0: not retrieved)", integer=True)}
 
 
 EXECUTION_STATUSES = tuple(s.value for s in ExecStatus)

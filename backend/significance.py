@@ -45,6 +45,7 @@ def query_values(ranks: np.ndarray, metric: str) -> np.ndarray | None:
     r = np.asarray(ranks, dtype=np.float64)
     top10 = r <= 10
     values = {"ndcg@10": lambda: np.where(top10, 1.0 / np.log2(r + 1.0), 0.0), "mrr": lambda: 1.0 / r,
+              "map": lambda: 1.0 / r, "p@5": lambda: (r <= 5) / 5.0, "p@10": lambda: top10 / 10.0,
               "mrr@10": lambda: np.where(top10, 1.0 / r, 0.0), "recall@1": lambda: (r <= 1).astype(float),
               "recall@5": lambda: (r <= 5).astype(float), "recall@10": lambda: top10.astype(float),
               "mean_rank": lambda: r}
@@ -218,16 +219,40 @@ def query_moves(base: pd.DataFrame, candidate: pd.DataFrame, texts: dict[str, di
     return moved[cols].reset_index(drop=True), counts
 
 
-def item_values(queries: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
-    """Per-item values of some runs, from the store's query_results and problem_results rows."""
-    parts = [per_item(queries, "queries"), per_item(problems, "problems")]
+GRADED_METRICS = ("ndcg@10", "mrr", "mrr@10", "recall@1", "recall@5", "recall@10", "map", "p@5", "p@10")
+
+
+def graded_values(relevant: pd.DataFrame) -> pd.DataFrame:
+    """(run_id, language, item_id, metric, value) from relevant_ranks rows (graded / several relevant documents
+    per query): trec_eval's definitions (backend/retrieval/graded.py), every run and language in one pass."""
+    from backend.retrieval.graded import Judged, per_query
+    if relevant.empty:
+        return pd.DataFrame(columns=["run_id", "language", "item_id", "metric", "value"])
+    keys = pd.MultiIndex.from_frame(relevant[["run_id", "language", "query_id"]])
+    codes, uniques = pd.factorize(keys)
+    judged = Judged(codes.astype(np.int64), relevant["grade"].to_numpy(np.float64),
+                    relevant["rank"].to_numpy(np.int64), len(uniques))
+    values = per_query(judged, GRADED_METRICS)
+    runs, languages, items = (uniques.get_level_values(i).to_numpy() for i in range(3))
+    return pd.concat([pd.DataFrame({"run_id": runs, "language": languages, "item_id": items, "metric": m, "value": v})
+                      for m, v in values.items()], ignore_index=True)
+
+
+def item_values(queries: pd.DataFrame, problems: pd.DataFrame, relevant: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-item values of some runs, from the store's query_results, problem_results and relevant_ranks rows (a
+    run with relevant_ranks is valued from them; its query_results only serve the drill-down)."""
+    graded = set(relevant["run_id"]) if relevant is not None and len(relevant) else set()
+    if graded:
+        queries = queries[~queries["run_id"].isin(graded)]
+    parts = [per_item(queries, "queries"), per_item(problems, "problems"),
+             graded_values(relevant if graded else pd.DataFrame())]
     return pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
 
 
 def stored_values(store, run_ids) -> pd.DataFrame:
     """item_values of runs as a store holds them (the one read the page and the CLI share)."""
     ids = list(run_ids)
-    return item_values(store.query_results(ids), store.problem_results(ids))
+    return item_values(store.query_results(ids), store.problem_results(ids), store.relevant_ranks(ids))
 
 
 def stored_deltas(store, base_id: str, candidate_ids, resampling: Resampling = Resampling()) -> pd.DataFrame:

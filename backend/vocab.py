@@ -67,6 +67,9 @@ _metric("mrr@10", "MRR@10")
 _metric("recall@1", "Recall@1")
 _metric("recall@5", "Recall@5")
 _metric("recall@10", "Recall@10")
+_metric("map", "MAP")
+_metric("p@5", "P@5")
+_metric("p@10", "P@10")
 _metric("mean_rank", "mean rank", Direction.LOWER, upper=None, lower=1.0)
 _metric("median_rank", "median rank", Direction.LOWER, upper=None, lower=1.0)
 PASS_KS = (1, 5, 10, 100)  # the k of pass@k reported (those <= n samples per problem)
@@ -81,6 +84,7 @@ _metric("base_perplexity", "perplexity before fine-tuning", Direction.LOWER, upp
 def canonical_metric(name: str) -> str | None:
     """Map spellings such as ``ndcg_at_10`` or ``NDCG@10`` to the stored metric name, or None if unknown."""
     key = name.strip().lower().replace("_at_", "@").replace(" ", "_")
+    key = "p@" + key[len("precision@"):] if key.startswith("precision@") else key  # MTEB's precision_at_5
     return key if key in METRICS else None
 
 

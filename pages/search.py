@@ -110,7 +110,8 @@ if runs is not None:
         st.error(f"Cannot use this corpus: {e}")
         st.stop()
     if st.button("Try a benchmark query", disabled=choice == FOLDER):
-        pair = random.choice([d for d in corpus.docs if "/test/" in d.get("id", "")] or corpus.docs)
+        pair = random.choice([d for d in corpus.docs if "/test/" in d.get("id", "")]  # a mined test pair
+                             or [d for d in corpus.docs if d.get("query")] or corpus.docs)  # an imported gold
         st.session_state.query = st.session_state.gold_query = pair["query"]
         st.session_state.gold = pair["id"]
     if "query" not in st.session_state:  # a link's query (any text: not one of a list of options)

@@ -34,19 +34,29 @@ def test_real_mteb_folder_with_nan_and_infinity_imports_every_value(store):
     """176 of 178 CodeSearchNetRetrieval.json files in MTEB's results repository hold NaN; model_meta.json holds
     Infinity. Every stored value must equal the file's."""
     report = catalog.import_paths([POTION], store=store)
-    assert sorted(report.result.added) == ["mteb--potion-base-8M-dcbec7aa--CodeSearchNetRetrieval",
+    assert sorted(report.result.added) == ["mteb--potion-base-8M-dcbec7aa--CodeEditSearchRetrieval",
+                                           "mteb--potion-base-8M-dcbec7aa--CodeSearchNetRetrieval",
                                            "mteb--potion-base-8M-dcbec7aa--CosQA"]
     stored = _stored(store)
     folder = next(POTION.iterdir())
-    for task in ("CodeSearchNetRetrieval", "CosQA"):
+    for task, split in (("CodeSearchNetRetrieval", "test"), ("CosQA", "test"), ("CodeEditSearchRetrieval", "train")):
         run_id = f"mteb--potion-base-8M-dcbec7aa--{task}"
         text = (folder / f"{task}.json").read_text()
-        for entry in json.loads(text)["scores"]["test"]:  # json reads NaN; the stored keys are finite
+        for entry in json.loads(text)["scores"][split]:  # json reads NaN; the stored keys are finite
             language = entry["hf_subset"] if entry["hf_subset"] != "default" else "python"  # CosQA: python-Code
             for key, metric in (("ndcg_at_10", "ndcg@10"), ("mrr_at_10", "mrr@10"), ("recall_at_1", "recall@1"),
                                 ("recall_at_5", "recall@5"), ("recall_at_10", "recall@10")):
                 assert stored.pop((run_id, language, metric)) == entry[key]
+            assert stored.pop((run_id, language, "map")) == entry["map_at_1000"]  # MAP of MTEB's top-1000 run
+            for k in (5, 10):
+                assert stored.pop((run_id, language, f"p@{k}")) == entry[f"precision_at_{k}"]
     assert not stored, f"values that are not in the files: {stored}"
+    runs = store.runs().set_index("run_id")
+    train_only = runs.loc["mteb--potion-base-8M-dcbec7aa--CodeEditSearchRetrieval"]
+    assert train_only["benchmark"] == "mteb/CodeEditSearchRetrieval:train@4e51c66e"  # its only split, recorded
+    assert json.loads(train_only["provenance"])["split"] == "train"
+    assert any("CodeEditSearchRetrieval.json: MTEB task CodeEditSearchRetrieval: scored on its 'train' split" in n
+               for n in report.notes)
     runs = store.runs().set_index("run_id")
     meta = json.loads((folder / "model_meta.json").read_text())
     assert set(runs["params"]) == {meta["n_parameters"]} and set(runs["disk_mb"]) == {meta["memory_usage_mb"]}
@@ -70,8 +80,11 @@ def test_code_tasks_outside_our_languages_are_skipped_with_the_reason(store, tmp
         {"hf_subset": "en", "languages": ["eng-Latn"], "accuracy": 0.7}]}}))
     assert main(["import", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "skipped MTEB task SyntheticText2SQL: subset 'default' is sql" in out
-    assert "Banking77" not in out  # not a code task: not mentioned
+    # One line per thing left out, naming the file, the task and the reason.
+    assert ("note: m/SyntheticText2SQL.json: MTEB task SyntheticText2SQL: skipped the whole task: subset "
+            "'default': it is sql, not one of python") in out
+    assert "note: m: 1 file(s) not imported, not code-retrieval tasks (no subset in a code language): " \
+           "Banking77Classification.json" in out
 
 
 def test_runs_on_other_dataset_revisions_are_refused_saying_so(store, tmp_path):
@@ -119,6 +132,37 @@ def test_evalplus_plus_counts_a_sample_only_when_base_and_plus_pass(store, tmp_p
     base, plus = _evalplus_reference_pass1(samples)
     assert pass1 == {"evalplus-base": pytest.approx(base), "evalplus-plus": pytest.approx(plus)}
     assert set(runs["model"]) == {"meta-llama--Llama-3.1-70B-Instruct_vllm_temp_0.0"}  # the name from the file name
+
+
+def _evalplus_pass_at_k(total, correct, k) -> float:
+    """evalplus's estimate_pass_at_k(total, correct, k).mean(): each problem with its own n."""
+    import numpy as np
+    out = [1.0 if n - c < k else 1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)) for n, c in zip(total, correct)]
+    return float(np.mean(out))
+
+
+def test_evalplus_problems_with_different_sample_counts_are_scored_as_evalplus(store, tmp_path, capsys):
+    import random
+    rng = random.Random(3)
+    statuses = ["pass", "fail", "timeout"]
+    samples = {f"HumanEval/{i}": [{"base_status": rng.choice(statuses), "plus_status": rng.choice(statuses)}
+                                  for _ in range(rng.choice([5, 6, 12]))] for i in range(30)}
+    path = tmp_path / "m_eval_results.json"
+    path.write_text(json.dumps({"eval": samples}))
+    assert main(["import", str(path)]) == 0
+    assert "problems have 5 to 12 samples (30 problems" in capsys.readouterr().out
+    stored = _stored(store)
+    runs = store.runs().set_index("run_id")
+    total = [len(v) for v in samples.values()]
+    for which, ok in (("base", lambda s: s["base_status"] == "pass"),
+                      ("plus", lambda s: s["base_status"] == s["plus_status"] == "pass")):
+        run_id = next(r for r in runs.index if r.endswith(which))
+        assert runs.loc[run_id, "protocol"] == f"evalplus-{which} n=5-12"
+        correct = [sum(map(ok, v)) for v in samples.values()]
+        for k in (1, 5):  # every problem has n >= k
+            assert stored.pop((run_id, "python", f"pass@{k}")) == pytest.approx(_evalplus_pass_at_k(total, correct, k),
+                                                                              abs=1e-12)
+    assert not stored  # pass@10: some problems have fewer than 10 samples; evalplus does not report it either
 
 
 def test_evalplus_0_2_layout(store, tmp_path):

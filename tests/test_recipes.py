@@ -137,4 +137,4 @@ def test_the_first_start_skips_a_default_run_a_recipe_made_before(store, runs_di
                         lambda args, **kw: launched.append(args) or subprocess.CompletedProcess(args, 0))
     assert first_start.ensure_default_runs(store, settings())
     kinds = [a[a.index("launch") + 1] for a in launched]
-    assert kinds == ["m2v-distill"]
+    assert kinds == ["bm25", "m2v-distill"]

@@ -1,4 +1,4 @@
-"""Comparisons: TREC scoring, side-by-side speed, the CI gate, table exports and reports."""
+"""Comparisons: side-by-side speed, the CI gate, table exports and reports."""
 from __future__ import annotations
 
 import sys
@@ -13,16 +13,6 @@ def _write(text: str, output: str):
         sys.stdout.write(text)
     else:
         Path(output).write_text(text, encoding="utf-8")
-
-
-def cmd_metrics(args, store, s):
-    """Score a TREC run file against TREC qrels with our metric code and tie rule (check us against pytrec_eval
-    or ranx on your own data): CSV query_id, metric, value; query_id 'all' holds the means."""
-    from backend.retrieval import trec
-    rows, mean, queries = trec.score_files(args.qrels, args.run)
-    _write(csvexport.to_csv(rows), args.output)
-    if args.output != "-":
-        print(" ".join(f"{k} {v:.4f}" for k, v in mean.items()) + f" over {queries} queries -> {args.output}")
 
 
 def cmd_speed(args, store, s):
@@ -78,11 +68,6 @@ def cmd_report(args, store, s):
 
 
 def add_parsers(sub):
-    c = sub.add_parser("metrics", help="score a TREC run against TREC qrels with our metrics (CSV per query)")
-    c.add_argument("qrels", type=Path)
-    c.add_argument("run", type=Path)
-    c.add_argument("-o", "--output", default="-", help="CSV file to write (default '-': stdout)")
-    c.set_defaults(func=cmd_metrics)
     c = sub.add_parser("speed", help="encode speed of runs' models side by side, as ratios against a base run")
     c.add_argument("runs", nargs="+", metavar="RUN_ID")
     c.add_argument("--base", required=True, help="the run the speed-ups are relative to (e.g. the teacher)")

@@ -188,15 +188,23 @@ def _load_evalplus(path: Path) -> list[RunRecord]:
         if not rows:
             continue
         problems = _sample_rows(rows)
-        n = _samples_per_problem(problems)
+        # evalplus (evaluate.py) scores pass@k per problem with that problem's own n, averaged over all problems,
+        # and reports a k only when every problem has n >= k: the same here, the counts shown.
+        per = Counter(p["problem_id"] for p in problems)
+        n, most = min(per.values()), max(per.values())
+        notes = [] if n == most else [
+            f"{path.name} ({which}): problems have {n} to {most} samples ({len(per)} problems, {sum(per.values())} "
+            f"samples); pass@k uses each problem's own n, for k <= {n} only, as evalplus reports it"]
         from backend.codegen.problems import coverage_id
         benchmark = coverage_id(f"evalplus-{dataset}-{which}", {p["problem_id"] for p in problems})
+        counts = f"n={n}" if n == most else f"n={n}-{most}"
         fields = _base(path, "evalplus", text, name=f"{model} (evalplus {dataset} {which})", model=model,
-                       protocol=f"evalplus-{which} n={n}", benchmark=benchmark, problems=problems,
-                       metrics=pass_metrics(problems, n, greedy=n == 1),
-                       config={"problem_sets": {"python": benchmark}, "n_samples": n},
+                       protocol=f"evalplus-{which} {counts}", benchmark=benchmark, problems=problems,
+                       metrics=pass_metrics(problems, n, greedy=most == 1),
+                       config={"problem_sets": {"python": benchmark}, "n_samples": n,
+                               **({"n_samples_max": most} if most != n else {})},
                        provenance={"format": "evalplus", "file": path.name, "hash": data.get("hash"),
-                                   "date": data.get("date"), "tests": which,
+                                   "date": data.get("date"), "tests": which, "import_notes": notes or None,
                                    "scoring": "plus counts a sample only when it passes base and plus tests, as "
                                               "evalplus scores it" if which == "plus" else None})
         fields["run_id"] += f"--{which}"

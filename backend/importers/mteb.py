@@ -3,9 +3,13 @@
 
 One run per (model, code-retrieval task). A task is a code task when its subsets are code languages (the
 subset name, e.g. ``python``, or a ``<lang>-Code`` entry in ``languages``); each subset in one of our languages
-becomes that language's metrics, and a task with none is skipped with the reason (kept in the run's
-provenance, printed by ``import``). Non-code tasks are ignored. A folder holding several model folders imports
-all of them.
+becomes that language's metrics. The scores come from the ``test`` split, else ``dev``, else ``validation``,
+else the task's first split whatever its name (``CodeEditSearchRetrieval`` has only ``train``): the split is
+recorded in the provenance and, when it is not ``test``, in the benchmark id (``mteb/<task>:<split>``), so
+runs scored on different splits are never compared. Whatever is left out — a code task with no subset in our
+languages, a subset in another language, files that are not code-retrieval tasks — is one ``note:`` line of
+``import`` naming the file, the task and the reason (also kept in the run's provenance). A folder holding
+several model folders imports all of them.
 
 MTEB writes ``NaN`` (``nauc_*`` fields) and ``Infinity`` (``max_tokens``): they are read, and refused only in a
 value we store (a metric, ``n_parameters``, ``memory_usage_mb``), with the file and key named.
@@ -52,35 +56,53 @@ def _load_model(model_dir: Path) -> list[RunRecord]:
         raise RecordError(f"model_meta.json: {DASHBOARD_KEY!r} must be an object")
     for key in ("n_parameters", "memory_usage_mb"):
         _finite(meta.get(key), "model_meta.json", key)
-    records, skipped = [], []
-    task_files = sorted(p for p in model_dir.glob("*.json") if p.name != "model_meta.json")[:MAX_TASK_FILES]
-    for task_file in task_files:
+    records, notes, not_code = [], [], []
+    task_files = sorted(p for p in model_dir.glob("*.json") if p.name != "model_meta.json")
+    if len(task_files) > MAX_TASK_FILES:
+        notes.append(f"{model_dir}: {len(task_files) - MAX_TASK_FILES} task file(s) beyond the first "
+                     f"{MAX_TASK_FILES} skipped (import them from a folder of their own)")
+    for task_file in task_files[:MAX_TASK_FILES]:
         result = read_json(task_file, nonfinite=True)
-        entries, split = _entries(result)
+        entries, split, other_splits = _entries(result)
         if not _is_code_task(entries):
+            not_code.append(task_file.name)
             continue
+        task = _task_name(task_file, result)
+        where = f"{model_dir.name}/{task_file.name}: MTEB task {task}"
         by_language, reasons = _by_language(entries)
+        notes.extend(f"{where}: skipped {reason}" for reason in reasons)
         if not by_language:
-            skipped.append(f"{task_file.stem}: {'; '.join(reasons) or 'no scores'}")
+            notes.append(f"{where}: skipped the whole task: {'; '.join(reasons) or 'no scores'}")
             continue
+        if split != "test":
+            notes.append(f"{where}: scored on its {split!r} split (it has no test split"
+                         f"{'; other splits: ' + ', '.join(other_splits) if other_splits else ''}), recorded as such")
         records.append((task_file, result, split, by_language, reasons))
+    if not_code:
+        notes.append(f"{model_dir.name}: {len(not_code)} file(s) not imported, not code-retrieval tasks (no subset "
+                     f"in a code language): {', '.join(not_code)}")
     if not records:
-        why = f" (skipped: {' | '.join(skipped)})" if skipped else ""
+        why = f" ({' | '.join(notes)})" if notes else ""
         raise RecordError(f"{model_dir} has no code-retrieval task in python, java, javascript, go, php or ruby{why}")
-    notes = [f"{model_dir.name}: skipped MTEB task {s}" for s in skipped]
     return [_task_record(meta, extra, *r, notes) for r in records]
 
 
-def _entries(result) -> tuple[list, str]:
-    """The per-subset score objects of the first split present, and the split's name."""
+def _task_name(task_file: Path, result) -> str:
+    name = result.get("task_name") if isinstance(result, dict) else None
+    return name if isinstance(name, str) and name else task_file.stem
+
+
+def _entries(result) -> tuple[list, str, list[str]]:
+    """The per-subset score objects of the split used (test, dev, validation, else the first one), its name,
+    and the task's other splits."""
     scores = result.get("scores") if isinstance(result, dict) else None
-    if not isinstance(scores, dict):
-        return [], ""
-    split = next((s for s in SPLITS if s in scores), "")
+    if not isinstance(scores, dict) or not scores:
+        return [], "", []
+    split = next((s for s in SPLITS if s in scores), next(iter(scores)))
     entries = scores.get(split, [])
     if isinstance(entries, dict):  # MTEB < 1.12 keyed the scores by subset
         entries = [{"hf_subset": k, **v} if isinstance(v, dict) else v for k, v in entries.items()]
-    return (entries if isinstance(entries, list) else []), split
+    return (entries if isinstance(entries, list) else []), split, [s for s in scores if s != split]
 
 
 def _code_languages(entry: dict) -> set[str]:
@@ -102,9 +124,9 @@ def _by_language(entries: list) -> tuple[dict[str, dict], list[str]]:
         language = subset if subset in CODE_LANGUAGES else (next(iter(code)) if len(code) == 1 else None)
         if language not in CODE_LANGUAGES:
             what = ", ".join(sorted(code)) or "no code language"
-            reasons.append(f"subset {subset!r} is {what}, not one of {', '.join(CODE_LANGUAGES)}")
+            reasons.append(f"subset {subset!r}: it is {what}, not one of {', '.join(CODE_LANGUAGES)}")
         elif language in out:
-            reasons.append(f"subset {subset!r} is a second {language} subset (kept the first)")
+            reasons.append(f"subset {subset!r}: a second {language} subset (kept the first)")
         else:
             out[language] = entry
     return out, reasons
@@ -113,10 +135,12 @@ def _by_language(entries: list) -> tuple[dict[str, dict], list[str]]:
 def _task_record(meta: dict, extra: dict, task_file: Path, result: dict, split: str, by_language: dict,
                  reasons: list[str], notes: list[str]) -> RunRecord:
     task = task_file.stem
+    benchmark_task = task if split == "test" else f"{task}:{split}"  # another split is other data
     metrics = []
     for language, entry in by_language.items():
         for key, value in entry.items():
-            name = canonical_metric(key)
+            # MTEB ranks the top 1,000 and reports pytrec_eval's map_cut.1000: trec_eval's MAP of that run.
+            name = "map" if key == "map_at_1000" else canonical_metric(key)
             if name is not None:
                 metrics.append({"language": language, "metric": name,
                                 "value": _finite(value, task_file.name, f"scores.{split}[{language}].{key}")})
@@ -129,7 +153,7 @@ def _task_record(meta: dict, extra: dict, task_file: Path, result: dict, split: 
                   "memory_usage_mb (MTEB: the weights in memory)" if memory_mb is not None else None)
     return record_from_dict({
         "schema_version": SCHEMA_VERSION, "run_id": f"mteb--{slug}--{task}", "kind": "external-retrieval",
-        "name": f"{meta['name']} (MTEB {task})", "model": meta["name"], "benchmark": f"mteb/{task}"
+        "name": f"{meta['name']} (MTEB {task})", "model": meta["name"], "benchmark": f"mteb/{benchmark_task}"
         + (f"@{dataset_revision}" if dataset_revision else ""), "protocol": "mteb",
         "params": meta.get("n_parameters"), "disk_mb": disk_mb,
         "source": extra.get("source", "imported"), "metrics": metrics,

@@ -83,28 +83,14 @@ def ranks_sampled(queries: np.ndarray, docs: np.ndarray, pool: np.ndarray, seed:
     return ranks, n_distractors
 
 
-def score_trec(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> tuple[dict, dict]:
-    """(per-query metrics, mean metrics) of a TREC run against qrels with one relevant document per query,
-    by our rank-based metric code and tie rule: what ``python -m backend metrics`` prints, to check against
-    pytrec_eval or ranx on anyone's data. A gold document the run did not retrieve scores 0 (rank beyond)."""
-    per_query, ranks = {}, []
-    for qid, rels in qrels.items():
-        relevant = [d for d, r in rels.items() if r > 0]
-        if len(relevant) != 1:
-            raise ValueError(f"query {qid} has {len(relevant)} relevant documents; these metrics assume exactly one "
-                             "gold document per query (CodeSearchNet)")
-        docs = run.get(qid, {})
-        if relevant[0] not in docs:
-            rank = float("inf")
-        else:
-            ids = list(docs)
-            scores = np.array([docs[d] for d in ids], dtype=np.float64)[None, :]
-            rank = int(gold_ranks(scores, np.array([ids.index(relevant[0])]), id_order(ids))[0])
-        ranks.append(rank)
-        r = np.array([rank], dtype=np.float64)
-        per_query[qid] = {"ndcg@10": float(1 / np.log2(r[0] + 1)) if rank <= 10 else 0.0, "mrr": float(1 / r[0]),
-                          "recall@1": float(rank <= 1), "recall@5": float(rank <= 5), "recall@10": float(rank <= 10),
-                          "rank": rank}
-    keys = ["ndcg@10", "mrr", "recall@1", "recall@5", "recall@10"]
-    mean = {k: float(np.mean([m[k] for m in per_query.values()])) for k in keys}
+def score_trec(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]],
+               metrics=("ndcg@10", "mrr", "recall@1", "recall@5", "recall@10", "map", "p@5"),
+               complete: bool = False) -> tuple[dict, dict]:
+    """(per-query metrics, mean metrics) of a TREC run against qrels (graded, any number of relevant documents
+    per query) with trec_eval's definitions and tie rule, over the queries pytrec_eval scores
+    (backend/retrieval/graded.py): what ``python -m backend metrics`` prints."""
+    from backend.retrieval.graded import Columns, score
+    queries, values = score(Columns.from_dict(qrels, np.int64), Columns.from_dict(run), metrics, complete)
+    per_query = {q: {m: float(v[i]) for m, v in values.items()} for i, q in enumerate(queries)}
+    mean = {m: float(np.mean(v)) if len(v) else 0.0 for m, v in values.items()}
     return per_query, mean

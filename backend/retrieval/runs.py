@@ -98,6 +98,8 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
     ``share``: the part of the run's progress bar evaluation fills (training runs fill the first part)."""
     bench = ctx.benchmark(config.bench)
     languages = config.language_list() or bench.languages
+    if bench.graded:
+        return [_evaluate_graded(encoder, config, ctx, bench, languages, name, teacher, share, size, fields)]
     ranks = {p: {} for p in metrics.PROTOCOLS}
     docs_seconds, n_docs, distractors = 0.0, 0, {}
     encoders = encoder if isinstance(encoder, dict) else dict.fromkeys(languages, encoder)  # per-language adapters
@@ -135,6 +137,22 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
                                   metrics=_metric_rows(ranks[protocol]), queries=_query_rows(ranks[protocol]),
                                   **common))
     return records
+
+
+def _evaluate_graded(encoder, config: EvalConfig, ctx, bench, languages, name, teacher, share, size, fields):
+    """A graded (imported BEIR-style) benchmark: one run, the ``full`` protocol, trec_eval's graded metrics and
+    the rank of every judged relevant document stored (csn-1000 samples distractors around one gold: not
+    defined with several relevant documents)."""
+    from backend.retrieval import graded_eval
+    encoders = encoder if isinstance(encoder, dict) else dict.fromkeys(languages, encoder)
+    made = graded_eval.evaluate(encoders, config, ctx, bench, languages, share)
+    ctx.progress(1.0, "done")
+    one = next(iter(encoders.values()))
+    subset = f":first-{config.max_queries}" if config.max_queries else ""
+    provenance = {"encoder": one.name, "protocol_note": graded_eval.PROTOCOL_NOTE,
+                  **({"teacher": teacher} if teacher else {}), **(size or {})}
+    return ctx.record(run_id=ctx.run_id, protocol="full" + subset, provenance=provenance, name=name,
+                      benchmark=bench.id, params=one.params, status="finished", finished_at=now(), **made, **fields)
 
 
 def _note(protocol: str, distractors: dict) -> str:

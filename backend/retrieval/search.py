@@ -94,9 +94,10 @@ def open_corpus(folder: str, language: str | None, bench_ref: str | None, bench_
 
 
 def corpus_from_benchmark(bench, language: str | None = None) -> Corpus:
-    """All documents (test and train) of one language of a benchmark, or of all its languages."""
+    """All documents of one language of a benchmark (mined: test and train; imported: its corpus), or of all
+    its languages."""
     languages = [language] if language else bench.languages
-    docs = [pair for lang in languages for split in ("test", "train") for pair in bench.pairs(lang, split)]
+    docs = [doc for lang in languages for doc in bench.documents(lang)]  # mined: test then train pairs
     return Corpus(_corpus_id(docs), f"{bench.id} · {language or 'all languages'}", docs)
 
 

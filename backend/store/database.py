@@ -182,6 +182,10 @@ class Store:
         with self.connect() as con:
             return queries.problem_results(con, run_ids)
 
+    def relevant_ranks(self, run_ids: list[str]) -> pd.DataFrame:
+        with self.connect() as con:
+            return queries.relevant_ranks(con, run_ids)
+
     def query_results(self, run_ids: list[str] | str) -> pd.DataFrame:
         with self.connect() as con:
             return queries.query_results(con, [run_ids] if isinstance(run_ids, str) else run_ids)

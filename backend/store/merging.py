@@ -15,6 +15,7 @@ from backend.store.schema import (
     MIGRATIONS,
     PROBLEM_COLUMNS,
     QUERY_COLUMNS,
+    RELEVANT_COLUMNS,
     ROW_TABLES,
     RUN_COLUMNS,
     TABLES,
@@ -147,7 +148,7 @@ def literal(path: Path) -> str:
 def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
     """The rows of each of TABLES for ``records``, as DataFrames."""
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    run_rows, metric_rows, query_rows, problem_rows = [], [], [], []
+    run_rows, metric_rows, query_rows, problem_rows, relevant_rows = [], [], [], [], []
     for r in records:
         row = {c: getattr(r, c, None) for c in RUN_COLUMNS}
         row.update(config=json.dumps(r.config, sort_keys=True), provenance=json.dumps(r.provenance, sort_keys=True),
@@ -156,6 +157,7 @@ def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
         metric_rows.extend({"run_id": r.run_id, **m} for m in r.metrics)
         query_rows.extend({"run_id": r.run_id, **q} for q in r.queries)
         problem_rows.extend({"run_id": r.run_id, **p} for p in r.problems)
+        relevant_rows.extend({"run_id": r.run_id, **p} for p in r.relevant)
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     for col in ("created_at", "finished_at"):
         runs[col] = pd.to_datetime(runs[col], utc=True).dt.tz_localize(None)
@@ -163,4 +165,4 @@ def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
         runs[col] = runs[col].astype("Int64")
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS).astype({"n": "Int64"})
     return (runs, metrics, pd.DataFrame(query_rows, columns=QUERY_COLUMNS),
-            pd.DataFrame(problem_rows, columns=PROBLEM_COLUMNS))
+            pd.DataFrame(problem_rows, columns=PROBLEM_COLUMNS), pd.DataFrame(relevant_rows, columns=RELEVANT_COLUMNS))

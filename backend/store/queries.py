@@ -41,6 +41,11 @@ def problem_results(con, run_ids) -> pd.DataFrame:
                        "ORDER BY run_id, language, problem_id, sample", [list(run_ids)]).df()
 
 
+def relevant_ranks(con, run_ids) -> pd.DataFrame:
+    return con.execute("SELECT * FROM relevant_ranks WHERE run_id IN (SELECT unnest(?)) "
+                       "ORDER BY run_id, language, query_id, rank", [list(run_ids)]).df()
+
+
 def query_results(con, run_ids) -> pd.DataFrame:
     return con.execute("SELECT * FROM query_results WHERE run_id IN (SELECT unnest(?)) "
                        "ORDER BY run_id, language, query_id", [list(run_ids)]).df()

@@ -10,7 +10,8 @@ RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", 
 METRIC_COLUMNS = ["run_id", "language", "metric", "value", "n"]
 QUERY_COLUMNS = ["run_id", "language", "query_id", "gold_rank"]
 PROBLEM_COLUMNS = ["run_id", "language", "problem_id", "sample", "status"]
-TABLES = ("runs", "metrics", "query_results", "problem_results")
+RELEVANT_COLUMNS = ["run_id", "language", "query_id", "doc_id", "grade", "rank"]
+TABLES = ("runs", "metrics", "query_results", "problem_results", "relevant_ranks")
 ROW_TABLES = TABLES[1:]  # rows per run; a row without its runs row is not shown (Store.metrics ...)
 
 
@@ -64,4 +65,12 @@ CREATE TABLE runs_unkeyed (run_id VARCHAR NOT NULL, {RUNS_SQL}, tokens_per_s DOU
 INSERT INTO runs_unkeyed SELECT * FROM runs ORDER BY run_id;
 DROP TABLE runs;
 ALTER TABLE runs_unkeyed RENAME TO runs;
+""")
+
+# Graded / multi-relevance benchmarks: where a run ranked each judged document with grade > 0 (rank 0: not
+# retrieved), from which every trec_eval metric of any cutoff follows (backend/retrieval/graded.py).
+migration("""
+CREATE TABLE relevant_ranks (
+    run_id VARCHAR NOT NULL, language VARCHAR NOT NULL, query_id VARCHAR NOT NULL, doc_id VARCHAR NOT NULL,
+    grade DOUBLE NOT NULL, rank BIGINT NOT NULL);
 """)
