@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from backend import catalog, compare, csvexport, report, significance, tables
+from backend.cli import reference as reference_cli
 from backend.config import REPO_ROOT, settings
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
@@ -349,6 +350,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="DuckDB file (default: $DASHBOARD_DB or runs/dashboard.duckdb)")
     p.add_argument("--runs-dir", help="runs folder (default: $DASHBOARD_RUNS_DIR or runs/)")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
+    reference_cli.add_parsers(sub)
     c = sub.add_parser("import", help="import run.json / wide CSV / MTEB results (all or nothing)")
     c.add_argument("paths", nargs="+", metavar="PATH")
     c.add_argument("--format", help="force a format instead of detecting it (see: formats)")

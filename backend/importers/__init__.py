@@ -115,4 +115,4 @@ def _one_line(error: BaseException) -> str:
 
 
 # Registration happens on import of each format module.
-from backend.importers import harnesses, mteb, runjson, widecsv  # noqa: E402,F401
+from backend.importers import evalplus_board, harnesses, mteb, runjson, widecsv  # noqa: E402,F401
