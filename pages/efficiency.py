@@ -1,7 +1,7 @@
 """Efficiency: score per MB and per million parameters, encode speed-up, with the Pareto front."""
 import streamlit as st
 
-from backend import compare, figures, report
+from backend import compare, figures, public_view, report
 from backend.bench import dataset
 from backend.config import settings
 from backend.kinds import kinds_of
@@ -32,9 +32,11 @@ if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and names_stored is not None:
     runs = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code search models; code LMs: the Codegen page
+    runs = public_view.shown(runs, st.toggle(public_view.TOGGLE, True, key="public_models", help=public_view.TOGGLE_HELP))
     groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
-    left, right = st.columns(2)
-    from_link("eff_group", "evaluation", [*groups, ALL], next(iter(groups), ALL))
+    left, right, lang_col = st.columns(3)
+    first = public_view.default_group(list(groups.values()), runs)
+    from_link("eff_group", "evaluation", [*groups, ALL], f"{first[0]} · {first[1]}" if first else ALL)
     group = groups.get(left.selectbox("Evaluated on (benchmark · protocol)", [*groups, ALL], key="eff_group"))
     shown = runs if group is None else runs[(runs["benchmark"].fillna("") == group[0])
                                             & (runs["protocol"].fillna("") == group[1])]
@@ -42,7 +44,11 @@ elif runs is not None and names_stored is not None:
     from_link("eff_metric", "metric", available, "ndcg@10" if "ndcg@10" in available else available[0])
     metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
     metrics = load("metrics", None, [metric])  # one metric: what the page shows, not the whole table
-    eff = per_version(compare.efficiency, shown, metrics, metric, score_intervals(tuple(shown["run_id"])))
+    languages = sorted(set(metrics[metrics["run_id"].isin(shown["run_id"])]["language"]))
+    language = lang_col.selectbox("Language", ["mean", *languages], key="eff_language",
+                                  help="the score: the mean over a run's languages, or one language's (its Pareto front)")
+    eff = per_version(compare.efficiency, shown, metrics, metric, score_intervals(tuple(shown["run_id"])),
+                      None if language == "mean" else language)
     timed = eff[eff["encode_throughput"].notna()]
     base = measured = None
     if len(timed):

@@ -1,7 +1,7 @@
 """Runs: filter, inspect and delete runs."""
 import streamlit as st
 
-from backend import catalog, compare, figures, rundirs
+from backend import catalog, compare, figures, public_view, rundirs
 from backend.catalog import default_store
 from backend.config import settings
 from pages.common import (
@@ -34,7 +34,9 @@ elif runs is not None:
         picked[field] = column.multiselect(label, values, key=f"runs_{field}")
     kinds, sources, statuses = picked["kind"], picked["source"], picked["status"]
     to_link(filter=text or None, **picked)
-    matching = compare.runs_view(runs, text, kinds, sources, statuses)
+    public = st.toggle(public_view.TOGGLE, True, key="public_models", help=public_view.TOGGLE_HELP)
+    matching = public_view.grouped(compare.runs_view(public_view.shown(runs, public), text, kinds, sources, statuses),
+                                   runs)
     shown = capped(matching, "newest first")
     st.caption(f"{len(matching):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
     # A new key whenever the rows change (filter, delete) drops the old selection: stale row positions
