@@ -12,6 +12,7 @@ from backend.cli import docs as docs_cli
 from backend.cli import launch as launch_cli
 from backend.cli import leaderboard as leaderboard_cli
 from backend.cli import recipes as recipes_cli
+from backend.cli import reference as reference_cli
 from backend.cli import runs as runs_cli
 from backend.cli import search as search_cli
 from backend.cli import serve as serve_cli
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     search_cli.add_parsers(sub)
     serve_cli.add_parsers(sub)
     leaderboard_cli.add_parsers(sub)
+    reference_cli.add_parsers(sub)
     docs_cli.add_parsers(sub)
     p.set_defaults(parser=p)  # for docs-cli, which renders the very parser it was called from
     return p

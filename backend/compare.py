@@ -86,6 +86,10 @@ def check_comparable(base: dict, candidate: dict) -> str | None:
                   f"{str(candidate.get('benchmark')).partition('@')[2] or 'none'}): the test data may differ")
     if base.get("source") == candidate.get("source") == Source.REFERENCE.value:
         return f"Both are published reference runs evaluated differently ({detail}); read the deltas with care."
+    if differs == ["protocol"] and problem_sets(base) and Source.REFERENCE.value in (base.get("source"),
+                                                                                   candidate.get("source")):
+        return (f"Same problems, different decoding ({detail}): a published greedy pass@1 and a sampled estimate "
+                "are not the same quantity; read the delta with care.")
     raise ComparisonError(f"the runs were evaluated differently ({detail}); pick runs with the same benchmark "
                           "and protocol (re-evaluate one of them on the other's benchmark)")
 
@@ -182,8 +186,12 @@ def _size_basis(provenance) -> str:
 
 
 def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10",
-               intervals: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Score per disk MB and per million params, with Pareto-front flags (max score, min size)."""
+               intervals: pd.DataFrame | None = None, language: str | None = None) -> pd.DataFrame:
+    """Score per disk MB and per million params, with Pareto-front flags (max score, min size); with
+    ``language``, the score is that language's alone (runs without it are left out)."""
+    if language:
+        metrics = metrics[metrics["language"] == language]
+        intervals = None  # the intervals are of the mean over languages
     scores = run_scores(metrics, metric)
     cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "trainable_params", "disk_mb",
             "encode_throughput", "provenance"]
@@ -317,7 +325,7 @@ def codegen_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     wide = passk.pivot_table(index=["run_id", "language"], columns="metric", values="value").reset_index()
     problems = passk[passk["metric"] == "pass@1"][["run_id", "language", "n"]].rename(columns={"n": "problems"})
     wide = wide.merge(problems, on=["run_id", "language"], how="left")
-    cols = ["run_id", "name", "kind", "model", "protocol", "params", "trainable_params", "peak_memory_mb",
+    cols = ["run_id", "name", "kind", "source", "model", "protocol", "params", "trainable_params", "peak_memory_mb",
             "disk_mb", "tokens_per_s", "train_seconds", "config", "status", "benchmark"]
     table = runs[cols].merge(wide, on="run_id")
     table["method"] = [_method(kind, config) for kind, config in zip(table["kind"], table["config"])]
@@ -330,7 +338,7 @@ def codegen_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
                       zip(table["language"], table["problem_set"], per_language)]
     order = ["name", "language", "problem_set", "method", *[c for c in PASS_METRICS if c in table],
              "problems", "params_m", "peak_memory_mb", "tokens_per_s", "train_seconds", "trainable_params",
-             "protocol", "model", "run_id", "facet"]
+             "protocol", "source", "model", "run_id", "facet"]
     return table[order].sort_values(["language", "name"]).reset_index(drop=True)
 
 

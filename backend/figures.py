@@ -34,6 +34,9 @@ def palette(theme_type: str | None) -> Palette:
     return DARK if theme_type == "dark" else LIGHT
 
 
+# Published reference runs (runs/reference/: public leaderboards, studies) keep their own marker on every chart.
+REFERENCE_SYMBOL = "diamond"
+
 # Above this many points a scatter is drawn with WebGL (plotly's Scattergl): SVG markers make a page with a
 # year of nightly runs crawl.
 WEBGL_POINTS = 1500
@@ -117,7 +120,8 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
             if "score_ci_low" in group else None
         fig.add_trace(scatter(
             x=group[size_column], y=group["score"], mode="markers", name=str(source), text=group["name"], error_y=ci,
-            customdata=group[["run_id", "basis"]].to_numpy(), marker={"size": 11},
+            customdata=group[["run_id", "basis"]].to_numpy(),
+            marker={"size": 11, "symbol": REFERENCE_SYMBOL if source == "reference" else "circle"},
             hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>" + size_label + " %{x:.3g}<br>"
                           + score_label + " %{y:.4f} (%{customdata[1]})<extra></extra>"))
     front = points[points[front_flag]].sort_values(size_column)
@@ -181,7 +185,8 @@ def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)"
     points = table.dropna(subset=[x, metric])
     facets = sorted(set(points["facet"]), key=lambda f: (LANGUAGE_ORDER.index(f.split(" · ")[0])
                                                           if f.split(" · ")[0] in LANGUAGE_ORDER else 99, f))
-    fig = px.scatter(points, x=x, y=metric, color="method", facet_col="facet", log_x=True, hover_name="name",
+    symbols = {"symbol": "source", "symbol_map": {"reference": REFERENCE_SYMBOL}} if "source" in points else {}
+    fig = px.scatter(points, x=x, y=metric, color="method", facet_col="facet", log_x=True, hover_name="name", **symbols,
                      render_mode="webgl" if len(points) > WEBGL_POINTS else "svg",
                      facet_col_spacing=0.08, labels={x: x_label},
                      hover_data={"run_id": True, "problems": True, "problem_set": True, x: ":.3g", metric: ":.3f"},

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from backend import compare, figures, report, significance
+from backend import compare, figures, public_view, report, significance
 from backend.kinds import kinds_of
 from backend.vocab import METRICS, PASS_METRICS
 
@@ -51,9 +51,12 @@ def known_runs(store, run_ids) -> pd.DataFrame:
     return runs
 
 
-def runs(store, text: str = "", kinds=(), sources=(), statuses=()) -> View:
-    """The Runs page's table (and ``export runs``)."""
-    return View(compare.runs_view(store.runs(), text, kinds, sources, statuses))
+def runs(store, text: str = "", kinds=(), sources=(), statuses=(), public: bool = True) -> View:
+    """The Runs page's table (and ``export runs``), grouped by where runs come from (the public leaderboards'
+    last); ``public``: with the public leaderboards' models."""
+    every = store.runs()
+    return View(public_view.grouped(compare.runs_view(public_view.shown(every, public), text, kinds, sources,
+                                                      statuses), every))
 
 
 def score_intervals(store, run_ids) -> pd.DataFrame:
@@ -126,19 +129,20 @@ def query_moves(store, bench_dir: Path, base: str, candidate: str, bench_id: str
 
 def efficiency(store, runs_dir: Path, metric: str = "ndcg@10", bench: str | None = None,
                protocol: str | None = None, run_ids=None, speed_base: str | None = None,
-               mixed: bool = False) -> View:
+               mixed: bool = False, language: str | None = None, public: bool = True) -> View:
     """Score per MB and per million params with speed-ups and retention against a base (the Efficiency page,
     ``export efficiency``) for one benchmark and protocol (default: the one with most runs; a Pareto front across
     evaluations would mean nothing) — or, ``mixed``, every retrieval run. ``base``: the run speed-ups are
-    relative to (default: the teacher)."""
+    relative to (default: the teacher). ``language``: that language's score (and its Pareto front) instead of
+    the mean; ``public``: with the public leaderboards' models."""
     from backend.retrieval import speed
     runs = store.runs() if run_ids is None else known_runs(store, run_ids).loc[list(run_ids)].reset_index(drop=True)
-    runs = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code LMs have their own table (codegen)
+    runs = public_view.shown(runs[~runs["kind"].isin(kinds_of("codegen"))], public)  # code LMs: codegen
     notes = []
     if not mixed:
         runs, notes = one_evaluation(runs, bench, protocol, "efficiency", "the Pareto front")
     intervals = score_intervals(store, runs["run_id"])
-    eff = compare.efficiency(runs, store.metrics(names=[metric]), metric, intervals)  # one metric, as the page
+    eff = compare.efficiency(runs, store.metrics(names=[metric]), metric, intervals, language)  # one metric
     base = speed_base or compare.speed_base(eff)
     if speed_base and speed_base not in set(eff["run_id"]):
         raise ValueError(f"run {speed_base!r} is not in this evaluation's efficiency table (no {metric} score, "
@@ -288,14 +292,15 @@ def _codegen_field(store, runs: pd.DataFrame, metric: str, codegen_set: str | No
 
 # -- codegen ----------------------------------------------------------------------------------------------------
 
-def codegen(store, run_ids=None) -> View:
+def codegen(store, run_ids=None, public: bool = True) -> View:
     """The Codegen page's per-language table of finished codegen runs (``export codegen``), with its pass@k
     against params and peak memory figures."""
     runs = store.runs()
     runs = runs[runs["kind"].isin(kinds_of("codegen")) & (runs["status"] == "finished")]
     if run_ids is not None:
         runs = runs[runs["run_id"].isin(list(run_ids))]
-    return View(compare.codegen_table(runs, store.metrics()))
+    table = compare.codegen_table(public_view.shown(runs, public), store.metrics())
+    return View(table, cautions=public_view.decoding_cautions(table))
 
 
 def codegen_figures(table: pd.DataFrame, metric: str) -> list[Figure]:

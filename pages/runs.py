@@ -1,7 +1,7 @@
 """Runs: filter, inspect and delete runs."""
 import streamlit as st
 
-from backend import catalog, compare, figures, rundirs, views
+from backend import catalog, compare, figures, public_view, rundirs, views
 from backend.catalog import default_store
 from backend.config import settings
 from pages.common import (EMPTY_HINT, bench_manifests, capped, chart, download, from_link, link_box, load,
@@ -24,7 +24,8 @@ elif runs is not None:
         picked[field] = column.multiselect(label, values, key=f"runs_{field}")
     kinds, sources, statuses = picked["kind"], picked["source"], picked["status"]
     to_link(filter=text or None, **picked)
-    matching = view(views.runs, text, tuple(kinds), tuple(sources), tuple(statuses)).table
+    public = st.toggle(public_view.TOGGLE, True, key="public_models", help=public_view.TOGGLE_HELP)
+    matching = view(views.runs, text, tuple(kinds), tuple(sources), tuple(statuses), public).table
     shown = capped(matching, "newest first")
     st.caption(f"{len(matching):,} of {len(runs):,} runs. Select rows to see their metrics or delete them.")
     # A new key whenever the rows change (filter, delete) drops the old selection: stale row positions

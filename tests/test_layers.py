@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                     "backend.provenance")),
     ("engines", ("backend.compare", "backend.significance", "backend.figures", "backend.report", "backend.bench",
                  "backend.retrieval", "backend.codegen", "backend.ranking", "backend.leaderboard",
-                 "backend.modelindex")),
+                 "backend.modelindex", "backend.public_view", "backend.reference_data")),
     ("formats", ("backend.importers",)),
     ("storage", ("backend.store", "backend.rundirs", "backend.staging")),
     ("operations", ("backend.catalog",)),

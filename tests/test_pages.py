@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend import catalog
 from backend.config import REPO_ROOT, settings
+from backend.kinds import kinds_of
 from tests.conftest import reference_runs
 
 TIMEOUT = 60
@@ -75,8 +76,12 @@ def test_efficiency_page_groups_runs_by_evaluation(reference_store):
     assert table.loc["reference--m2v-mpnet-distill", "score_per_mb"] == pytest.approx(0.7387 / 15.07)
     assert len(at.get("plotly_chart")) == 2
     at.selectbox[0].select_index(len(at.selectbox[0].options) - 1).run()  # all runs, mixed evaluations
-    assert len(at.dataframe[0].value) == 3  # the retrieval references (code LMs: the Codegen page)
+    runs = reference_store.runs()
+    retrieval = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code LMs: the Codegen page
+    assert len(at.dataframe[0].value) == len(retrieval)
     assert any("potion" in c.value for c in at.caption)  # says which runs lack a disk size
+    at.toggle[0].set_value(False).run()  # without the public leaderboards' models (MTEB, EvalPlus)
+    assert not at.exception and not any(r.startswith("mteb--") for r in at.dataframe[0].value["run_id"])
 
 
 def test_efficiency_page_speedup_against_teacher(store, tmp_path):

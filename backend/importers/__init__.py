@@ -1,6 +1,6 @@
 """Importers, registered by format: ``base`` holds the registry and reads one path; each format module registers
 itself when imported here."""
-from backend.importers import harnesses, modelcard, mteb, runjson, widecsv  # noqa: F401 - each registers its format
+from backend.importers import evalplus_board, harnesses, modelcard, mteb, runjson, widecsv  # noqa: F401 - each registers its format
 from backend.importers.base import (  # noqa: F401 - the package's interface
     IMPORTERS,
     MAX_BYTES,

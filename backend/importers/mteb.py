@@ -25,7 +25,9 @@ from backend.importers.runjson import read_json
 from backend.records import SCHEMA_VERSION, RecordError, RunRecord, record_from_dict
 from backend.vocab import CODE_LANGUAGES, canonical_metric
 
-DASHBOARD_KEY = "dashboard"  # optional block in model_meta.json: {"source", "citation", "disk_mb"}
+DASHBOARD_KEY = "dashboard"  # optional block in model_meta.json: {"source", "citation", "disk_mb", "origin"}
+# "origin" pins a copy of the MTEB results repository's files: {"repository", "path" (the model folder there),
+# "files": {file name: commit it was read at}}; each run's provenance then names its task file's commit.
 SPLITS = ("test", "dev", "validation")  # the score split used, first found
 MAX_TASK_FILES = 2000
 
@@ -160,8 +162,19 @@ def _task_record(meta: dict, extra: dict, task_file: Path, result: dict, split: 
         "provenance": {"format": "mteb", "file": task_file.name, "mteb_version": result.get("mteb_version"),
                        "model_revision": revision or None, "dataset_revision": result.get("dataset_revision"),
                        "split": split, "size_basis": size_basis, "citation": extra.get("citation"),
-                       "skipped_subsets": reasons or None, "import_notes": notes or None},
+                       "skipped_subsets": reasons or None, "import_notes": notes or None,
+                       **_origin(extra.get("origin"), task_file.name)},
     })
+
+
+def _origin(origin, file_name: str) -> dict:
+    """Repository, commit and path of one pinned task file (and of the model_meta.json it was read with)."""
+    if not isinstance(origin, dict):
+        return {}
+    files = origin.get("files") if isinstance(origin.get("files"), dict) else {}
+    folder = str(origin.get("path") or "").rstrip("/")
+    return {"repository": origin.get("repository"), "commit": files.get(file_name),
+            "path": f"{folder}/{file_name}" if folder else file_name, "meta_commit": files.get("model_meta.json")}
 
 
 def _finite(value, file_name: str, key: str):
