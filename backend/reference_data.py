@@ -78,7 +78,7 @@ def build_evalplus(clone: Path, commit: str | None = None) -> dict:
 def trim_task(result: dict) -> dict | None:
     """A task file with only the scores we store, of subsets in our languages; None when none is left."""
     from backend.importers import mteb
-    entries, split = mteb._entries(result)
+    entries, split, _ = mteb._entries(result)
     by_language, _ = mteb._by_language(entries)
     if not by_language:
         return None

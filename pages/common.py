@@ -78,6 +78,9 @@ class CachedReads:
     def problem_results(self, run_ids):
         return self._get("problem_results", tuple(run_ids))
 
+    def relevant_ranks(self, run_ids):
+        return self._get("relevant_ranks", tuple(run_ids))
+
 
 def view(fn, *args):
     """``fn(store, *args)``, a backend.views function, over the cached reads: computed once per DB version and

@@ -76,7 +76,8 @@ def _importer_for(path: Path, fmt: str | None) -> Importer:
     candidates = sorted(IMPORTERS.values(), key=lambda i: i.generic)
     importer = IMPORTERS[fmt] if fmt else next((i for i in candidates if _sniff(i, path)), None)
     if importer is None:
-        raise ImportFailure(path, f"not a known format; expected {'; '.join(i.help for i in IMPORTERS.values())}")
+        raise ImportFailure(path, f"not a known format; expected one of {', '.join(IMPORTERS)} (what each accepts: "
+                                  "python -m backend formats; force one with --format NAME)")
     return importer
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from backend.bench.miner import check_language
 from backend.options import choice
-from backend.runs.lifecycle import now
+from backend.timestamps import now
 from backend.sizes import folder_mb
 
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
