@@ -139,6 +139,9 @@ def efficiency(store, runs_dir: Path, metric: str = "ndcg@10", bench: str | None
     runs = store.runs() if run_ids is None else known_runs(store, run_ids).loc[list(run_ids)].reset_index(drop=True)
     runs = public_view.shown(runs[~runs["kind"].isin(kinds_of("codegen"))], public)  # code LMs: codegen
     notes = []
+    if speed_base and bench is None and protocol is None and speed_base in set(runs["run_id"]):
+        based = runs.set_index("run_id").loc[speed_base]  # the base's own evaluation
+        bench, protocol = based["benchmark"] or "", based["protocol"] or ""
     if not mixed:
         runs, notes = one_evaluation(runs, bench, protocol, "efficiency", "the Pareto front")
     intervals = score_intervals(store, runs["run_id"])
@@ -184,10 +187,13 @@ def one_evaluation(runs: pd.DataFrame, bench: str | None, protocol: str | None, 
     notes = []
     groups = compare.evaluation_groups(runs)
     if (bench is None or protocol is None) and len(groups) > 1:
-        bench, protocol = (bench, protocol) if bench is not None and protocol is not None else groups[0]
+        # The largest evaluation with a run made or imported here: the public leaderboards' (MTEB's 40
+        # embedders on CosQA) would otherwise outnumber the user's own.
+        bench, protocol = (bench, protocol) if bench is not None and protocol is not None else \
+            public_view.default_group(groups, runs)
         notes.append(f"{what} for benchmark {bench!r}, protocol {protocol!r} ({why} only means something within "
                      f"one evaluation); others: --bench/--protocol from "
-                     f"{', '.join(f'{b}·{p}' for b, p in groups[1:4])}")
+                     f"{', '.join([f'{b}·{p}' for b, p in groups if (b, p) != (bench, protocol)][:3])}")
     if bench is not None:
         runs = runs[runs["benchmark"].fillna("") == bench]
     if protocol is not None:

@@ -72,7 +72,7 @@ def test_efficiency_page_is_export_efficiency(golden):
     same(table, cli_csv(golden, "export", "efficiency"))
     base = _ids()["distill"] + "--csn-1000"  # another evaluation, another base
     at = page("efficiency.py", evaluation="mined-6lang-golden · csn-1000", base=base)
-    assert at.selectbox[2].value == base
+    assert at.selectbox(key="eff_base").value == base
     same(at.dataframe[0].value, cli_csv(golden, "export", "efficiency", "--bench", "mined-6lang-golden",
                                         "--protocol", "csn-1000", "--base", base))
 
