@@ -9,6 +9,7 @@ from pathlib import Path
 
 from backend import catalog, compare, csvexport, report, significance, tables
 from backend.config import REPO_ROOT, settings
+from backend.device import DeviceError
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
 from backend.store import Store, StoreError
@@ -29,12 +30,17 @@ def main(argv=None) -> int:
     s = s.override(runs_dir=args.runs_dir, db_path=args.db)
     store = Store(s.db_for(), s.lock_timeout_s)
     try:
+        if getattr(args, "device", None):  # speed, search, serve: --device overrides DASHBOARD_DEVICE
+            s = s.with_device(args.device)
         return args.func(args, store, s) or 0
     except catalog.ImportErrors as e:
         for failure in e.failures:
             print(f"error: {failure}", file=sys.stderr)
         print(f"nothing imported: {len(e.failures)} file(s) failed; fix them and run the command again",
               file=sys.stderr)
+    except DeviceError as e:  # asked for a device this machine does not have: a usage error, like argparse's
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except (StoreError, compare.ComparisonError, ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
     return 1
@@ -128,6 +134,7 @@ def _read_trec(path, fields: int, what: str) -> dict[str, dict[str, str]]:
 def cmd_speed(args, store, s):
     """Encode speed of several runs' models side by side (interleaved rounds, one process), as ratios."""
     from backend.bench import dataset
+    from backend.device import device_for
     from backend.retrieval import speed
     runs = store.runs().set_index("run_id", drop=False)
     ids = [args.base, *[r for r in args.runs if r != args.base]]
@@ -136,7 +143,7 @@ def cmd_speed(args, store, s):
         raise ValueError(f"no run {missing[0]!r} in {store.path}; list them with python -m backend runs")
     bench = dataset.load(runs.loc[args.base, "benchmark"] or None, s.bench_dir)
     measurement = speed.measure_runs(runs.loc[ids], args.base, bench, s.cache_dir, args.texts, args.rounds,
-                                     memory=not args.no_memory)
+                                     memory=not args.no_memory, device=device_for("auto", s.device))
     path = speed.save(measurement, s.runs_dir)
     print(speed.as_table(measurement).to_string(index=False))
     print(f"{speed.describe(measurement)} -> {path}")
@@ -175,6 +182,8 @@ def cmd_check(args, store, s):
 
 def cmd_serve(args, store, s):
     """Migrate, import the reference runs on first start, then run Streamlit bound to 127.0.0.1."""
+    from backend.device import device_for
+    print(f"device: {device_for('auto', s.device).label()} (Live search; runs choose theirs)", flush=True)
     try:
         report = catalog.seed_reference(store, s.runs_dir, s.reference_dir)
         if report:
@@ -188,7 +197,8 @@ def cmd_serve(args, store, s):
               flush=True)
         subprocess.Popen([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(s.runs_dir),
                           "defaults"], cwd=REPO_ROOT)
-    env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(s.runs_dir)}
+    env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(s.runs_dir),
+           "DASHBOARD_DEVICE": s.device}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address]
     print(f"dashboard: http://{args.address}:{args.port}  (Ctrl+C to stop)", flush=True)
@@ -310,8 +320,10 @@ def cmd_defaults(args, store, s):
 
 def cmd_search(args, store, s):
     """Print both runs' top-k lists for one query: the CLI twin of the Live search page."""
+    from backend.device import device_for
     from backend.retrieval import search
     from backend.retrieval.encoders import load_encoder
+    device = device_for("auto", s.device)
     runs = store.runs().set_index("run_id", drop=False)
     folder = args.corpus if Path(args.corpus).is_dir() else ""
     language = args.lang if folder else None if args.corpus == "all" else args.corpus
@@ -322,7 +334,7 @@ def cmd_search(args, store, s):
         if run_id not in runs.index:
             raise ValueError(f"no run {run_id!r}; list them with python -m backend runs")
         ref = search.model_ref(runs.loc[run_id].to_dict())
-        encoder = load_encoder(ref, s.cache_dir)
+        encoder = load_encoder(ref, s.cache_dir, device)
         index = search.load_or_build_index(encoder, ref, corpus, s.runs_dir / ".index")
         result = search.search(encoder, index, corpus, query, args.k)
         lists.append([h.doc["id"] for h in result.hits])
@@ -376,6 +388,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--texts", type=int, default=200, help="benchmark code documents encoded per round (default 200)")
     c.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     c.add_argument("--no-memory", action="store_true", help="skip each model's inference memory (a process each)")
+    _device_arg(c)
     c.set_defaults(func=cmd_speed)
     c = sub.add_parser("check", help="regression gate: exit 1 if a candidate is significantly worse than the base")
     c.add_argument("--base", required=True, help="base run id")
@@ -437,14 +450,20 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--lang", default="python", help="language of a source folder corpus (default python)")
     c.add_argument("--bench", help="benchmark id (default: the newest built)")
     c.add_argument("-k", type=int, default=10, help="results per run (default 10)")
+    _device_arg(c)
     c.set_defaults(func=cmd_search)
     c = sub.add_parser("serve", help="open the dashboard (imports reference runs on first start)")
     c.add_argument("--port", type=int, default=8501)
     c.add_argument("--address", default="127.0.0.1", help="bind address; 0.0.0.0 exposes it to your network")
     c.add_argument("--no-default-runs", action="store_true",
                    help="skip building the default benchmark and making the default runs on first start")
+    _device_arg(c)
     c.set_defaults(func=cmd_serve)
     return p
+
+
+def _device_arg(c):
+    c.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: $DASHBOARD_DEVICE, itself auto)")
 
 
 def _executor_args(c):
@@ -476,6 +495,7 @@ def _launch_parsers(sub):
     c.add_argument("opt_model", metavar="MODEL", help="model folder or teacher short name")
     c.add_argument("--bench", dest="opt_bench", help="benchmark id (default: the newest built)")
     c.add_argument("--max-queries", dest="opt_max_queries", type=int, help="first N test pairs per language")
+    c.add_argument("--device", dest="opt_device", help="auto, cpu, cuda, cuda:N or mps (default: $DASHBOARD_DEVICE)")
     c.set_defaults(func=cmd_launch, kind="eval")
 
 

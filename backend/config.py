@@ -40,11 +40,23 @@ class Settings:
         metadata={"env": "DASHBOARD_SEARCH_CACHE_MB", "help": "memory for open search indexes (least recently used "
                                                               "ones are closed beyond it)"},
     )
+    device: str = field(
+        default="auto",
+        metadata={"env": "DASHBOARD_DEVICE", "help": "device of runs, speed and Live search: auto (CUDA, then MPS, "
+                                                     "then CPU), cpu, cuda, cuda:N or mps; --device overrides it"},
+    )
 
     def override(self, **values) -> "Settings":
         """These settings with some replaced (a command's --runs-dir, --db); None leaves a setting as it is."""
         from dataclasses import replace
         return replace(self, **{k: Path(v).expanduser() for k, v in values.items() if v is not None})
+
+    def with_device(self, device: str) -> "Settings":
+        """These settings with another device (a command's --device); DeviceError naming the choices."""
+        from dataclasses import replace
+
+        from backend.device import check_name
+        return replace(self, device=check_name(device))
 
     def db_for(self, runs_dir: Path | None = None) -> Path:
         """The DB file: DASHBOARD_DB if set, else dashboard.duckdb inside the runs folder in use."""
@@ -62,6 +74,12 @@ def _from_env(environ) -> Settings:
                 values[f.name] = float(raw)
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a number; set it like {name}={f.default:g}") from None
+        elif f.type in ("str", str):
+            from backend.device import check_name
+            try:  # a typo here is one line naming the choices, not a late failure
+                values[f.name] = check_name(raw)
+            except ValueError as e:
+                raise ValueError(f"{name}: {e}") from None
         else:
             values[f.name] = Path(raw).expanduser()
     return Settings(**values)

@@ -4,6 +4,7 @@ import streamlit as st
 from backend import compare, figures, report
 from backend.bench import dataset
 from backend.config import settings
+from backend.device import device_for
 from backend.kinds import kinds_of
 from backend.retrieval import speed
 from backend.vocab import METRICS
@@ -64,7 +65,9 @@ elif runs is not None and names_stored is not None:
                 try:
                     bench = dataset.load(str(timed.set_index("run_id").loc[base, "benchmark"]) or None,
                                          settings().bench_dir)
-                    speed.save(speed.measure_runs(timed, base, bench, settings().cache_dir), settings().runs_dir)
+                    device = device_for("auto", settings().device)  # DASHBOARD_DEVICE, as `speed`
+                    speed.save(speed.measure_runs(timed, base, bench, settings().cache_dir, device=device),
+                               settings().runs_dir)
                     st.rerun()
                 except (dataset.BenchmarkError, ValueError, OSError) as e:
                     st.error(f"Not measured: {e}")
@@ -95,7 +98,7 @@ elif runs is not None and names_stored is not None:
                "(see 'basis'), with its 95 % interval over queries (bootstrap, error bars) where the run has "
                "per-query results. Encode throughput: documents per second on the benchmark's test code.")
     first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "inference_mb", "params_m", "trainable_pct", "encode_throughput", "speedup",
-             "score_per_mb"]
+             "speed_device", "score_per_mb"]
     st.dataframe(capped(eff, "best score per MB first"), hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff] + [c for c in eff if c not in first])
     download(eff, f"efficiency-{metric}.csv", "efficiency_csv")
