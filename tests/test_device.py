@@ -287,3 +287,16 @@ def test_a_real_run_with_device_auto_records_the_cpu(runs_dir, tmp_path, monkeyp
     assert recorded["dtype"] == ("float32" if expected in ("cpu", "mps") else recorded["dtype"])
     assert record["provenance"]["encode_device"] == recorded["label"]
     assert "device" not in record["config"]  # the default stays out of the run's identity
+
+
+def test_the_launch_form_refuses_a_missing_gpu_before_starting_a_process(runs_dir):
+    import torch
+
+    from backend.runs import supervision
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(DeviceError, match="^--device cuda: no usable CUDA GPU"):
+        supervision.spawn("eval", {"device": "cuda"}, runs_dir, runs_dir / "db.duckdb")
+    with pytest.raises(DeviceError, match="^DASHBOARD_DEVICE=cuda: "):
+        supervision.spawn("eval", {}, runs_dir, runs_dir / "db.duckdb", default_device="cuda")
+    assert not (runs_dir / ".launch").exists()  # no process, no log
