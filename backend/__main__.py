@@ -431,6 +431,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("sweep", help="run a grid of runs from a TOML file, skipping those done (same config)")
     c.add_argument("file", type=Path, help="sweep file with [[grid]] tables (see README)")
     _executor_args(c)
+    _device_arg(c)
     c.set_defaults(func=cmd_sweep)
     recipe = sub.add_parser("recipe", help="the research experiments as one-command recipes").add_subparsers(
         required=True, metavar="ACTION")
@@ -438,6 +439,7 @@ def _parser() -> argparse.ArgumentParser:
     c = recipe.add_parser("run", help="run a recipe's missing runs, then show published vs measured")
     c.add_argument("name")
     _executor_args(c)
+    _device_arg(c)
     c.set_defaults(func=cmd_recipe_run)
     c = recipe.add_parser("show", help="published vs measured here for a recipe")
     c.add_argument("name")
@@ -463,6 +465,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _device_arg(c):
+    """--device of a command (not launch: there it is the config's option): overrides DASHBOARD_DEVICE for it, and
+    for the runs it starts whose config says auto (their run ids stay those of the default)."""
     c.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: $DASHBOARD_DEVICE, itself auto)")
 
 

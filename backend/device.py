@@ -209,8 +209,9 @@ def device_for(requested: str, default: str = "auto") -> Device:
     try:
         return resolve(chosen, _probe_once(), env.get("cpu"), env.get("memory_gb"))
     except DeviceError as e:
-        if from_setting:  # the user's word was DASHBOARD_DEVICE, not --device: name what they set
-            raise DeviceError(str(e).replace(f"--device {chosen}", f"DASHBOARD_DEVICE={chosen}", 1)) from None
+        if from_setting:  # the user's word was the setting (or a command's --device over it), not the config's
+            raise DeviceError(str(e).replace(f"--device {chosen}", f"device {chosen} (DASHBOARD_DEVICE / --device)",
+                                             1)) from None
         raise
 
 

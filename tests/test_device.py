@@ -101,7 +101,7 @@ def test_the_setting_and_its_errors(monkeypatch):
     finally:
         settings.cache_clear()
     monkeypatch.setattr(device, "_PROBED", [CPU_ONLY])
-    with pytest.raises(DeviceError, match=r"^DASHBOARD_DEVICE=cuda: no usable CUDA GPU"):
+    with pytest.raises(DeviceError, match=r"^device cuda \(DASHBOARD_DEVICE / --device\): no usable CUDA GPU"):
         device.device_for("auto", "cuda")  # the config says auto: the user's word was the setting
     assert device.device_for("cpu", "cuda").kind == "cpu"  # --device beats the setting
 
@@ -297,6 +297,31 @@ def test_the_launch_form_refuses_a_missing_gpu_before_starting_a_process(runs_di
         pytest.skip("this machine has a CUDA GPU")
     with pytest.raises(DeviceError, match="^--device cuda: no usable CUDA GPU"):
         supervision.spawn("eval", {"device": "cuda"}, runs_dir, runs_dir / "db.duckdb")
-    with pytest.raises(DeviceError, match="^DASHBOARD_DEVICE=cuda: "):
+    with pytest.raises(DeviceError, match=r"^device cuda \(DASHBOARD_DEVICE / --device\): "):
         supervision.spawn("eval", {}, runs_dir, runs_dir / "db.duckdb", default_device="cuda")
     assert not (runs_dir / ".launch").exists()  # no process, no log
+
+
+def test_the_runs_diff_shows_the_devices_of_two_runs():
+    cpu, gpu = resolve("auto", CPU_ONLY, "Xeon", 23.5), resolve("auto", CUDA_BOX)
+    runs = pd.DataFrame({"run_id": ["a", "b"], "name": ["A", "B"], "benchmark": ["x", "x"], "protocol": ["full"] * 2,
+                         "config": ['{"model": "m"}'] * 2,
+                         "provenance": [json.dumps({"device": cpu.record()}), json.dumps({"device": gpu.record()})]})
+    diff = compare.config_diff(runs).set_index("key")
+    assert diff.loc["provenance.device.name"].tolist() == ["cpu", "cuda:0"]
+    assert diff.loc["provenance.device.dtype"].tolist() == ["float32", "bfloat16"]
+    assert "provenance.device.requested" not in diff.index and "config.model" not in diff.index  # the same
+
+
+def test_a_sweep_on_a_missing_gpu_runs_nothing_and_says_so_once(runs_dir, tmp_path, capsys, monkeypatch):
+    from backend.__main__ import main
+    monkeypatch.setattr(device, "_PROBED", [CPU_ONLY])
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('[[grid]]\nkind = "eval"\nmodel = "minilm"\nmax_queries = [1, 2]\n')
+    assert main(["sweep", str(sweep), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: device cuda (DASHBOARD_DEVICE / --device): no usable CUDA GPU")
+    sweep.write_text('[[grid]]\nkind = "eval"\nmodel = "minilm"\ndevice = ["cpu", "cuda:1"]\n')
+    assert main(["sweep", str(sweep)]) == 2  # a grid over devices: two run ids, refused before either runs
+    assert "--device cuda:1: no usable CUDA GPU" in capsys.readouterr().err
+    assert not [p for p in runs_dir.glob("*") if p.is_dir() and not p.name.startswith(".")]

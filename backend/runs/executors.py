@@ -57,8 +57,9 @@ def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[
         run_device(build_config(job.kind, job.options), s)
     preexec = _terminated_with_parent()
     for job in jobs:
+        # The settings' device (--device of sweep / recipe run) goes down with it: "auto" in a config means it.
         proc = subprocess.run(_launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT,
-                              preexec_fn=preexec)
+                              preexec_fn=preexec, env={**os.environ, "DASHBOARD_DEVICE": s.device})
         job.outcome = "finished" if proc.returncode == 0 else "failed"
     return jobs
 
