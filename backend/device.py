@@ -111,7 +111,7 @@ class _Stepper:
             self.optimizer.step()
         else:
             self.scaler.scale(loss).backward()
-            if self.clip:
+            if self.clip:  # clipping reads the true gradients (step() unscales them in place itself otherwise)
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(params, self.clip)
             self.scaler.step(self.optimizer)

@@ -4,6 +4,7 @@ The GPU rules are tested on this CPU-only machine by building what torch would r
 torch's answers; the slow test makes one real run with --device auto and checks it recorded the CPU."""
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -325,3 +326,26 @@ def test_a_sweep_on_a_missing_gpu_runs_nothing_and_says_so_once(runs_dir, tmp_pa
     assert main(["sweep", str(sweep)]) == 2  # a grid over devices: two run ids, refused before either runs
     assert "--device cuda:1: no usable CUDA GPU" in capsys.readouterr().err
     assert not [p for p in runs_dir.glob("*") if p.is_dir() and not p.name.startswith(".")]
+
+
+def test_the_float16_step_scales_the_loss_and_still_learns():
+    """The GPU-without-bf16 path (a GradScaler), run for real in CPU float16; the hook (AdaLoRA's) runs after the
+    step, which has unscaled the gradients."""
+    import torch
+    half = device.Device("cpu", "cpu", "cpu", "x", None, "float16")
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(4, 1), torch.randn(32, 4)
+    y = x.sum(1, keepdim=True)
+    step, grads = half.stepper(torch.optim.SGD(model.parameters(), lr=0.1)), []
+    assert step.scaler is not None and step.scaler.is_enabled()
+    losses = []
+    for _ in range(50):
+        with half.autocast():
+            out = model(x)
+        assert out.dtype == torch.float16
+        loss = ((out.float() - y) ** 2).mean()
+        losses.append(loss.item())
+        step(loss, before_zero_grad=lambda: grads.append(model.weight.grad.norm().item()))
+    assert losses[-1] < losses[0] / 100
+    finite = [g for g in grads if math.isfinite(g)]  # the first steps overflow: the scaler skips them, scales down
+    assert len(finite) > 40 and max(finite) < 100  # the hook saw true gradients, not ones times the scale (~65536)

@@ -250,7 +250,8 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
             from backend.codegen.generate import LlamaCpp
             from backend.codegen.gguf_export import write_adapter
             adapter = write_adapter(model, path, ctx.dir / "adapter.gguf")
-            generator, weights = LlamaCpp(path, lora=adapter, device=ctx.device), {"adapter_sha256": file_sha256(adapter)}
+            generator = LlamaCpp(path, lora=adapter, device=ctx.device)
+            weights = {"adapter_sha256": file_sha256(adapter)}
             generation = "llama-cpp: the packaged GGUF model with the LoRA adapter (adapter.gguf)"
         model = model.merge_and_unload()
     elif path.suffix == ".gguf":  # llama.cpp again: the trained weights as a GGUF model (not kept: its size)

@@ -26,11 +26,12 @@ class DeviceMismatch(ValueError):
 def check_same_device(encoders: dict[str, object], base: str):
     """One line, refusing, when a model encodes on another device than the base (a static model2vec model
     encodes on the CPU whatever --device says)."""
-    other = {run_id: e.device for run_id, e in encoders.items() if e.device != encoders[base].device}
+    where = {run_id: getattr(e, "device", "cpu") for run_id, e in encoders.items()}
+    other = {run_id: device for run_id, device in where.items() if device != where[base]}
     if other:
         run_id, device = next(iter(other.items()))
         raise DeviceMismatch(f"cannot compare speeds across devices: {run_id} encodes on {device}, the base "
-                             f"{base} on {encoders[base].device}"
+                             f"{base} on {where[base]}"
                              + (f" (and {len(other) - 1} more)" if len(other) > 1 else "")
                              + "; measure them on one device: --device cpu")
 

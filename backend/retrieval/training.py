@@ -1,6 +1,6 @@
 """Retrieval training kinds: ``m2v-tokenlearn``, ``m2v-contrastive``, ``peft-contrastive``, ``kd-student``. Each
-trains on the run's device (backend.device: CPU by default here), saves its model under the run, stores its loss per step (``losses.json``) and is evaluated
-like any model.
+trains on the run's device (backend.device: CPU by default here), saves its model under the run, stores its loss
+per step (``losses.json``) and is evaluated like any model.
 
 torch / transformers / peft / model2vec / tokenlearn are imported inside the functions that need them.
 """
