@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     s = s.override(runs_dir=args.runs_dir, db_path=args.db)
     store = Store(s.db_for(), s.lock_timeout_s)
     try:
-        if getattr(args, "device", None):  # speed, search, serve: --device overrides DASHBOARD_DEVICE
+        if getattr(args, "device", None):  # speed, search, serve, sweep, recipe run: over DASHBOARD_DEVICE
             s = s.with_device(args.device)
         return args.func(args, store, s) or 0
     except catalog.ImportErrors as e:
