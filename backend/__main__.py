@@ -9,7 +9,7 @@ from pathlib import Path
 
 from backend import catalog, compare, csvexport, report, significance, tables
 from backend.config import REPO_ROOT, settings
-from backend.device import DeviceError
+from backend.device import DeviceError, check_name
 from backend.runs.first_start import DEFAULTS_KEY
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
 from backend.store import Store, StoreError
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     store = Store(s.db_for(), s.lock_timeout_s)
     try:
         if getattr(args, "device", None):  # speed, search, serve, sweep, recipe run: over DASHBOARD_DEVICE
-            s = s.with_device(args.device)
+            s = s.with_device(check_name(args.device))
         return args.func(args, store, s) or 0
     except catalog.ImportErrors as e:
         for failure in e.failures:

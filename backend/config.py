@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -52,15 +53,22 @@ class Settings:
         return replace(self, **{k: Path(v).expanduser() for k, v in values.items() if v is not None})
 
     def with_device(self, device: str) -> "Settings":
-        """These settings with another device (a command's --device); DeviceError naming the choices."""
+        """These settings with another device (a command's --device); ValueError naming the choices."""
         from dataclasses import replace
-
-        from backend.device import check_name
-        return replace(self, device=check_name(device))
+        return replace(self, device=device_name(device))
 
     def db_for(self, runs_dir: Path | None = None) -> Path:
         """The DB file: DASHBOARD_DB if set, else dashboard.duckdb inside the runs folder in use."""
         return self.db_path or Path(runs_dir or self.runs_dir) / "dashboard.duckdb"
+
+
+def device_name(value: str) -> str:
+    """A device as typed (DASHBOARD_DEVICE, --device, a config), normalized; ValueError naming the choices.
+    backend/device.py resolves it to this machine's device."""
+    name = str(value).strip().lower()
+    if name in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", name):
+        return name
+    raise ValueError(f"device {value!r} is not one of auto, cpu, cuda, cuda:N, mps")
 
 
 def _from_env(environ) -> Settings:
@@ -75,9 +83,8 @@ def _from_env(environ) -> Settings:
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a number; set it like {name}={f.default:g}") from None
         elif f.type in ("str", str):
-            from backend.device import check_name
             try:  # a typo here is one line naming the choices, not a late failure
-                values[f.name] = check_name(raw)
+                values[f.name] = device_name(raw)
             except ValueError as e:
                 raise ValueError(f"{name}: {e}") from None
         else:

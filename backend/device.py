@@ -18,10 +18,8 @@ The rules, per device (docs/device.md says the same):
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import asdict, dataclass, field
 
-CHOICES = ("auto", "cpu", "cuda", "mps")  # and cuda:N
 # The pinned CPU wheel (requirements.txt) cannot see a GPU: the fix is a CUDA build of the same version.
 CUDA_FIX = ("install a CUDA build of torch (requirements.txt pins the CPU wheel of torch=={version}): "
             "pip install torch=={version} --index-url https://download.pytorch.org/whl/cu128 "
@@ -122,11 +120,13 @@ class _Stepper:
 
 
 def check_name(requested: str) -> str:
-    """A device string as typed (CLI, form, TOML, DASHBOARD_DEVICE), normalized; ValueError naming the choices."""
-    value = str(requested).strip().lower()
-    if value in CHOICES or re.fullmatch(r"cuda:\d+", value):
-        return value
-    raise DeviceError(f"device {requested!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    """A device string as typed (CLI, form, TOML), normalized; DeviceError naming the choices (the rule is the
+    settings', which read DASHBOARD_DEVICE before this module is imported)."""
+    from backend.config import device_name
+    try:
+        return device_name(requested)
+    except ValueError as e:
+        raise DeviceError(str(e)) from None
 
 
 def resolve(requested: str, probe: Probe, cpu_model: str | None = None, memory_gb: float | None = None) -> Device:
