@@ -18,7 +18,7 @@ The rules, per device (docs/device.md says the same):
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 # The pinned CPU wheel (requirements.txt) cannot see a GPU: the fix is a CUDA build of the same version.
 CUDA_FIX = ("install a CUDA build of torch (requirements.txt pins the CPU wheel of torch=={version}): "
@@ -60,7 +60,6 @@ class Device:
     driver: str | None = None
     runtime: str | None = None  # CUDA runtime version of the torch build
     torch: str = ""
-    notes: tuple[str, ...] = field(default=())
 
     def label(self) -> str:
         """Short, for tables: ``cpu``, ``cuda:0 NVIDIA A100 (bfloat16)``."""
@@ -68,7 +67,7 @@ class Device:
 
     def record(self) -> dict:
         """What a run's provenance keeps (``provenance.device``)."""
-        out = {k: v for k, v in asdict(self).items() if v not in (None, ())}
+        out = {k: v for k, v in asdict(self).items() if v is not None}
         out["label"] = self.label()
         return out
 
