@@ -18,6 +18,7 @@ from backend.cli import search as search_cli
 from backend.cli import serve as serve_cli
 from backend.cli import trec as trec_cli
 from backend.config import settings
+from backend.device import DeviceError, check_name
 from backend.store import Store, StoreError
 
 
@@ -37,12 +38,17 @@ def main(argv=None) -> int:
     s = s.override(runs_dir=args.runs_dir, db_path=args.db)
     store = Store(s.db_for(), s.lock_timeout_s)
     try:
+        if getattr(args, "device", None):  # speed, search, serve, sweep, recipe run: over DASHBOARD_DEVICE
+            s = s.with_device(check_name(args.device))
         return args.func(args, store, s) or 0
     except catalog.ImportErrors as e:
         for failure in e.failures:
             print(f"error: {failure}", file=sys.stderr)
         print(f"nothing imported: {len(e.failures)} file(s) failed; fix them and run the command again",
               file=sys.stderr)
+    except DeviceError as e:  # asked for a device this machine does not have: a usage error, like argparse's
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except (StoreError, compare.ComparisonError, ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
     return 1

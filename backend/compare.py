@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from backend import device
 from backend.pareto import pareto_front
 from backend.vocab import CODE_LANGUAGES, METRICS, PASS_METRICS, Direction, Language, Source
 
@@ -199,6 +200,7 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     provenance = out.get("provenance", pd.Series([None] * len(out)))
     out["size_basis"] = [_size_basis(p) for p in provenance]
     out["adapter_mb"] = [json_object(p).get("adapter_mb") for p in provenance]
+    out["speed_device"] = [device.of_record(json_object(p)) for p in provenance]  # where encode_throughput was timed
     out["params_m"] = pd.to_numeric(out["params"], errors="coerce").astype(float) / 1e6
     # Share of the model a run trained (PEFT adapters: a fraction of a percent; full training: 100).
     out["trainable_pct"] = 100 * pd.to_numeric(out["trainable_params"], errors="coerce").astype(float) / (
@@ -217,7 +219,7 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     out["pareto_trainable"] = pareto_front(out["score"], out["trainable_pct"])
     order = ["run_id", "name", "kind", "source", "score", "score_ci_low", "score_ci_high", "basis", "disk_mb",
              "size_basis", "adapter_mb", "params_m", "trainable_pct",
-             "score_per_mb", "score_per_mparams", "encode_throughput", "pareto_disk", "pareto_params",
+             "score_per_mb", "score_per_mparams", "encode_throughput", "speed_device", "pareto_disk", "pareto_params",
              "pareto_trainable", "benchmark", "protocol"]
     return out[order].sort_values("score_per_mb", ascending=False, na_position="last").reset_index(drop=True)
 
@@ -237,7 +239,17 @@ def against_base(eff: pd.DataFrame, base_id: str | None, measurement: dict | Non
     says which), and ``retention`` of the score. The Efficiency page and ``export efficiency`` both use this."""
     if base_id is None or base_id not in set(eff["run_id"]):
         return eff.assign(speedup=np.nan, retention=np.nan, speedup_basis=None)
-    out = measured_speed(eff.assign(speedup=relative(eff, base_id, "encode_throughput")), measurement)
+    speedup = relative(eff, base_id, "encode_throughput")
+    out = eff.assign(speedup=speedup)
+    # A throughput timed on another device than the base's is no speed-up over it (unknown devices, imported
+    # runs', stay compared as per-run throughputs, which the basis says).
+    base_device = eff.loc[eff["run_id"] == base_id, "speed_device"].iloc[0] if "speed_device" in eff else None
+    elsewhere = (eff["speed_device"].notna() & (eff["speed_device"] != base_device) if base_device
+                 else pd.Series(False, index=eff.index))
+    out.loc[elsewhere, "speedup"] = np.nan
+    out = measured_speed(out, measurement)
+    out.loc[elsewhere & (out["speedup_basis"] != "side by side"), "speedup_basis"] = (
+        f"not compared: timed on another device than the base ({base_device})")
     out["retention"] = relative(out, base_id, "score")  # e.g. a KD or Model2Vec student vs its teacher
     return out
 
@@ -253,6 +265,7 @@ def measured_speed(eff: pd.DataFrame, measurement: dict | None) -> pd.DataFrame:
     inside = out["run_id"].isin(table.index)
     out.loc[inside, "speedup"] = out.loc[inside, "run_id"].map(table["speedup"])
     out.loc[inside, "speedup_basis"] = "side by side"
+    out.loc[inside, "speed_device"] = measurement.get("device", "cpu")
     if "inference_mb" in table:
         out["inference_mb"] = out["run_id"].map(table["inference_mb"])
         out["pareto_inference"] = pareto_front(out["score"], out["inference_mb"])

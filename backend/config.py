@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -40,15 +41,34 @@ class Settings:
         metadata={"env": "DASHBOARD_SEARCH_CACHE_MB", "help": "memory for open search indexes (least recently used "
                                                               "ones are closed beyond it)"},
     )
+    device: str = field(
+        default="auto",
+        metadata={"env": "DASHBOARD_DEVICE", "help": "device of runs, speed and Live search: auto (CUDA, then MPS, "
+                                                     "then CPU), cpu, cuda, cuda:N or mps; --device overrides it"},
+    )
 
     def override(self, **values) -> "Settings":
         """These settings with some replaced (a command's --runs-dir, --db); None leaves a setting as it is."""
         from dataclasses import replace
         return replace(self, **{k: Path(v).expanduser() for k, v in values.items() if v is not None})
 
+    def with_device(self, device: str) -> "Settings":
+        """These settings with another device (a command's --device); ValueError naming the choices."""
+        from dataclasses import replace
+        return replace(self, device=device_name(device))
+
     def db_for(self, runs_dir: Path | None = None) -> Path:
         """The DB file: DASHBOARD_DB if set, else dashboard.duckdb inside the runs folder in use."""
         return self.db_path or Path(runs_dir or self.runs_dir) / "dashboard.duckdb"
+
+
+def device_name(value: str) -> str:
+    """A device as typed (DASHBOARD_DEVICE, --device, a config), normalized; ValueError naming the choices.
+    backend/device.py resolves it to this machine's device."""
+    name = str(value).strip().lower()
+    if name in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", name):
+        return name
+    raise ValueError(f"device {value!r} is not one of auto, cpu, cuda, cuda:N, mps")
 
 
 def _from_env(environ) -> Settings:
@@ -62,6 +82,11 @@ def _from_env(environ) -> Settings:
                 values[f.name] = float(raw)
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a number; set it like {name}={f.default:g}") from None
+        elif f.type in ("str", str):
+            try:  # a typo here is one line naming the choices, not a late failure
+                values[f.name] = device_name(raw)
+            except ValueError as e:
+                raise ValueError(f"{name}: {e}") from None
         else:
             values[f.name] = Path(raw).expanduser()
     return Settings(**values)

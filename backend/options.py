@@ -72,3 +72,27 @@ def changed(config_cls, values: dict) -> dict:
     """Options that differ from their defaults, after conversion (a form's "0.05" is the default 0.05)."""
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     return {k: v for k, v in values.items() if convert(config_cls, fields[k], v) != fields[k].default}
+
+
+def device_field():
+    """The ``device`` option of every kind that computes with a model. Kept out of a run's identity (config hash,
+    "done before" in sweeps and recipes, the stored config) at its default, so runs made before the option
+    existed keep their ids; an explicit device is part of it (a grid over devices makes one run per device)."""
+    return dataclasses.field(default="auto", metadata={
+        "help": "auto (DASHBOARD_DEVICE, itself auto: CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps",
+        "identity": "unless-default"})
+
+
+def identity(config) -> dict:
+    """The config as stored and hashed: every field, but those marked ``identity: unless-default`` only when
+    they differ from their default."""
+    return identity_of(type(config), dataclasses.asdict(config))
+
+
+def identity_of(config_cls, values: dict) -> dict:
+    """``identity`` of a stored config dict (a run.json's, which may spell such a default out)."""
+    out = dict(values)
+    for f in dataclasses.fields(config_cls):
+        if f.metadata.get("identity") == "unless-default" and f.name in out and out[f.name] == f.default:
+            del out[f.name]
+    return out

@@ -85,7 +85,7 @@ def comparison(recipe: Recipe, runs: pd.DataFrame, metrics: pd.DataFrame, measur
         out.append(compare.against_base(group, base, measurement))
     table = pd.concat(out) if out else eff
     columns = ["side", "name", "kind", "score", "retention", "params_m", "trainable_pct", "disk_mb", "speedup",
-               "speedup_basis", "train_seconds", "benchmark", "protocol", "run_id"]
+               "speedup_basis", "speed_device", "train_seconds", "benchmark", "protocol", "run_id"]
     return table[[c for c in columns if c in table]].sort_values(["side", "score"], ascending=[False, False])
 
 

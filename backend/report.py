@@ -64,8 +64,8 @@ def efficiency_section(eff: pd.DataFrame, metric: str, base_name: str | None, no
     if base_name and {"speedup", "retention"} <= set(eff) and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
         shown.append(figures.retention_scatter(eff, base_name, label))
     columns = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "size_basis", "params_m",
-               "trainable_pct", "encode_throughput", "speedup", "speedup_basis", "score_per_mb", "pareto_disk",
-               "run_id"]
+               "trainable_pct", "encode_throughput", "speed_device", "speedup", "speedup_basis", "score_per_mb",
+               "pareto_disk", "run_id"]
     return Section(f"Efficiency: {label}" + (f", relative to {base_name}" if base_name else ""),
                    [("One row per run of one benchmark and protocol.", eff[[c for c in columns if c in eff]])],
                    shown, list(notes))

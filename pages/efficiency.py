@@ -62,7 +62,7 @@ elif runs is not None and names_stored is not None:
                "(see 'basis'), with its 95 % interval over queries (bootstrap, error bars) where the run has "
                "per-query results. Encode throughput: documents per second on the benchmark's test code.")
     first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "inference_mb", "params_m",
-             "trainable_pct", "encode_throughput", "speedup", "score_per_mb"]
+             "trainable_pct", "encode_throughput", "speedup", "speed_device", "score_per_mb"]
     st.dataframe(capped(eff.table, "best score per MB first"), hide_index=True, width="stretch",
                  column_order=[c for c in first if c in eff.table] + [c for c in eff.table if c not in first])
     download(eff.table, f"efficiency-{metric}.csv", "efficiency_csv")

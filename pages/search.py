@@ -16,7 +16,8 @@ FOLDER = "a source folder…"
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def encoder_for(ref: str):
-    return load_encoder(ref, settings().cache_dir)
+    from backend.device import device_for
+    return load_encoder(ref, settings().cache_dir, device_for("auto", settings().device))
 
 
 @st.cache_resource(show_spinner="Reading the corpus…", max_entries=4)

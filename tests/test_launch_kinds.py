@@ -37,7 +37,7 @@ def spawned(monkeypatch):
     """supervision.spawn validates exactly as before starting a process; here it records instead of starting one."""
     calls = []
 
-    def fake_spawn(kind, opts, runs_dir, db_path):
+    def fake_spawn(kind, opts, runs_dir, db_path, default_device="auto"):
         lifecycle.build_config(kind, opts)
         calls.append((kind, opts))
         return type("P", (), {"pid": 0})(), runs_dir / "fake.log"

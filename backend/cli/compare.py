@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from backend import csvexport, report, significance, views
+from backend.cli import device_arg
 from backend.significance import UNKNOWN as UNKNOWN_NOTE
 
 
@@ -18,12 +19,13 @@ def _write(text: str, output: str):
 def cmd_speed(args, store, s):
     """Encode speed of several runs' models side by side (interleaved rounds, one process), as ratios."""
     from backend.bench import dataset
+    from backend.device import device_for
     from backend.retrieval import speed
     ids = [args.base, *[r for r in args.runs if r != args.base]]
     runs = views.known_runs(store, ids)
     bench = dataset.load(runs.loc[args.base, "benchmark"] or None, s.bench_dir)
     measurement = speed.measure_runs(runs.loc[ids], args.base, bench, s.cache_dir, args.texts, args.rounds,
-                                     memory=not args.no_memory)
+                                     memory=not args.no_memory, device=device_for("auto", s.device))
     path = speed.save(measurement, s.runs_dir)
     print(speed.as_table(measurement).to_string(index=False))
     print(f"{speed.describe(measurement)} -> {path}")
@@ -74,6 +76,7 @@ def add_parsers(sub):
     c.add_argument("--texts", type=int, default=200, help="benchmark code documents encoded per round (default 200)")
     c.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     c.add_argument("--no-memory", action="store_true", help="skip each model's inference memory (a process each)")
+    device_arg(c)
     c.set_defaults(func=cmd_speed)
     c = sub.add_parser("check", help="regression gate: exit 1 if a candidate is significantly worse than the base")
     c.add_argument("--base", required=True, help="base run id")

@@ -1,6 +1,8 @@
 """Making runs: launch one of a registered kind (or eval a model folder), run a sweep's grid."""
 from __future__ import annotations
 
+from backend.cli import device_arg
+
 
 def cmd_launch(args, store, s):
     from backend.runs.lifecycle import launch
@@ -63,8 +65,10 @@ def add_parsers(sub):
     c.add_argument("opt_model", metavar="MODEL", help="model folder or teacher short name")
     c.add_argument("--bench", dest="opt_bench", help="benchmark id (default: the newest built)")
     c.add_argument("--max-queries", dest="opt_max_queries", type=int, help="first N test pairs per language")
+    c.add_argument("--device", dest="opt_device", help="auto, cpu, cuda, cuda:N or mps (default: $DASHBOARD_DEVICE)")
     c.set_defaults(func=cmd_launch, kind="eval")
     c = sub.add_parser("sweep", help="run a grid of runs from a TOML file, skipping those done (same config)")
     c.add_argument("file", type=Path, help="sweep file with [[grid]] tables (see README)")
     executor_args(c)
+    device_arg(c)
     c.set_defaults(func=cmd_sweep)

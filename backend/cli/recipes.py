@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from backend import csvexport, views
+from backend.cli import device_arg
 from backend.cli.launch import executor_args
 
 
@@ -57,6 +58,7 @@ def add_parsers(sub):
     c = recipe.add_parser("run", help="run a recipe's missing runs, then show published vs measured")
     c.add_argument("name")
     executor_args(c)
+    device_arg(c)
     c.set_defaults(func=cmd_recipe_run)
     c = recipe.add_parser("show", help="published vs measured here for a recipe")
     c.add_argument("name")

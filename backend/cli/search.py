@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backend.cli import device_arg
 
 
 def cmd_search(args, store, s):
     """Print both runs' top-k lists for one query: the CLI twin of the Live search page."""
     from backend.retrieval import search
+    from backend.device import device_for
     from backend.retrieval.encoders import load_encoder
+    device = device_for("auto", s.device)
     folder = args.corpus if Path(args.corpus).is_dir() else ""
     language = args.lang if folder else None if args.corpus == "all" else args.corpus
     corpus = search.open_corpus(folder, language, args.bench, s.bench_dir)
@@ -19,7 +22,7 @@ def cmd_search(args, store, s):
         if run_id not in runs.index:
             raise ValueError(f"no run {run_id!r}; list them with python -m backend runs")
         ref = search.model_ref(runs.loc[run_id].to_dict())
-        encoder = load_encoder(ref, s.cache_dir)
+        encoder = load_encoder(ref, s.cache_dir, device)
         index = search.load_or_build_index(encoder, ref, corpus, s.runs_dir / ".index")
         result = search.search(encoder, index, corpus, query, args.k)
         lists.append([h.doc["id"] for h in result.hits])
@@ -38,6 +41,7 @@ def add_parsers(sub):
     c.add_argument("--run", action="append", required=True, help="run id whose model searches (repeat for two)")
     c.add_argument("--corpus", default="all", help="a benchmark language, 'all', or a source folder")
     c.add_argument("--lang", default="python", help="language of a source folder corpus (default python)")
+    device_arg(c)
     c.add_argument("--bench", help="benchmark id (default: the newest built)")
     c.add_argument("-k", type=int, default=10, help="results per run (default 10)")
     c.set_defaults(func=cmd_search)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from backend import catalog
+from backend.cli import device_arg
 from backend.config import REPO_ROOT
 from backend.runs.first_start import DEFAULTS_KEY
 
@@ -25,7 +26,10 @@ def cmd_serve(args, store, s):
               flush=True)
         subprocess.Popen([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(s.runs_dir),
                           "defaults"], cwd=REPO_ROOT)
-    env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(s.runs_dir)}
+    from backend.device import device_for
+    print(f"device: {device_for('auto', s.device).label()} (Live search; runs choose theirs)", flush=True)
+    env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(s.runs_dir),
+           "DASHBOARD_DEVICE": s.device}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
            "--server.address", args.address]
     print(f"dashboard: http://{args.address}:{args.port}  (Ctrl+C to stop)", flush=True)
@@ -38,4 +42,5 @@ def add_parsers(sub):
     c.add_argument("--address", default="127.0.0.1", help="bind address; 0.0.0.0 exposes it to your network")
     c.add_argument("--no-default-runs", action="store_true",
                    help="skip building the default benchmark and making the default runs on first start")
+    device_arg(c)
     c.set_defaults(func=cmd_serve)

@@ -1,4 +1,5 @@
-"""Fine-tune a causal code LM on code text: LoRA (peft) or full, next-token loss, on CPU.
+"""Fine-tune a causal code LM on code text: LoRA (peft) or full, next-token loss, on the model's device (the
+CPU by default; backend.device for the precision rules).
 
 Perplexity is measured on held-out code before and after, on the target language (the gain) and on others
 (forgetting). torch / transformers / peft are imported here only.
@@ -31,7 +32,8 @@ def perplexity(model, tokenizer, texts: list[str], max_length: int) -> float:
     total, count = 0.0, 0
     with torch.no_grad():
         for text in texts:
-            ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)["input_ids"]
+            ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)["input_ids"].to(
+                _device_of(model))
             if ids.shape[1] < 2:
                 continue
             loss = model(input_ids=ids, labels=ids).loss.item()
@@ -43,9 +45,12 @@ def perplexity(model, tokenizer, texts: list[str], max_length: int) -> float:
 
 
 def train(model, tokenizer, texts: list[str], method: str, steps: int, batch_size: int, max_length: int,
-          learning_rate: float, lora_r: int, seed: int, on_step=None) -> TrainResult:
-    """``steps`` optimizer steps over shuffled ``texts``, batches padded, no loss on padding."""
+          learning_rate: float, lora_r: int, seed: int, on_step=None, device=None) -> TrainResult:
+    """``steps`` optimizer steps over shuffled ``texts``, batches padded, no loss on padding; on ``device``
+    (a backend.device.Device the model is on already; None: the CPU)."""
     import torch
+
+    from backend.device import autocast_of, stepper
     torch.manual_seed(seed)
     params = sum(p.numel() for p in model.parameters())
     if method == "lora":
@@ -56,22 +61,26 @@ def train(model, tokenizer, texts: list[str], method: str, steps: int, batch_siz
         raise ValueError(f"method must be lora or full, got {method!r}")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
+    backward_step = stepper(device, optimizer, clip=1.0)
     model.train()
     losses, start = [], time.monotonic()
     for step, idx in enumerate(shuffled_batches(len(texts), batch_size, steps, seed)):
         batch = [texts[i] for i in idx]
-        enc = tokenizer(batch, return_tensors="pt", truncation=True, max_length=max_length, padding=True)
+        enc = tokenizer(batch, return_tensors="pt", truncation=True, max_length=max_length, padding=True).to(
+            _device_of(model))
         labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)  # no loss on padding
-        loss = model(**enc, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad()
+        with autocast_of(device):
+            loss = model(**enc, labels=labels).loss
+        backward_step(loss)
         losses.append(round(loss.item(), 5))
         if on_step:
             on_step(step + 1, losses[-1])
     model.eval()
     return TrainResult(model, tokenizer, losses, time.monotonic() - start, trainable, params)
+
+
+def _device_of(model):
+    return next(model.parameters()).device
 
 
 TRAINED = "trained.json"  # beside a saved LoRA adapter: training finished, with what and how long

@@ -51,12 +51,20 @@ def register_backend(name: str):
     return lambda factory: registry.add(BACKENDS, name, factory, "generation backend")
 
 
-def open_generator(backend: str, path: Path) -> Generator:
+def open_generator(backend: str, path: Path, device=None) -> Generator:
+    """``device``: a backend.device.Device to generate on (None: the CPU)."""
     if backend == "auto":
         backend = "llama-cpp" if Path(path).suffix == ".gguf" else "transformers"
     if backend not in BACKENDS:  # looked up first: a KeyError inside a backend must not read as "unknown"
         raise ValueError(f"unknown generation backend {backend!r}; use one of: auto, {', '.join(BACKENDS)}")
-    return BACKENDS[backend](Path(path))
+    return BACKENDS[backend](Path(path), device=device)
+
+
+def gpu_layers(device, supports_offload: Callable[[], bool]) -> int:
+    """llama.cpp's ``n_gpu_layers``: every layer (-1) on a GPU device when this llama.cpp build can offload
+    (built with CUDA or Metal: docs/device.md), else none. A CPU-only build on a GPU device generates on the
+    CPU; the run's provenance says so (``n_gpu_layers`` 0)."""
+    return -1 if device is not None and device.kind != "cpu" and supports_offload() else 0
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
@@ -75,7 +83,7 @@ class LlamaCpp(Generator):
     sequences = 16  # decoded together at most
     CELLS = 8192  # KV cells shared by a group's prompts and samples
 
-    def __init__(self, path: Path, lora: Path | None = None):
+    def __init__(self, path: Path, lora: Path | None = None, device=None):
         """``lora``: a GGUF LoRA adapter (backend.codegen.gguf_export) applied on top of the model."""
         try:
             import llama_cpp
@@ -84,8 +92,9 @@ class LlamaCpp(Generator):
         except ImportError:
             raise ValueError("the llama-cpp backend needs llama-cpp-python: pip install -r requirements.txt") from None
         self.lib = llama_cpp
+        self.n_gpu_layers = gpu_layers(device, llama_cpp.llama_supports_gpu_offload)
         self.llm = Llama(model_path=str(path), n_ctx=512, n_threads=os.cpu_count() or 1, verbose=False, seed=0,
-                         **({"lora_path": str(lora)} if lora else {}))
+                         n_gpu_layers=self.n_gpu_layers, **({"lora_path": str(lora)} if lora else {}))
         self.params = int(llama_model_n_params(self.llm.model))
         params = type(self.llm.context_params).from_buffer_copy(self.llm.context_params)
         params.n_ctx, params.n_seq_max, params.kv_unified = self.CELLS, self.sequences, True
@@ -183,14 +192,17 @@ class LlamaCpp(Generator):
         return sampler
 
 
-def load_causal_lm(path: Path):
-    """(model, tokenizer) in float32 from a folder or a GGUF file (dequantized by transformers)."""
+def load_causal_lm(path: Path, device=None):
+    """(model, tokenizer) in float32 from a folder or a GGUF file (dequantized by transformers), on ``device``
+    (a backend.device.Device; None: the CPU). Weights stay float32: the device's dtype is autocast's."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     kwargs = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
     folder = path.parent if path.suffix == ".gguf" else path
     tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+    if device is not None:
+        model.to(device.name)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -198,22 +210,25 @@ def load_causal_lm(path: Path):
 
 @register_backend("transformers")
 class Transformers(Generator):
-    def __init__(self, path: Path | None = None, model=None, tokenizer=None):
-        """From a path, or from a model already in memory (a fine-tuned one)."""
+    def __init__(self, path: Path | None = None, model=None, tokenizer=None, device=None):
+        """From a path, or from a model already in memory (a fine-tuned one, on its device already)."""
         import torch
+
+        from backend.device import autocast_of
         if path is not None:
-            model, tokenizer = load_causal_lm(path)
+            model, tokenizer = load_causal_lm(path, device)
         self.model, self.tokenizer, self.torch = model.eval(), tokenizer, torch
+        self.autocast = lambda: autocast_of(device)
         self.params = sum(p.numel() for p in self.model.parameters())
 
     def complete(self, prompt, stop, sampling):
         torch = self.torch
-        ids = self.tokenizer(prompt, return_tensors="pt")
+        ids = self.tokenizer(prompt, return_tensors="pt").to(next(self.model.parameters()).device)
         out = []
         for i in range(sampling.n):
             torch.manual_seed(sampling.seed + i)
             greedy = sampling.temperature == 0
-            with torch.no_grad():
+            with torch.no_grad(), self.autocast():
                 gen = self.model.generate(
                     **ids, max_new_tokens=sampling.max_new_tokens, do_sample=not greedy,
                     temperature=None if greedy else sampling.temperature, top_p=None if greedy else sampling.top_p,

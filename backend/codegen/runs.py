@@ -16,7 +16,8 @@ from backend.codegen import passk, problems, sandbox
 from backend.codegen.generate import Sampling, open_generator
 from backend.codegen.lms import CODE_LMS, DEFAULT_LM, file_sha256, gguf_name, resolve_lm, sha256_of
 from backend.codegen.resume import GeneratedLog
-from backend.options import check_choices, choice
+from backend.device import check_name
+from backend.options import check_choices, choice, device_field
 from backend.sizes import folder_mb
 from backend.timestamps import now
 from backend.vocab import ExecStatus
@@ -42,9 +43,11 @@ class CodegenEvalConfig:
     seed: int = field(default=0, metadata={"help": "sampling seed (sample i uses seed + i)"})
     execute_on: str = choice(("local", "ray"), "where completions execute: local (the sandbox, one worker per core) "
                              "or ray (every Ray worker runs the same sandbox; RAY_ADDRESS)")
+    device: str = device_field()  # of generation only: the sandbox and the judge run on the CPU
 
     def __post_init__(self):
         check_choices(self)
+        self.device = check_name(self.device)
         for name in ("limit", "n", "max_new_tokens", "seed"):
             if int(getattr(self, name)) < 0 or (name in ("n", "max_new_tokens") and getattr(self, name) < 1):
                 raise ValueError(f"{name} must be a positive whole number")
@@ -71,13 +74,13 @@ def run_codegen_eval(config: CodegenEvalConfig, ctx) -> list:
     sandbox.isolation()  # no sandbox, no run: refuse before loading a model
     path = resolve_lm(config.model, ctx.settings.cache_dir)
     ctx.progress(0.0, f"loading {path.name}")
-    generator = open_generator(config.backend, path)
+    generator = open_generator(config.backend, path, ctx.device)
     identity = _model_identity(path)
     result = evaluate(generator, config, ctx, share=(0.0, 1.0),
                       identity={"model": identity or str(path), "backend": config.backend})
     return [ctx.record(name=f"{config.label()} ({_decoding(config)})", model=config.model, params=generator.params,
                        disk_mb=folder_mb(path), finished_at=now(), **result,
-                       provenance={"model_file": str(path), **identity})]
+                       provenance={"model_file": str(path), **identity, **_offload(generator)})]
 
 
 def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, float], identity: dict | None) -> dict:
@@ -148,6 +151,12 @@ def evaluate(generator, config: CodegenEvalConfig, ctx, share: tuple[float, floa
                        "wall_seconds": round(time.monotonic() - start, 1)}}
 
 
+def _offload(generator) -> dict:
+    """llama.cpp's GPU offload as used (0: generated on the CPU, whatever the run's device)."""
+    layers = getattr(generator, "n_gpu_layers", None)
+    return {} if layers is None else {"n_gpu_layers": layers}
+
+
 def _decoding(config) -> str:
     return "greedy" if config.temperature == 0 else f"n={config.n} T={config.temperature:g} top-p={config.top_p:g}"
 
@@ -181,9 +190,11 @@ class FinetuneConfig:
     max_new_tokens: int = field(default=256, metadata={"help": "longest completion, tokens"})
     timeout_s: float = field(default=10.0, metadata={"help": "wall-clock limit per executed program, s"})
     seed: int = field(default=0, metadata={"help": "seed of the data order and of torch"})
+    device: str = device_field()
 
     def __post_init__(self):
         check_choices(self)
+        self.device = check_name(self.device)
         from backend.bench.miner import check_language
         check_language(self.language)
         for name in ("steps", "batch_size", "max_length", "lora_r", "heldout"):
@@ -194,7 +205,8 @@ class FinetuneConfig:
     def eval_config(self) -> CodegenEvalConfig:
         return CodegenEvalConfig(model=self.model, backend="transformers", problem_sets=self.problem_sets,
                                  limit=self.limit, n=self.n, temperature=self.temperature,
-                                 max_new_tokens=self.max_new_tokens, timeout_s=self.timeout_s, seed=self.seed)
+                                 max_new_tokens=self.max_new_tokens, timeout_s=self.timeout_s, seed=self.seed,
+                                 device=self.device)
 
     def lr(self) -> float:
         return self.learning_rate or (2e-4 if self.method == "lora" else 2e-5)
@@ -213,7 +225,7 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
     heldout = {lang: [p["code"] for p in bench.pairs(lang, "test")[:config.heldout]] for lang in (config.language, other)}
     path = resolve_lm(config.model, ctx.settings.cache_dir)
     ctx.progress(0.0, f"loading {path.name} through transformers")
-    model, tokenizer = load_causal_lm(path)
+    model, tokenizer = load_causal_lm(path, ctx.device)
     metrics = []
     for lang, texts in heldout.items():
         ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
@@ -226,7 +238,7 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
                            f"{config.language} snippets)")
     result = trained or finetune.train(
         model, tokenizer, train_texts, config.method, config.steps, config.batch_size, config.max_length,
-        config.lr(), config.lora_r, config.seed,
+        config.lr(), config.lora_r, config.seed, device=ctx.device,
         on_step=lambda s, loss: ctx.progress(0.05 + 0.45 * s / config.steps,
                                              f"step {s}/{config.steps} loss {ctx.loss(loss):.3f}"))
     model, generator, generation = result.model, None, "transformers (the trained weights, merged)"
@@ -238,14 +250,15 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
             from backend.codegen.generate import LlamaCpp
             from backend.codegen.gguf_export import write_adapter
             adapter = write_adapter(model, path, ctx.dir / "adapter.gguf")
-            generator, weights = LlamaCpp(path, lora=adapter), {"adapter_sha256": file_sha256(adapter)}
+            generator = LlamaCpp(path, lora=adapter, device=ctx.device)
+            weights = {"adapter_sha256": file_sha256(adapter)}
             generation = "llama-cpp: the packaged GGUF model with the LoRA adapter (adapter.gguf)"
         model = model.merge_and_unload()
     elif path.suffix == ".gguf":  # llama.cpp again: the trained weights as a GGUF model (not kept: its size)
         from backend.codegen.generate import LlamaCpp
         from backend.codegen.gguf_export import write_model
         exported = write_model(model, path, ctx.dir / "model-q8_0.gguf")
-        generator, weights = LlamaCpp(exported), {"model_sha256": file_sha256(exported)}
+        generator, weights = LlamaCpp(exported, device=ctx.device), {"model_sha256": file_sha256(exported)}
         exported.unlink()  # llama.cpp has read it
         generation = "llama-cpp: the trained weights exported as GGUF (Q8_0, norms float32; the packaged " \
                      "model's metadata and tokenizer), deleted after loading"
@@ -253,7 +266,8 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
         ppl = finetune.perplexity(model, tokenizer, texts, config.max_length)
         metrics.append({"language": lang, "metric": "perplexity", "value": ppl, "n": len(texts)})
     base = _model_identity(path)
-    evaluated = evaluate(generator or Transformers(model=model, tokenizer=tokenizer), config.eval_config(), ctx,
+    generator = generator or Transformers(model=model, tokenizer=tokenizer, device=ctx.device)
+    evaluated = evaluate(generator, config.eval_config(), ctx,
                          share=(0.5, 1.0), identity=weights and {"base": base, **weights})
     evaluated["metrics"] = metrics + evaluated["metrics"]
     evaluated["config"].update(bench=bench.id, train_snippets=len(train_texts), learning_rate_used=config.lr(),
@@ -261,5 +275,5 @@ def run_codegen_finetune(config: FinetuneConfig, ctx) -> list:
     return [ctx.record(name=config.label(), model=config.model, params=result.params,
                        trainable_params=result.trainable_params, train_seconds=result.train_seconds,
                        disk_mb=folder_mb(ctx.dir / "adapter") if config.method == "lora" else None,
-                       finished_at=now(), provenance={"model_file": str(path), **base},
+                       finished_at=now(), provenance={"model_file": str(path), **base, **_offload(generator)},
                        **evaluated)]

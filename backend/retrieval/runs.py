@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.bench.miner import check_language
-from backend.options import check_choices, choice
+from backend.device import check_name, name_of
+from backend.options import check_choices, choice, device_field
 from backend.progress import Meter
 from backend.retrieval import metrics
 from backend.retrieval.models import TEACHER_NAMES, TEACHERS, resolve
@@ -27,9 +28,11 @@ class EvalConfig:
     max_queries: int = field(default=0, metadata={"help": "evaluate only the first N test pairs per language (0: all)"})
     batch_size: int = field(default=32, metadata={"help": "encoding batch size"})
     seed: int = field(default=0, metadata={"help": "seed: csn-1000 distractor sampling; data order and init of training kinds"})
+    device: str = device_field()
 
     def __post_init__(self):
         check_choices(self)
+        self.device = check_name(self.device)
         for lang in self.language_list():
             check_language(lang)
         for name in ("max_queries", "batch_size", "seed"):
@@ -63,7 +66,7 @@ class DistillConfig(EvalConfig):
 def run_eval(config: EvalConfig, ctx) -> list:
     from backend.retrieval.encoders import load_encoder
     ctx.progress(0.0, f"loading {config.model}")
-    encoder = load_encoder(config.model, ctx.settings.cache_dir)
+    encoder = load_encoder(config.model, ctx.settings.cache_dir, ctx.device)
     # ``model`` stays loadable (a teacher's short name or a folder): live search reopens it from there.
     model_ref = config.model if config.model in TEACHERS else str(encoder.path)
     return evaluate(encoder, config, ctx, model=model_ref, disk_mb=folder_mb(encoder.path), name=config.label(),
@@ -80,11 +83,13 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
         vocabulary = [w.strip() for w in Path(config.vocabulary_file).read_text().splitlines() if w.strip()]
     ctx.progress(0.0, f"distilling {config.model} (pca {config.pca_dims})")
     start = time.perf_counter()
-    model = distill(model_name=str(teacher), pca_dims=config.pca_dims or None, vocabulary=vocabulary)
+    # model2vec picks a GPU by itself when given no device: the run's device, named
+    model = distill(model_name=str(teacher), pca_dims=config.pca_dims or None, vocabulary=vocabulary,
+                    device=name_of(ctx.device))
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     model.save_pretrained(str(model_dir))
-    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir, ctx.device)
     return evaluate(encoder, config, ctx, share=(0.2, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
                     name=f"Model2Vec distill of {config.label()}", teacher=TEACHERS.get(config.model, str(teacher)))
@@ -131,7 +136,8 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
     subset = f":first-{config.max_queries}" if config.max_queries else ""
     for protocol in metrics.PROTOCOLS:
         run_id = ctx.run_id if protocol == "full" else f"{ctx.run_id}--{protocol}"
-        provenance = {"encoder": encoder.name, "protocol_note": _note(protocol, distractors),
+        provenance = {"encoder": encoder.name, "encode_device": encoder.device,
+                      "protocol_note": _note(protocol, distractors),
                       **({"teacher": teacher} if teacher else {}), **(size or {})}
         records.append(ctx.record(run_id=run_id, protocol=protocol + subset, provenance=provenance,
                                   metrics=_metric_rows(ranks[protocol]), queries=_query_rows(ranks[protocol]),

@@ -3,7 +3,8 @@
 A speed-up is a ratio of two timings taken together, never of two throughputs recorded minutes apart on a
 shared machine (a loaded machine once made the teacher look 3x slower, and its student 277x faster). Each
 round times every model on the same texts, in a rotating order; a model's time is its median over rounds.
-The machine's load and core count are kept with the ratios (runs/.speed/<time>.json).
+The machine's load and core count are kept with the ratios (runs/.speed/<time>.json), and the device: a ratio
+of timings on two devices is not a speed-up of one model over another, so it is refused.
 """
 from __future__ import annotations
 
@@ -20,10 +21,29 @@ from backend.fileio import write_atomic
 SPEED_DIR = ".speed"
 
 
+class DeviceMismatch(ValueError):
+    """Models that encode on different devices: their timings are not comparable."""
+
+
+def check_same_device(encoders: dict[str, object], base: str):
+    """One line, refusing, when a model encodes on another device than the base (a static model2vec model
+    encodes on the CPU whatever --device says)."""
+    where = {run_id: getattr(e, "device", "cpu") for run_id, e in encoders.items()}
+    other = {run_id: device for run_id, device in where.items() if device != where[base]}
+    if other:
+        run_id, device = next(iter(other.items()))
+        raise DeviceMismatch(f"cannot compare speeds across devices: {run_id} encodes on {device}, the base "
+                             f"{base} on {where[base]}"
+                             + (f" (and {len(other) - 1} more)" if len(other) > 1 else "")
+                             + "; measure them on one device: --device cpu")
+
+
 def measure(encoders: dict[str, object], texts: list[str], base: str, rounds: int = 5, batch_size: int = 32) -> dict:
-    """{run_id: encoder} timed on ``texts``: docs/s per model and its speed-up against ``base``."""
+    """{run_id: encoder} timed on ``texts``: docs/s per model and its speed-up against ``base``; DeviceMismatch
+    if they do not all encode on one device."""
     if base not in encoders:
         raise ValueError("the base run must be among the measured runs")
+    check_same_device(encoders, base)
     for encoder in encoders.values():  # warm-up: first-call costs are not speed
         encoder.encode(texts[:8], batch_size)
     ids, seconds = list(encoders), {run_id: [] for run_id in encoders}
@@ -35,6 +55,7 @@ def measure(encoders: dict[str, object], texts: list[str], base: str, rounds: in
             seconds[run_id].append(time.perf_counter() - start)
     median = {run_id: statistics.median(s) for run_id, s in seconds.items()}
     return {"base": base, "texts": len(texts), "rounds": rounds, "batch_size": batch_size, "time": time.time(),
+            "device": getattr(encoders[base], "device", "cpu"),
             "cpu_count": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
             "results": [{"run_id": run_id, "docs_per_s": len(texts) / median[run_id],
                          "speedup": median[base] / median[run_id],
@@ -49,14 +70,19 @@ import model2vec, sentence_transformers, torch, transformers  # every loader's l
 from backend.retrieval.encoders import load_encoder
 def kb(field):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field))
+from backend.device import device_for
 ref, cache, texts = sys.argv[1], Path(sys.argv[2]), json.loads(sys.stdin.read())
+device = device_for(sys.argv[3])
 base = kb("VmRSS:")
-load_encoder(ref, cache).encode(texts, 32)
-print(json.dumps({"inference_mb": (kb("VmHWM:") - base) / 1024, "process_peak_mb": kb("VmHWM:") / 1024}))
+load_encoder(ref, cache, device).encode(texts, 32)
+out = {"inference_mb": (kb("VmHWM:") - base) / 1024, "process_peak_mb": kb("VmHWM:") / 1024}
+if device.kind == "cuda":  # the model's memory is the GPU's there; resident memory is the host's share only
+    out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+print(json.dumps(out))
 """
 
 
-def inference_mb(ref: str, texts: list[str], cache_dir: Path) -> dict:
+def inference_mb(ref: str, texts: list[str], cache_dir: Path, device: str = "cpu") -> dict:
     """Memory of serving a model, measured in a fresh process that loads it and encodes ``texts``:
     ``inference_mb``, its peak resident memory over what the libraries alone hold (the model's weights and
     activations), and ``process_peak_mb``, the whole process's peak."""
@@ -64,7 +90,7 @@ def inference_mb(ref: str, texts: list[str], cache_dir: Path) -> dict:
     import sys
 
     from backend.config import REPO_ROOT
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, ref, str(cache_dir)], input=json.dumps(texts),
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, ref, str(cache_dir), device], input=json.dumps(texts),
                          capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TRANSFORMERS_VERBOSITY": "error"})
     if out.returncode != 0:
@@ -73,9 +99,10 @@ def inference_mb(ref: str, texts: list[str], cache_dir: Path) -> dict:
 
 
 def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: int = 200, rounds: int = 5,
-                 memory: bool = True) -> dict:
-    """Load each run's model (runs made here keep theirs) and measure them on the base's benchmark code; with
-    ``memory``, also each model's inference memory (peak RSS of a process of its own)."""
+                 memory: bool = True, device=None) -> dict:
+    """Load each run's model (runs made here keep theirs) on ``device`` (a backend.device.Device; None: the CPU)
+    and measure them on the base's benchmark code; with ``memory``, also each model's inference memory (peak RSS
+    of a process of its own)."""
     from backend.retrieval import search
     from backend.retrieval.encoders import load_encoder
     sample = [p["code"] for lang in bench.languages for p in bench.pairs(lang, "test")[: max(1, texts // len(bench.languages))]]
@@ -87,11 +114,13 @@ def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: i
             if run["run_id"] == base:
                 raise ValueError(f"the base run {base} has no model files here; pick a run made on this machine")
             continue  # imported or published: nothing to time
-        encoders[run["run_id"]] = (load_encoder(ref, cache_dir), ref)
+        encoders[run["run_id"]] = (load_encoder(ref, cache_dir, device), ref)
     result = measure({k: e for k, (e, _) in encoders.items()}, sample, base, rounds)
+    if device is not None:
+        result["device_detail"] = device.record()
     if memory:
         for row in result["results"]:
-            row.update(inference_mb(encoders[row["run_id"]][1], sample, cache_dir))
+            row.update(inference_mb(encoders[row["run_id"]][1], sample, cache_dir, device.name if device else "cpu"))
     return result
 
 
@@ -116,11 +145,17 @@ def latest(runs_dir: Path, base: str) -> dict | None:
     if not found:
         return None
     found.sort(key=lambda d: d["time"])
+    # Ratios from sessions on another device than the newest are not merged in (a session before devices
+    # were recorded ran on the CPU): they are counted in ``other_device_sessions``.
+    device = found[-1].get("device", "cpu")
+    other = [d for d in found if d.get("device", "cpu") != device]
+    found = [d for d in found if d.get("device", "cpu") == device]
     rows, session = {}, {}  # run id -> its newest result, and the session it is from
     for i, data in enumerate(found):
         for row in data["results"]:
             rows[row["run_id"]], session[row["run_id"]] = row, i
-    return {**found[-1], "results": list(rows.values()), "sessions": len(set(session.values()))}
+    return {**found[-1], "results": list(rows.values()), "sessions": len(set(session.values())),
+            "other_device_sessions": len(other)}
 
 
 def as_table(measurement: dict) -> pd.DataFrame:
@@ -132,5 +167,8 @@ def describe(measurement: dict) -> str:
     return (f"measured side by side {when}: {measurement['texts']} texts x {measurement['rounds']} interleaved "
             f"rounds, {measurement['cpu_count']} cores, load {measurement['load_before'][0]:.2f} -> "
             f"{measurement['load_after'][0]:.2f}"
+            + (f" on {measurement['device']}" if measurement.get("device", "cpu") != "cpu" else "")
             + (f" (runs not timed then: from {measurement['sessions'] - 1} earlier session(s))"
-               if measurement.get("sessions", 1) > 1 else ""))
+               if measurement.get("sessions", 1) > 1 else "")
+            + (f"; {measurement['other_device_sessions']} session(s) on another device left out"
+               if measurement.get("other_device_sessions") else ""))

@@ -1,6 +1,6 @@
 """Retrieval training kinds: ``m2v-tokenlearn``, ``m2v-contrastive``, ``peft-contrastive``, ``kd-student``. Each
-trains on this CPU, saves its model under the run, stores its loss per step (``losses.json``) and is evaluated
-like any model.
+trains on the run's device (backend.device: CPU by default here), saves its model under the run, stores its loss
+per step (``losses.json``) and is evaluated like any model.
 
 torch / transformers / peft / model2vec / tokenlearn are imported inside the functions that need them.
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.batching import shuffled_batches
+from backend.device import autocast_of, name_of, stepper
 from backend.options import choice
 from backend.retrieval.encoders import mean_pool
 from backend.retrieval.models import TEACHER_NAMES, TEACHERS, resolve
@@ -89,12 +90,12 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     import torch
     from model2vec import StaticModel
     from model2vec.distill import distill
-    from sentence_transformers import SentenceTransformer
     from sklearn.decomposition import PCA
     from tokenlearn.pretrain import StaticModelFineTuner, TextDataset
 
-    from backend.retrieval.encoders import load_encoder
+    from backend.retrieval.encoders import load_encoder, sentence_transformer
     torch.manual_seed(config.seed)
+    dev = name_of(ctx.device)
     teacher_path = resolve(config.model, ctx.settings.cache_dir)
     limit = config.corpus_size
     if config.corpus == "code":
@@ -106,36 +107,39 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
         texts, corpus_meta = prose_corpus(limit, config.seed, ctx.settings.cache_dir)
     start = time.perf_counter()
     ctx.progress(0.0, f"featurizing {len(texts)} {config.corpus} texts with the teacher")
-    teacher = SentenceTransformer(str(teacher_path), device="cpu", local_files_only=True)
+    teacher = sentence_transformer(teacher_path, ctx.device)
     targets = []
     for i in range(0, len(texts), 64):
         # tokenlearn's target: the mean of the teacher's token embeddings without [CLS] / [SEP]
-        for emb in teacher.encode(texts[i:i + 64], output_value="token_embeddings", show_progress_bar=False):
-            targets.append(emb[1:-1].float().mean(0).numpy() if len(emb) > 2 else emb.float().mean(0).numpy())
+        with autocast_of(ctx.device):
+            embs = teacher.encode(texts[i:i + 64], output_value="token_embeddings", show_progress_bar=False)
+        for emb in embs:
+            emb = emb.float().cpu()
+            targets.append(emb[1:-1].mean(0).numpy() if len(emb) > 2 else emb.mean(0).numpy())
         ctx.progress(0.3 * min(i + 64, len(texts)) / len(texts), f"featurized {min(i + 64, len(texts))}/{len(texts)}")
     ctx.progress(0.3, f"distilling {config.model}")
-    base = distill(model_name=str(teacher_path), pca_dims=config.pca_dims or None)
+    base = distill(model_name=str(teacher_path), pca_dims=config.pca_dims or None, device=dev)
     out_dim = min(config.pca_dims or base.dim, len(texts) - 1, np.asarray(targets).shape[1])
     goal = PCA(n_components=out_dim, random_state=config.seed).fit_transform(np.asarray(targets, dtype=np.float32))
     data = TextDataset(texts, torch.from_numpy(goal.astype(np.float32)), base.tokenizer)
     net = StaticModelFineTuner(torch.from_numpy(np.asarray(base.embedding, dtype=np.float32)), out_dim,
-                               base.tokenizer.token_to_id("[PAD]"))
+                               base.tokenizer.token_to_id("[PAD]")).to(dev)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate or 1e-3)
+    backward_step = stepper(ctx.device, optimizer)
     net.train()
     for step, idx in enumerate(shuffled_batches(len(data), config.train_batch_size, config.steps, config.seed), start=1):
         x, y = TextDataset.collate_fn([data[i] for i in idx])
-        loss = torch.nn.functional.mse_loss(net(x)[0], y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        with autocast_of(ctx.device):
+            loss = torch.nn.functional.mse_loss(net(x.to(dev))[0].float(), y.to(dev))
+        backward_step(loss)
         ctx.progress(0.3 + 0.4 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
     net.eval()
     with torch.no_grad():  # each token's vector as the trained model embeds it alone
-        vectors = net.sub_forward(torch.arange(len(net.embeddings.weight))[:, None]).numpy()
+        vectors = net.sub_forward(torch.arange(len(net.embeddings.weight), device=dev)[:, None]).cpu().numpy()
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
-    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir, ctx.device)
     return evaluate(encoder, config, ctx, share=(0.7, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
                     name=f"Model2Vec + tokenlearn ({config.corpus}) of {TEACHER_NAMES.get(config.model, config.model)}",
@@ -175,37 +179,39 @@ def run_m2v_contrastive(config: StaticContrastiveConfig, ctx) -> list:
 
     from backend.retrieval.encoders import load_encoder
     torch.manual_seed(config.seed)
+    dev = name_of(ctx.device)
     teacher_path = resolve(config.model, ctx.settings.cache_dir)
     _, pairs = train_pairs(config, ctx)
     start = time.perf_counter()
     ctx.progress(0.0, f"distilling {config.model} (pca {config.pca_dims})")
-    base = distill(model_name=str(teacher_path), pca_dims=config.pca_dims or None)
+    base = distill(model_name=str(teacher_path), pca_dims=config.pca_dims or None, device=dev)
     if base.weights is not None or base.token_mapping is not None:
         raise ValueError("this model2vec distills with token weights or a token mapping: m2v-contrastive trains "
                          "plain per-token vectors only")
     tokens = {key: [ids[:config.max_length] or [0] for ids in base.tokenize([p[key] for p in pairs])]
               for key in ("query", "code")}
     table = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(np.asarray(base.embedding, dtype=np.float32)),
-                                                  freeze=False, mode="mean")
+                                                  freeze=False, mode="mean").to(dev)
 
     def embed(seqs):
-        offsets = torch.tensor([0, *np.cumsum([len(s) for s in seqs[:-1]])])
-        return torch.nn.functional.normalize(table(torch.tensor([t for s in seqs for t in s]), offsets), dim=-1)
+        offsets = torch.tensor([0, *np.cumsum([len(s) for s in seqs[:-1]])], device=dev)
+        return torch.nn.functional.normalize(table(torch.tensor([t for s in seqs for t in s], device=dev), offsets),
+                                             dim=-1)
 
     optimizer = torch.optim.Adam(table.parameters(), lr=config.learning_rate or 3e-3)
+    backward_step = stepper(ctx.device, optimizer)
     for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed),
                                start=1):
-        loss = info_nce(embed([tokens["query"][i] for i in idx]), embed([tokens["code"][i] for i in idx]),
-                        config.temperature)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        with autocast_of(ctx.device):
+            loss = info_nce(embed([tokens["query"][i] for i in idx]), embed([tokens["code"][i] for i in idx]),
+                            config.temperature)
+        backward_step(loss)
         ctx.progress(0.1 + 0.6 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
-    vectors = table.weight.detach().numpy()
+    vectors = table.weight.detach().cpu().numpy()
     StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
-    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir, ctx.device)
     return evaluate(encoder, config, ctx, share=(0.7, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds, trainable_params=int(vectors.size),
                     name=f"Model2Vec student of {TEACHER_NAMES.get(config.model, config.model)} trained on the pairs",
@@ -257,16 +263,17 @@ def peft_model(base, config: PeftConfig):
 def contrastive_loss(model, tokenizer, pairs: list[dict], max_length: int, temperature: float):
     """Symmetric InfoNCE over in-batch negatives: each docstring's own code against the batch's other code."""
     import torch
+    device = next(model.parameters()).device
     enc = [tokenizer([p[key] for p in pairs], padding=True, truncation=True, max_length=max_length,
-                     return_tensors="pt") for key in ("query", "code")]
+                     return_tensors="pt").to(device) for key in ("query", "code")]
     return info_nce(*(torch.nn.functional.normalize(mean_pool(model, e), dim=-1) for e in enc), temperature)
 
 
 def info_nce(q, d, temperature: float):
     """Symmetric InfoNCE of normalized query and document embeddings: row i's positive is row i."""
     import torch
-    logits = q @ d.T / temperature
-    labels = torch.arange(len(q))
+    logits = (q @ d.T).float() / temperature  # float32 logits under autocast: a low-precision softmax drifts
+    labels = torch.arange(len(q), device=q.device)
     return (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
 
 
@@ -278,18 +285,19 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
     path = resolve(config.model, ctx.settings.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     base = AutoModel.from_pretrained(str(path), use_safetensors=True, local_files_only=True)
-    model = peft_model(base, config)
+    model = peft_model(base, config).to(name_of(ctx.device))
     trainable, total = model.get_nb_trainable_parameters()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate or DEFAULT_LR[config.method])
+    backward_step = stepper(ctx.device, optimizer)
     model.train()
     for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed), start=1):
-        loss = contrastive_loss(model, tokenizer, [pairs[i] for i in idx], config.max_length, config.temperature)
-        loss.backward()
-        optimizer.step()
-        if config.method == "adalora":
-            model.base_model.update_and_allocate(step)  # AdaLoRA re-allocates ranks on its schedule
-        optimizer.zero_grad()
+        with autocast_of(ctx.device):
+            loss = contrastive_loss(model, tokenizer, [pairs[i] for i in idx], config.max_length, config.temperature)
+        if config.method == "adalora":  # AdaLoRA re-allocates ranks on its schedule, from this step's gradients
+            backward_step(loss, before_zero_grad=lambda: model.base_model.update_and_allocate(step))
+        else:
+            backward_step(loss)
         ctx.progress(share[0] + (share[1] - share[0]) * step / config.steps,
                      f"{out_dir.name}: step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
     model.save_pretrained(str(out_dir))
@@ -308,7 +316,7 @@ def run_peft_contrastive(config: PeftConfig, ctx) -> list:
         trained = train_adapter(config, pairs, out, ctx, share=(0.6 * i / len(groups), 0.6 * (i + 1) / len(groups)))
         trainable += trained["trainable"]
         dirs.append(out)
-        encoders.update(dict.fromkeys(group, load_encoder(str(out), ctx.settings.cache_dir)))
+        encoders.update(dict.fromkeys(group, load_encoder(str(out), ctx.settings.cache_dir, ctx.device)))
     seconds = time.perf_counter() - start
     per_language = config.adapters == "per-language"
     # An adapter alone is not a model: the size a user ships is the base model plus the adapter(s).
@@ -344,52 +352,56 @@ class KDConfig(TrainConfig):
 
 def run_kd_student(config: KDConfig, ctx) -> list:
     import torch
-    from sentence_transformers import SentenceTransformer
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from backend.retrieval.encoders import load_encoder
+    from backend.retrieval.encoders import load_encoder, sentence_transformer
     torch.manual_seed(config.seed)
+    dev = name_of(ctx.device)
     path = resolve(config.model, ctx.settings.cache_dir)
     _, pairs = train_pairs(config, ctx)
     texts = [t for p in pairs for t in (p["query"], p["code"])]
     distil = config.teacher_signal == "features"
     start = time.perf_counter()  # KD's time includes the teacher's embeddings: that is its extra cost
     if distil:
-        teacher = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        teacher = sentence_transformer(path, ctx.device)
         ctx.progress(0.0, f"teacher embeddings of {len(texts)} texts")
-        goal = torch.from_numpy(teacher.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False))
+        with autocast_of(ctx.device):
+            goal = torch.from_numpy(teacher.encode(texts, batch_size=64, convert_to_numpy=True,
+                                                   show_progress_bar=False)).float().to(dev)
+        del teacher  # its memory is the student's now (a GPU's especially)
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     teacher_layers = AutoConfig.from_pretrained(str(path), local_files_only=True).num_hidden_layers
     if config.layers >= teacher_layers:
         raise ValueError(f"the teacher has {teacher_layers} layers; a student needs fewer (--layers)")
     # The student is the teacher's embeddings and first N layers: HF loads exactly those weights.
     student = AutoModel.from_pretrained(str(path), num_hidden_layers=config.layers, use_safetensors=True,
-                                        local_files_only=True)
+                                        local_files_only=True).to(dev)
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate or 5e-5)
+    backward_step = stepper(ctx.device, optimizer)
     student.train()
     # Without a teacher a batch holds pairs (docstring + code), with one it holds single texts: the same number
     # of texts per step either way.
     n_items, per_step = (len(texts), config.train_batch_size) if distil else (len(pairs), max(config.train_batch_size // 2, 2))
     for step, idx in enumerate(shuffled_batches(n_items, per_step, config.steps, config.seed), start=1):
-        if distil:
-            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length,
-                              return_tensors="pt")
-            out, target = mean_pool(student, batch), goal[idx]
-            if config.loss == "cosine":
-                loss = (1 - torch.nn.functional.cosine_similarity(out, target)).mean()
+        with autocast_of(ctx.device):
+            if distil:
+                batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                  max_length=config.max_length, return_tensors="pt").to(dev)
+                out, target = mean_pool(student, batch).float(), goal[idx]
+                if config.loss == "cosine":
+                    loss = (1 - torch.nn.functional.cosine_similarity(out, target)).mean()
+                else:
+                    loss = torch.nn.functional.mse_loss(out, target)
             else:
-                loss = torch.nn.functional.mse_loss(out, target)
-        else:
-            loss = contrastive_loss(student, tokenizer, [pairs[i] for i in idx], config.max_length, config.temperature)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+                loss = contrastive_loss(student, tokenizer, [pairs[i] for i in idx], config.max_length,
+                                        config.temperature)
+        backward_step(loss)
         ctx.progress(0.1 + 0.5 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     student.save_pretrained(str(model_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(model_dir))
-    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir)
+    encoder = load_encoder(str(model_dir), ctx.settings.cache_dir, ctx.device)
     params = sum(p.numel() for p in student.parameters())
     return evaluate(encoder, config, ctx, share=(0.6, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,

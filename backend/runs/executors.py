@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import os
 import signal
 import subprocess
 import tomllib
@@ -51,11 +52,15 @@ def run_jobs(jobs: list[Job], executor: str, store: Store, s: Settings, address:
 @register_executor("local")
 def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[Job]:
     """One ``python -m backend launch`` process per run, one after the other (each ingests its own run)."""
+    from backend.runs.lifecycle import build_config, run_device
     from backend.runs.supervision import launch_args
+    for job in jobs:  # a device this machine lacks: one error now, not one failed process per run
+        run_device(build_config(job.kind, job.options), s)
     preexec = _terminated_with_parent()
     for job in jobs:
+        # The settings' device (--device of sweep / recipe run) goes down with it: "auto" in a config means it.
         proc = subprocess.run(launch_args(job.kind, job.options, s.runs_dir, store.path, job.run_id), cwd=REPO_ROOT,
-                              preexec_fn=preexec)
+                              preexec_fn=preexec, env={**os.environ, "DASHBOARD_DEVICE": s.device})
         job.outcome = "finished" if proc.returncode == 0 else "failed"
     return jobs
 
@@ -154,19 +159,24 @@ def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
     """Jobs finished before, under their config-hash id or as any finished run of the same kind and full config
     (a first start's teacher, a run launched by hand): a sweep or recipe re-run skips them. ``done_as`` names
     the run that did it."""
-    import dataclasses
     import json
 
+    from backend import options as opts
+    from backend.kinds import KINDS
     from backend.runs.lifecycle import build_config
     finished = [r for r in rundirs.read_all(runs_dir)[0] if r.status == "finished"]
     ids = {r.run_id for r in finished}
     by_config = {}
     for record in finished:
         if record.config:
-            by_config.setdefault((record.kind, json.dumps(record.config, sort_keys=True)), record.run_id)
+            config = record.config
+            kind = KINDS.get(record.kind)
+            if kind is not None and kind.config:  # a default spelled out ("device": "auto") is the same run
+                config = opts.identity_of(kind.load()[1], config)
+            by_config.setdefault((record.kind, json.dumps(config, sort_keys=True)), record.run_id)
     done = []
     for job in jobs:
-        config = json.dumps(dataclasses.asdict(build_config(job.kind, job.options)), sort_keys=True)
+        config = json.dumps(opts.identity(build_config(job.kind, job.options)), sort_keys=True)
         job.done_as = job.run_id if job.run_id in ids else by_config.get((job.kind, config))
         if job.done_as:
             done.append(job)

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from backend import catalog, rundirs
+from backend import options as opts
 from backend.config import Settings
 from backend.kinds import get_kind
 from backend.records import SCHEMA_VERSION, RunRecord, record_from_dict
@@ -38,9 +39,10 @@ def _terminate(signum, frame):
 class RunContext:
     """What a runner gets: its run id and folder, the settings, a progress reporter and a record builder."""
 
-    def __init__(self, kind: str, run_id: str, settings: Settings, config: dict, started: str):
+    def __init__(self, kind: str, run_id: str, settings: Settings, config: dict, started: str, device=None):
         self.kind, self.run_id, self.config, self.started = kind, run_id, config, started
         self.settings = settings
+        self.device = device  # backend.device.Device the run computes on (None: a kind without a device option)
         self.dir = rundirs.run_dir(settings.runs_dir, run_id)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.losses: list[float] = []
@@ -67,6 +69,8 @@ class RunContext:
                 "created_at": self.started, "config": self.config, "source": "local",
                 "peak_memory_mb": peak_rss_mb(), "metrics": []}
         provenance = {**fields.pop("provenance", {}), "environment": environment()}
+        if self.device is not None:
+            provenance["device"] = self.device.record()
         return record_from_dict({**base, **fields, "provenance": provenance})
 
 def peak_rss_mb() -> float:
@@ -109,14 +113,15 @@ def launch(kind_name: str, options: dict, store: Store | None, settings: Setting
     runner, _ = kind.load()
     runs_dir = settings.runs_dir
     config = build_config(kind_name, pin_benchmark(kind_name, options, settings.bench_dir))
-    config_dict = dataclasses.asdict(config)
+    config_dict = opts.identity(config)
+    device = run_device(config, settings)  # before the run exists: a device that is not here is the user's error
     run_id = run_id or make_run_id(kind_name, config.label())
     main = threading.current_thread() is threading.main_thread()
     if main:
         # A process started from a background shell inherits "ignore SIGINT"; cancel() relies on it.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         previous = signal.signal(signal.SIGTERM, _terminate)
-    ctx = RunContext(kind_name, run_id, settings, config_dict, now())
+    ctx = RunContext(kind_name, run_id, settings, config_dict, now(), device)
     try:
         try:
             _store_records([ctx.record(status="running", name=config.label())], store, runs_dir)
@@ -140,6 +145,13 @@ def launch(kind_name: str, options: dict, store: Store | None, settings: Setting
         if main:  # the caller's handler again (a Ray worker, a test process)
             signal.signal(signal.SIGTERM, previous)
 
+def run_device(config, settings: Settings):
+    """The resolved device of a config with a ``device`` option (None without one); DeviceError if not usable."""
+    if not hasattr(config, "device"):
+        return None
+    from backend.device import device_for
+    return device_for(config.device, settings.device)
+
 def _store_records(records: list[RunRecord], store: Store | None, runs_dir: Path):
     if store is None:
         catalog.write_records(records, Path(runs_dir))
@@ -150,5 +162,5 @@ def config_run_id(kind_name: str, options: dict) -> str:
     """A run id from the kind and a hash of its full validated config: the same config, the same id."""
     import hashlib
     config = build_config(kind_name, options)
-    digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:10]
+    digest = hashlib.sha256(json.dumps(opts.identity(config), sort_keys=True).encode()).hexdigest()[:10]
     return f"{kind_name}--{_slug(config.label())}--{digest}"

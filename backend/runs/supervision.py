@@ -27,9 +27,13 @@ def launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
         args += [f"--{key.replace('_', '-')}", str(value)]
     return args + (["--run-id", run_id] if run_id else [])
 
-def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path):
-    """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log)."""
-    build_config(kind_name, options)  # refuse bad options here, before a process starts
+def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path, default_device: str = "auto"):
+    """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log).
+    ``default_device``: the settings' DASHBOARD_DEVICE, which a config's device "auto" stands for."""
+    config = build_config(kind_name, options)  # refuse bad options here, before a process starts
+    if hasattr(config, "device"):  # and a device this machine lacks (DeviceError: one line for the page)
+        from backend.device import device_for
+        device_for(config.device, default_device)
     return _background(launch_args(kind_name, options, runs_dir, db_path),
                        Path(runs_dir) / ".launch" / f"{make_run_id(kind_name, 'log')}.log")
 
