@@ -40,7 +40,7 @@ def grouped(view: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     groups = [GROUPS.get(_format(provenance.get(r)), "public · published study") if s == Source.REFERENCE.value
               else str(s) for r, s in zip(view["run_id"], view["source"])]
     out = view.assign(group=groups)
-    order = out["group"].str.startswith("public").astype(int)
+    order = pd.Series([g.startswith("public") for g in groups], index=out.index, dtype=int)  # also with no rows
     out = out.assign(_public=order.to_numpy()).sort_values("_public", kind="stable").drop(columns="_public")
     return out[["group", *[c for c in out.columns if c != "group"]]]
 

@@ -178,7 +178,9 @@ def draw(figures_: list, columns: int = 1, titled: bool = False):
 
 def not_drawn(frame: pd.DataFrame, column: str, what: str):
     """Name the runs a chart leaves out because ``column`` is missing."""
-    missing = sorted(set(frame.loc[frame[column].isna(), "name"]))
+    gone = frame[frame[column].isna()]
+    public = gone["source"].eq("reference") if "source" in gone else gone["name"].map(lambda _: False)
+    missing = list(dict.fromkeys(gone.assign(_public=public).sort_values(["_public", "name"])["name"]))  # yours first
     if missing:  # a dozen names, then a count: the public leaderboards alone lack it for a hundred runs
         more = f" and {len(missing) - 12} more (the table lists them)" if len(missing) > 12 else ""
         st.caption(f"Not drawn (no {what} recorded): {', '.join(missing[:12])}{more}")
