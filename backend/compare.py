@@ -121,6 +121,27 @@ def comparable_candidates(runs: pd.DataFrame, base_id: str) -> list[str]:
     return [r for r in runs["run_id"] if r in accepted]
 
 
+def protocol_stem(run_id: str, protocol) -> str:
+    """A run's id without its protocol's suffix: a run and its protocol twins (the same evaluation scored under
+    each protocol, ``<id>`` and ``<id>--csn-1000``) share it."""
+    suffix = f"--{protocol}" if isinstance(protocol, str) and protocol else None
+    return run_id[:-len(suffix)] if suffix and run_id.endswith(suffix) else run_id
+
+
+def with_twins(runs: pd.DataFrame, chosen, options: list[str]) -> list[str]:
+    """The ``chosen`` runs as picks among ``options`` (e.g. the candidates comparable with a new base): each kept
+    when offered, else replaced by its protocol twin when that is offered, else dropped; order kept, no repeats.
+    Anything that is not a run id (a stale widget value) is dropped."""
+    offered = set(options)
+    chosen = [c for c in chosen if isinstance(c, str)]
+    if all(c in offered for c in chosen):
+        return list(dict.fromkeys(chosen))
+    protocol = dict(zip(runs["run_id"], runs["protocol"]))
+    twin_of = {protocol_stem(r, protocol.get(r)): r for r in options}
+    mapped = [c if c in offered else twin_of.get(protocol_stem(c, protocol.get(c))) for c in chosen]
+    return list(dict.fromkeys(c for c in mapped if c is not None))
+
+
 def deltas(metrics: pd.DataFrame, base_id: str, candidate_id: str) -> pd.DataFrame:
     """Per language x metric: base, candidate, absolute and relative delta, direction-aware verdict."""
     wide = _side_by_side(metrics, base_id, candidate_id)

@@ -3,6 +3,7 @@ downloads, deep links, error display."""
 from __future__ import annotations
 
 import contextlib
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -123,6 +124,13 @@ PICK_LIMIT = 300
 TABLE_ROWS = 1000
 
 
+def labelled(names: dict) -> Callable[[object], str]:
+    """A run picker's ``format_func``: the run's label, or the value itself for one that is not (or no longer) a
+    run. The browser can send a stale value while the page reruns (a base switched, then a toggle clicked); a
+    label of None would crash the widget (protobuf refuses it)."""
+    return lambda run_id: names.get(run_id, str(run_id))
+
+
 def pickable(ids: list[str], names: dict[str, str], key: str, keep=()) -> list[str]:
     """A run picker's options: all ``ids`` up to PICK_LIMIT; beyond that the first PICK_LIMIT matching a text
     filter (in the given order), plus the runs already chosen (``keep``)."""
@@ -206,17 +214,20 @@ def score_intervals(run_ids: tuple[str, ...]):
 
 # ---- deep links: a page's selections live in its URL, so a link opens the page as its sender saw it ----
 
-def from_link(key: str, param: str, options: list, default, multi: bool = False):
+def from_link(key: str, param: str, options: list, default, multi: bool = False, remap=None):
     """Seed widget ``key``'s value before the widget is drawn: from the URL's ``param`` on a fresh session (an
     opened link; values that are not among ``options`` are dropped), else ``default``; a value no longer among
     ``options`` (another benchmark, a deleted run) falls back to ``default`` too. Chosen values survive related
-    changes (a new base keeps the candidates still comparable with it)."""
+    changes (a new base keeps the candidates still comparable with it; ``remap(values)``, for a multi-select,
+    maps them onto ``options`` instead, e.g. to their protocol twins)."""
     by_text = {str(o): o for o in options}
     if key not in st.session_state:
         linked = [by_text[v] for v in st.query_params.get_all(param) if v in by_text]
         st.session_state[key] = linked if multi and linked else linked[0] if linked else default
-    elif multi:  # keep the choices still offered; when none is left, the default
-        kept = [v for v in st.session_state[key] if v in options]
+    elif multi:  # keep (or remap) the choices still offered; when none is left, the default
+        now = st.session_state[key]
+        now = list(now) if isinstance(now, (list, tuple)) else []  # a stale browser value may be anything
+        kept = remap(now) if remap else [v for v in now if v in options]
         if kept != st.session_state[key]:
             st.session_state[key] = kept or default
     elif st.session_state[key] not in options:
