@@ -1,6 +1,7 @@
-"""Widgets survive fast clicking: the Deltas page, driven in AppTest through random orders of base switches,
+"""Pages driven as a user clicks: the Deltas page, driven in AppTest through random orders of base switches,
 candidate picks (stale ones too: what a browser sends for a widget the rerun has just changed) and the
-Benjamini-Hochberg toggle, never raises; a base switch keeps each candidate or maps it to its protocol twin."""
+Benjamini-Hochberg toggle, never raises, and a base switch keeps each candidate or maps it to its protocol twin;
+the Runs page shows one selected run's config and provenance, and what differs between several."""
 from __future__ import annotations
 
 import pytest
@@ -93,3 +94,32 @@ def test_deltas_page_survives_widgets_changed_in_any_order(golden, steps):
         assert set(candidates_of(at)) <= set(options)
         if base_changed and before:  # the old candidates, kept or as their twins, when the new base offers any
             assert candidates_of(at) == (compare.with_twins(golden, before, options) or candidates_of(at))
+
+
+# -- the Runs page: what one run was made with, what differs between several ------------------------------------
+
+def runs_page_with(selected: list[str]) -> AppTest:
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "runs.py"), default_timeout=TIMEOUT).run()
+    table = at.dataframe[0].value
+    rows = [int(i) for i in table.index[table["run_id"].isin(selected)]]
+    # The table's selection state (its key names the filters, all empty here); AppTest cannot click a row.
+    at.session_state[f"runs_table-0-{hash(('',))}"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_one_selected_run_shows_its_config_and_provenance(golden):
+    import json
+    at = runs_page_with([_ids()["distill"]])
+    shown = json.loads(at.json[0].value)
+    assert shown["config"]["pca_dims"] == 128 and shown["provenance"]["encoder"]
+
+
+def test_teacher_vs_student_diff_shows_their_config_keys(golden):
+    ids = _ids()
+    at = runs_page_with([ids["teacher"], ids["distill"]])
+    diff = at.dataframe[-1].value.set_index("key")
+    assert {"config.pca_dims", "config.vocabulary_file", "provenance.encoder"} <= set(diff.index)
+    assert "config.batch_size" not in diff.index  # the same in both
+    assert compare.NOT_SET in diff.loc["config.pca_dims"].tolist()
