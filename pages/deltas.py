@@ -46,8 +46,9 @@ elif runs is not None:
                "into account (a lower mean rank is better); no colour = n.s. (not significant after adjustment); "
                "'?' = significance unknown: no per-query results (published or imported runs), or not tested (a median rank, pass@k "
                f"for k > 1: not a mean over the stored items). Labels: relative change of the raw value. {deltas.notes[0]}")
-    st.dataframe(deltas.table, hide_index=True, width="stretch")
-    download(deltas.table, "deltas.csv", "deltas_csv")
+    shown = views.deltas_export(deltas.table)  # as ``export deltas`` writes it
+    st.dataframe(shown, hide_index=True, width="stretch")
+    download(shown, "deltas.csv", "deltas_csv")
     with st.container(horizontal=True):
         short = compare.run_names(runs)  # the labels without the ids
         report_downloads(f"{short[base]} vs {', '.join(short[c] for c in candidates)}",
