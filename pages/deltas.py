@@ -44,8 +44,9 @@ elif runs is not None:
     draw(deltas.figures)
     st.caption("Colour: green = significantly better, red = significantly worse, taking each metric's direction "
                "into account (a lower mean rank is better); no colour = n.s. (not significant after adjustment); "
-               "'?' = significance unknown: no per-query results (published or imported runs), or not tested (a median rank, pass@k "
-               f"for k > 1: not a mean over the stored items). Labels: relative change of the raw value. {deltas.notes[0]}")
+               "grey with '?' = not tested, never a verdict: no per-query results (published or imported runs), or "
+               "not a mean over the stored items (a median rank, pass@k for k > 1) — the reason shows on hover. "
+               f"Labels: relative change of the raw value. {deltas.notes[0]}")
     shown = views.deltas_export(deltas.table)  # as ``export deltas`` writes it
     st.dataframe(shown, hide_index=True, width="stretch")
     download(shown, "deltas.csv", "deltas_csv")
