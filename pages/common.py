@@ -84,10 +84,12 @@ class CachedReads:
 
 
 def view(fn, *args):
-    """``fn(store, *args)``, a backend.views function, over the cached reads: computed once per DB version and
-    arguments (a page's rerun for another widget does not redo it)."""
-    return _per_version(default_store(settings()).version(), f"{fn.__module__}.{fn.__qualname__}", _key(args), fn,
-                        (CachedReads(), *args))
+    """``fn(store, *args)``, a backend.views function, over the cached reads: computed once per DB version, side-
+    by-side speed measurement (they live in runs/.speed, not in the DB) and arguments (a page's rerun for another
+    widget does not redo it)."""
+    from backend.retrieval import speed
+    version = (default_store(settings()).version(), speed.version(settings().runs_dir))
+    return _per_version(version, f"{fn.__module__}.{fn.__qualname__}", _key(args), fn, (CachedReads(), *args))
 
 
 def per_version(fn, *args):
