@@ -2,7 +2,7 @@
 tiers of runs not significantly different, budget filters and the Pareto front (``leaderboard``'s table)."""
 import streamlit as st
 
-from backend import compare, figures, report, significance, views
+from backend import compare, figures, public_view, report, significance, views
 from backend.config import settings
 from backend.kinds import kinds_of
 from backend.leaderboard import Budget
@@ -52,7 +52,8 @@ elif runs is not None and stored is not None:
     bench = protocol = codegen_set = None
     if family == "retrieval":
         groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs[~is_codegen])}
-        from_link("lb_group", "evaluation", list(groups), next(iter(groups)))
+        first = public_view.default_group(list(groups.values()), runs[~is_codegen])  # as ``leaderboard``'s default
+        from_link("lb_group", "evaluation", list(groups), f"{first[0]} · {first[1]}")
         bench, protocol = groups[left.selectbox("Evaluated on (benchmark · protocol)", list(groups), key="lb_group")]
         options = [m for m in METRICS if m in set(stored) and not m.startswith(("pass@", "perplexity", "base_"))]
         default = "ndcg@10" if "ndcg@10" in options else (options or [None])[0]

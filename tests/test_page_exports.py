@@ -89,3 +89,10 @@ def test_recipes_page_is_recipe_show(golden, name):
     code, _, err = run_cli(["recipe", "show", name, "-o", "recipe.csv"], golden)
     assert code == 0, err
     same(shown, (golden / "recipe.csv").read_text())
+
+
+def test_leaderboard_page_is_leaderboard(golden):
+    at = page("leaderboard.py")  # the same default evaluation as the CLI's
+    same(next(d.value for d in at.dataframe if "tier" in d.value), cli_csv(golden, "leaderboard"))
+    at = page("leaderboard.py", runs="codegen")
+    same(next(d.value for d in at.dataframe if "tier" in d.value), cli_csv(golden, "leaderboard", "--codegen"))
