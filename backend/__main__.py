@@ -1,9 +1,11 @@
-"""Command line: ``python -m backend COMMAND``. Library errors become one clean line and exit code 1."""
+"""Command line: ``python -m backend COMMAND``. Library errors become one clean line and exit code 1 (2 for a
+command whose 1 means something else, e.g. ``check``'s "regressed": its parser sets ``error_exit=2``)."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import traceback
 
 from backend import catalog, compare
 from backend.cli import bench as bench_cli
@@ -29,11 +31,12 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")  # libraries' bars (model2vec's "Encoding tokens"): ours report progress
     args = _parser().parse_args(argv)
+    failed = getattr(args, "error_exit", 1)  # exit code of a usage or data error
     try:
         s = settings()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return failed
     # The one settings object of this process: the environment's, with this command's --runs-dir / --db.
     s = s.override(runs_dir=args.runs_dir, db_path=args.db)
     store = Store(s.db_for(), s.lock_timeout_s)
@@ -51,7 +54,11 @@ def main(argv=None) -> int:
         return 2
     except (StoreError, compare.ComparisonError, ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
-    return 1
+    except Exception:  # a crash is no verdict: where 1 means "regressed", it must not exit 1
+        if failed == 1:
+            raise
+        traceback.print_exc()
+    return failed
 
 
 def _parser() -> argparse.ArgumentParser:

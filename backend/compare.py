@@ -121,6 +121,27 @@ def comparable_candidates(runs: pd.DataFrame, base_id: str) -> list[str]:
     return [r for r in runs["run_id"] if r in accepted]
 
 
+def protocol_stem(run_id: str, protocol) -> str:
+    """A run's id without its protocol's suffix: a run and its protocol twins (the same evaluation scored under
+    each protocol, ``<id>`` and ``<id>--csn-1000``) share it."""
+    suffix = f"--{protocol}" if isinstance(protocol, str) and protocol else None
+    return run_id[:-len(suffix)] if suffix and run_id.endswith(suffix) else run_id
+
+
+def with_twins(runs: pd.DataFrame, chosen, options: list[str]) -> list[str]:
+    """The ``chosen`` runs as picks among ``options`` (e.g. the candidates comparable with a new base): each kept
+    when offered, else replaced by its protocol twin when that is offered, else dropped; order kept, no repeats.
+    Anything that is not a run id (a stale widget value) is dropped."""
+    offered = set(options)
+    chosen = [c for c in chosen if isinstance(c, str)]
+    if all(c in offered for c in chosen):
+        return list(dict.fromkeys(chosen))
+    protocol = dict(zip(runs["run_id"], runs["protocol"]))
+    twin_of = {protocol_stem(r, protocol.get(r)): r for r in options}
+    mapped = [c if c in offered else twin_of.get(protocol_stem(c, protocol.get(c))) for c in chosen]
+    return list(dict.fromkeys(c for c in mapped if c is not None))
+
+
 def deltas(metrics: pd.DataFrame, base_id: str, candidate_id: str) -> pd.DataFrame:
     """Per language x metric: base, candidate, absolute and relative delta, direction-aware verdict."""
     wide = _side_by_side(metrics, base_id, candidate_id)
@@ -404,25 +425,43 @@ def source_versions(manifest: dict) -> dict[str, str]:
     return out
 
 
+NOT_SET = "(not set)"  # a key one run's config or provenance has and another's lacks
+
+
+def run_details(run: dict, manifests: dict[str, dict] | None = None) -> dict:
+    """How a run was made, flat (``config.pca_dims``, ``provenance.environment.libraries.torch``, ...): its
+    benchmark and protocol, config, provenance and, where the benchmark's manifest is known, the versions of the
+    sources it was mined from."""
+    out = {"benchmark": run.get("benchmark"), "protocol": run.get("protocol")}
+    _flatten("config", json_object(run.get("config")), out)
+    _flatten("provenance", json_object(run.get("provenance")), out)
+    bench = str(run.get("benchmark") or "")
+    if bench in (manifests or {}):
+        _flatten("benchmark sources", source_versions(manifests[bench]), out)
+    return out
+
+
+def _same_value(value) -> str:
+    """A value as compared between runs: None, NaN and NA alike as null (pandas 3 keeps NaN through astype(str),
+    which nunique then skips), a whole float as its int, anything else as its JSON."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def config_diff(runs: pd.DataFrame, manifests: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Only what differs between two or more runs: their config, provenance (code commit, libraries, machine),
-    benchmark and, where the benchmark's manifest is known, the versions of the sources it was mined from.
-    One row per differing key, one column per run (by name)."""
-    manifests = manifests or {}
-    flat = {}
-    for run in runs.to_dict("records"):
-        out = {"benchmark": run.get("benchmark"), "protocol": run.get("protocol")}
-        _flatten("config", json_object(run.get("config")), out)
-        _flatten("provenance", json_object(run.get("provenance")), out)
-        bench = str(run.get("benchmark") or "")
-        if bench in manifests:
-            _flatten("benchmark sources", source_versions(manifests[bench]), out)
-        flat[f"{run.get('name')} · {run.get('run_id')}"] = out
+    """Only what differs between two or more runs (``run_details``): one row per differing key, one column per
+    run (by name). A key one run lacks differs from any value of it (shown as NOT_SET); None, NaN and a missing
+    value are compared as values, not skipped."""
+    flat = {f"{run.get('name')} · {run.get('run_id')}": run_details(run, manifests) for run in runs.to_dict("records")}
     keys = sorted({k for values in flat.values() for k in values})
-    rows = [[key, *(values.get(key) for values in flat.values())] for key in keys]
-    table = pd.DataFrame(rows, columns=["key", *flat])
-    differs = table[list(flat)].astype(str).nunique(axis=1) > 1
-    return table[differs].reset_index(drop=True)
+    missing = object()
+    rows = [[key, *(values.get(key, missing) for values in flat.values())] for key in keys]
+    differing = [[NOT_SET if v is missing else v for v in row] for row in rows
+                 if len({"missing" if v is missing else _same_value(v) for v in row[1:]}) > 1]
+    return pd.DataFrame(differing, columns=["key", *flat], dtype=object)
 
 
 def seed_group_key(run: dict) -> str | None:

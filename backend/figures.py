@@ -18,6 +18,7 @@ class Palette:
     ink: str  # lines drawn over the data: the Pareto front
     muted: str  # reference lines, a raw curve under its average
     neutral: str  # a heatmap cell that did not change significantly: the page's background, nearly
+    untested: str  # a heatmap cell no test decided (no per-item results, a median rank): grey, never a verdict
 
     def diverging(self) -> list:
         # Red for worse, green for better, neutral at zero; clipped at +-50 % so one outlier does not wash out
@@ -25,8 +26,8 @@ class Palette:
         return [[0.0, "#b2182b"], [0.35, "#ef8a62"], [0.5, self.neutral], [0.65, "#7fbf7b"], [1.0, "#1b7837"]]
 
 
-LIGHT = Palette(ink="#444444", muted="#888888", neutral="#f7f7f7")
-DARK = Palette(ink="#d8d8d8", muted="#9a9a9a", neutral="#2b2f38")
+LIGHT = Palette(ink="#444444", muted="#888888", neutral="#f7f7f7", untested="#d4d4d4")
+DARK = Palette(ink="#d8d8d8", muted="#9a9a9a", neutral="#2b2f38", untested="#50555f")
 
 
 def palette(theme_type: str | None) -> Palette:
@@ -67,27 +68,46 @@ def safe(build, *args, **kwargs):
         return None, f"Could not draw this figure: {type(e).__name__}: {e}"
 
 
-def deltas_heatmap(deltas, title: str = "", palette: Palette = LIGHT) -> go.Figure:
-    """Language x metric grid coloured by improvement (direction-aware), labelled with the relative delta.
+SIGNIFICANT = ("better", "worse")  # the verdicts of a significance test that rejected "no change"
 
-    Only significant cells are coloured: ``n.s.`` cells are neutral (white, labelled n.s.); cells whose
-    significance is unknown (no per-item results) keep their colour and carry a "?"."""
+
+def deltas_heatmap(deltas, title: str = "", palette: Palette = LIGHT) -> go.Figure:
+    """Language x metric grid labelled with the relative delta.
+
+    Only tested-and-significant cells are coloured (by improvement, direction-aware); ``n.s.`` cells are neutral
+    and labelled n.s.; every other cell — significance unknown (no per-item results), not tested (a median
+    rank), only in one run, or a table without tests at all (no ``p_adjusted``) — is grey, its label marked "?"
+    and its reason on hover. Two traces: the grey one under the coloured one, each cell in exactly one."""
     metrics = [m for m in METRICS if m in set(deltas["metric"])]
     languages = [lang for lang in LANGUAGE_ORDER if lang in set(deltas["language"])]
-    verdicts = deltas["verdict"] if "verdict" in deltas else None
-    shown = deltas.assign(_z=[0.0 if v == "n.s." else z for v, z in zip(
-        verdicts if verdicts is not None else [""] * len(deltas), deltas["improvement_pct"])],
-        _label=[_cell_label(r, v) for r, v in zip(deltas["rel_delta_pct"],
-                                                  verdicts if verdicts is not None else [""] * len(deltas))])
-    grid = shown.pivot_table(index="language", columns="metric", values="_z", aggfunc="first")
-    text = shown.pivot_table(index="language", columns="metric", values="_label", aggfunc="first")
-    grid, text = (t.reindex(index=languages, columns=metrics) for t in (grid, text))
-    text = text.fillna("")
-    fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[METRICS[m].label for m in metrics], y=languages, text=text.to_numpy(),
-        texttemplate="%{text}", colorscale=palette.diverging(), zmid=0, zmin=-50, zmax=50,
-        colorbar={"title": "better →<br>(% change,<br>sign by direction)"},
-        hovertemplate="%{y} · %{x}<br>relative delta %{text}<extra></extra>"))
+    if "p_adjusted" in deltas and "verdict" in deltas:
+        verdicts = deltas["verdict"].fillna("").astype(str).to_numpy()
+    else:
+        verdicts = np.full(len(deltas), "not tested: no significance test in this table", dtype=object)
+    significant, ns = np.isin(verdicts, SIGNIFICANT), verdicts == "n.s."
+    decided = significant | ns
+    improvement = deltas["improvement_pct"].to_numpy(dtype=float)
+    labels = [_cell_label(r, v) for r, v in zip(deltas["rel_delta_pct"], verdicts)]
+    shown = deltas.assign(
+        _z=np.where(significant, improvement, np.where(ns, 0.0, np.nan)), _grey=np.where(decided, np.nan, 0.0),
+        _label=labels, _reason=[v if v else "no verdict" for v in verdicts],
+        _coloured_label=np.where(decided, labels, ""), _grey_label=np.where(decided, "", labels))
+
+    def grid(column):
+        table = shown.pivot_table(index="language", columns="metric", values=column, aggfunc="first", dropna=False)
+        return table.reindex(index=languages, columns=metrics)
+
+    x = [METRICS[m].label for m in metrics]
+    reasons = grid("_reason").fillna("").to_numpy()
+    hover = "%{y} · %{x}<br>relative delta %{text}<br>%{customdata}<extra></extra>"
+    fig = go.Figure([
+        go.Heatmap(z=grid("_grey").to_numpy(), x=x, y=languages, text=grid("_grey_label").fillna("").to_numpy(),
+                   customdata=reasons, texttemplate="%{text}", colorscale=[[0, palette.untested], [1, palette.untested]],
+                   showscale=False, hoverongaps=False, hovertemplate=hover, name="not tested"),
+        go.Heatmap(z=grid("_z").to_numpy(), x=x, y=languages, text=grid("_coloured_label").fillna("").to_numpy(),
+                   customdata=reasons, texttemplate="%{text}", colorscale=palette.diverging(), zmid=0, zmin=-50,
+                   zmax=50, hoverongaps=False, hovertemplate=hover, name="tested",
+                   colorbar={"title": "better →<br>(% change,<br>sign by direction)"})])
     fig.update_layout(title=title, yaxis={"autorange": "reversed"}, height=120 + 45 * len(languages),
                       margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return fig
@@ -98,7 +118,7 @@ def _cell_label(rel, verdict: str) -> str:
         return ""
     if verdict == "n.s.":
         return f"{rel:+.1f}% n.s."
-    return f"{rel:+.1f}%" + ("?" if str(verdict).startswith(("significance unknown", "not tested")) else "")
+    return f"{rel:+.1f}%" + ("" if verdict in SIGNIFICANT else "?")
 
 
 def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "disk MB",

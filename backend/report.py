@@ -52,7 +52,9 @@ def deltas_section(table: pd.DataFrame, names: dict[str, str], base: str, resamp
                    [("Per language and metric; interval and p-value over queries (problems for codegen).",
                      table[[c for c in columns if c in table]])], shown,
                    [*cautions, f"Test: {resampling_note}. Colour: green significantly better, red significantly worse, "
-                    "white not significant; '?' significance unknown (no per-query results)."])
+                    "white not significant; grey with '?': not tested — no per-query results, or not a mean over "
+                    "the items (a median rank, pass@k for k > 1); the reason shows on hover and in the verdict "
+                    "column."])
 
 
 def efficiency_section(eff: pd.DataFrame, metric: str, base_name: str | None, notes: list[str] = ()) -> Section:

@@ -81,6 +81,12 @@ def deltas(store, base: str, candidates: list[str], resampling=None) -> View:
                                 {"title": f"{names[c]}  vs  base"}) for c in candidates])
 
 
+def deltas_export(table: pd.DataFrame) -> pd.DataFrame:
+    """The deltas table as shown and written (the page's table and CSV, ``export deltas``): the candidate_id
+    column only when there are several candidates."""
+    return table if table["candidate_id"].nunique() > 1 else table.drop(columns="candidate_id")
+
+
 def check(store, base: str, candidates: list[str], metrics=None, languages=None, max_drop: float = 0.0,
           resampling=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The CI gate: (the checked cells with p-values adjusted within them, the cells significantly worse by more
@@ -371,8 +377,7 @@ def export(what: str, store, runs_dir: Path, base=None, candidates=None, metric=
         view = efficiency(store, runs_dir, metric, *evaluation, speed_base=base)
         return view.table, " ".join(view.notes) or None
     view = deltas(store, base, candidates)
-    table = view.table if len(candidates) > 1 else view.table.drop(columns="candidate_id")
-    return table, " ".join(view.cautions) or None
+    return deltas_export(view.table), " ".join(view.cautions) or None
 
 
 def comparison_report(store, runs_dir: Path, base: str | None = None, candidates=(), metric="ndcg@10",

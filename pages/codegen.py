@@ -4,8 +4,8 @@ import streamlit as st
 from backend import compare, public_view, report, views
 from backend.kinds import kinds_of
 from backend.vocab import PASS_METRICS
-from pages.common import (chart, download, from_link, link_box, load, not_drawn, per_version, report_downloads,
-                          to_link, view)
+from pages.common import (chart, download, from_link, labelled, link_box, load, not_drawn, per_version,
+                          report_downloads, to_link, view)
 
 st.title("Codegen")
 runs = load("runs")
@@ -51,8 +51,8 @@ if runs is not None:
         a_col, b_col = st.columns(2)
         from_link("codegen_a", "a", with_problems, with_problems[0])
         from_link("codegen_b", "b", with_problems, with_problems[1])
-        run_a = a_col.selectbox("Run A", with_problems, format_func=names.get, key="codegen_a")
-        run_b = b_col.selectbox("Run B", with_problems, format_func=names.get, key="codegen_b")
+        run_a = a_col.selectbox("Run A", with_problems, format_func=labelled(names), key="codegen_a")
+        run_b = b_col.selectbox("Run B", with_problems, format_func=labelled(names), key="codegen_b")
         try:
             flipped = view(views.flipped, run_a, run_b).table
         except compare.ComparisonError as e:

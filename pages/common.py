@@ -3,6 +3,7 @@ downloads, deep links, error display."""
 from __future__ import annotations
 
 import contextlib
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -83,10 +84,12 @@ class CachedReads:
 
 
 def view(fn, *args):
-    """``fn(store, *args)``, a backend.views function, over the cached reads: computed once per DB version and
-    arguments (a page's rerun for another widget does not redo it)."""
-    return _per_version(default_store(settings()).version(), f"{fn.__module__}.{fn.__qualname__}", _key(args), fn,
-                        (CachedReads(), *args))
+    """``fn(store, *args)``, a backend.views function, over the cached reads: computed once per DB version, side-
+    by-side speed measurement (they live in runs/.speed, not in the DB) and arguments (a page's rerun for another
+    widget does not redo it)."""
+    from backend.retrieval import speed
+    version = (default_store(settings()).version(), speed.version(settings().runs_dir))
+    return _per_version(version, f"{fn.__module__}.{fn.__qualname__}", _key(args), fn, (CachedReads(), *args))
 
 
 def per_version(fn, *args):
@@ -121,6 +124,13 @@ def _per_version(version: tuple, name: str, key: tuple, _fn, _args: tuple):  # _
 # most this many (a filter finds the others), tables show at most TABLE_ROWS (the CSV has them all).
 PICK_LIMIT = 300
 TABLE_ROWS = 1000
+
+
+def labelled(names: dict) -> Callable[[object], str]:
+    """A run picker's ``format_func``: the run's label, or the value itself for one that is not (or no longer) a
+    run. The browser can send a stale value while the page reruns (a base switched, then a toggle clicked); a
+    label of None would crash the widget (protobuf refuses it)."""
+    return lambda run_id: names.get(run_id, str(run_id))
 
 
 def pickable(ids: list[str], names: dict[str, str], key: str, keep=()) -> list[str]:
@@ -209,17 +219,20 @@ def score_intervals(run_ids: tuple[str, ...]):
 
 # ---- deep links: a page's selections live in its URL, so a link opens the page as its sender saw it ----
 
-def from_link(key: str, param: str, options: list, default, multi: bool = False):
+def from_link(key: str, param: str, options: list, default, multi: bool = False, remap=None):
     """Seed widget ``key``'s value before the widget is drawn: from the URL's ``param`` on a fresh session (an
     opened link; values that are not among ``options`` are dropped), else ``default``; a value no longer among
     ``options`` (another benchmark, a deleted run) falls back to ``default`` too. Chosen values survive related
-    changes (a new base keeps the candidates still comparable with it)."""
+    changes (a new base keeps the candidates still comparable with it; ``remap(values)``, for a multi-select,
+    maps them onto ``options`` instead, e.g. to their protocol twins)."""
     by_text = {str(o): o for o in options}
     if key not in st.session_state:
         linked = [by_text[v] for v in st.query_params.get_all(param) if v in by_text]
         st.session_state[key] = linked if multi and linked else linked[0] if linked else default
-    elif multi:  # keep the choices still offered; when none is left, the default
-        kept = [v for v in st.session_state[key] if v in options]
+    elif multi:  # keep (or remap) the choices still offered; when none is left, the default
+        now = st.session_state[key]
+        now = list(now) if isinstance(now, (list, tuple)) else []  # a stale browser value may be anything
+        kept = remap(now) if remap else [v for v in now if v in options]
         if kept != st.session_state[key]:
             st.session_state[key] = kept or default
     elif st.session_state[key] not in options:

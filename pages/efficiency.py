@@ -8,8 +8,8 @@ from backend.kinds import kinds_of
 from backend.retrieval import speed
 from backend.runs import supervision
 from backend.vocab import METRICS
-from pages.common import (EMPTY_HINT, capped, download, draw, from_link, link_box, load, per_version, pickable,
-                          report_downloads, to_link, view)
+from pages.common import (EMPTY_HINT, capped, download, draw, from_link, labelled, link_box, load, per_version,
+                          pickable, report_downloads, to_link, view)
 
 ALL = "all runs (mixed evaluations)"
 
@@ -44,7 +44,7 @@ elif runs is not None and names_stored is not None:
         ids = timed["run_id"].tolist()
         from_link("eff_base", "base", ids, eff.base)
         base = st.selectbox("Speed-up and retention relative to", pickable(ids, names, "eff_base", [
-            st.session_state["eff_base"]]), format_func=names.get, key="eff_base")
+            st.session_state["eff_base"]]), format_func=labelled(names), key="eff_base")
         eff = eff if base == eff.base else view(views.efficiency, *evaluation, base, group is None, *chosen)
         if eff.measurement:
             st.caption(f"Speed-ups: {speed.describe(eff.measurement)} (runs not in it: per-run throughputs).")

@@ -52,7 +52,7 @@ elif runs is not None and stored is not None:
     bench = protocol = codegen_set = None
     if family == "retrieval":
         groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs[~is_codegen])}
-        first = public_view.default_group(list(groups.values()), runs[~is_codegen])  # the user's own, not MTEB's
+        first = public_view.default_group(list(groups.values()), runs[~is_codegen])  # as ``leaderboard``'s default
         from_link("lb_group", "evaluation", list(groups), f"{first[0]} · {first[1]}")
         bench, protocol = groups[left.selectbox("Evaluated on (benchmark · protocol)", list(groups), key="lb_group")]
         options = [m for m in METRICS if m in set(stored) and not m.startswith(("pass@", "perplexity", "base_"))]

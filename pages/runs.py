@@ -54,8 +54,9 @@ elif runs is not None:
                 chart(figures.loss_curve, curve, key=f"loss_{run_id}")
         picked = runs[runs["run_id"].isin(chosen)]
         if len(chosen) == 1:
-            with st.expander("How this run was made (provenance)"):
-                st.json(compare.json_object(picked["provenance"].iloc[0]) or {"provenance": "none recorded"})
+            with st.expander("How this run was made (config, provenance)", expanded=True):
+                st.json({part: compare.json_object(picked[part].iloc[0]) or "none recorded"
+                         for part in ("config", "provenance")})
         else:
             st.subheader(f"What differs between the {len(chosen)} selected runs")
             diff = compare.config_diff(picked, bench_manifests(settings().bench_dir))

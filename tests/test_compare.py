@@ -139,8 +139,12 @@ def test_speedup_and_evaluation_groups():
 
 def test_figures_build_and_failures_become_text():
     m = long([("a", "java", "ndcg@10", 0.7), ("b", "java", "ndcg@10", 0.3)])
-    fig, problem = figures.safe(figures.deltas_heatmap, compare.deltas(m, "a", "b"))
-    assert problem is None and fig.data[0].z.shape == (1, 1) and fig.data[0].z[0][0] < 0
+    fig, problem = figures.safe(figures.deltas_heatmap, compare.deltas(m, "a", "b"))  # no test: grey, not red
+    grey, coloured = fig.data
+    assert problem is None and coloured.z.shape == (1, 1) and math.isnan(coloured.z[0][0]) and grey.z[0][0] == 0
+    tested = compare.deltas(m, "a", "b").assign(p_adjusted=0.01, verdict="worse")
+    fig, problem = figures.safe(figures.deltas_heatmap, tested)
+    assert problem is None and fig.data[1].z[0][0] < 0 and math.isnan(fig.data[0].z[0][0])
     fig, problem = figures.safe(figures.deltas_heatmap, pd.DataFrame({"x": [1]}))
     assert fig is None and "Could not draw" in problem
     r = runs(("a", "A", "m2v-distill", "local", "b", "p", 1e6, 2.0), ("b", "B", "teacher-eval", "local", "b", "p", 2e7, 90))

@@ -259,3 +259,26 @@ def test_cache_keys_tell_tables_and_id_lists_apart_without_hashing_them_whole():
     assert key != _key((table.rename(columns={"score": "mrr"}), ids, "ndcg@10"))
     assert key != _key((table, ids[:-1] + ("run-x",), "ndcg@10")) and key != _key((table, ids, "mrr"))
     assert _key(("a", ("x", "y"))) == ("a", ("x", "y"))  # short arguments stay as they are
+
+
+def test_config_diff_compares_missing_none_and_nan_as_values():
+    """pandas 3 keeps None/NaN as missing through astype(str), and nunique skipped them: a key only one run has
+    (a student's pca_dims) must still show."""
+    import pandas as pd
+
+    from backend import compare
+    runs = pd.DataFrame([
+        {"run_id": "t", "name": "teacher", "benchmark": "b", "protocol": "full", "provenance": None,
+         "config": json.dumps({"model": "m", "seed": 0, "note": None, "lr": 1.0, "empty": None})},
+        {"run_id": "s", "name": "student", "benchmark": "b", "protocol": float("nan"), "provenance": None,
+         "config": json.dumps({"model": "m", "seed": 0, "pca_dims": 128, "vocabulary_file": "", "note": None,
+                               "lr": 1, "empty": 0})}])
+    diff = compare.config_diff(runs).set_index("key")
+    assert set(diff.index) == {"config.pca_dims", "config.vocabulary_file", "config.empty", "protocol"}
+    assert diff.loc["config.pca_dims"].tolist() == [compare.NOT_SET, 128]
+    assert diff.loc["config.vocabulary_file"].tolist() == [compare.NOT_SET, ""]
+    assert diff.loc["config.empty"].tolist() == [None, 0]  # null is not 0
+    same = pd.DataFrame([{**runs.iloc[0].to_dict(), "run_id": "u", "protocol": None}, runs.iloc[0].to_dict()])
+    same.loc[0, "protocol"] = float("nan")
+    same.loc[1, "protocol"] = None
+    assert compare.config_diff(same).empty  # NaN and None: both missing, the same

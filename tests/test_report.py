@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from backend import catalog, figures, report
 from backend.__main__ import main
 from backend.config import REPO_ROOT
+from tests.test_page_exports import golden  # noqa: F401 - a fixture
 from tests.test_significance import three_runs  # noqa: F401 - a fixture
 
 HOSTILE = "</script><script>alert(1)</script> a|b 50% & $x_1$ =cmd"
@@ -176,3 +177,68 @@ def test_report_of_the_published_codegen_study_draws_only_scores_it_has(referenc
     # rank-interval figure), pass@100 of the codegen study and pass@1 of the public EvalPlus leaderboard's models
     # (the study publishes pass@100 only: no pass@1 of its own)
     assert html.count('class="plotly-graph-div"') == 5 and "Codegen: pass@1, pass@100" in html and "Leaderboard" in html
+
+
+def _plotly_figures(html: str) -> list[dict]:
+    """The figures an HTML report draws: each Plotly.newPlot call's data and layout, as JSON."""
+    decoder, out = json.JSONDecoder(), []
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"[^"]+",\s*', html):
+        data, end = decoder.raw_decode(html, match.end())
+        layout, _ = decoder.raw_decode(html, html.index("{", end))
+        out.append({"data": data, "layout": layout})
+    return out
+
+
+def _array(value):
+    """A plotly JSON array: a list, or plotly's typed array ({"dtype", "bdata": base64, "shape"})."""
+    import base64
+
+    import numpy as np
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(n) for n in str(value.get("shape", len(flat))).split(",")]).tolist()
+    return value
+
+
+def _cells(trace: dict) -> dict[tuple[str, str], float | None]:
+    """(language, metric label) -> the cell's z (None where the trace leaves it empty)."""
+    z = _array(trace["z"])
+    return {(lang, metric): None if z[i][j] is None or z[i][j] != z[i][j] else z[i][j]
+            for i, lang in enumerate(trace["y"]) for j, metric in enumerate(trace["x"])}
+
+
+@pytest.mark.parametrize("base, candidate", [("teacher", "distill"),
+                                             ("reference--m2v-mpnet-distill", "mteb--potion-base-8M--CodeSearchNetRetrieval")])
+def test_untested_cells_are_never_coloured_in_the_html_report(golden, base, candidate):
+    """Median-rank cells (not tested) and runs without per-query results (significance unknown) are grey with a
+    '?' in the HTML report; only better/worse cells get a colour (their z), n.s. the neutral 0."""
+    from backend.vocab import METRICS
+    from tests.test_golden_exports import _ids, run_cli
+    ids = _ids()
+    base, candidate = ids.get(base, base), ids.get(candidate, candidate)
+    code, _, err = run_cli(["report", "--base", base, "--candidate", candidate, "-o", "deltas.html"], golden)
+    assert code == 0, err
+    heatmaps = [f for f in _plotly_figures((golden / "deltas.html").read_text()) if f["data"][0]["type"] == "heatmap"]
+    assert len(heatmaps) == 1
+    # A trace whose colour scale is one colour is the grey layer; every other one colours by value.
+    single = [len({c for _, c in t["colorscale"]}) == 1 if isinstance(t.get("colorscale"), list) else False
+              for t in heatmaps[0]["data"]]
+    coloured = [t for t, one in zip(heatmaps[0]["data"], single) if not one]
+    grey = next((t for t, one in zip(heatmaps[0]["data"], single) if one), None)
+    assert len(coloured) == 1
+    coloured = coloured[0]
+    code, csv_text, err = run_cli(["export", "deltas", "--base", base, "--candidate", candidate, "-o", "-"], golden)
+    verdicts = {(r["language"], METRICS[r["metric"]].label): r["verdict"] for r in csv.DictReader(csv_text.splitlines())}
+    untested = {cell for cell, v in verdicts.items() if v not in ("better", "worse", "n.s.")}
+    assert untested, "the comparison has untested cells"
+    colours = _cells(coloured)
+    for cell, verdict in verdicts.items():
+        if cell in untested:
+            assert colours[cell] is None, (cell, verdict, colours[cell])
+        else:
+            assert colours[cell] is not None and (colours[cell] == 0) == (verdict == "n.s."), (cell, verdict)
+    assert grey is not None, "untested cells are drawn grey"
+    greys = _cells(grey)
+    assert {cell for cell, z in greys.items() if z is not None} == untested
+    labels = {(lang, m): t for lang, row in zip(grey["y"], grey["text"]) for m, t in zip(grey["x"], row)}
+    assert all(labels[c].endswith("?") or not labels[c] for c in untested)

@@ -119,6 +119,10 @@ def test_bad_search_input(env, tmp_path):
         search.corpus_from_dir(str(tmp_path / "missing"), "python")
     with pytest.raises(search.SearchError, match="no model files"):
         search.model_ref({"run_id": "r", "model": str(tmp_path / "deleted"), "config": "{}"})
+    with pytest.raises(search.SearchError, match="no model files"):  # a student's config names its teacher
+        search.model_ref({"run_id": "s", "kind": "m2v-distill", "model": str(tmp_path / "deleted"),
+                          "config": '{"model": "minilm"}'})
+    assert search.model_ref({"run_id": "t", "kind": "teacher-eval", "config": '{"model": "minilm"}'}) == "minilm"
 
 
 def test_corpus_from_a_folder_uses_the_miner():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backend import catalog, significance
+from backend import catalog, significance, views
 from backend.__main__ import main
 from backend.significance import Resampling
 
@@ -94,6 +94,27 @@ def test_export_deltas_has_the_significance_columns_and_check_gates(three_runs, 
     assert capsys.readouterr().out.count("FAIL base") == 2  # python and java ndcg@10
     assert main(["check", "--base", "better", "--candidate", "base", "--max-drop", "0.5"]) == 0
     assert main(["check", "--base", "base", "--candidate", "tiny"]) == 0
+
+
+def test_check_exit_codes_tell_a_regression_from_a_usage_or_data_error(three_runs, tmp_path, capsys, monkeypatch):
+    """0 holds, 1 regressed, 2 usage or data error: a CI script must not read a typo as a regression."""
+    assert main(["check", "--base", "better", "--candidate", "base", "--resamples", "500"]) == 1
+    assert main(["check", "--base", "better", "--candidate", "base", "--resamples", "500", "--max-drop", "0.5"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--base", "better", "--candidate", "no-such-run"]) == 2
+    assert "no run 'no-such-run'" in capsys.readouterr().err
+    assert main(["check", "--base", "base", "--candidate", "base"]) == 2  # the same run twice
+    run = json.loads(_run("other", {"python": [1, 2, 3]}, tmp_path).read_text())
+    (tmp_path / "other.json").write_text(json.dumps({**run, "protocol": "csn-1000"}))
+    catalog.import_paths([tmp_path / "other.json"], store=three_runs)
+    assert main(["check", "--base", "base", "--candidate", "other"]) == 2  # evaluated differently
+    assert "evaluated differently" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["check", "--base", "base"])  # argparse: --candidate missing
+    assert usage.value.code == 2
+    monkeypatch.setattr(views, "check", lambda *a, **k: {}["a bug"])
+    assert main(["check", "--base", "better", "--candidate", "base"]) == 2  # a crash is no verdict either
+    assert main(["export", "deltas", "--base", "base", "--candidate", "no-such-run", "-o", "-"]) == 1  # others: 1
 
 
 def test_runs_without_per_query_results_never_get_a_verdict(reference_store):

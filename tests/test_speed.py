@@ -73,3 +73,53 @@ def test_each_run_keeps_its_newest_side_by_side_ratio_across_sessions(runs_dir):
     assert speed.as_table(merged).set_index("run_id")["speedup"].to_dict() == {"t": 1.0, "a": 100.0, "b": 3.0,
                                                                                 "c": 0.9}
     assert merged["time"] == 2.0 and merged["sessions"] == 2 and "1 earlier session" in speed.describe(merged)
+
+
+def test_the_speed_button_measures_the_default_runs(store, runs_dir, tmp_path, monkeypatch):
+    """Efficiency page, default selections (the teacher as base), "Measure speed side by side": the process it
+    starts is ``python -m backend speed --base TEACHER RUN...`` on this store, and that command, run here, times
+    the runs' own model folders (issue 29: the page passed efficiency-table rows without model or config)."""
+    from streamlit.testing.v1 import AppTest
+
+    from backend.__main__ import _parser
+    from backend.config import REPO_ROOT
+    from backend.runs import supervision
+    bench = synthetic_bench(monkeypatch, tmp_path / "benchmarks", ("python",))
+    texts = [p["query"] + " " + p["code"] for p in _pairs("python")]
+    paths = []
+    for run_id, kind, dim, throughput in (("teacher", "teacher-eval", 256, 10.0), ("student", "m2v-distill", 8, 900.0),
+                                          ("imported", "eval", None, 50.0)):
+        run = {"schema_version": 1, "run_id": run_id, "kind": kind, "benchmark": bench.name, "protocol": "full",
+               "encode_throughput": throughput, "config": {"model": "minilm", "seed": 0},  # the student's teacher
+               "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.5}]}
+        if dim:
+            run["model"] = str(make_tiny_model2vec(tmp_path / run_id, texts, dim=dim))
+        else:  # no model files here: not timed, not an error
+            run.update(source="imported", config={"seed": 0})
+        (tmp_path / f"{run_id}.json").write_text(json.dumps(run))
+        paths.append(tmp_path / f"{run_id}.json")
+    catalog.import_paths(paths, store=store)
+
+    started = []
+    monkeypatch.setattr(supervision, "_background", lambda args, log: started.append(args) or (
+        type("Process", (), {"pid": 4242})(), log))
+    at = AppTest.from_file(str(REPO_ROOT / "pages/efficiency.py"), default_timeout=60).run()
+    assert at.selectbox(key="eff_base").value == "teacher"
+    next(b for b in at.button if b.label == "Measure speed side by side").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("process 4242" in s.value for s in at.success)
+    [argv] = started
+    assert argv[1:3] == ["-m", "backend"]
+    args = _parser().parse_args(argv[3:])
+    assert args.func.__name__ == "cmd_speed" and args.base == "teacher"
+    assert sorted(args.runs) == ["imported", "student"]
+    assert args.runs_dir == str(settings().runs_dir) and args.db == str(store.path)
+
+    # The very command, here (cheaper options appended: few texts, no memory probe), then the page again.
+    assert main([*argv[3:], "--texts", "20", "--rounds", "2", "--no-memory"]) == 0
+    measured = speed.as_table(speed.latest(runs_dir, "teacher")).set_index("run_id")
+    assert sorted(measured.index) == ["student", "teacher"]  # the imported run has no model to time
+    at = AppTest.from_file(str(REPO_ROOT / "pages/efficiency.py"), default_timeout=60).run()
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc["student", "speedup_basis"] == "side by side"
+    assert table.loc["student", "speedup"] == pytest.approx(measured.loc["student", "speedup"])

@@ -33,7 +33,8 @@ def cmd_speed(args, store, s):
 
 def cmd_check(args, store, s):
     """A regression gate for CI: exit 1 when a candidate is significantly worse than the base by more than
-    --max-drop in any checked language and metric, one line per failing cell."""
+    --max-drop in any checked language and metric, one line per failing cell; 0 when it holds (a usage or data
+    error exits 2, see ``main``)."""
     resampling = significance.Resampling(resamples=args.resamples, seed=args.seed)
     table, failing, unknown = views.check(store, args.base, args.candidate, args.metric, args.languages,
                                           args.max_drop, resampling)
@@ -78,7 +79,12 @@ def add_parsers(sub):
     c.add_argument("--no-memory", action="store_true", help="skip each model's inference memory (a process each)")
     device_arg(c)
     c.set_defaults(func=cmd_speed)
-    c = sub.add_parser("check", help="regression gate: exit 1 if a candidate is significantly worse than the base")
+    c = sub.add_parser("check", help="regression gate: exit 0 if it holds, 1 if a candidate is significantly worse "
+                                     "than the base, 2 on a usage or data error",
+                       description="Regression gate for CI. Exit codes: 0 the gate holds (no checked cell "
+                                   "significantly worse by more than --max-drop); 1 regressed (one FAIL line per "
+                                   "cell); 2 usage or data error (bad options, an unknown run id, the same run "
+                                   "twice, runs evaluated differently, an unreadable database).")
     c.add_argument("--base", required=True, help="base run id")
     c.add_argument("--candidate", action="append", required=True, help="candidate run id (repeat for several)")
     c.add_argument("--metric", action="append", help="metric to check (repeat; default ndcg@10)")
@@ -86,7 +92,7 @@ def add_parsers(sub):
     c.add_argument("--max-drop", type=float, default=0.0, help="allowed drop in the metric's units (default 0)")
     c.add_argument("--resamples", type=int, default=10_000, help="bootstrap / permutation resamples (default 10000)")
     c.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
-    c.set_defaults(func=cmd_check)
+    c.set_defaults(func=cmd_check, error_exit=2)
     c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen; or a "
                                       "run's results as Hugging Face model-index YAML (export model-index RUN)")
     c.add_argument("what", choices=[*views.EXPORTS, "model-index"])

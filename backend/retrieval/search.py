@@ -120,9 +120,13 @@ def corpus_from_dir(path: str, language: str) -> Corpus:
     return Corpus(_corpus_id(docs), f"{root.name} · {language}", docs)
 
 
+AS_IS_KINDS = ("teacher-eval", "eval")  # kinds whose config ``model`` is the model evaluated (else: the teacher)
+
+
 def model_ref(run: dict) -> str:
-    """The loadable model of a run: its saved folder or teacher name (older runs: the config's model)."""
-    for ref in (run.get("model"), _config(run).get("model")):
+    """The loadable model of a run: its saved folder or teacher name (older runs of a kind that evaluates a model
+    as is: the config's model — a trained run's config names its teacher, which must never stand in for it)."""
+    for ref in (run.get("model"), _config(run).get("model") if run.get("kind") in AS_IS_KINDS else None):
         if isinstance(ref, str) and ref and (ref in TEACHERS or Path(ref).exists()):  # NaN: a run without one
             return ref
     raise SearchError(f"run {run.get('run_id')} has no model files any more (looked for {run.get('model')!r}); "

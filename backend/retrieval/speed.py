@@ -130,6 +130,15 @@ def save(measurement: dict, runs_dir: Path) -> Path:
     return path
 
 
+def version(runs_dir: Path) -> int:
+    """Changes whenever a measurement is saved or removed (the folder's modification time: ``save`` renames a
+    new file into it): what a page keys its cached speed-ups on, next to the DB's version."""
+    try:
+        return (Path(runs_dir) / SPEED_DIR).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def latest(runs_dir: Path, base: str) -> dict | None:
     """Side-by-side speed-ups against ``base`` (None if none was measured): each run's from the newest session
     that timed it together with the base — every ratio comes from one session, so timing a new run later does not
