@@ -125,7 +125,7 @@ def test_flipped_problems():
 
 @pytest.mark.integration
 @needs_sandbox
-def test_an_interrupted_codegen_run_resumes_what_it_generated(store, runs_dir, monkeypatch):
+def test_an_interrupted_codegen_run_resumes_what_it_generated(llama_generates, store, runs_dir, monkeypatch):
     """SmolLM2 on 4 problems, two generated at a time, interrupted while generating the last two: launched
     again with the same id (as a sweep or recipe does), it generates only those two and keeps the first two's
     completions; a log written by another generator (its first line) is not reused."""
@@ -164,7 +164,7 @@ def test_an_interrupted_codegen_run_resumes_what_it_generated(store, runs_dir, m
 
 @pytest.mark.slow
 @needs_sandbox
-def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
+def test_codegen_eval_end_to_end_with_the_default_model(llama_generates, store, runs_dir):
     """The real default model (Qwen2.5-Coder-0.5B GGUF) on 3 Python and 3 Java problems, executed."""
     from backend.runs.lifecycle import launch
     [record] = launch("codegen-eval", {"limit": 3}, store, settings())
@@ -181,7 +181,7 @@ def test_codegen_eval_end_to_end_with_the_default_model(store, runs_dir):
 @pytest.mark.slow
 @needs_sandbox
 @pytest.mark.parametrize("method", ["lora", "full"])
-def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, method):
+def test_codegen_finetune_end_to_end_on_tiny_data(llama_generates, store, runs_dir, tiny_bench, method):
     """SmolLM2-135M (real, through transformers) learns a repetitive toy corpus: loss and perplexity fall."""
     from backend.runs.lifecycle import launch
     [record] = launch("codegen-finetune", {"method": method, "steps": 8, "batch_size": 4, "max_length": 48,
@@ -204,7 +204,8 @@ def test_codegen_finetune_end_to_end_on_tiny_data(store, runs_dir, tiny_bench, m
 
 @pytest.mark.slow
 @needs_sandbox
-def test_a_finetune_run_launched_again_reuses_its_trained_adapter(store, runs_dir, tiny_bench, monkeypatch):
+def test_a_finetune_run_launched_again_reuses_its_trained_adapter(llama_generates, store, runs_dir, tiny_bench,
+                                                                 monkeypatch):
     """The same LoRA run id launched again (a recipe re-run after an interruption) loads the adapter its first
     attempt trained instead of training again; another config's marker is not reused."""
     from backend.codegen import finetune
@@ -225,7 +226,7 @@ def test_a_finetune_run_launched_again_reuses_its_trained_adapter(store, runs_di
 
 
 @pytest.mark.slow
-def test_a_model_written_as_gguf_gives_llama_cpp_the_packaged_models_logits(tmp_path):
+def test_a_model_written_as_gguf_gives_llama_cpp_the_packaged_models_logits(llama_generates, tmp_path):
     """write_model on SmolLM2 as transformers loaded it (dequantized): llama.cpp's logits from the exported
     Q8_0 file match those of the packaged Q4_1 file (without the q/k row reordering: correlation 0.78)."""
     import numpy as np
@@ -251,7 +252,8 @@ def test_a_model_written_as_gguf_gives_llama_cpp_the_packaged_models_logits(tmp_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("modules, least", [("all-linear", 0.85), ("q_proj", 0.3)])
-def test_a_lora_adapter_written_as_gguf_moves_llama_cpp_as_it_moves_transformers(tmp_path, modules, least):
+def test_a_lora_adapter_written_as_gguf_moves_llama_cpp_as_it_moves_transformers(llama_generates, tmp_path, modules,
+                                                                                  least):
     """Parity of the adapter export: on SmolLM2 (a llama model: q/k rows are reordered for rotary embedding),
     the change the adapter makes to llama.cpp's logits correlates with the change it makes through peft.
     Not equal: llama.cpp runs the Q4_1 weights and rounds activations, which adds noise to any change
@@ -300,7 +302,7 @@ def test_a_lora_adapter_written_as_gguf_moves_llama_cpp_as_it_moves_transformers
 
 
 @pytest.mark.slow
-def test_samples_decoded_together_are_what_llama_cpp_generates_one_at_a_time():
+def test_samples_decoded_together_are_what_llama_cpp_generates_one_at_a_time(llama_generates):
     """The llama-cpp backend decodes several prompts and their n samples as one batch: greedy text is
     create_completion's, a seeded group is reproducible, its samples differ, each is cut at the first stop."""
     import os
