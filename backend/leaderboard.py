@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backend.compare import pareto_front
+from backend.pareto import pareto_front
 from backend.ranking import MEAN, Items, Paired, mean_items, rank_intervals, resampled_means, tiers
 from backend.significance import ALPHA, Resampling
 from backend.vocab import CODE_LANGUAGES, METRICS, Direction

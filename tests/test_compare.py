@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend import compare, figures
+from backend import compare, figures, pareto
 
 
 def long(rows):
@@ -55,7 +55,7 @@ def test_multi_deltas_stacks_candidates():
     ([0.5, 0.6], [0, 1], [True, True]),  # zero cost is a valid cost for the front
 ])
 def test_pareto_front(score, cost, front):
-    assert compare.pareto_front(pd.Series(score, dtype=float), pd.Series(cost, dtype=float)).tolist() == front
+    assert pareto.pareto_front(pd.Series(score, dtype=float), pd.Series(cost, dtype=float)).tolist() == front
 
 
 def test_pareto_front_matches_brute_force_on_random_points():
@@ -63,7 +63,7 @@ def test_pareto_front_matches_brute_force_on_random_points():
     score, cost = pd.Series(rng.integers(0, 8, 300) / 8), pd.Series(rng.integers(0, 8, 300).astype(float))
     brute = [not any((score[j] >= score[i]) and (cost[j] <= cost[i]) and (score[j] > score[i] or cost[j] < cost[i])
                      for j in range(len(score))) for i in range(len(score))]
-    assert compare.pareto_front(score, cost).tolist() == brute
+    assert pareto.pareto_front(score, cost).tolist() == brute
 
 
 def test_efficiency_guards_zero_size_and_prefers_published_overall():

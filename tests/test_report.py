@@ -6,7 +6,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from backend import catalog, figures, report
+from backend import catalog, figures, pareto, report
 from backend.__main__ import main
 from backend.config import REPO_ROOT
 from tests.test_page_exports import golden  # noqa: F401 - a fixture
@@ -158,7 +158,7 @@ def test_beyond_a_few_thousand_runs_a_chart_draws_their_density_and_the_front():
         out = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "name": "n", "source": "local", "kind": "k",
                             "basis": "b", "score": rng.random(n), "disk_mb": rng.random(n) * 100,
                             "speedup": rng.random(n) * 100, "retention": rng.random(n)})
-        return out.assign(pareto_disk=compare.pareto_front(out["score"], out["disk_mb"]))
+        return out.assign(pareto_disk=pareto.pareto_front(out["score"], out["disk_mb"]))
     sizes = {}
     for n in (figures.DENSITY_POINTS + 1, 5 * figures.DENSITY_POINTS):
         fig, frame = figures.efficiency_scatter(eff(n)), eff(n)
