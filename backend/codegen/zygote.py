@@ -309,8 +309,10 @@ class Tail:
         self.fd, self.data = fd, b""
         os.set_blocking(fd, False)
 
-    def read(self):
-        while True:
+    def read(self, chunks: int = 64):
+        """What is there, up to ``chunks`` reads: a program writing without pause cannot keep the worker from
+        watching its time."""
+        for _ in range(chunks):
             try:
                 chunk = os.read(self.fd, 1 << 16)
             except (BlockingIOError, InterruptedError):
