@@ -131,7 +131,7 @@ def test_a_bad_device_name_exits_2_through_the_entry_function(runs_dir, capsys):
 
 
 def test_the_default_device_keeps_run_ids_and_done_before_as_they_were(runs_dir, tmp_path):
-    from backend.runs.executors import Job, already_done
+    from backend.runs.executors import PlannedRun, already_done
     from backend.runs.lifecycle import build_config, config_run_id
     options_ = {"model": "minilm", "bench": "b1", "max_queries": 5}
     config = build_config("eval", options_)
@@ -150,9 +150,9 @@ def test_the_default_device_keeps_run_ids_and_done_before_as_they_were(runs_dir,
         folder.mkdir(parents=True)
         (folder / "run.json").write_text(json.dumps({"schema_version": 1, "run_id": run_id, "kind": "eval",
                                                      "status": "finished", "config": stored, "metrics": []}))
-        [job] = already_done([Job("eval", options_, "eval--x--0")], runs_dir)
+        [job] = already_done([PlannedRun("eval", options_, "eval--x--0")], runs_dir)
         assert job.done_as == run_id
-    assert already_done([Job("eval", {**options_, "device": "cuda"}, "eval--x--1")], runs_dir) == []
+    assert already_done([PlannedRun("eval", {**options_, "device": "cuda"}, "eval--x--1")], runs_dir) == []
 
 
 def test_every_launchable_model_kind_takes_device():

@@ -12,10 +12,10 @@ def cmd_launch(args, store, s):
         for record in launch(args.kind, options, store, s, run_id=getattr(args, "run_id", None)):
             print(f"{record.run_id}: {record.status}")
         return 0
-    from backend.runs.executors import Job, run_jobs
+    from backend.runs.executors import PlannedRun, run_jobs
     from backend.runs.lifecycle import config_run_id, pin_benchmark
     options = pin_benchmark(args.kind, options, s.bench_dir)
-    job = Job(args.kind, options, args.run_id or config_run_id(args.kind, options))
+    job = PlannedRun(args.kind, options, args.run_id or config_run_id(args.kind, options))
     [job] = run_jobs([job], args.executor, store, s, args.ray_address)
     print(f"{job.run_id}: {job.outcome}")
     return 0 if job.outcome == "finished" else 1

@@ -24,7 +24,7 @@ from backend.store import Store
 
 
 @dataclass
-class Job:
+class PlannedRun:
     kind: str
     options: dict
     run_id: str
@@ -41,7 +41,7 @@ def register_executor(name: str):
     return lambda fn: registry.add(EXECUTORS, name, fn, "executor")
 
 
-def run_jobs(jobs: list[Job], executor: str, store: Store, s: Settings, address: str | None = None) -> list[Job]:
+def run_jobs(jobs: list[PlannedRun], executor: str, store: Store, s: Settings, address: str | None = None) -> list[PlannedRun]:
     try:
         run = EXECUTORS[executor]
     except KeyError:
@@ -50,7 +50,7 @@ def run_jobs(jobs: list[Job], executor: str, store: Store, s: Settings, address:
 
 
 @register_executor("local")
-def run_local(jobs: list[Job], store: Store, s: Settings, address=None) -> list[Job]:
+def run_local(jobs: list[PlannedRun], store: Store, s: Settings, address=None) -> list[PlannedRun]:
     """One ``python -m backend launch`` process per run, one after the other (each ingests its own run)."""
     from backend.runs.lifecycle import build_config, run_device
     from backend.runs.supervision import launch_args
@@ -89,7 +89,7 @@ def _run_on_worker(kind: str, options: dict, run_id: str, s: Settings) -> list[s
 
 
 @register_executor("ray")
-def run_ray(jobs: list[Job], store: Store, s: Settings, address: str | None = None) -> list[Job]:
+def run_ray(jobs: list[PlannedRun], store: Store, s: Settings, address: str | None = None) -> list[PlannedRun]:
     ray = connect_ray(address)
     runs_dir = s.runs_dir
     task = ray.remote(_run_on_worker)
@@ -112,7 +112,7 @@ def run_ray(jobs: list[Job], store: Store, s: Settings, address: str | None = No
     return jobs
 
 
-def expand_sweep(path: Path, bench_dir: Path) -> list[Job]:
+def expand_sweep(path: Path, bench_dir: Path) -> list[PlannedRun]:
     """Jobs of a sweep file: each [[grid]] table is a kind plus options; list values multiply out.
 
     kind = "m2v-distill"            # or a list of kinds sharing the options below
@@ -131,7 +131,7 @@ def expand_sweep(path: Path, bench_dir: Path) -> list[Job]:
     return expand_grids(grids, bench_dir, str(path))
 
 
-def expand_grids(grids: list[dict], bench_dir: Path, where: str) -> list[Job]:
+def expand_grids(grids: list[dict], bench_dir: Path, where: str) -> list[PlannedRun]:
     """Jobs of grids (a sweep file's tables, a recipe's): config-hash run ids, the benchmark pinned."""
     from backend.runs.lifecycle import build_config, config_run_id, pin_benchmark
     jobs, seen = [], set()
@@ -151,11 +151,11 @@ def expand_grids(grids: list[dict], bench_dir: Path, where: str) -> list[Job]:
             run_id = config_run_id(kind, options)
             if run_id not in seen:
                 seen.add(run_id)
-                jobs.append(Job(kind, options, run_id, **resources))
+                jobs.append(PlannedRun(kind, options, run_id, **resources))
     return jobs
 
 
-def already_done(jobs: list[Job], runs_dir: Path) -> list[Job]:
+def already_done(jobs: list[PlannedRun], runs_dir: Path) -> list[PlannedRun]:
     """Jobs finished before, under their config-hash id or as any finished run of the same kind and full config
     (a first start's teacher, a run launched by hand): a sweep or recipe re-run skips them. ``done_as`` names
     the run that did it."""
