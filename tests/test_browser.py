@@ -290,6 +290,9 @@ def test_codegen_page(page, server):
     # pass@1 was the default while the public models (greedy pass@1, with params) were on; the published study
     # has params and pass@100 only
     page.get_by_text("pass@100", exact=True).click()
+    page.get_by_role("heading", name="pass@100 vs params").wait_for()
+    page.wait_for_timeout(1500)  # the rerun's stale elements (the pass@1 render) leave the page
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
     # Samples files carry no params or memory: the charts name them instead of drawing them; the published
     # codegen-350M study (reference runs, params but no memory) fills the params chart only.
     assert "base (human-eval samples)" in page.get_by_text("Not drawn (no params recorded)").inner_text()
