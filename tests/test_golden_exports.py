@@ -106,6 +106,14 @@ def golden_env(tmp: Path):
             settings.cache_clear()
 
 
+@contextlib.contextmanager
+def golden_store(tmp: Path):
+    """The golden store built in ``tmp``, with the environment pointing there while it is in use."""
+    with golden_env(tmp):
+        build_store(tmp / "runs")
+        yield tmp
+
+
 def run_cli(argv: list[str], tmp: Path) -> tuple[int, str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):

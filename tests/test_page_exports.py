@@ -10,16 +10,14 @@ from streamlit.testing.v1 import AppTest
 
 from backend import csvexport
 from backend.config import REPO_ROOT
-from tests.test_golden_exports import _ids, build_store, golden_env, run_cli
+from tests.test_golden_exports import _ids, golden_store, run_cli
 
 TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("golden-pages")
-    with golden_env(tmp):
-        build_store(tmp / "runs")
+    with golden_store(tmp_path_factory.mktemp("golden-pages")) as tmp:
         yield tmp
 
 

@@ -10,26 +10,19 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from backend import compare
-from backend.config import REPO_ROOT
-from tests.test_golden_exports import _ids, build_store, golden_env
-
-TIMEOUT = 120
-
+from tests.test_golden_exports import _ids, golden_store
+from tests.test_page_exports import page
 
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("golden-widgets")
-    with golden_env(tmp):
-        build_store(tmp / "runs")
+    with golden_store(tmp_path_factory.mktemp("golden-widgets")):
         from backend.catalog import default_store
         from backend.config import settings as app_settings
         yield default_store(app_settings()).runs()
 
 
 def deltas_page() -> AppTest:
-    at = AppTest.from_file(str(REPO_ROOT / "pages" / "deltas.py"), default_timeout=TIMEOUT).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return page("deltas.py")
 
 
 def candidates_of(at: AppTest) -> list[str]:
@@ -72,15 +65,16 @@ ACTIONS = st.lists(st.one_of(
 @given(steps=st.lists(ACTIONS, min_size=1, max_size=4))
 def test_deltas_page_survives_widgets_changed_in_any_order(golden, steps):
     """Each step sets some widgets at once (as clicks landing during one rerun do), then reruns. Candidates are
-    drawn from every run, not only those offered: a browser's value can be stale."""
+    drawn from every run, not only those offered: a browser's value can be stale; a base is one the page offers."""
     every = golden["run_id"].tolist()
     at = deltas_page()
     for step in steps:
         before = candidates_of(at)
         base_changed = False
         for action, arg in step:
-            if action == "base":
-                at.selectbox(key="deltas_base").set_value(every[arg % len(every)])
+            if action == "base":  # a click picks one of the bases offered (at most PICK_LIMIT of the runs)
+                bases = at.selectbox(key="deltas_base")
+                bases.select_index(arg % len(bases.options))
                 base_changed = True
             elif action == "candidates" and at.multiselect:
                 at.multiselect(key="deltas_candidates").set_value([every[i % len(every)] for i in arg])
@@ -99,7 +93,7 @@ def test_deltas_page_survives_widgets_changed_in_any_order(golden, steps):
 # -- the Runs page: what one run was made with, what differs between several ------------------------------------
 
 def runs_page_with(selected: list[str]) -> AppTest:
-    at = AppTest.from_file(str(REPO_ROOT / "pages" / "runs.py"), default_timeout=TIMEOUT).run()
+    at = page("runs.py")
     table = at.dataframe[0].value
     rows = [int(i) for i in table.index[table["run_id"].isin(selected)]]
     # The table's selection state (its key names the filters, all empty here); AppTest cannot click a row.
