@@ -249,6 +249,32 @@ def test_the_cpu_step_is_the_plain_optimizer_step():
     assert all(p.grad is None or not p.grad.any() for p in a.parameters())
 
 
+def test_the_shared_training_loop_is_the_hand_written_one():
+    """batching.train_steps (every training kind's loop) = seeded batches, loss, step, zero_grad, by hand; the
+    after-step hook sees this step's gradients and its number, as AdaLoRA's rank allocation needs."""
+    import torch
+
+    from backend.batching import shuffled_batches, train_steps
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(4, 1), torch.nn.Linear(4, 1)
+    b.load_state_dict(a.state_dict())
+    x, y = torch.randn(10, 4), torch.randn(10, 1)
+    opt_a, opt_b = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(b.parameters(), lr=0.1)
+    reported, hooked = [], []
+    losses = train_steps(None, opt_a, 10, 3, 7, 5, lambda idx: (a(x[idx]) - y[idx]).pow(2).mean(),
+                         lambda step, loss: reported.append((step, loss)),
+                         after_step=lambda step: hooked.append((step, a.weight.grad.abs().sum().item())))
+    by_hand = []
+    for idx in shuffled_batches(10, 3, 7, 5):
+        loss = (b(x[idx]) - y[idx]).pow(2).mean()
+        loss.backward()
+        opt_b.step()
+        opt_b.zero_grad()
+        by_hand.append(loss.item())
+    assert losses == by_hand and [s for s, _ in reported] == list(range(1, 8)) == [s for s, _ in hooked]
+    assert all(g > 0 for _, g in hooked) and all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
 def test_an_encoder_on_a_gpu_device_takes_its_label_and_batch_rule():
     from backend.retrieval.encoders import Encoder, on_device
     seen = []

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.batching import shuffled_batches
+from backend.batching import train_steps
 
 
 @dataclass
@@ -49,8 +49,6 @@ def train(model, tokenizer, texts: list[str], method: str, steps: int, batch_siz
     """``steps`` optimizer steps over shuffled ``texts``, batches padded, no loss on padding; on ``device``
     (a backend.device.Device the model is on already; None: the CPU)."""
     import torch
-
-    from backend.device import autocast_of, stepper
     torch.manual_seed(seed)
     params = sum(p.numel() for p in model.parameters())
     if method == "lora":
@@ -61,20 +59,17 @@ def train(model, tokenizer, texts: list[str], method: str, steps: int, batch_siz
         raise ValueError(f"method must be lora or full, got {method!r}")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
-    backward_step = stepper(device, optimizer, clip=1.0)
     model.train()
-    losses, start = [], time.monotonic()
-    for step, idx in enumerate(shuffled_batches(len(texts), batch_size, steps, seed)):
-        batch = [texts[i] for i in idx]
-        enc = tokenizer(batch, return_tensors="pt", truncation=True, max_length=max_length, padding=True).to(
-            _device_of(model))
+    start = time.monotonic()
+
+    def loss_of(idx):
+        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", truncation=True, max_length=max_length,
+                        padding=True).to(_device_of(model))
         labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)  # no loss on padding
-        with autocast_of(device):
-            loss = model(**enc, labels=labels).loss
-        backward_step(loss)
-        losses.append(round(loss.item(), 5))
-        if on_step:
-            on_step(step + 1, losses[-1])
+        return model(**enc, labels=labels).loss
+    losses = [round(loss, 5) for loss in train_steps(
+        device, optimizer, len(texts), batch_size, steps, seed, loss_of,
+        lambda step, loss: on_step(step, round(loss, 5)) if on_step else None, clip=1.0)]
     model.eval()
     return TrainResult(model, tokenizer, losses, time.monotonic() - start, trainable, params)
 

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.batching import shuffled_batches
-from backend.device import autocast_of, name_of, stepper
+from backend.batching import train_steps
+from backend.device import autocast_of, name_of
 from backend.options import choice
 from backend.retrieval.encoders import mean_pool
 from backend.retrieval.models import TEACHER_NAMES, TEACHERS, resolve
@@ -67,6 +67,13 @@ class TokenlearnConfig(TrainConfig, DistillConfig):
 
     def label(self) -> str:
         return f"{super().label()} tokenlearn {self.corpus}"
+
+
+def _reporter(ctx, steps: int, start: float, end: float, prefix: str = ""):
+    """``on_step`` for train_steps: the loss recorded for the run's curve and the progress from start to end."""
+    def on_step(step: int, loss: float):
+        ctx.progress(start + (end - start) * step / steps, f"{prefix}step {step}/{steps} loss {ctx.loss(loss):.4f}")
+    return on_step
 
 
 def prose_corpus(limit: int, seed: int, cache_dir: Path) -> tuple[list[str], dict]:
@@ -125,14 +132,13 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     net = StaticModelFineTuner(torch.from_numpy(np.asarray(base.embedding, dtype=np.float32)), out_dim,
                                base.tokenizer.token_to_id("[PAD]")).to(dev)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate or 1e-3)
-    backward_step = stepper(ctx.device, optimizer)
     net.train()
-    for step, idx in enumerate(shuffled_batches(len(data), config.train_batch_size, config.steps, config.seed), start=1):
+
+    def loss_of(idx):
         x, y = TextDataset.collate_fn([data[i] for i in idx])
-        with autocast_of(ctx.device):
-            loss = torch.nn.functional.mse_loss(net(x.to(dev))[0].float(), y.to(dev))
-        backward_step(loss)
-        ctx.progress(0.3 + 0.4 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
+        return torch.nn.functional.mse_loss(net(x.to(dev))[0].float(), y.to(dev))
+    train_steps(ctx.device, optimizer, len(data), config.train_batch_size, config.steps, config.seed, loss_of,
+                _reporter(ctx, config.steps, 0.3, 0.7))
     net.eval()
     with torch.no_grad():  # each token's vector as the trained model embeds it alone
         vectors = net.sub_forward(torch.arange(len(net.embeddings.weight), device=dev)[:, None]).cpu().numpy()
@@ -199,14 +205,10 @@ def run_m2v_contrastive(config: StaticContrastiveConfig, ctx) -> list:
                                              dim=-1)
 
     optimizer = torch.optim.Adam(table.parameters(), lr=config.learning_rate or 3e-3)
-    backward_step = stepper(ctx.device, optimizer)
-    for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed),
-                               start=1):
-        with autocast_of(ctx.device):
-            loss = info_nce(embed([tokens["query"][i] for i in idx]), embed([tokens["code"][i] for i in idx]),
-                            config.temperature)
-        backward_step(loss)
-        ctx.progress(0.1 + 0.6 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
+    train_steps(ctx.device, optimizer, len(pairs), config.train_batch_size, config.steps, config.seed,
+                lambda idx: info_nce(embed([tokens["query"][i] for i in idx]), embed([tokens["code"][i] for i in idx]),
+                                     config.temperature),
+                _reporter(ctx, config.steps, 0.1, 0.7))
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     vectors = table.weight.detach().cpu().numpy()
@@ -289,17 +291,13 @@ def train_adapter(config: PeftConfig, pairs: list[dict], out_dir: Path, ctx, sha
     trainable, total = model.get_nb_trainable_parameters()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate or DEFAULT_LR[config.method])
-    backward_step = stepper(ctx.device, optimizer)
     model.train()
-    for step, idx in enumerate(shuffled_batches(len(pairs), config.train_batch_size, config.steps, config.seed), start=1):
-        with autocast_of(ctx.device):
-            loss = contrastive_loss(model, tokenizer, [pairs[i] for i in idx], config.max_length, config.temperature)
-        if config.method == "adalora":  # AdaLoRA re-allocates ranks on its schedule, from this step's gradients
-            backward_step(loss, before_zero_grad=lambda: model.base_model.update_and_allocate(step))
-        else:
-            backward_step(loss)
-        ctx.progress(share[0] + (share[1] - share[0]) * step / config.steps,
-                     f"{out_dir.name}: step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
+    train_steps(ctx.device, optimizer, len(pairs), config.train_batch_size, config.steps, config.seed,
+                lambda idx: contrastive_loss(model, tokenizer, [pairs[i] for i in idx], config.max_length,
+                                             config.temperature),
+                _reporter(ctx, config.steps, *share, prefix=f"{out_dir.name}: "),
+                # AdaLoRA re-allocates ranks on its schedule, from this step's gradients
+                after_step=model.base_model.update_and_allocate if config.method == "adalora" else None)
     model.save_pretrained(str(out_dir))
     return {"trainable": trainable, "total": total}
 
@@ -377,26 +375,23 @@ def run_kd_student(config: KDConfig, ctx) -> list:
     student = AutoModel.from_pretrained(str(path), num_hidden_layers=config.layers, use_safetensors=True,
                                         local_files_only=True).to(dev)
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate or 5e-5)
-    backward_step = stepper(ctx.device, optimizer)
     student.train()
     # Without a teacher a batch holds pairs (docstring + code), with one it holds single texts: the same number
     # of texts per step either way.
     n_items, per_step = (len(texts), config.train_batch_size) if distil else (len(pairs), max(config.train_batch_size // 2, 2))
-    for step, idx in enumerate(shuffled_batches(n_items, per_step, config.steps, config.seed), start=1):
-        with autocast_of(ctx.device):
-            if distil:
-                batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                  max_length=config.max_length, return_tensors="pt").to(dev)
-                out, target = mean_pool(student, batch).float(), goal[idx]
-                if config.loss == "cosine":
-                    loss = (1 - torch.nn.functional.cosine_similarity(out, target)).mean()
-                else:
-                    loss = torch.nn.functional.mse_loss(out, target)
-            else:
-                loss = contrastive_loss(student, tokenizer, [pairs[i] for i in idx], config.max_length,
-                                        config.temperature)
-        backward_step(loss)
-        ctx.progress(0.1 + 0.5 * step / config.steps, f"step {step}/{config.steps} loss {ctx.loss(loss.item()):.4f}")
+
+    def loss_of(idx):
+        if not distil:
+            return contrastive_loss(student, tokenizer, [pairs[i] for i in idx], config.max_length,
+                                    config.temperature)
+        batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                          max_length=config.max_length, return_tensors="pt").to(dev)
+        out, target = mean_pool(student, batch).float(), goal[idx]
+        if config.loss == "cosine":
+            return (1 - torch.nn.functional.cosine_similarity(out, target)).mean()
+        return torch.nn.functional.mse_loss(out, target)
+    train_steps(ctx.device, optimizer, n_items, per_step, config.steps, config.seed, loss_of,
+                _reporter(ctx, config.steps, 0.1, 0.6))
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     student.save_pretrained(str(model_dir), safe_serialization=True)
