@@ -4,6 +4,7 @@ import streamlit as st
 from backend.catalog import default_store
 from backend.config import settings
 from backend.runs.supervision import defaults_in_progress
+from pages import APP_RAN
 
 st.set_page_config(page_title="Code-model comparison", page_icon=":material/monitoring:", layout="wide")
 RUNS = st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs")
@@ -22,6 +23,7 @@ PAGES = [
 # "/" opens the Runs page at its own address, so /runs is a link that works (the default page has none).
 home = st.Page(lambda: st.switch_page(RUNS), title="Runs", url_path="home", default=True)
 page = st.navigation([home, *PAGES], position="hidden")
+st.session_state[APP_RAN] = True
 with st.sidebar:
     for p in PAGES:
         st.page_link(p)

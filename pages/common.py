@@ -3,6 +3,7 @@ downloads, deep links, error display."""
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -13,16 +14,20 @@ from backend.catalog import default_store
 from backend.config import settings
 from backend.runs.supervision import reap_interrupted
 from backend.store import StoreError
+from pages import APP_RAN
 
 
 def _through_the_app():
     """Until some session of this server process has run app.py's st.navigation, Streamlit runs a file of
     pages/ opened by its URL on its own (Streamlit's old pages-folder mode: no sidebar, no wide layout, no
-    first-start banner) — what a bookmarked link gets first thing after a start. Switch the process to
-    app.py's navigation and rerun, once."""
-    from streamlit.runtime.pages_manager import PagesManager
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    first-start banner) — what a bookmarked link gets first thing after a start. Declaring a navigation (the
+    public st.navigation, which ends that mode for the process) and rerunning hands the URL to app.py, once."""
+    if not st.session_state.get(APP_RAN):
+        st.session_state[APP_RAN] = True  # once per session, whatever runs the page (AppTest runs it alone)
+        # A page is known by its URL path (a file's name in that mode): stand-ins under every page file's name
+        # keep the rerun on the linked page.
+        st.navigation([st.Page(lambda: None, title=f.stem, url_path=f.stem)
+                       for f in sorted(Path(__file__).parent.glob("[!_]*.py"))], position="hidden")
         st.rerun()
 
 

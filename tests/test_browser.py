@@ -146,6 +146,17 @@ def _download(page, button_text) -> list[dict]:
 RUNS = reference_runs() + 1
 
 
+def test_a_link_opened_first_after_a_start_runs_through_the_app(page, server):
+    """First in this file on purpose: the server's first request is a bookmarked page, which Streamlit would run on
+    its own (no sidebar, no banner) until app.py's navigation has run once (pages/common._through_the_app)."""
+    page.goto(f"{server[0]}/efficiency")
+    page.get_by_role("heading", name="Efficiency").wait_for()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name="Launch").wait_for()
+    assert "DB:" in sidebar.inner_text() and "/efficiency" in page.url
+    assert not page.get_by_text("Page not found").count()
+
+
 def test_sidebar_lists_the_pages_not_the_files(page, server):
     page.goto(server[0])
     page.get_by_text(f"of {RUNS} runs").wait_for()

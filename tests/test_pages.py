@@ -192,7 +192,7 @@ def _partial_runs(tmp_path):
 
 def _page_files() -> list[str]:
     """Every page: the app's entry and each file of pages/ that no other page imports (those are helpers)."""
-    files = sorted((REPO_ROOT / "pages").glob("*.py"))
+    files = sorted((REPO_ROOT / "pages").glob("[!_]*.py"))
     sources = "\n".join(f.read_text() for f in files)
     return ["app.py", *(f"pages/{f.name}" for f in files
                         if not re.search(rf"^(from pages\.{f.stem} import|from pages import .*\b{f.stem}\b)", sources, re.M))]
