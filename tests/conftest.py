@@ -22,10 +22,13 @@ hypothesis_settings.load_profile("fast")
 
 @pytest.hookimpl(tryfirst=True)  # before pytest deselects by marker
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("hypothesis_profile", None) == "full":
-        for item in items:
-            if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
-                item.add_marker(pytest.mark.integration)
+    full = config.getoption("hypothesis_profile", None) == "full"
+    for item in items:
+        if full and getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.integration)
+        # A test that executes code in the sandbox starts bubblewrap: never in the fast tier.
+        if any(m.kwargs.get("reason") == SANDBOX_REASON for m in item.iter_markers("skipif")):
+            item.add_marker(pytest.mark.integration)
 
 
 def reference_runs() -> int:
@@ -48,8 +51,9 @@ def _sandbox_missing() -> str:
 
 # Tests that execute generated code: skipped, with the line that says what to install, where the sandbox
 # cannot run (no bubblewrap); CI sets REQUIRE_SANDBOX=1, so there they fail instead.
-needs_sandbox = pytest.mark.skipif(bool(_sandbox_missing()),
-                                   reason="executing generated code needs bubblewrap: apt-get install bubblewrap")
+# Such a test starts sandboxes, so it belongs to the integration tier whatever its file says (see below).
+SANDBOX_REASON = "executing generated code needs bubblewrap: apt-get install bubblewrap"
+needs_sandbox = pytest.mark.skipif(bool(_sandbox_missing()), reason=SANDBOX_REASON)
 
 
 _LLAMA_PROBE = ("import sys\nfrom llama_cpp import Llama\nfrom backend.codegen.lms import resolve_lm\n"

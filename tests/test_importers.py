@@ -76,6 +76,7 @@ def test_replace_overwrites_a_changed_run(store, tmp_path):
     assert store.runs()["name"].tolist() == ["renamed"]
 
 
+@pytest.mark.integration  # rebuilds every shipped reference run: tens of seconds on 2 cores
 def test_rebuild_from_runs_dir_equals_imported_db(reference_store, runs_dir, tmp_path):
     before = reference_store.fingerprint()
     reference_store.path.unlink()
@@ -86,6 +87,7 @@ def test_rebuild_from_runs_dir_equals_imported_db(reference_store, runs_dir, tmp
     assert after["metrics"] == before["metrics"]
 
 
+@pytest.mark.integration  # rebuilds every shipped reference run
 def test_delete_moves_folder_to_trash_and_rebuild_agrees(reference_store, runs_dir):
     catalog.delete_runs(["reference--m2v-mpnet-distill"], reference_store, runs_dir)
     assert "reference--m2v-mpnet-distill" not in set(reference_store.runs()["run_id"])
