@@ -2,34 +2,23 @@
 tiers of runs not significantly different, budget filters and the Pareto front (``leaderboard``'s table)."""
 import streamlit as st
 
-from backend import compare, figures, public_view, report, significance, views
+from backend import figures, report, significance, views
 from backend.config import settings
-from backend.kinds import kinds_of
 from backend.leaderboard import Budget
-from backend.vocab import METRICS, PASS_METRICS
-from pages.common import (
-    EMPTY_HINT,
-    capped,
-    chart,
-    download,
-    from_link,
-    link_box,
-    load,
-    report_downloads,
-    to_link,
-    view,
-)
+from backend.views.leaderboard import MOST_RUNS, choices, how_to_read
+from backend.vocab import METRICS
+from pages.common import (EMPTY_HINT, capped, chart, download, from_link, link_box, load, report_downloads, to_link,
+                          view)
 
 RESAMPLING = significance.Resampling(resamples=1000, seed=0)  # the CLI's defaults: the same table
+LIMITS = [("lb_disk", "max disk MB", "disk"), ("lb_params", "max params (millions)", "params"),
+          ("lb_memory", "max inference memory MB", "memory"), ("lb_speedup", "min side-by-side speed-up", "speedup")]
 
 
 def budget_inputs() -> Budget:
     with st.expander("Budget: list only the runs within it (ranks stay those of the whole field)"):
-        cols = st.columns(4)
-        limits = [("lb_disk", "max disk MB", "disk"), ("lb_params", "max params (millions)", "params"),
-                  ("lb_memory", "max inference memory MB", "memory"), ("lb_speedup", "min side-by-side speed-up", "speedup")]
         values = []
-        for col, (key, label, param) in zip(cols, limits):
+        for col, (key, label, param) in zip(st.columns(4), LIMITS):
             if key not in st.session_state:  # a linked view's budget
                 linked = st.query_params.get(param)
                 st.session_state[key] = float(linked) if linked and linked.replace(".", "", 1).isdigit() else None
@@ -43,27 +32,21 @@ runs, stored = load("runs"), load("metric_names")
 if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and stored is not None:
-    runs = runs[runs["status"] == "finished"]
-    is_codegen = runs["kind"].isin(kinds_of("codegen"))
-    families = [f for f, present in (("retrieval", (~is_codegen).any()), ("codegen", is_codegen.any())) if present]
-    from_link("lb_family", "runs", families, families[0])
-    family = st.radio("Runs", families, horizontal=True, key="lb_family") if len(families) > 1 else families[0]
+    offer = choices(runs)
+    from_link("lb_family", "runs", offer.families, offer.families[0])
+    family = st.radio("Runs", offer.families, horizontal=True, key="lb_family") if len(offer.families) > 1 \
+        else offer.families[0]
     left, right = st.columns(2)
     bench = protocol = codegen_set = None
     if family == "retrieval":
-        groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs[~is_codegen])}
-        first = public_view.default_group(list(groups.values()), runs[~is_codegen])  # as ``leaderboard``'s default
-        from_link("lb_group", "evaluation", list(groups), f"{first[0]} · {first[1]}")
-        bench, protocol = groups[left.selectbox("Evaluated on (benchmark · protocol)", list(groups), key="lb_group")]
-        options = [m for m in METRICS if m in set(stored) and not m.startswith(("pass@", "perplexity", "base_"))]
-        default = "ndcg@10" if "ndcg@10" in options else (options or [None])[0]
+        from_link("lb_group", "evaluation", list(offer.groups), offer.default_group)
+        bench, protocol = offer.groups[left.selectbox("Evaluated on (benchmark · protocol)", list(offer.groups),
+                                                      key="lb_group")]
     else:
-        sets = sorted({s for run in runs[is_codegen].to_dict("records") for s in compare.problem_sets(run).values()})
-        from_link("lb_set", "problems", ["most runs", *sets], "most runs")
-        chosen = left.selectbox("Problem set", ["most runs", *sets], key="lb_set")
-        codegen_set = None if chosen == "most runs" else chosen
-        options = [m for m in PASS_METRICS if m in set(stored)]
-        default = "pass@1" if "pass@1" in options else (options or [None])[0]
+        from_link("lb_set", "problems", offer.problem_sets, MOST_RUNS)
+        chosen = left.selectbox("Problem set", offer.problem_sets, key="lb_set")
+        codegen_set = None if chosen == MOST_RUNS else chosen
+    options, default = offer.scores(family, stored)
     if not options:
         st.info("These runs have no score to rank by.")
         st.stop()
@@ -83,11 +66,11 @@ elif runs is not None and stored is not None:
         with st.spinner("Ranking the runs…"):
             board = view(views.leaderboard, settings().runs_dir, metric, bench, protocol, budget, RESAMPLING, None,
                          public, family == "codegen", codegen_set)
-        table, notes = board.table, board.notes
     except ValueError as e:
         st.error(str(e))
         st.stop()
-    for note in notes:
+    table = board.table
+    for note in board.notes:
         if not note.startswith("best under budget"):  # those are the table below
             st.caption(f"note: {note}")
     if table.empty:
@@ -95,22 +78,17 @@ elif runs is not None and stored is not None:
         st.stop()
     if budget.active():
         st.subheader(f"Best under the budget ({budget.describe()})")
-        best = table[table["best_under_budget"]]
-        st.dataframe(best[["language", "name", "value", "rank", "rank_low", "rank_high", "tier", "disk_mb", "params_m",
-                           "run_id"]], hide_index=True, width="stretch")
+        st.dataframe(table[table["best_under_budget"]][["language", "name", "value", "rank", "rank_low", "rank_high",
+                                                        "tier", "disk_mb", "params_m", "run_id"]],
+                     hide_index=True, width="stretch")
         st.caption("Rank and tier in the whole field: tier 1 means statistically tied with the best run overall.")
-    st.caption("Rank: by value (ties share the better rank). Rank interval: 95 % over a paired bootstrap of the "
-               f"items ({RESAMPLING.resamples:,} resamples, seed {RESAMPLING.seed}), the same resampled queries "
-               "(problems) for every run. Tier 1: the best run and every run not significantly different from it "
-               "(paired sign-flip test, Holm-adjusted across runs), tier 2 the same among the rest. Runs without "
-               "per-item results are ranked by value, without interval or tier. The mean is ranked over runs with "
-               "every language. Pareto: no run is better and smaller (disk MB).")
+    st.caption(how_to_read(RESAMPLING))
     st.subheader("All runs" + (" within the budget" if budget.active() else ""))
     chart(figures.rank_intervals, table)
     st.dataframe(capped(table, "per language, best rank first"), hide_index=True, width="stretch")
     download(table, f"leaderboard-{metric}.csv", "leaderboard_csv")
     with st.container(horizontal=True):
         title = f"Leaderboard: {bench} · {protocol}" if family == "retrieval" else "Leaderboard: codegen"
-        report_downloads(title, lambda: [report.leaderboard_section(table, metric, notes)], f"leaderboard-{metric}",
-                         "leaderboard_report")
+        report_downloads(title, lambda: [report.leaderboard_section(table, metric, board.notes)],
+                         f"leaderboard-{metric}", "leaderboard_report")
         link_box()

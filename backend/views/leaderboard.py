@@ -1,14 +1,58 @@
 """The leaderboard of one evaluation or codegen problem set (the Leaderboard page, ``leaderboard``)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from backend import compare, significance
+from backend import public_view
 from backend.kinds import kinds_of
 from backend.views.base import View, one_evaluation
+from backend.vocab import METRICS, PASS_METRICS
+
+MOST_RUNS = "most runs"  # the codegen problem set most runs cover
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the Leaderboard page offers for a store's runs: the families present, the retrieval evaluations
+    ("benchmark · protocol" labels, the default as ``leaderboard``'s), the codegen problem sets."""
+    families: list[str]
+    groups: dict[str, tuple[str, str]]
+    default_group: str | None
+    problem_sets: list[str]
+
+    def scores(self, family: str, stored) -> tuple[list[str], str | None]:
+        """(scores a family can be ranked by among the stored metric names, the default one)."""
+        if family == "codegen":
+            options = [m for m in PASS_METRICS if m in set(stored)]
+            return options, "pass@1" if "pass@1" in options else (options or [None])[0]
+        options = [m for m in METRICS if m in set(stored) and not m.startswith(("pass@", "perplexity", "base_"))]
+        return options, "ndcg@10" if "ndcg@10" in options else (options or [None])[0]
+
+
+def choices(runs: pd.DataFrame) -> Choices:
+    """The Leaderboard page's choices among these runs (the finished ones)."""
+    runs = runs[runs["status"] == "finished"]
+    is_codegen = runs["kind"].isin(kinds_of("codegen"))
+    families = [f for f, present in (("retrieval", (~is_codegen).any()), ("codegen", is_codegen.any())) if present]
+    groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs[~is_codegen])}
+    first = public_view.default_group(list(groups.values()), runs[~is_codegen]) if groups else None
+    sets = sorted({s for run in runs[is_codegen].to_dict("records") for s in compare.problem_sets(run).values()})
+    return Choices(families, groups, f"{first[0]} · {first[1]}" if first else None, [MOST_RUNS, *sets])
+
+
+def how_to_read(resampling) -> str:
+    """The caption under the Leaderboard page's table: what rank, interval, tier and Pareto mean."""
+    return ("Rank: by value (ties share the better rank). Rank interval: 95 % over a paired bootstrap of the "
+            f"items ({resampling.resamples:,} resamples, seed {resampling.seed}), the same resampled queries "
+            "(problems) for every run. Tier 1: the best run and every run not significantly different from it "
+            "(paired sign-flip test, Holm-adjusted across runs), tier 2 the same among the rest. Runs without "
+            "per-item results are ranked by value, without interval or tier. The mean is ranked over runs with "
+            "every language. Pareto: no run is better and smaller (disk MB).")
 
 
 def leaderboard(store, runs_dir: Path, metric: str | None = None, bench: str | None = None,
