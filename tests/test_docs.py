@@ -93,7 +93,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_the_readme_test_command_is_the_fast_tier_and_ci_runs_the_others_after_it():
     block = re.search(r"<!-- test-command -->\n```bash\n(.*)\n```\n<!-- /test-command -->", README).group(1)
-    assert block.endswith('pytest -m "not slow and not integration"')
+    assert block.endswith('pytest -m "not slow and not integration" -n 2 --dist loadfile')
     script = (REPO_ROOT / ".ci" / "run").read_text()
     readme_run = script.index('bash -c "$cmd"')
     assert readme_run < script.index("pytest -m integration") < script.index("pytest -m slow")
