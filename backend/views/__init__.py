@@ -37,6 +37,8 @@ from backend.views.leaderboard import (  # noqa: F401
     leaderboard,
 )
 from backend.views.recipes import (  # noqa: F401
+    RecipeLaunch,
     RecipeView,
     recipe,
+    recipe_launch,
 )
