@@ -45,6 +45,7 @@ def running():
 
 
 st.title("Launch a run")
+notice = st.container()  # what a click started: on top, beside its progress, not under a long form
 running()  # first: what is going on now
 launchable = [k for k in KINDS.values() if k.runner]
 kind = st.selectbox("Kind", [k.name for k in launchable], format_func=lambda n: f"{n} — {KINDS[n].help}")
@@ -68,6 +69,9 @@ if submitted:
         changed = options.changed(config_cls, values)  # the one conversion: "0.05" from a widget is 0.05
         proc, log = supervision.spawn(kind, changed, settings().runs_dir, default_store(settings()).path,
                                       settings().device)
-        st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")
+        notice.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`. Progress: below.")
+        # The Launch button ends a long form: the toast shows where the user is looking, at any scroll.
+        st.toast(f"Started {kind} (process {proc.pid}): its progress is at the top of this page.", icon="🚀")
     except ValueError as e:
-        st.error(f"Not started: {e}")
+        notice.error(f"Not started: {e}")
+        st.toast(f"Not started: {e}", icon="⚠️")
