@@ -350,6 +350,9 @@ def _check_json_safe(values):
     try:
         json.dumps(values, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise RecordError(f"config/provenance must be plain JSON without NaN or infinity ({e})") from None
+        where = nonfinite_path(values)
+        if where:
+            raise RecordError(f"{where} is not a finite number; write null for a missing value") from None
+        raise RecordError(f"config/provenance must be plain JSON (numbers, text, lists, objects): {e}") from None
     except RecursionError:
         raise RecordError("config/provenance is nested too deeply; flatten it") from None
