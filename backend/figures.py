@@ -48,6 +48,30 @@ WEBGL_POINTS = 1500
 DENSITY_POINTS = 4000
 
 
+def log_ticks(values, exponent: bool = False) -> dict:
+    """Tick positions and labels for a log axis over ``values``: the powers of ten (1, 10, 100) where the data
+    spans two or more of them, else 1-2-5 steps. Plotly's own choice on a short range labels the 2s and 5s between
+    powers ("5 1 2 5 10 2 5 100 2"), which reads as a jumble. ``exponent``: the axis itself holds log10 values
+    (a density's bins), the labels still say 1, 10, 100."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return {}
+    lo, hi = v.min(), v.max()
+    powers = [10.0 ** k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
+    ticks = [t for t in powers if lo <= t * 1.0001 and t <= hi * 1.0001]
+    if len(ticks) < 2:  # less than a decade: 1-2-5 steps near the data
+        ticks = [m * t for t in powers for m in (1, 2, 5) if lo / 1.25 <= m * t <= hi * 1.25]
+    return {"tickvals": [math.log10(t) for t in ticks] if exponent else ticks,
+            "ticktext": [_tick_label(t) for t in ticks], "tickmode": "array"}
+
+
+def _tick_label(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:g}M"
+    return f"{value / 1e3:g}k" if value >= 1e4 else f"{value:g}"
+
+
 def _scatter(n_points: int):
     return go.Scattergl if n_points > WEBGL_POINTS else go.Scatter
 
@@ -156,7 +180,9 @@ def efficiency_scatter(eff, size_column: str = "disk_mb", size_label: str = "dis
         fig.add_hline(y=reference[1], line={"dash": "dot", "color": palette.muted},
                       annotation_text=f"{reference[0]}: {reference[1]:.3f}", annotation_position="bottom right")
     # Trainable shares span four orders of magnitude (prompt tuning ~0.01 %, full training 100 %).
-    fig.update_layout(xaxis={"title": size_label, "type": "log" if size_column == "trainable_pct" else "linear"},
+    log = size_column == "trainable_pct"
+    fig.update_layout(xaxis={"title": size_label, "type": "log" if log else "linear",
+                             **(log_ticks(points[size_column]) if log else {})},
                       yaxis_title=score_label, height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend={"title": "source"})
     return fig
@@ -179,7 +205,8 @@ def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10", palette
                                  marker={"size": 12, "color": palette.ink},
                                  hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>speed-up %{customdata[1]:.3g}x"
                                                "<br>retention %{y:.3f}<extra></extra>"))
-        fig.update_layout(xaxis={"title": f"encode speed-up vs {base_name} (log10)"},
+        fig.update_layout(xaxis={"title": f"encode speed-up vs {base_name} (log)",
+                                 **log_ticks(points["speedup"], exponent=True)},
                           yaxis_title=f"{score_label} retention vs {base_name}", height=420,
                           margin={"l": 10, "r": 10, "t": 30, "b": 10})
         return fig
@@ -191,7 +218,8 @@ def retention_scatter(eff, base_name: str, score_label: str = "NDCG@10", palette
             marker={"size": sizes, "opacity": 0.75},
             hovertemplate="<b>%{text}</b><br>%{customdata[0]}<br>speed-up %{x:.3g}x<br>retention %{y:.3f}"
                           "<br>disk %{customdata[1]:.3g} MB<extra></extra>"))
-    fig.update_layout(xaxis={"title": f"encode speed-up vs {base_name} (log)", "type": "log"},
+    fig.update_layout(xaxis={"title": f"encode speed-up vs {base_name} (log)", "type": "log",
+                             **log_ticks(points["speedup"])},
                       yaxis_title=f"{score_label} retention vs {base_name}", height=420,
                       margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": "kind"})
     return fig
@@ -212,6 +240,7 @@ def passk_scatter(table, x: str = "params_m", x_label: str = "params (millions)"
                      hover_data={"run_id": True, "problems": True, "problem_set": True, x: ":.3g", metric: ":.3f"},
                      category_orders={"facet": facets})
     fig.update_traces(marker={"size": 12})
+    fig.update_xaxes(**log_ticks(points[x]))
     fig.update_yaxes(range=[-0.02, 1.02], title=None)
     fig.update_yaxes(title=metric, col=1)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))  # facet titles: the facet only

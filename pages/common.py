@@ -274,3 +274,24 @@ def report_downloads(title: str, sections, stem: str, key: str):
                                     (".tex", "LaTeX", "application/x-tex")):
             st.download_button(label, lambda render=report.FORMATS[suffix]: render(build()), file_name=stem + suffix,
                                mime=mime, key=f"{key}_{suffix}", on_click="ignore")
+
+
+def config_form(config_cls, key: str, submit: str) -> tuple[bool, dict]:
+    """A form made from a run kind's config dataclass, a widget per field: (submitted, the widgets' values)."""
+    import dataclasses
+
+    from backend.options import field_type
+    values = {}
+    with st.form(key):
+        for f in dataclasses.fields(config_cls):
+            label, help_text, kind_of = f.name.replace("_", " "), f.metadata.get("help"), field_type(config_cls, f)
+            if f.metadata.get("choices"):
+                allowed = list(f.metadata["choices"])
+                values[f.name] = st.selectbox(label, allowed, index=allowed.index(f.default), help=help_text)
+            elif kind_of is int:
+                values[f.name] = st.number_input(label, value=f.default, step=1, help=help_text)
+            elif kind_of is float:
+                values[f.name] = st.number_input(label, value=float(f.default), format="%g", help=help_text)
+            else:
+                values[f.name] = st.text_input(label, value=str(f.default), help=help_text)
+        return st.form_submit_button(submit, type="primary"), values

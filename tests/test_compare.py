@@ -210,3 +210,31 @@ def test_comparable_candidates_equal_the_one_by_one_check_on_random_runs():
                 continue
             expected.append(row["run_id"])
         assert compare.comparable_candidates(runs, base) == expected
+
+
+@pytest.mark.parametrize("values, labels", [
+    ([1.0, 12.0, 355.0], ["1", "10", "100"]),  # speed-ups: powers of ten, never "5 1 2 5 10 2 5 100 2"
+    ([0.012, 0.4, 100.0], ["0.1", "1", "10", "100"]),  # trainable shares
+    ([4.0, 30.0], ["5", "10", "20"]),  # less than two powers of ten in range: 1-2-5 steps
+    ([135.0, 630.0, 7000.0, 34000.0], ["1000", "10k"]),  # params in millions
+])
+def test_log_axes_are_labelled_at_readable_ticks(values, labels):
+    from backend import figures
+    ticks = figures.log_ticks(values)
+    assert ticks["ticktext"] == labels
+    eff = pd.DataFrame({"run_id": [f"r{i}" for i in range(len(values))], "name": list("abcd")[:len(values)],
+                        "kind": "m2v-distill", "speedup": values, "retention": 0.9, "disk_mb": 10.0})
+    fig = figures.retention_scatter(eff, "teacher")
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.ticktext) == ticks["ticktext"]
+
+
+def test_the_efficiency_and_codegen_grids_lead_with_what_a_user_came_for():
+    from backend import views
+    eff = pd.DataFrame(columns=["run_id", "name", "kind", "source", "score", "score_ci_low", "score_ci_high",
+                                "basis", "disk_mb", "params_m", "score_per_mb", "score_per_mparams",
+                                "encode_throughput", "speedup", "retention"])
+    assert views.efficiency_columns(eff)[:5] == ["name", "score", "speedup", "score_per_mb", "score_per_mparams"]
+    assert sorted(views.efficiency_columns(eff)) == sorted(eff.columns)  # none lost
+    codegen = pd.DataFrame(columns=["name", "language", "problem_set", "method", "pass@1", "pass@5", "pass@100",
+                                    "problems", "params_m", "run_id"])
+    assert views.codegen_columns(codegen)[:5] == ["name", "language", "pass@1", "pass@5", "pass@100"]

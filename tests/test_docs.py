@@ -2,6 +2,7 @@
 reference is the parser's, links resolve, and the README stays a front page."""
 import re
 import subprocess
+from pathlib import Path
 
 from backend.__main__ import _parser
 from backend.cli import docs as cli_docs
@@ -97,3 +98,16 @@ def test_the_readme_test_command_is_the_fast_tier_and_ci_runs_the_others_after_i
     script = (REPO_ROOT / ".ci" / "run").read_text()
     readme_run = script.index('bash -c "$cmd"')
     assert readme_run < script.index("pytest -m integration") < script.index("pytest -m slow")
+
+
+def test_the_theme_switch_named_in_the_docs_is_in_this_streamlits_menu():
+    """The docs tell a user where to switch to dark mode: the installed Streamlit's main menu must hold those
+    items (1.67: System / Light / Dark at the top of the ⋮ menu; no "Settings" dialog any more)."""
+    import streamlit
+    bundle = "".join(p.read_text(errors="ignore") for p in
+                     (Path(streamlit.__file__).parent / "static" / "static" / "js").glob("index.*.js"))
+    said = re.search(r"theme \(the ⋮ menu at the top right → ([A-Za-z, ]+)\)", (REPO_ROOT / "docs/pages.md").read_text())
+    assert said, "docs/pages.md no longer says where the theme is switched"
+    for item in re.split(r", | or ", said.group(1)):
+        assert f"label:`{item}`" in bundle, f"{item!r} is not in Streamlit {streamlit.__version__}'s main menu"
+    assert "Settings → Theme" not in (REPO_ROOT / "README.md").read_text() + (REPO_ROOT / "docs/pages.md").read_text()

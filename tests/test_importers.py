@@ -301,3 +301,19 @@ def test_a_large_wide_csv_streams_one_run_at_a_time_and_a_shuffled_one_still_imp
     monkeypatch.setattr(widecsv, "MAX_BYTES", 10)
     with pytest.raises(importers.ImportFailure, match="not together and the file is larger than 0 MB; sort it"):
         importers.load_path(path)
+
+
+def test_an_imported_mteb_file_is_named_apart_from_the_reference_run_of_its_model(reference_store, tmp_path):
+    import shutil
+
+    from tests.conftest import DATA
+    mine = tmp_path / "potion"
+    mine.mkdir()
+    for name in ("model_meta.json", "CodeSearchNetRetrieval.json"):  # the task the reference run has too
+        shutil.copy(next((DATA / "mteb" / "minishlab__potion-base-8M").rglob(name)), mine)
+    catalog.import_paths([mine], store=reference_store)
+    runs = reference_store.runs()
+    potion = runs[runs["run_id"].str.endswith("--CodeSearchNetRetrieval") & (runs["model"] == "minishlab/potion-base-8M")]
+    potion = potion.set_index("source")["name"]
+    assert potion["reference"] == "minishlab/potion-base-8M (MTEB CodeSearchNetRetrieval)"
+    assert potion["imported"] == "minishlab/potion-base-8M (MTEB CodeSearchNetRetrieval, imported at dcbec7aa)"

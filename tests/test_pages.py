@@ -283,3 +283,15 @@ def test_config_diff_compares_missing_none_and_nan_as_values():
     same.loc[0, "protocol"] = float("nan")
     same.loc[1, "protocol"] = None
     assert compare.config_diff(same).empty  # NaN and None: both missing, the same
+
+
+def test_launch_says_started_where_the_user_is_looking(store, monkeypatch):
+    """The Launch button ends a long form: what it started shows as a toast (at any scroll) and on top of the
+    page, beside the running list, not under the form."""
+    from backend.runs import supervision
+    monkeypatch.setattr(supervision, "spawn", lambda *a: (type("P", (), {"pid": 42})(), "runs/x.log"))
+    at = page("pages/launch.py")
+    at.button[0].click().run()
+    assert not at.exception and at.toast[0].value.startswith("Started") and "process 42" in at.toast[0].value
+    top = at.main.children[1]  # right under the title, above the running list and the form
+    assert [s.value for s in top.success] == [at.success[0].value] and "Started" in at.success[0].value

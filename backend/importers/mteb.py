@@ -153,12 +153,15 @@ def _task_record(meta: dict, extra: dict, task_file: Path, result: dict, split: 
     disk_mb = extra.get("disk_mb", memory_mb)
     size_basis = ("disk_mb given in model_meta.json" if "disk_mb" in extra else
                   "memory_usage_mb (MTEB: the weights in memory)" if memory_mb is not None else None)
+    source = extra.get("source", "imported")
+    # A file imported here is told apart from the shipped reference run of the same model (same name otherwise).
+    whose = "" if source == "reference" else f", {source}" + (f" at {revision[:8]}" if _real_revision(revision) else "")
     return record_from_dict({
         "schema_version": SCHEMA_VERSION, "run_id": f"mteb--{slug}--{task}", "kind": "external-retrieval",
-        "name": f"{meta['name']} (MTEB {task})", "model": meta["name"], "benchmark": f"mteb/{benchmark_task}"
+        "name": f"{meta['name']} (MTEB {task}{whose})", "model": meta["name"], "benchmark": f"mteb/{benchmark_task}"
         + (f"@{dataset_revision}" if dataset_revision else ""), "protocol": "mteb",
         "params": meta.get("n_parameters"), "disk_mb": disk_mb,
-        "source": extra.get("source", "imported"), "metrics": metrics,
+        "source": source, "metrics": metrics,
         "provenance": {"format": "mteb", "file": task_file.name, "mteb_version": result.get("mteb_version"),
                        "model_revision": revision or None, "dataset_revision": result.get("dataset_revision"),
                        "split": split, "size_basis": size_basis, "citation": extra.get("citation"),

@@ -5,31 +5,37 @@ import json
 from pathlib import Path
 
 from backend.importers.base import read_text, register_importer
-from backend.records import RecordError, RunRecord, record_from_dict
+from backend.records import RecordError, RunRecord, nonfinite_advice, nonfinite_path, record_from_dict
 
 
 def _file(path: Path) -> Path:
     return path / "run.json" if path.is_dir() else path
 
 
-def read_json(path: Path, nonfinite: bool = False):
+def read_json(path: Path, nonfinite: bool = False, advice=None):
     """Parse a JSON file, turning every parse problem into a RecordError with line and column.
 
     ``nonfinite``: read NaN / Infinity (which MTEB writes) as floats; the importer must then refuse them in any
-    value it stores."""
+    value it stores. Otherwise the first one is refused with its key path and ``advice(path)``, the fix."""
     text = read_text(path, "JSON")
     if not text.strip():
         raise RecordError("the file is empty; export the results again")
+    constants = []
+
+    def constant(name):
+        constants.append(name)
+        return float(name)
     try:
-        return json.loads(text, parse_constant=float if nonfinite else _reject_constant)
+        data = json.loads(text, parse_constant=constant)
     except json.JSONDecodeError as e:
         raise RecordError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}; fix the syntax") from None
     except RecursionError:
         raise RecordError("JSON nested too deeply; flatten it") from None
-
-
-def _reject_constant(name):
-    raise RecordError(f"JSON contains {name}; write null for a missing value")
+    if constants and not nonfinite:  # located only when present: the walk costs nothing on a clean file
+        where = nonfinite_path(data) or "a value"
+        fix = advice(where) if advice else "write null for a missing value"
+        raise RecordError(f"{where} is {constants[0]}, not a number JSON allows; {fix}")
+    return data
 
 
 def sniff(path: Path) -> bool:
@@ -40,7 +46,7 @@ def sniff(path: Path) -> bool:
 
 
 def load(path: Path) -> list[RunRecord]:
-    data = read_json(_file(path))
+    data = read_json(_file(path), advice=nonfinite_advice)
     if isinstance(data, dict) and "scores" in data and "run_id" not in data:
         raise RecordError("this is an MTEB task file; import its model folder (the one with model_meta.json)")
     if isinstance(data, list):  # a list of run objects is accepted too

@@ -6,6 +6,7 @@ Optional run columns (same value on every row of a run): see RUN_COLUMNS; ``note
 from __future__ import annotations
 
 import csv
+import math
 import re
 from pathlib import Path
 from typing import Iterator
@@ -102,8 +103,8 @@ def _header(raw: list[str]) -> tuple[list[str], dict[str, str]]:
         raise RecordError(f"the first line is not a header of column names ({len(header)} cell(s)); the first "
                           f"line must name the columns: {', '.join(RUN_COLUMNS[:3])}, language and metric columns")
     if unknown:
-        raise RecordError(f"unknown column(s) {', '.join(map(repr, unknown[:5]))}; allowed: "
-                          f"{', '.join(RUN_COLUMNS + ROW_COLUMNS)} and metric columns {', '.join(METRICS)}")
+        raise RecordError(f"unknown column(s) {', '.join(map(repr, unknown[:5]))}; remove or rename them (allowed: "
+                          f"{', '.join(RUN_COLUMNS + ROW_COLUMNS)} and metric columns {', '.join(METRICS)})")
     missing = [c for c in ("run_id", "kind", "language") if c not in header]
     if missing or not metric_of:
         need = ", ".join(missing) if missing else "a metric column (e.g. ndcg@10)"
@@ -138,9 +139,13 @@ def _cell(text: str, column: str, line_no: int, numeric: bool):
     if not numeric:
         return text
     try:
-        return int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text)
+        value = int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text)
     except ValueError:
-        raise RecordError(f"line {line_no}: column {column} = {text[:40]!r} is not a number") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise RecordError(f"line {line_no}: column {column} = {text[:40]!r} is not a number; write a number, or "
+                          "leave the cell empty for a missing value")
+    return value
 
 
 register_importer("wide-csv", sniff=sniff, load=load,

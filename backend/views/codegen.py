@@ -5,7 +5,14 @@ import pandas as pd
 
 from backend import compare, figures, public_view
 from backend.kinds import kinds_of
-from backend.views.base import Figure, View, known_runs
+from backend.views.base import Figure, View, columns_first, known_runs
+from backend.vocab import PASS_METRICS
+
+
+def codegen_columns(table: pd.DataFrame) -> list[str]:
+    """The Codegen grid's column order: the run, its language and pass@k first (``export codegen`` keeps its own)."""
+    return columns_first(table, ("name", "language", *PASS_METRICS, "problems", "params_m", "peak_memory_mb",
+                                 "method", "tokens_per_s"))
 
 
 def codegen(store, run_ids=None, public: bool = True) -> View:

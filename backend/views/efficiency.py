@@ -7,8 +7,20 @@ import pandas as pd
 
 from backend import compare, figures, public_view
 from backend.kinds import kinds_of
-from backend.views.base import Figure, View, known_runs, one_evaluation, score_intervals
+from backend.views.base import Figure, View, columns_first, known_runs, one_evaluation, score_intervals
 from backend.vocab import METRICS
+
+
+# What the Efficiency page is for, first in its grid (at 1,280 px these fit beside the name): the score, the
+# speed-up and the score per MB / per million params, then what they are made of.
+SHOWN_FIRST = ("name", "score", "speedup", "score_per_mb", "score_per_mparams", "retention", "disk_mb", "params_m",
+               "inference_mb", "trainable_pct", "encode_throughput", "speedup_basis", "score_ci_low", "score_ci_high",
+               "speed_device")
+
+
+def efficiency_columns(table: pd.DataFrame) -> list[str]:
+    """The Efficiency grid's column order (``export efficiency`` keeps its own)."""
+    return columns_first(table, SHOWN_FIRST)
 
 
 def efficiency(store, runs_dir: Path, metric: str = "ndcg@10", bench: str | None = None,
