@@ -53,8 +53,8 @@ elif runs is not None and names_stored is not None:
                        "machine: measure them side by side for ratios you can trust.")
         if st.button("Measure speed side by side", help="encode the same benchmark code with each timed run's "
                      "model, interleaved in rounds, in a process of its own (a teacher takes about a minute)"):
-            proc, log = supervision.spawn_speed(base, ids, settings().runs_dir, default_store(settings()).path)
-            st.success(f"Measuring in the background (process {proc.pid}); its output goes to `{log}`. Reload the "
+            pid, log = supervision.spawn_speed(base, ids, settings().runs_dir, default_store(settings()).path)
+            st.success(f"Measuring in the background (process {pid}); its output goes to `{log}`. Reload the "
                        "page when it has ended to see the side-by-side speed-ups.")
     to_link(evaluation=st.session_state["eff_group"], metric=metric, base=eff.base)
     draw(eff.figures, columns=2, titled=True)  # two per row: the centred page is too narrow for more

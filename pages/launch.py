@@ -66,8 +66,8 @@ with st.form("launch"):
 if submitted:
     try:
         changed = options.changed(config_cls, values)  # the one conversion: "0.05" from a widget is 0.05
-        proc, log = supervision.spawn(kind, changed, settings().runs_dir, default_store(settings()).path,
+        pid, log = supervision.spawn(kind, changed, settings().runs_dir, default_store(settings()).path,
                                       settings().device)
-        st.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`.")
+        st.success(f"Started {kind} (process {pid}); its output goes to `{log}`.")
     except ValueError as e:
         st.error(f"Not started: {e}")

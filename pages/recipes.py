@@ -31,8 +31,8 @@ if runs is not None:
     running = supervision.lock_held(supervision.recipe_lock(s.runs_dir, recipe.name))
     if right.button("Run the missing runs", type="primary", disabled=running or len(shown.measured) == shown.total,
                     help="python -m backend recipe run " + recipe.name):
-        proc, log = supervision.spawn_recipe(recipe.name, s.runs_dir, default_store(s).path)
-        st.success(f"Started (process {proc.pid}); its output goes to `{log}`. Progress: below and on the Launch page.")
+        pid, log = supervision.spawn_recipe(recipe.name, s.runs_dir, default_store(s).path)
+        st.success(f"Started (process {pid}); its output goes to `{log}`. Progress: below and on the Launch page.")
         running = True
     if running:
         active = runs[(runs["status"] == "running") & runs["run_id"].isin(planned)]

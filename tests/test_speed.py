@@ -101,8 +101,7 @@ def test_the_speed_button_measures_the_default_runs(store, runs_dir, tmp_path, m
     catalog.import_paths(paths, store=store)
 
     started = []
-    monkeypatch.setattr(supervision, "_background", lambda args, log: started.append(args) or (
-        type("Process", (), {"pid": 4242})(), log))
+    monkeypatch.setattr(supervision, "_background", lambda args, log: started.append(args) or (4242, log))
     at = AppTest.from_file(str(REPO_ROOT / "pages/efficiency.py"), default_timeout=60).run()
     assert at.selectbox(key="eff_base").value == "teacher"
     next(b for b in at.button if b.label == "Measure speed side by side").click().run()
