@@ -3,6 +3,7 @@ folders), and starting heavy work in one (the one way: runs, recipes, speed meas
 first start all go through ``spawn``)."""
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -75,3 +76,40 @@ def spawn(args: list[str], cwd: Path, log: Path | None = None, env: dict | None 
     finally:
         if out:
             out.close()
+
+
+def last_line(log: Path) -> str:
+    """The last line a background process wrote to its log ('' before its first): its progress, or its error."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = f.read().decode("utf-8", "replace").replace("\r", "\n").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+def try_lock(path: Path):
+    """An exclusive flock on ``path`` held for as long as the returned file stays open (the process's life),
+    or None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(path, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def lock_held(path: Path) -> bool:
+    """True while some process holds an exclusive flock on ``path``."""
+    if not Path(path).is_file():
+        return False
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False

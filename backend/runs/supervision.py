@@ -2,7 +2,6 @@
 and tell the runs whose process died (``interrupted``)."""
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import socket
@@ -12,7 +11,7 @@ from pathlib import Path
 from backend import catalog, processes, progress, rundirs
 from backend.config import REPO_ROOT
 from backend.records import record_from_dict
-from backend.processes import alive
+from backend.processes import alive, last_line, lock_held, try_lock  # noqa: F401 - the pages' names
 from backend.runs.lifecycle import build_config, make_run_id
 from backend.store import Store
 from backend.timestamps import now
@@ -57,16 +56,6 @@ def _background(args: list[str], log: Path):
     return processes.spawn(args, REPO_ROOT, log), log
 
 
-def last_line(log: Path) -> str:
-    """The last line a background process wrote to its log ('' before its first): its progress."""
-    try:
-        with open(log, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 4096))
-            lines = f.read().decode("utf-8", "replace").replace("\r", "\n").strip().splitlines()
-    except OSError:
-        return ""
-    return lines[-1].strip() if lines else ""
-
 def progress_of(runs_dir: Path, run_id: str) -> dict:
     """The last progress a running run reported ({} if none yet)."""
     return progress.read(rundirs.run_dir(runs_dir, run_id) / "progress.json")
@@ -108,31 +97,6 @@ def recipe_lock(runs_dir: Path, name: str) -> Path:
     """The lock a `recipe run NAME` process holds while it runs (one at a time per recipe)."""
     return Path(runs_dir) / ".recipes" / f"{name}.lock"
 
-
-def try_lock(path: Path):
-    """An exclusive flock on ``path`` held for as long as the returned file stays open (the process's life),
-    or None when another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(path, "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        return None
-    return lock
-
-
-def lock_held(path: Path) -> bool:
-    """True while some process holds an exclusive flock on ``path``."""
-    if not path.is_file():
-        return False
-    with open(path) as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
 
 def cancel(runs_dir: Path, run_id: str) -> bool:
     """Ask a running run to stop (SIGINT): its runner stores it as cancelled with its partial log."""
