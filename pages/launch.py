@@ -28,11 +28,9 @@ def running():
     active = runs[runs["status"] == "running"]
     first = supervision.defaults_in_progress(settings().runs_dir)
     st.subheader(f"Running ({len(active) + (first and active.empty)})")
-    if first and active.empty:  # the benchmark build comes before any run exists
+    if first:  # the benchmark, then each default run: the stage, its ETA and the whole first start's
         p = progress.read(first_start.progress_path(settings().runs_dir))
         st.progress(p.get("fraction", 0.0), text=f"First start: {p.get('message', 'starting')}{_age(p)}")
-    elif first:
-        st.caption("First start: the default runs, the fast Model2Vec student first, then its teacher.")
     for run in active.itertuples():
         p = supervision.progress_of(settings().runs_dir, run.run_id)
         bar, button = st.columns([6, 1])
