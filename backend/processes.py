@@ -54,9 +54,9 @@ def spawn(args: list[str], cwd: Path, log: Path | None = None, env: dict | None 
     waits for it, or with ``orphan`` (a caller about to exec) it is handed to init. ``new_session``: a session of
     its own, so a Ctrl+C of the terminal does not reach it (False: it stops with the terminal's process group)."""
     command = ["nice", "-n", str(NICE), *args]
-    out = open(log, "w") if log else None
     if log:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
+    out = open(log, "w") if log else None
     try:
         common = dict(cwd=cwd, env=worker_env(env, threads), stdin=subprocess.DEVNULL, stdout=out,
                       stderr=subprocess.STDOUT if out else None, start_new_session=new_session)

@@ -61,7 +61,7 @@ def test_spawned_work_is_niced_bounded_and_never_left_a_zombie(tmp_path):
     """The Streamlit server starts workers and never waits for them: each used to stay <defunct> until the
     server ended. Now a reaper waits; the worker runs at nice +10 with every core but one."""
     from backend.config import REPO_ROOT
-    log = tmp_path / "child.log"
+    log = tmp_path / "logs" / "child.log"  # its folder made on the way (runs/.launch/ on a first click)
     pid = processes.spawn([sys.executable, "-c", CHILD], REPO_ROOT, log)
     assert _until(lambda: _state(pid) is None), f"process {pid} left in state {_state(pid)}"
     nice, threads, parent, group = log.read_text().split()
