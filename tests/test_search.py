@@ -333,3 +333,15 @@ def test_vectors_are_stored_once_and_the_gold_rank_is_exact_on_an_approximate_in
                            (scores[i] == scores[gold] and ids[i].encode() > pair["id"].encode()))
         assert search.gold_rank(index, corpus, result, pair["id"]) == expected
     assert search.gold_rank(index, corpus, result, "not/a/document") is None
+
+
+def test_a_bm25_run_is_neither_offered_nor_reported_missing_its_model(tmp_path):
+    """The first start's BM25 floor has no encoder: Live search said it 'has no model files any more'."""
+    import pandas as pd
+    runs = pd.DataFrame([{"run_id": "bm25--x", "kind": "bm25", "source": "local", "model": "bm25s-lucene",
+                          "config": "{}", "name": "BM25"},
+                         {"run_id": "eval--gone", "kind": "eval", "source": "local", "model": str(tmp_path / "gone"),
+                          "config": "{}", "name": "gone"}])
+    options, problems = search.searchable_models(runs, tmp_path)
+    assert not any("bm25" in ref for ref in options.values())
+    assert len(problems) == 1 and "eval--gone" in problems[0]

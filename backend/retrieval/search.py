@@ -122,6 +122,7 @@ def corpus_from_dir(path: str, language: str) -> Corpus:
     return Corpus(_corpus_id(docs), f"{root.name} · {language}", docs)
 
 
+LEXICAL_KINDS = ("bm25",)  # runs without an embedding model: not offered, and not a problem either
 AS_IS_KINDS = ("teacher-eval", "eval")  # kinds whose config ``model`` is the model evaluated (else: the teacher)
 
 
@@ -311,7 +312,8 @@ def searchable_models(runs, model_cache: Path) -> tuple[dict[str, str], list[str
         try:
             ref = model_ref(run)
         except SearchError as e:
-            if run.get("source") == "local":  # imported and published runs never had files here
+            # Imported and published runs never had files here; a lexical run (BM25) has no encoder to search with.
+            if run.get("source") == "local" and run.get("kind") not in LEXICAL_KINDS:
                 problems.append(str(e))
             continue
         if ref not in options.values():
