@@ -17,18 +17,23 @@ def test_estimates_follow_the_measured_rates():
 
 def test_a_running_stage_goes_by_its_own_pace_and_later_ones_by_how_far_off_the_done_ones_were():
     done = Stage("bm25 run", 10.0, started=0.0, finished=30.0)  # took 3x its estimate
-    running = Stage("m2v-distill run", 100.0, started=30.0, fraction=0.25)
+    running = Stage("m2v-distill run", 100.0, started=30.0, fraction=0.25,
+                    detail="python (1/6): encoding: 512/3,000 texts · 27.5 texts/s · 0:18 elapsed · ETA 1:30")
     later = Stage("teacher-eval run", 200.0)
     assert correction([done, running, later]) == 3.0
     assert remaining(running, now=90.0, factor=3.0) == pytest.approx(180.0)  # 60 s for 25 %: 180 s more
     assert remaining(later, now=90.0, factor=3.0) == 600.0
     fraction, text = banner([done, running, later], 90.0, RATES)
     assert fraction == pytest.approx(90 / (90 + 780))
-    assert text.startswith("step 2/3 m2v-distill run · this step about 3:00 more · all done in about 13:00")
+    assert text.startswith("step 2/3 m2v-distill run: python (1/6): encoding: 512/3,000 texts · 27.5 texts/s · "
+                           "this step about 3:00 more · all done in about 13:00")
     assert "teacher 10.0 texts/s" in text
     just_started = Stage("m2v-distill run", 100.0, started=85.0, fraction=0.01)  # too early for its own pace
     assert remaining(just_started, now=90.0, factor=3.0) == 295.0
-    assert correction([Stage("x", 10.0, started=0, finished=1000)]) == 8.0  # one odd stage is bounded
+    assert correction([Stage("x", 10.0, started=0, finished=1000)]) == 4.0  # one odd stage is bounded
+    # a long stage weighs more than a short one's fixed costs: (5 + 200) / (20 + 100)
+    assert correction([Stage("a", 20.0, started=0, finished=5), Stage("b", 100.0, started=5, finished=205)]) == \
+        pytest.approx(205 / 120)
 
 
 def test_distillation_reports_its_vocabulary_progress(monkeypatch):
