@@ -3,6 +3,7 @@ import streamlit as st
 
 from backend.catalog import default_store
 from backend.config import settings
+from backend.runs import first_start
 from backend.runs.supervision import defaults_in_progress
 from pages import APP_RAN
 
@@ -29,7 +30,5 @@ with st.sidebar:
         st.page_link(p)
     st.caption(f"DB: `{default_store(settings()).path}`")
 if defaults_in_progress(settings().runs_dir):
-    st.info("First start: the default benchmark and runs are being made in the background (6 to 9 minutes on a "
-            "2-core machine; progress on the Launch page and in the terminal). The fast Model2Vec student "
-            "appears here first, then its teacher.")
+    st.info(first_start.banner_text(settings().runs_dir))
 page.run()

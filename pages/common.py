@@ -33,6 +33,28 @@ def _through_the_app():
 
 _through_the_app()
 
+@st.fragment(run_every=2)
+def follow(key: str, what: str):
+    """A background process this session started (``st.session_state[key]`` = (pid, log, started)): its last
+    output line while it runs; when it has ended, that line is kept in ``key + '_last'`` and the page reruns
+    (to show what it made)."""
+    import time
+
+    from backend.processes import alive, last_line
+    from backend.progress import clock
+    job = st.session_state.get(key)
+    if not job:
+        return
+    pid, log, started = job
+    if alive(pid):
+        st.info(f"{what} (process {pid}, {clock(time.time() - started)}): {last_line(log) or 'starting'}",
+                icon=":material/hourglass_top:")
+        return
+    st.session_state[key + "_last"] = last_line(log)
+    del st.session_state[key]
+    st.rerun()
+
+
 EMPTY_HINT = ("No runs yet. Import the published reference runs with "
               "`python -m backend import runs/reference/*` (or start with `python -m backend serve`, "
               "which does it on first start), or import your own run.json / CSV / MTEB results.")

@@ -1,4 +1,6 @@
 """Efficiency: score per MB and per million parameters, encode speed-up, with the Pareto front."""
+import time
+
 import streamlit as st
 
 from backend import compare, public_view, report, views
@@ -8,8 +10,8 @@ from backend.kinds import kinds_of
 from backend.retrieval import speed
 from backend.runs import supervision
 from backend.vocab import METRICS
-from pages.common import (EMPTY_HINT, capped, download, draw, from_link, labelled, link_box, load, per_version,
-                          pickable, report_downloads, to_link, view)
+from pages.common import (EMPTY_HINT, capped, download, draw, follow, from_link, labelled, link_box, load,
+                          per_version, pickable, report_downloads, to_link, view)
 
 ALL = "all runs (mixed evaluations)"
 
@@ -53,9 +55,13 @@ elif runs is not None and names_stored is not None:
                        "machine: measure them side by side for ratios you can trust.")
         if st.button("Measure speed side by side", help="encode the same benchmark code with each timed run's "
                      "model, interleaved in rounds, in a process of its own (a teacher takes about a minute)"):
-            proc, log = supervision.spawn_speed(base, ids, settings().runs_dir, default_store(settings()).path)
-            st.success(f"Measuring in the background (process {proc.pid}); its output goes to `{log}`. Reload the "
-                       "page when it has ended to see the side-by-side speed-ups.")
+            pid, log = supervision.spawn_speed(base, ids, settings().runs_dir, default_store(settings()).path)
+            st.session_state.speed_job = (pid, log, time.time())
+            st.success(f"Measuring in the background (process {pid}); its output goes to `{log}`. The speed-ups "
+                       "here change to side by side when it has ended.")
+        follow("speed_job", "Measuring speed side by side")
+        if (last := st.session_state.pop("speed_job_last", None)) is not None:
+            (st.error if last.startswith("error") else st.caption)(f"Speed measurement ended: {last}")
     to_link(evaluation=st.session_state["eff_group"], metric=metric, base=eff.base)
     draw(eff.figures, columns=2, titled=True)  # two per row: the centred page is too narrow for more
     st.caption("Score: a run's published overall value if it has one, otherwise the mean over its languages "

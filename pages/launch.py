@@ -26,11 +26,9 @@ def running():
     active = runs[runs["status"] == "running"]
     first = supervision.defaults_in_progress(settings().runs_dir)
     st.subheader(f"Running ({len(active) + (first and active.empty)})")
-    if first and active.empty:  # the benchmark build comes before any run exists
+    if first:  # the benchmark, then each default run: the stage, its ETA and the whole first start's
         p = progress.read(first_start.progress_path(settings().runs_dir))
         st.progress(p.get("fraction", 0.0), text=f"First start: {p.get('message', 'starting')}{_age(p)}")
-    elif first:
-        st.caption("First start: the default runs, the fast Model2Vec student first, then its teacher.")
     for run in active.itertuples():
         p = supervision.progress_of(settings().runs_dir, run.run_id)
         bar, button = st.columns([6, 1])
@@ -52,11 +50,11 @@ submitted, values = config_form(config_cls, "launch", "Launch")
 if submitted:
     try:
         changed = options.changed(config_cls, values)  # the one conversion: "0.05" from a widget is 0.05
-        proc, log = supervision.spawn(kind, changed, settings().runs_dir, default_store(settings()).path,
+        pid, log = supervision.spawn(kind, changed, settings().runs_dir, default_store(settings()).path,
                                       settings().device)
-        notice.success(f"Started {kind} (process {proc.pid}); its output goes to `{log}`. Progress: below.")
+        notice.success(f"Started {kind} (process {pid}); its output goes to `{log}`. Progress: below.")
         # The Launch button ends a long form: the toast shows where the user is looking, at any scroll.
-        st.toast(f"Started {kind} (process {proc.pid}): its progress is at the top of this page.",
+        st.toast(f"Started {kind} (process {pid}): its progress is at the top of this page.",
                  icon=":material/rocket_launch:", duration="long")
     except ValueError as e:
         notice.error(f"Not started: {e}")

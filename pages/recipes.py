@@ -38,11 +38,17 @@ if runs is not None:
                        help=f"Cannot start now: {plan.blocked}" if plan.blocked else None)
     if st.button("Run the missing runs", type="primary", disabled=bool(plan.blocked) or not sure,
                  help="python -m backend recipe run " + recipe.name):
-        proc, log = supervision.spawn_recipe(recipe.name, s.runs_dir, default_store(s).path)
-        st.success(f"Started (process {proc.pid}); its output goes to `{log}`. Progress: below and on the Launch page.")
+        pid, log = supervision.spawn_recipe(recipe.name, s.runs_dir, default_store(s).path)
+        st.success(f"Started (process {pid}); its output goes to `{log}`. Progress: below and on the Launch page.")
         running = True
     elif plan.blocked:
         st.caption(f"Not startable now: {plan.blocked}.")
+    if running:
+        active = runs[(runs["status"] == "running") & runs["run_id"].isin(planned)]
+        for run in active.itertuples():
+            p = supervision.progress_of(s.runs_dir, run.run_id)
+            st.progress(p.get("fraction", 0.0), text=f"{run.run_id}: {p.get('message', 'starting')}")
+        st.caption("The recipe is running; reload to see finished runs appear below.")
     with st.expander("What differs from the published setup", expanded=True):
         st.markdown("\n".join(f"- {d}" for d in recipe.differences))
 

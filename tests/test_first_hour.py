@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.config import REPO_ROOT
+from tests import default_run_actions
 from tests.conftest import reference_runs
 from tests.test_browser import CHROMIUM, _free_port, _require, wait_healthy
 
@@ -36,6 +37,19 @@ def _visit_all(page, url, shots: Path, stage: str) -> dict[str, str]:
         assert not errors, f"{stage}: /{name} showed an exception: {errors}"
         texts[name] = page.inner_text("body")
     return texts
+
+
+def _zombies(parent: int) -> list[int]:
+    """Children of ``parent`` left <defunct> (ended, never waited for)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _import_every_format(root: Path, env: dict):
@@ -83,6 +97,13 @@ def test_first_hour(tmp_path):
             during = _visit_all(page, url, shots, "during")
             assert "First start" in during["runs"]  # the banner says the defaults are being made
             assert "First start" in during["launch"]  # ... and the Launch page shows where they are
+            for _ in range(60):  # once the rates are measured: the step, its ETA and the whole first start's
+                page.goto(f"{url}/launch")
+                page.wait_for_timeout(5000)
+                if "all done in about" in page.inner_text("body") or not (runs / ".defaults.lock").exists():
+                    break
+            page.screenshot(path=shots / "during-launch-eta.png", full_page=True)
+            assert "all done in about" in page.inner_text("body"), page.inner_text("body")[:1500]
             lock = runs / ".defaults.lock"
             from backend.runs.supervision import defaults_in_progress
             while defaults_in_progress(runs) or not lock.exists():
@@ -102,6 +123,12 @@ def test_first_hour(tmp_path):
             page.goto(f"{url}/deltas")  # the default pair, the teacher against its student, as a heatmap
             page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)
             assert "all-MiniLM-L6-v2 · full · local" in page.get_by_role("combobox", name="Base run").input_value()
+            # No process left <defunct> under the server: the first start was handed to init.
+            assert not _zombies(proc.pid), _zombies(proc.pid)
+            # Every button on the default runs: report, speed side by side, launch, search (the student's index
+            # was made by the first start; the teacher's by a worker, while the pages stay usable).
+            default_run_actions.every_action(page, url, shots)
+            assert not _zombies(proc.pid), _zombies(proc.pid)  # nor the speed measurement, nor the workers
             _import_every_format(tmp_path, env)
             imported = _visit_all(page, url, shots, "imported")
             assert f"of {made} runs" not in imported["runs"]  # more runs now

@@ -40,7 +40,7 @@ def spawned(monkeypatch):
     def fake_spawn(kind, opts, runs_dir, db_path, default_device="auto"):
         lifecycle.build_config(kind, opts)
         calls.append((kind, opts))
-        return type("P", (), {"pid": 0})(), runs_dir / "fake.log"
+        return 0, runs_dir / "fake.log"
     monkeypatch.setattr(supervision, "spawn", fake_spawn)
     return calls
 

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from backend import processes, rundirs
 
 
@@ -31,3 +33,50 @@ def test_the_journal_of_another_users_live_import_is_not_undone(tmp_path, monkey
     assert rundirs.dead_journals(tmp_path) == []
     monkeypatch.setattr(processes.os, "kill", lambda pid, sig: (_ for _ in ()).throw(ProcessLookupError()))
     assert rundirs.dead_journals(tmp_path) == [(journals / "other.jsonl", "import:4242-1")]
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter from /proc (Z: a zombie), None once it is gone."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def _until(condition, seconds: float = 20.0) -> bool:
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+CHILD = "import os, sys; print(os.nice(0), os.environ['OMP_NUM_THREADS'], os.getppid(), os.getpgrp(), flush=True)"
+
+
+@pytest.mark.integration
+def test_spawned_work_is_niced_bounded_and_never_left_a_zombie(tmp_path):
+    """The Streamlit server starts workers and never waits for them: each used to stay <defunct> until the
+    server ended. Now a reaper waits; the worker runs at nice +10 with every core but one."""
+    from backend.config import REPO_ROOT
+    log = tmp_path / "logs" / "child.log"  # its folder made on the way (runs/.launch/ on a first click)
+    pid = processes.spawn([sys.executable, "-c", CHILD], REPO_ROOT, log)
+    assert _until(lambda: _state(pid) is None), f"process {pid} left in state {_state(pid)}"
+    nice, threads, parent, group = log.read_text().split()
+    assert int(nice) == min(os.nice(0) + processes.NICE, 19) and int(threads) == processes.worker_threads()
+    assert int(parent) == os.getpid() and int(group) != os.getpgrp()  # a session of its own
+
+
+@pytest.mark.integration
+def test_an_orphan_worker_belongs_to_init_and_to_the_terminals_process_group(tmp_path):
+    """``serve`` becomes Streamlit by exec right after starting the first start: the first start is handed to
+    init (no zombie), and stays in the terminal's process group (Ctrl+C stops it too)."""
+    from backend.config import REPO_ROOT
+    log = tmp_path / "child.log"
+    pid = processes.spawn([sys.executable, "-c", CHILD], REPO_ROOT, log, orphan=True, new_session=False)
+    assert _until(lambda: log.read_text().strip() != "")
+    nice, threads, parent, group = log.read_text().split()
+    assert int(parent) != os.getpid() and int(group) == os.getpgrp() and pid > 0
+    assert _until(lambda: _state(pid) is None)

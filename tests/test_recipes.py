@@ -120,7 +120,6 @@ def test_the_first_start_skips_a_default_run_a_recipe_made_before(store, runs_di
     """A recipe run before the dashboard's first opening made the teacher's run: the first start does not
     evaluate the teacher again (20 min of a 2-core machine), only the missing student."""
     import dataclasses
-    import subprocess
 
     from backend.runs import first_start
     from backend.runs.executors import expand_grids
@@ -133,10 +132,18 @@ def test_the_first_start_skips_a_default_run_a_recipe_made_before(store, runs_di
     (tmp_path / "t.json").write_text(json.dumps(run))
     catalog.import_paths([tmp_path / "t.json"], store=store, runs_dir=runs_dir)
     launched = []
-    monkeypatch.setattr(first_start.subprocess, "run",
-                        lambda args, **kw: launched.append(args) or subprocess.CompletedProcess(args, 0))
+
+    class Finished:  # a run's process, over at once
+        def __init__(self, args, **kw):
+            launched.append(args)
+            self.returncode = 0
+
+        def poll(self):
+            return 0
+    monkeypatch.setattr(first_start.subprocess, "Popen", Finished)
+    monkeypatch.setattr(first_start, "measure_rates", lambda bench, s: first_start.Rates(1.0, 10.0, 100.0))
     assert first_start.ensure_default_runs(store, settings())
-    kinds = [a[a.index("launch") + 1] for a in launched]
+    kinds = [a[a.index("launch") + 1] for a in launched if "launch" in a]
     assert kinds == ["bm25", "m2v-distill"]
 
 

@@ -1,6 +1,5 @@
 """Live search with a tiny local Model2Vec model on a small synthetic benchmark: backend, CLI and page."""
 import json
-import threading
 import time
 
 import numpy as np
@@ -53,14 +52,17 @@ def test_search_finds_the_matching_function_and_caches_the_index(env, runs_dir):
     assert len(corpus.docs) == 100
     encoder = CountingEncoder(load_encoder(env["model"], settings().cache_dir))
     index = search.load_or_build_index(encoder, env["model"], corpus, runs_dir / ".index")
-    assert index.kind == "flat" and not index.reused and encoder.calls == 100
+    # the corpus, then the benchmark queries that calibrate a weak best score (100 here: all of them)
+    assert index.kind == "flat" and not index.reused and encoder.calls == 100 + 100
+    assert index.calibration["queries"] == 100 and 0 < index.calibration["p5"] <= index.calibration["p50"] <= 1
     result = search.search(encoder, index, corpus, "parse the date quickly and return it", k=5)
     assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
     assert result.hits[0].doc["func_name"] == "parse_date"  # exact word overlap wins with a bag of words
     scores = [h.score for h in result.hits]
     assert scores == sorted(scores, reverse=True)
     again = search.load_or_build_index(encoder, env["model"], corpus, runs_dir / ".index")
-    assert again.reused and encoder.calls == 100 + 1  # only the query was encoded, not the corpus
+    assert again.reused and encoder.calls == 200 + 1  # only the query was encoded, not the corpus
+    assert again.calibration == index.calibration
 
 
 def test_search_reports_encoding_and_searching_time_apart(env, runs_dir, monkeypatch):
@@ -93,7 +95,7 @@ def test_two_sessions_building_the_same_index_encode_the_corpus_once(env, runs_d
         t.start()
     for t in threads:
         t.join()
-    assert encoder.calls == 100 and sorted(r.reused for r in results) == [False, True]
+    assert encoder.calls == 100 + 100 and sorted(r.reused for r in results) == [False, True]
     assert {r.size for r in results} == {100}
 
 
@@ -144,13 +146,33 @@ def test_cli_search_prints_both_lists(env, capsys):
     assert out.count("== eval--tiny") == 2 and "sort_list" in out and "Jaccard 1.00" in out
 
 
+@pytest.fixture(autouse=True)
+def inline_worker(request, monkeypatch):
+    """The page's index worker, in this process and at once (the fast tier starts no process): the very command
+    the worker runs, ``search-index``, then this process's pid as the worker's. Integration tests start the
+    real worker (mark ``real_worker``)."""
+    from backend.retrieval import indexes
+    if request.node.get_closest_marker("integration"):
+        return
+    started = []
+
+    def run_inline(ref, spec, folder, runs_dir, db_path, device):
+        started.append((ref, spec))
+        assert main(["--runs-dir", str(runs_dir), "--db", str(db_path), "search-index", "--model", ref, "--quiet",
+                     *spec.args()]) == 0
+        import os
+        return os.getpid()
+    monkeypatch.setattr(indexes, "spawn_worker", run_inline)
+    return started
+
+
 def _page():
     return BuiltPage(AppTest.from_file(str(REPO_ROOT / "pages" / "search.py"), default_timeout=60))
 
 
 class BuiltPage:
-    """The Search page under AppTest, rerun while an index builds in the background (the browser's fragment
-    refreshes itself each second; AppTest does not run fragments on a timer)."""
+    """The Search page under AppTest, rerun while a worker builds an index (the browser's fragment refreshes
+    itself each second; AppTest does not run fragments on a timer)."""
 
     def __init__(self, at):
         self.at = at
@@ -158,7 +180,7 @@ class BuiltPage:
     def run(self):
         self.at.run()
         for _ in range(300):
-            if not any("in the background" in p.proto.text for p in self.at.get("progress")):
+            if not any("in a worker process" in p.proto.text for p in self.at.get("progress")):
                 break
             time.sleep(0.1)
             self.at.run()
@@ -180,7 +202,8 @@ def test_page_benchmark_query_marks_gold_in_both_columns(env):
     assert not at.exception and not at.error
     gold_lines = [m.value for m in at.markdown if m.value.startswith("**Gold document rank")]
     assert len(gold_lines) == 2
-    assert any("Jaccard 1.00" in c.value for c in at.caption)
+    assert any("by document" in c.value and "10 of the top 10 in both lists · Jaccard 1.00" in c.value
+               for c in at.caption), [c.value for c in at.caption]
 
 
 @pytest.mark.integration
@@ -229,53 +252,47 @@ def test_page_folder_without_sources_and_deleted_models(env, tmp_path):
     assert any("no model files" in c.value for c in at.caption)
 
 
-def test_indexes_build_in_the_background_while_open_ones_answer(env, runs_dir):
+def test_indexes_start_one_worker_and_show_its_progress_while_open_ones_answer(env, runs_dir):
+    """The server never encodes a corpus: asking for an index not on disk starts one worker (once, however often
+    it is asked), shows the progress the worker writes, and opens the index the worker saved."""
+    from backend.progress import Reporter
     from backend.retrieval.indexes import Build, Indexes
+    import os
     python, both = search.corpus_from_benchmark(env["bench"], "python"), search.corpus_from_benchmark(env["bench"])
-    gate = threading.Event()
-
-    class GatedEncoder(CountingEncoder):
-        def encode(self, texts, batch_size=64, **kw):
-            if len(texts) > 1:  # the corpus, not a query: held until the test lets it go
-                gate.wait(10)
-            return super().encode(texts, batch_size, **kw)
-
-    encoder = GatedEncoder(load_encoder(env["model"], settings().cache_dir))
-    indexes = Indexes(runs_dir / ".index", 2**30)
-    indexes.put((env["model"], both.id),
-                search.load_or_build_index(encoder.inner, env["model"], both, runs_dir / ".index"))
-    building = indexes.get(env["model"], python, encoder)
-    assert isinstance(building, Build) and not building.finished.is_set()
-    for _ in range(100):  # the build says what it does from its start, before the first batch is encoded
-        if building.meter:
-            break
-        time.sleep(0.05)
-    assert building.message().startswith("encoding the corpus: 0/100 documents") and building.fraction() == 0
-    assert indexes.get(env["model"], python, encoder) is building  # asked again: the same build, not a second
-    open_both = indexes.get(env["model"], both, encoder)  # another corpus answers while python encodes
+    encoder = load_encoder(env["model"], settings().cache_dir)
+    search.load_or_build_index(encoder, env["model"], both, runs_dir / ".index")
+    started = []
+    indexes = Indexes(runs_dir / ".index", 2**30, settings().cache_dir)
+    start = lambda ref, folder: started.append(folder) or os.getpid()  # noqa: E731 - a live "worker"
+    building = indexes.get(env["model"], python, start)
+    assert isinstance(building, Build) and building.message().endswith("starting a worker")
+    assert isinstance(indexes.get(env["model"], python, start), Build) and len(started) == 1  # not a second
+    Reporter(started[0] / "progress.json", echo=False)(0.4, "encoding: 40/100 documents")
+    progress = indexes.get(env["model"], python, start)
+    assert (progress.fraction(), progress.message()) == (0.4, "encoding: 40/100 documents") and len(started) == 1
+    open_both = indexes.get(env["model"], both, start)  # another corpus answers while python is being built
     assert search.search(encoder, open_both, both, "parse the date quickly and return it").hits[0].doc["func_name"] == "parse_date"
-    gate.set()
-    assert building.finished.wait(10) and building.error is None
-    assert building.message().startswith("encoding the corpus: 100/100 documents")
-    index = indexes.get(env["model"], python, encoder)
-    assert isinstance(index, search.SearchIndex) and index.size == 100 and encoder.calls == 100 + 1
+    assert search.load_or_build_index(encoder, env["model"], python, runs_dir / ".index").size == 100  # the worker
+    index = indexes.get(env["model"], python, start)
+    assert isinstance(index, search.SearchIndex) and index.size == 100 and len(started) == 1
+    assert started[0] == search.index_folder(runs_dir / ".index", env["model"], python.id, settings().cache_dir)
 
 
-def test_a_failed_build_is_reported_once_then_retried(env, runs_dir):
-    from backend.retrieval.indexes import Indexes
-
-    class Broken:
-        path = env["model"]
-
-        def encode(self, texts, batch_size=64, **kw):
-            raise RuntimeError("out of memory")
+def test_a_failed_worker_is_reported_once_then_retried(env, runs_dir, monkeypatch):
+    from backend import processes
+    from backend.retrieval.indexes import LOG, Indexes
     corpus = search.corpus_from_benchmark(env["bench"], "go")
-    indexes = Indexes(runs_dir / ".index", 2**30)
-    build = indexes.get(env["model"], corpus, Broken())
-    assert build.finished.wait(10) and "out of memory" in build.error
-    assert indexes.get(env["model"], corpus, Broken()) is build  # shown once ...
-    again = indexes.get(env["model"], corpus, load_encoder(env["model"], settings().cache_dir))
-    assert again is not build and again.finished.wait(10) and again.error is None  # ... then tried again
+    indexes, started = Indexes(runs_dir / ".index", 2**30, settings().cache_dir), []
+
+    def crashing(ref, folder):
+        (folder / LOG).write_text("loading\nerror: out of memory\n")
+        started.append(folder)
+        return 4242
+    monkeypatch.setattr(processes, "alive", lambda pid: False)
+    indexes.get(env["model"], corpus, crashing)
+    failed = indexes.get(env["model"], corpus, crashing)
+    assert failed.error == "error: out of memory" and len(started) == 1  # said once ...
+    assert indexes.get(env["model"], corpus, crashing).error is None and len(started) == 2  # ... then tried again
 
 
 def test_open_indexes_stay_within_their_memory_least_recently_used_closed_first(env, runs_dir):
@@ -287,11 +304,11 @@ def test_open_indexes_stay_within_their_memory_least_recently_used_closed_first(
     assert [b.nbytes for b in built] == [100 * 16 * 4, 100 * 16 * 4, 200 * 16 * 4]  # 16-d float32 vectors
     hnsw = search.load_or_build_index(encoder, env["model"], corpora[2], runs_dir / "hnsw", approx_threshold=50)
     assert hnsw.nbytes == 200 * (16 * 4 + 2 * 48 * 4)  # and 2M int32 level-0 links per vector (M = 48)
-    indexes = Indexes(runs_dir / ".index", max_bytes=3 * 100 * 16 * 4)
+    indexes = Indexes(runs_dir / ".index", max_bytes=3 * 100 * 16 * 4, model_cache=settings().cache_dir)
     python, go, both = ((name, c.id) for name, c in zip(("model a", "model b", "model c"), corpora))
     indexes.put(python, built[0])
     indexes.put(go, built[1])
-    assert indexes.get("model a", corpora[0], encoder) is built[0]  # used last: b is now the least recently used
+    assert indexes.get("model a", corpora[0], None) is built[0]  # used last: b is now the least recently used
     indexes.put(both, built[2])
     assert indexes.keys() == [python, both] and indexes.nbytes() <= indexes.max_bytes
 
@@ -316,3 +333,15 @@ def test_vectors_are_stored_once_and_the_gold_rank_is_exact_on_an_approximate_in
                            (scores[i] == scores[gold] and ids[i].encode() > pair["id"].encode()))
         assert search.gold_rank(index, corpus, result, pair["id"]) == expected
     assert search.gold_rank(index, corpus, result, "not/a/document") is None
+
+
+def test_a_bm25_run_is_neither_offered_nor_reported_missing_its_model(tmp_path):
+    """The first start's BM25 floor has no encoder: Live search said it 'has no model files any more'."""
+    import pandas as pd
+    runs = pd.DataFrame([{"run_id": "bm25--x", "kind": "bm25", "source": "local", "model": "bm25s-lucene",
+                          "config": "{}", "name": "BM25"},
+                         {"run_id": "eval--gone", "kind": "eval", "source": "local", "model": str(tmp_path / "gone"),
+                          "config": "{}", "name": "gone"}])
+    options, problems = search.searchable_models(runs, tmp_path)
+    assert not any("bm25" in ref for ref in options.values())
+    assert len(problems) == 1 and "eval--gone" in problems[0]

@@ -1,5 +1,6 @@
 """Speed-ups measured side by side: interleaved rounds in one process, stored with the machine's load."""
 import json
+import os
 
 import pytest
 
@@ -101,13 +102,14 @@ def test_the_speed_button_measures_the_default_runs(store, runs_dir, tmp_path, m
     catalog.import_paths(paths, store=store)
 
     started = []
-    monkeypatch.setattr(supervision, "_background", lambda args, log: started.append(args) or (
-        type("Process", (), {"pid": 4242})(), log))
+    monkeypatch.setattr(supervision, "_background", lambda args, log: started.append(args) or (os.getpid(), log))
     at = AppTest.from_file(str(REPO_ROOT / "pages/efficiency.py"), default_timeout=60).run()
     assert at.selectbox(key="eff_base").value == "teacher"
     next(b for b in at.button if b.label == "Measure speed side by side").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("process 4242" in s.value for s in at.success)
+    assert any(f"process {os.getpid()}" in s.value for s in at.success)
+    # while it runs, the page follows it (a live process: this one stands in for it)
+    assert any(i.value.startswith(f"Measuring speed side by side (process {os.getpid()}") for i in at.info)
     [argv] = started
     assert argv[1:3] == ["-m", "backend"]
     args = _parser().parse_args(argv[3:])

@@ -25,7 +25,8 @@ def cmd_speed(args, store, s):
     runs = views.known_runs(store, ids)
     bench = dataset.load(runs.loc[args.base, "benchmark"] or None, s.bench_dir)
     measurement = speed.measure_runs(runs.loc[ids], args.base, bench, s.cache_dir, args.texts, args.rounds,
-                                     memory=not args.no_memory, device=device_for("auto", s.device))
+                                     memory=not args.no_memory, device=device_for("auto", s.device),
+                                     say=lambda message: print(message, flush=True))
     path = speed.save(measurement, s.runs_dir)
     print(speed.as_table(measurement).to_string(index=False))
     print(f"{speed.describe(measurement)} -> {path}")

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
-from backend import catalog
+from backend import catalog, processes
 from backend.cli import device_arg
 from backend.config import REPO_ROOT
 from backend.runs.first_start import DEFAULTS_KEY
@@ -24,8 +23,11 @@ def cmd_serve(args, store, s):
         # (progress here and on the Launch page).
         print("first start: building the default benchmark and making the default runs in the background",
               flush=True)
-        subprocess.Popen([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(s.runs_dir),
-                          "defaults"], cwd=REPO_ROOT)
+        # Niced with bounded threads, so the pages stay quick while it works; handed to init (this process
+        # becomes Streamlit, which never waits for it: it was left <defunct>), in this terminal's process
+        # group (Ctrl+C stops it too; the next start resumes).
+        processes.spawn([sys.executable, "-m", "backend", "--db", str(store.path), "--runs-dir", str(s.runs_dir),
+                         "defaults"], REPO_ROOT, orphan=True, new_session=False)
     from backend.device import device_for
     print(f"device: {device_for('auto', s.device).label()} (Live search; runs choose theirs)", flush=True)
     env = {**os.environ, "DASHBOARD_DB": str(store.path), "DASHBOARD_RUNS_DIR": str(s.runs_dir),

@@ -57,6 +57,14 @@ def register_loader(name: str, detect: Callable[[Path], bool], load: Callable[[P
     registry.add(LOADERS, name, (detect, load), "encoder loader")
 
 
+def query_threads(n: int = 1):
+    """Bound torch's threads in a process that encodes queries only (the dashboard's server): one query is a
+    few milliseconds on one core, and every core it would take is a page of another session waiting."""
+    import sys
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 def load_encoder(ref: str, cache_dir: Path, device=None) -> Encoder:
     """An encoder for a short teacher name or a local folder (first registered layout that matches), on
     ``device`` (a backend.device.Device; None: the CPU, in float32)."""

@@ -5,6 +5,7 @@ Each evaluation yields one run per protocol: ``<id>`` (full) and ``<id>--csn-100
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,8 +85,9 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
     ctx.progress(0.0, f"distilling {config.model} (pca {config.pca_dims})")
     start = time.perf_counter()
     # model2vec picks a GPU by itself when given no device: the run's device, named
-    model = distill(model_name=str(teacher), pca_dims=config.pca_dims or None, vocabulary=vocabulary,
-                    device=name_of(ctx.device))
+    with distill_progress(ctx.progress, (0.0, 0.2)):
+        model = distill(model_name=str(teacher), pca_dims=config.pca_dims or None, vocabulary=vocabulary,
+                        device=name_of(ctx.device))
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     model.save_pretrained(str(model_dir))
@@ -93,6 +95,44 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
     return evaluate(encoder, config, ctx, share=(0.2, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
                     name=f"Model2Vec distill of {config.label()}", teacher=TEACHERS.get(config.model, str(teacher)))
+
+
+@contextmanager
+def distill_progress(report, span: tuple[float, float]):
+    """model2vec counts the vocabulary tokens it encodes on a tqdm bar (off here: TQDM_DISABLE); for the length
+    of the block that bar is a Meter of the run's progress, so the distillation is not a silent empty bar."""
+    from model2vec.distill import inference
+    original = getattr(inference, "tqdm", None)
+
+    class Bar:
+        def __init__(self, iterable=None, total=None, **_):
+            self.iterable = iterable
+            total = total if total is not None else len(iterable) if hasattr(iterable, "__len__") else None
+            self.meter = Meter(report, "distilling: the teacher encodes its vocabulary", total, "tokens", span)
+
+        def __iter__(self):
+            for item in self.iterable:
+                yield item
+                self.meter.advance(1)
+
+        def update(self, n=1):
+            self.meter.advance(n)
+
+        def close(self):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+    if original is not None:  # another model2vec layout: no progress, but the distillation still runs
+        inference.tqdm = Bar
+    try:
+        yield
+    finally:
+        if original is not None:
+            inference.tqdm = original
 
 
 def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None,

@@ -20,6 +20,7 @@ from backend.retrieval.models import TEACHERS, available
 APPROX_THRESHOLD = 50_000  # above this many documents an HNSW index answers instead of the exact flat one
 MAX_QUERY_CHARS = 2_000
 RECALL_SAMPLE = 200
+CALIBRATION_QUERIES = 200
 
 
 class SearchError(ValueError):
@@ -49,6 +50,7 @@ class SearchIndex:
     size: int
     recall_at_10: float | None  # of an approximate index against exact search, measured when built
     reused: bool  # loaded from runs/.index/ instead of encoding the corpus
+    calibration: dict | None = None  # best scores of the corpus's benchmark queries (see ``calibrate``)
 
     @property
     def nbytes(self) -> int:
@@ -120,6 +122,7 @@ def corpus_from_dir(path: str, language: str) -> Corpus:
     return Corpus(_corpus_id(docs), f"{root.name} · {language}", docs)
 
 
+LEXICAL_KINDS = ("bm25",)  # runs without an embedding model: not offered, and not a problem either
 AS_IS_KINDS = ("teacher-eval", "eval")  # kinds whose config ``model`` is the model evaluated (else: the teacher)
 
 
@@ -148,6 +151,23 @@ def model_key(path: Path) -> str:
     return hashlib.sha256(f"{path.resolve()}|{stat}".encode()).hexdigest()[:16]
 
 
+def index_folder(cache_dir: Path, ref: str, corpus_id: str, model_cache: Path) -> Path:
+    """Where the index of model ``ref`` over a corpus lives: cache_dir/<model files' key>--<corpus id>/."""
+    from backend.retrieval.models import resolve
+    return Path(cache_dir) / f"{model_key(resolve(ref, model_cache))}--{corpus_id}"
+
+
+def open_saved_index(folder: Path) -> SearchIndex | None:
+    """The complete index saved in ``folder`` (its meta.json is written last), or None."""
+    meta_path = Path(folder) / "meta.json"
+    if not meta_path.is_file():
+        return None
+    import faiss
+    meta = json.loads(meta_path.read_text())
+    return SearchIndex(meta["kind"], faiss.read_index(str(Path(folder) / "index.faiss")), meta["size"],
+                       meta["recall_at_10"], True, meta.get("calibration"))
+
+
 def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, progress=None,
                         approx_threshold: int = APPROX_THRESHOLD) -> SearchIndex:
     """An index saved under cache_dir/<model>--<corpus>/ is reused; otherwise encode (``progress(done, total)``
@@ -165,13 +185,35 @@ def load_or_build_index(encoder, ref: str, corpus: Corpus, cache_dir: Path, prog
                 emb = _encode_corpus(encoder, corpus, progress)
                 index, kind, recall = _make_index(emb, approx_threshold)
                 del emb  # the index holds its own copy
+                calibration = calibrate(encoder, index, corpus)
                 faiss.write_index(index, str(index_path))
                 meta = {"kind": kind, "size": index.ntotal, "recall_at_10": recall, "corpus": corpus.label,
-                        "model": ref}
+                        "model": ref, "calibration": calibration}
                 meta_path.write_text(json.dumps(meta))  # written last: its presence means the folder is complete
-                return SearchIndex(kind, index, index.ntotal, recall, False)
-    meta = json.loads(meta_path.read_text())
-    return SearchIndex(meta["kind"], faiss.read_index(str(index_path)), meta["size"], meta["recall_at_10"], True)
+                return SearchIndex(kind, index, index.ntotal, recall, False, calibration)
+    return open_saved_index(folder)
+
+
+def calibrate(encoder, index, corpus: Corpus, sample: int = CALIBRATION_QUERIES) -> dict | None:
+    """What a real query's best score looks like with this model on this corpus: the best scores of up to
+    ``sample`` of its benchmark queries (seeded), as percentiles. None for a corpus without queries (a folder).
+
+    Cosine scores are not comparable across models (a static model scores lower than its teacher), so a fixed
+    cut-off would flag everything of one model and nothing of another; a query whose best match scores below
+    what 95 % of the benchmark's own queries reach finds nothing like itself here."""
+    queries = [d["query"] for d in corpus.docs if d.get("query")]
+    if not queries:
+        return None
+    picked = [queries[i] for i in sorted(np.random.default_rng(0).choice(len(queries), min(sample, len(queries)),
+                                                                          replace=False))]
+    best, _ = index.search(normalize(encoder.encode(picked)), 1)
+    p5, p50 = np.percentile(best[:, 0], [5, 50])
+    return {"queries": len(picked), "p5": round(float(p5), 4), "p50": round(float(p50), 4)}
+
+
+def weak_best(best_score: float, calibration: dict | None) -> bool:
+    """True when a query's best score is below the 5th percentile of the benchmark queries' best scores."""
+    return bool(calibration) and best_score < calibration["p5"]
 
 
 def _encode_corpus(encoder, corpus: Corpus, progress, batch: int = 32) -> np.ndarray:
@@ -270,7 +312,8 @@ def searchable_models(runs, model_cache: Path) -> tuple[dict[str, str], list[str
         try:
             ref = model_ref(run)
         except SearchError as e:
-            if run.get("source") == "local":  # imported and published runs never had files here
+            # Imported and published runs never had files here; a lexical run (BM25) has no encoder to search with.
+            if run.get("source") == "local" and run.get("kind") not in LEXICAL_KINDS:
                 problems.append(str(e))
             continue
         if ref not in options.values():

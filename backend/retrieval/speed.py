@@ -38,9 +38,10 @@ def check_same_device(encoders: dict[str, object], base: str):
                              + "; measure them on one device: --device cpu")
 
 
-def measure(encoders: dict[str, object], texts: list[str], base: str, rounds: int = 5, batch_size: int = 32) -> dict:
+def measure(encoders: dict[str, object], texts: list[str], base: str, rounds: int = 5, batch_size: int = 32,
+            say=lambda message: None) -> dict:
     """{run_id: encoder} timed on ``texts``: docs/s per model and its speed-up against ``base``; DeviceMismatch
-    if they do not all encode on one device."""
+    if they do not all encode on one device. ``say(message)``: progress, a line per round."""
     if base not in encoders:
         raise ValueError("the base run must be among the measured runs")
     check_same_device(encoders, base)
@@ -49,6 +50,7 @@ def measure(encoders: dict[str, object], texts: list[str], base: str, rounds: in
     ids, seconds = list(encoders), {run_id: [] for run_id in encoders}
     load_before = os.getloadavg()
     for r in range(rounds):
+        say(f"round {r + 1}/{rounds}: {len(ids)} models encode {len(texts)} texts each")
         for run_id in ids[r % len(ids):] + ids[:r % len(ids)]:  # rotate who goes first
             start = time.perf_counter()
             encoders[run_id].encode(texts, batch_size)
@@ -99,7 +101,7 @@ def inference_mb(ref: str, texts: list[str], cache_dir: Path, device: str = "cpu
 
 
 def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: int = 200, rounds: int = 5,
-                 memory: bool = True, device=None) -> dict:
+                 memory: bool = True, device=None, say=lambda message: None) -> dict:
     """Load each run's model (runs made here keep theirs) on ``device`` (a backend.device.Device; None: the CPU)
     and measure them on the base's benchmark code; with ``memory``, also each model's inference memory (peak RSS
     of a process of its own)."""
@@ -114,12 +116,14 @@ def measure_runs(runs: pd.DataFrame, base: str, bench, cache_dir: Path, texts: i
             if run["run_id"] == base:
                 raise ValueError(f"the base run {base} has no model files here; pick a run made on this machine")
             continue  # imported or published: nothing to time
+        say(f"loading {run['run_id']}")
         encoders[run["run_id"]] = (load_encoder(ref, cache_dir, device), ref)
-    result = measure({k: e for k, (e, _) in encoders.items()}, sample, base, rounds)
+    result = measure({k: e for k, (e, _) in encoders.items()}, sample, base, rounds, say=say)
     if device is not None:
         result["device_detail"] = device.record()
     if memory:
         for row in result["results"]:
+            say(f"inference memory of {row['run_id']}, in a process of its own")
             row.update(inference_mb(encoders[row["run_id"]][1], sample, cache_dir, device.name if device else "cpu"))
     return result
 

@@ -2,18 +2,16 @@
 and tell the runs whose process died (``interrupted``)."""
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
-from backend import catalog, progress, rundirs
+from backend import catalog, processes, progress, rundirs
 from backend.config import REPO_ROOT
 from backend.records import record_from_dict
-from backend.processes import alive
+from backend.processes import alive, last_line, lock_held, try_lock  # noqa: F401 - the pages' names
 from backend.runs.lifecycle import build_config, make_run_id
 from backend.store import Store
 from backend.timestamps import now
@@ -28,7 +26,7 @@ def launch_args(kind_name: str, options: dict, runs_dir: Path, db_path: Path,
     return args + (["--run-id", run_id] if run_id else [])
 
 def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path, default_device: str = "auto"):
-    """Start ``python -m backend launch`` in the background (the page must not wait); returns (process, log).
+    """Start ``python -m backend launch`` in the background (the page must not wait); returns (pid, log).
     ``default_device``: the settings' DASHBOARD_DEVICE, which a config's device "auto" stands for."""
     config = build_config(kind_name, options)  # refuse bad options here, before a process starts
     if hasattr(config, "device"):  # and a device this machine lacks (DeviceError: one line for the page)
@@ -39,25 +37,24 @@ def spawn(kind_name: str, options: dict, runs_dir: Path, db_path: Path, default_
 
 
 def spawn_recipe(name: str, runs_dir: Path, db_path: Path):
-    """Start ``python -m backend recipe run NAME`` in the background; returns (process, log)."""
+    """Start ``python -m backend recipe run NAME`` in the background; returns (pid, log)."""
     args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "recipe", "run", name]
     return _background(args, Path(runs_dir) / ".launch" / f"{make_run_id('recipe', name)}.log")
 
 
 def spawn_speed(base: str, run_ids: list[str], runs_dir: Path, db_path: Path):
     """Start ``python -m backend speed --base BASE RUN...`` in the background: timing models inside the
-    dashboard's server would slow every session and be slowed by them. Returns (process, log)."""
+    dashboard's server would slow every session and be slowed by them. Returns (pid, log)."""
     args = [sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "--db", str(db_path), "speed", "--base",
             base, *[r for r in run_ids if r != base]]
     return _background(args, Path(runs_dir) / ".launch" / f"{make_run_id('speed', 'log')}.log")
 
 
 def _background(args: list[str], log: Path):
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    return proc, log
+    """(pid, log) of ``args`` started the one way heavy work starts (processes.spawn: niced, bounded threads,
+    reaped)."""
+    return processes.spawn(args, REPO_ROOT, log), log
+
 
 def progress_of(runs_dir: Path, run_id: str) -> dict:
     """The last progress a running run reported ({} if none yet)."""
@@ -100,31 +97,6 @@ def recipe_lock(runs_dir: Path, name: str) -> Path:
     """The lock a `recipe run NAME` process holds while it runs (one at a time per recipe)."""
     return Path(runs_dir) / ".recipes" / f"{name}.lock"
 
-
-def try_lock(path: Path):
-    """An exclusive flock on ``path`` held for as long as the returned file stays open (the process's life),
-    or None when another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(path, "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        return None
-    return lock
-
-
-def lock_held(path: Path) -> bool:
-    """True while some process holds an exclusive flock on ``path``."""
-    if not path.is_file():
-        return False
-    with open(path) as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
 
 def cancel(runs_dir: Path, run_id: str) -> bool:
     """Ask a running run to stop (SIGINT): its runner stores it as cancelled with its partial log."""
