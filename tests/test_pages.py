@@ -289,7 +289,7 @@ def test_launch_says_started_where_the_user_is_looking(store, monkeypatch):
     """The Launch button ends a long form: what it started shows as a toast (at any scroll) and on top of the
     page, beside the running list, not under the form."""
     from backend.runs import supervision
-    monkeypatch.setattr(supervision, "spawn", lambda *a: (type("P", (), {"pid": 42})(), "runs/x.log"))
+    monkeypatch.setattr(supervision, "spawn", lambda *a: (42, "runs/x.log"))
     at = page("pages/launch.py")
     at.button[0].click().run()
     assert not at.exception and at.toast[0].value.startswith("Started") and "process 42" in at.toast[0].value
