@@ -31,8 +31,10 @@ def _visit_all(page, url, shots: Path, stage: str) -> dict[str, str]:
         page.goto(f"{url}/{name}")
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Launch").wait_for(timeout=60_000)
         page.wait_for_timeout(2500)  # let the script finish (status widget) and plotly draw
-        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=180_000)
-        page.screenshot(path=shots / f"{stage}-{name}.png", full_page=True)
+        try:
+            page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=180_000)
+        finally:  # a page that never settles leaves its picture
+            page.screenshot(path=shots / f"{stage}-{name}.png", full_page=True)
         errors = page.locator('[data-testid="stException"]').all_inner_texts()
         assert not errors, f"{stage}: /{name} showed an exception: {errors}"
         texts[name] = page.inner_text("body")

@@ -113,7 +113,7 @@ def _student_index(run_id: str | None, bench, s: Settings, store: Store, stage: 
                     "--quiet"], stage, None, stages, rates, report)
 
 
-def measure_rates(bench, s: Settings, sample: int = 36) -> Rates:
+def measure_rates(bench, s: Settings, sample: int = 192) -> Rates:
     """The teacher's start-up (imports and load), and its encoding rates on benchmark code and queries (two to
     one, as an evaluation encodes them) and on single vocabulary tokens (as distillation does), measured here."""
     from backend.device import device_for
@@ -122,10 +122,13 @@ def measure_rates(bench, s: Settings, sample: int = 36) -> Rates:
     start = time.monotonic()
     encoder = load_encoder("minilm", s.cache_dir, device_for("auto", s.device))
     startup = time.monotonic() - start
-    pairs = [p for lang in bench.languages for p in bench.pairs(lang, "test")[: max(1, sample // 3 // len(bench.languages))]]
+    per_language = max(1, sample // 3 // len(bench.languages))
+    # Spread over each language's test set (its first functions were four times longer than its average).
+    pairs = [p for lang in bench.languages for p in (lambda t: t[:: max(1, len(t) // per_language)][:per_language])(
+        bench.pairs(lang, "test"))]
     texts = [t for p in pairs for t in (p["code"], p["code"], p["query"])]
     tokens = (resolve("minilm", s.cache_dir) / "vocab.txt").read_text().split()[2000:2512]
-    encoder.encode(texts[:4], 32)  # warm-up: first-call costs are not a rate
+    encoder.encode(texts[:32], 32)  # warm-up, a whole batch: first-call costs are not a rate
     rates = []
     for batch, size in ((texts, 32), (tokens, 256)):  # an evaluation's batches; model2vec's 256 tokens a batch
         began = time.monotonic()
