@@ -34,6 +34,12 @@ class Resampling:
     confidence: float = 0.95
     correction: str = "holm"  # or "bh" (Benjamini-Hochberg)
 
+    def __post_init__(self):
+        if self.resamples < 1:
+            raise ValueError(f"resamples must be at least 1 (--resamples), got {self.resamples}; 10000 is the default")
+        if self.correction not in ("holm", "bh"):
+            raise ValueError(f"correction must be holm or bh, got {self.correction!r}")
+
     def note(self) -> str:
         return (f"paired bootstrap ({self.resamples:,} resamples, seed {self.seed}) for the {self.confidence:.0%} "
                 f"interval; paired sign-flip test, p adjusted ({'Holm' if self.correction == 'holm' else 'BH'}) "

@@ -112,6 +112,15 @@ def test_check_exit_codes_tell_a_regression_from_a_usage_or_data_error(three_run
     with pytest.raises(SystemExit) as usage:
         main(["check", "--base", "base"])  # argparse: --candidate missing
     assert usage.value.code == 2
+    capsys.readouterr()
+    # Options the runs cannot answer are usage errors with one line, never a traceback or a gate that checked nothing.
+    for wrong, says in ((["--metric", "ndcg@20"], "--metric ndcg@20: not scored by both runs"),
+                        (["--languages", "klingon"], "--languages klingon: not scored by both runs"),
+                        (["--resamples", "0"], "resamples must be at least 1"),
+                        (["--max-drop", "-1"], "--max-drop -1 is negative")):
+        assert main(["check", "--base", "better", "--candidate", "base", *wrong]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     monkeypatch.setattr(views, "check", lambda *a, **k: {}["a bug"])
     assert main(["check", "--base", "better", "--candidate", "base"]) == 2  # a crash is no verdict either
     assert main(["export", "deltas", "--base", "base", "--candidate", "no-such-run", "-o", "-"]) == 1  # others: 1

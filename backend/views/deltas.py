@@ -37,8 +37,17 @@ def check(store, base: str, candidates: list[str], metrics=None, languages=None,
     runs = known_runs(store, [base, *candidates])
     for candidate in candidates:
         compare.check_comparable(runs.loc[base].to_dict(), runs.loc[candidate].to_dict())
+    if max_drop < 0:
+        raise ValueError(f"--max-drop {max_drop:g} is negative; it is the drop allowed, e.g. 0.01 (0: none)")
     resampling = resampling or significance.Resampling()
     table = significance.stored_deltas(store, base, candidates, resampling)
+    # A cell asked for that the runs do not have is a usage error, never a gate that checked nothing.
+    for asked, column, what in ((metrics or ["ndcg@10"], "metric", "--metric"), (languages or [], "language",
+                                                                                "--languages")):
+        missing = sorted(set(asked) - set(table[column]))
+        if missing:
+            raise ValueError(f"{what} {', '.join(missing)}: not scored by both runs; they share "
+                             f"{', '.join(sorted(set(table[column]))) or 'nothing'}")
     keep = table["metric"].isin(metrics or ["ndcg@10"])
     if languages:
         keep &= table["language"].isin(languages)
