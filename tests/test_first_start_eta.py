@@ -50,3 +50,27 @@ def test_distillation_reports_its_vocabulary_progress(monkeypatch):
     assert inference.tqdm is before  # the library's own again
     assert seen[-1][0] == pytest.approx(0.2) and "1,000/1,000 tokens" in seen[-1][1]
     assert seen[2][0] == pytest.approx(0.1) and "distilling" in seen[2][1]
+
+
+def test_while_the_benchmark_is_built_the_banner_says_why_it_has_no_estimate(store, runs_dir, tmp_path, monkeypatch):
+    """The rates every estimate comes from are measured once the benchmark exists: until then the banner says so
+    and gives the build time seen here, instead of a bare count."""
+    from backend import progress
+    from backend.bench import build, dataset
+    from backend.config import settings
+    from backend.runs import first_start
+
+    def no_benchmark(*a, **k):
+        raise dataset.BenchmarkError("none built")
+
+    def one_report(sources, bench_dir, cache_dir, progress=None):
+        progress(0.17, "benchmark: mining java (2/6): 934 files · 186.8 files/s · 0:05 elapsed")
+        raise RuntimeError("stop here")
+    monkeypatch.setattr(dataset, "load", no_benchmark)
+    monkeypatch.setattr(build, "build", one_report)
+    monkeypatch.setenv("DASHBOARD_BENCH_DIR", str(tmp_path / "benchmarks"))
+    settings.cache_clear()
+    with pytest.raises(RuntimeError, match="stop here"):
+        first_start.ensure_default_runs(store, settings())
+    message = progress.read(first_start.progress_path(runs_dir))["message"]
+    assert message.startswith("benchmark: mining java (2/6)") and "no estimate until it is built (1 to 5 min" in message

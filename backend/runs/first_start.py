@@ -36,6 +36,8 @@ def banner_text(runs_dir: Path) -> str:
 # The fast, telling runs first, then the slow teacher: each appears on the pages as soon as it finishes. BM25 is
 # the lexical floor every embedder is compared with (2.1 s for the whole run on the default benchmark here,
 # 2026-12-02, load 7: well under a minute); then the Model2Vec student (about a minute).
+# Seen here: about 1 min on an idle machine (3 the first time packages are fetched), 4.5 min at load 4 to 9.
+BUILD_TIME = "1 to 5 minutes on 2 cores, more while packages are fetched"
 DEFAULT_RUNS = [("bm25", {}), ("m2v-distill", {"model": "minilm"}), ("teacher-eval", {"model": "minilm"})]
 STUDENT = "m2v-distill"
 
@@ -55,8 +57,11 @@ def ensure_default_runs(store: Store, settings: Settings) -> bool:
     try:
         bench = dataset.load(None, bench_dir)
     except dataset.BenchmarkError:
-        print("first start: building the default 6-language benchmark (about a minute)", flush=True)
-        bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir, progress=report)),
+        print(f"first start: building the default 6-language benchmark ({BUILD_TIME})", flush=True)
+
+        def building(fraction, message, **how):  # the rates behind every later estimate are measured after it
+            report(fraction, f"{message} · no estimate until it is built ({BUILD_TIME})", **how)
+        bench = dataset.load(str(build.build(list(DEFAULT_SOURCES), bench_dir, cache_dir, progress=building)),
                              bench_dir)
         report(1.0, f"benchmark {bench.id} built; measuring this machine's speed for the time estimate")
     from backend.runs.executors import already_done, expand_grids
