@@ -147,6 +147,19 @@ class Store:
             result = work(con)
         return result, time.monotonic() - start  # the commit's checkpoint and the close included
 
+    def held_by_others(self, staged: "StagedRows") -> dict[str, list[str]]:
+        """{stored import: its runs that ``staged`` holds elsewhere now (another file, or a folder)}."""
+        self.migrate()
+        staged.close()
+        with self.connect() as con:
+            con.execute(f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)")
+            return queries.held_by_others(con)
+
+    def owners(self, run_ids: list[str]) -> dict[str, list[str]]:
+        """{stored import: those of ``run_ids`` it holds} (runs with a folder are in none)."""
+        with self.connect() as con:
+            return queries.owners(con, run_ids)
+
     def delete(self, run_ids: list[str]) -> int:
         with self.transaction() as con:
             return merging.delete_runs(con, run_ids)

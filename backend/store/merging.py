@@ -8,8 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from backend.records import RunRecord
+from backend.runcolumns import RunColumns
 from backend.store.schema import (
     METRIC_COLUMNS,
     MIGRATIONS,
@@ -64,6 +66,32 @@ class StagedRows:
                 self.rows += len(df) if table in ROW_TABLES else 0
         self.count += len(records)
 
+    def add_columns(self, columns: RunColumns, origin: str, file: str | None = None):
+        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them."""
+        runs, metrics = columns.runs, columns.metrics
+        order = pa.table({"seq": pa.array(range(self.count, self.count + len(columns)), pa.int64()),
+                          "run_id": runs.column("run_id"), "origin": pa.array([origin] * len(columns), pa.string())})
+        con = self._con
+        con.register("incoming_runs", runs)
+        con.register("incoming_metrics", metrics)
+        con.register("incoming_order", order)
+        times = {c: f"strptime({c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}" for c in ("created_at", "finished_at")}
+        columns_sql = ", ".join(times.get(c, c) for c in RUN_COLUMNS if c not in ("config", "ingested_at"))
+        con.execute(f"INSERT INTO runs BY NAME SELECT {columns_sql}, '{{}}' AS config, "
+                    "(now() AT TIME ZONE 'UTC') AS ingested_at FROM incoming_runs")
+        con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming_metrics")
+        con.execute("INSERT INTO staged_order BY NAME SELECT * FROM incoming_order")
+        if file is not None:
+            con.execute("INSERT INTO run_files SELECT run_id, ? FROM incoming_order", [file])
+        for name in ("incoming_runs", "incoming_metrics", "incoming_order"):
+            con.unregister(name)
+        self.rows += metrics.num_rows
+        self.count += len(columns)
+
+    def hold(self, run_ids: list[str], file: str):
+        """Record that the stored import ``file`` holds these staged runs."""
+        self._con.execute("INSERT INTO run_files SELECT unnest(?), ?", [list(run_ids), file])
+
     def close(self):
         """Done adding (idempotent): the file can be attached."""
         self._con.close()
@@ -71,7 +99,7 @@ class StagedRows:
 
 def delete_runs(con, run_ids: list[str]) -> int:
     count = con.execute("SELECT count(*) FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids]).fetchone()[0]
-    for table in TABLES:
+    for table in TABLES + ("run_files",):
         con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [run_ids])
     return count
 
@@ -99,6 +127,10 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             "old IS DISTINCT FROM digest"
         where = "" if everything else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
+    # Every staged run is now held where this import says (a stored file, or its folder: no row).
+    con.execute("DELETE FROM run_files" + ("" if everything else
+                f" WHERE run_id IN (SELECT run_id FROM {source('staged_order')})"))
+    con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}")
     if token:
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
     lists = {"added": [], "replaced": [], "unchanged": []}
@@ -117,6 +149,7 @@ def staged_frames(records: list[RunRecord], first: int = 0, origin: str | None =
     out = dict(zip(TABLES, frames(records)))
     out["staged_order"] = pd.DataFrame({"seq": range(first, first + len(records)),
                                         "run_id": [r.run_id for r in records], "origin": origin})
+    out["run_files"] = pd.DataFrame({"run_id": pd.Series([], dtype=str), "file": pd.Series([], dtype=str)})
     return out
 
 

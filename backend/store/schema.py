@@ -74,3 +74,8 @@ CREATE TABLE relevant_ranks (
     run_id VARCHAR NOT NULL, language VARCHAR NOT NULL, query_id VARCHAR NOT NULL, doc_id VARCHAR NOT NULL,
     grade DOUBLE NOT NULL, rank BIGINT NOT NULL);
 """)
+
+# Which stored import file (runs/.imports/<key>/) holds each run read from one; runs with a folder have no row.
+migration("""
+CREATE TABLE run_files (run_id VARCHAR NOT NULL, file VARCHAR NOT NULL);
+""")
