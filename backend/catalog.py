@@ -78,6 +78,8 @@ def _staged(store: Store, runs_dir: Path, **options):
 
 
 def _commit(stage: Stage, store: Store, everything: bool = False) -> IngestResult:
+    if not stage.failures and not everything:
+        stage.check_changed(store)
     if stage.failures:
         raise ImportErrors(stage.failures, stage.more_failures)
     return stage.commit(store, everything)

@@ -73,12 +73,15 @@ class Stage:
             key = f"{key}-{hashlib.sha256(path.name.encode()).hexdigest()[:12]}"
             (self.dir / "imports" / key).mkdir()
             copy = copy.replace(self.dir / "imports" / key / path.name)
-        held = []
+        held, count = [], 0
         try:
             for batch in stream_batches(copy, fmt, BATCH):
                 held += self._add_batch(batch, str(path), key)
+                count += len(batch)
         except ImportFailure as e:
             raise ImportFailure(path, e.message) from e
+        if len(held) == count:  # every run keeps its folder: nothing is read from this file
+            return
         meta = importfiles.new_meta(key, path.name, fmt, held)
         if existing is not None and existing["file"] == path.name:  # imported again: every run of it is back
             meta = {**existing, "deleted": [], "held_elsewhere": meta["held_elsewhere"]}
@@ -150,6 +153,15 @@ class Stage:
                                                 "another run_id"))
             elif not self.failures:
                 rundirs.write_new(self.dir / f"{record.run_id}.json", rundirs.dump(record))
+
+    def check_changed(self, store: Store):
+        """Without ``replace``, a run the DB holds with other content is a failure (a folder's was found while
+        staging; a stored file's runs are found here, all at once)."""
+        if self.replace or not self.stored:
+            return
+        for run_id, origin in store.changed(self.rows, MAX_FAILURES + 1):
+            self.fail(ImportFailure(origin, f"run {run_id} already exists in {self.runs_dir} with different content; "
+                                            "use --replace to overwrite it or give it another run_id"))
 
     def fail(self, failure: ImportFailure):
         if len(self.failures) < MAX_FAILURES:

@@ -155,6 +155,14 @@ class Store:
             con.execute(f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)")
             return queries.held_by_others(con)
 
+    def changed(self, staged: "StagedRows", limit: int) -> list[tuple[str, str]]:
+        """(run id, origin) of staged runs the DB holds with different content, in staged order."""
+        self.migrate()
+        staged.close()
+        with self.connect() as con:
+            con.execute(f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)")
+            return queries.changed(con, limit)
+
     def owners(self, run_ids: list[str]) -> dict[str, list[str]]:
         """{stored import: those of ``run_ids`` it holds} (runs with a folder are in none)."""
         with self.connect() as con:

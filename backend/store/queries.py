@@ -74,6 +74,12 @@ def held_by_others(con) -> dict[str, list[str]]:
         LEFT JOIN staged.run_files s USING (run_id) WHERE s.file IS DISTINCT FROM f.file GROUP BY f.file""").fetchall())
 
 
+def changed(con, limit: int) -> list[tuple[str, str]]:
+    return con.execute("""
+        SELECT o.run_id, o.origin FROM staged.staged_order o JOIN staged.runs s USING (run_id) JOIN runs r USING (run_id)
+        WHERE r.digest <> s.digest ORDER BY o.seq LIMIT ?""", [limit]).fetchall()
+
+
 def owners(con, run_ids: list[str]) -> dict[str, list[str]]:
     if not _has_table(con, "run_files"):
         return {}
