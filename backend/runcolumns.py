@@ -27,8 +27,9 @@ SCALARS: dict[str, pa.DataType] = {
     "tokens_per_s": pa.float64(), "source": pa.string(), "error": pa.string(),
 }
 DIGEST_RUNS = 5000  # runs whose JSON texts are made at once (about 15 MB at 36 metrics a run)
-METRIC_SCHEMA = pa.schema([("run_id", pa.string()), ("language", pa.string()), ("metric", pa.string()),
-                           ("value", pa.float64()), ("n", pa.int64())])
+METRIC_SCHEMA = pa.schema([("run_id", pa.string()), ("language", pa.dictionary(pa.int32(), pa.string())),
+                           ("metric", pa.dictionary(pa.int32(), pa.string())), ("value", pa.float64()),
+                           ("n", pa.int64())])
 
 
 @dataclass
@@ -84,25 +85,56 @@ def _digests(table: pa.Table, metrics: pa.Table, counts) -> list[str]:
     """RunRecord.digest() of each run: the record's JSON (keys sorted, as its encoder writes it), put together
     column by column; only the hash is taken per run."""
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-    fragments = pc.binary_join_element_wise(
-        '{"language": ', _json_column(metrics.column("language")), ', "metric": ',
-        _json_column(metrics.column("metric")), ', "n": ', _json_column(metrics.column("n")), ', "value": ',
-        _json_column(metrics.column("value")), "}", "")
-    listed = pc.binary_join(pa.ListArray.from_arrays(offsets, fragments.combine_chunks()
-                                                     if isinstance(fragments, pa.ChunkedArray) else fragments), ", ")
+    listed = pc.binary_join(pa.ListArray.from_arrays(offsets, _metric_fragments(metrics)), ", ")
     provenance = _mapped(table.column("provenance"), lambda text: _dumps(json.loads(text)))
     constant = {"schema_version": str(SCHEMA_VERSION), "config": "{}", "queries": "[]", "problems": "[]"}
-    parts = []
+    before, after = [], []  # the record's text around its metric list: hashed in three parts, never joined
+    parts = before
     for i, key in enumerate(sorted([*SCALARS, *constant, "metrics", "provenance"])):
-        parts.append(("{" if i == 0 else ", ") + _dumps(key) + ": ")
-        if key in constant:
-            parts[-1] += constant[key]
-        elif key == "metrics":
-            parts += ["[", listed, "]"]
+        label = ("{" if i == 0 else ", ") + _dumps(key) + ": "
+        if key == "metrics":
+            before.append(label + "[")
+            parts = after
+            after.append("]")
+        elif key in constant:
+            parts.append(label + constant[key])
         else:
-            parts.append(provenance if key == "provenance" else _json_column(table.column(key)))
-    texts = pc.cast(pc.binary_join_element_wise(*parts, "}", ""), pa.binary())
-    return [hashlib.sha256(t).hexdigest() for t in texts.to_pylist()]
+            parts += [label, provenance if key == "provenance" else _json_column(table.column(key))]
+    heads = pc.cast(pc.binary_join_element_wise(*before, ""), pa.binary()).to_pylist()
+    tails = pc.cast(pc.binary_join_element_wise(*after, "}", ""), pa.binary()).to_pylist()
+    out = []
+    for head, body, tail in zip(heads, pc.cast(listed, pa.binary()).to_pylist(), tails):
+        digest = hashlib.sha256(head)
+        digest.update(body)
+        digest.update(tail)
+        out.append(digest.hexdigest())
+    return out
+
+
+def _metric_fragments(metrics: pa.Table) -> pa.Array:
+    """Each metric row as the record's encoder writes it: {"language", "metric", "n", "value"} (keys sorted);
+    the part before the value comes from a small table of (language, metric) pairs."""
+    language, metric, n = (_dictionary(metrics.column(c)) for c in ("language", "metric", "n"))
+    no_n = n.null_count == len(n)
+    pairs = pa.array([f'{{"language": {_dumps(lang)}, "metric": {_dumps(name)}, "n": ' + ('null, "value": ' if no_n else "")
+                      for lang in language.dictionary.to_pylist() for name in metric.dictionary.to_pylist()], pa.string())
+    which = (language.indices.to_numpy(zero_copy_only=False).astype(np.int64) * len(metric.dictionary)
+             + metric.indices.to_numpy(zero_copy_only=False))
+    head = pairs.take(pa.array(which))
+    value = float_reprs(_chunk(metrics.column("value")))
+    if no_n:
+        return pc.binary_join_element_wise(head, value, "}", "")
+    return pc.binary_join_element_wise(head, pc.fill_null(pc.cast(_chunk(metrics.column("n")), pa.string()), "null"),
+                                       ', "value": ', value, "}", "")
+
+
+def _chunk(column):
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _dictionary(column) -> pa.DictionaryArray:
+    column = _chunk(column)
+    return column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
 
 
 def _json_column(column) -> pa.Array:

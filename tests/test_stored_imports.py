@@ -69,6 +69,11 @@ def test_a_plain_wide_csv_is_read_in_columns_and_each_run_equals_its_record(tmp_
     assert record_from_dict(json.loads(records[0].to_json())).digest() == records[0].digest()
 
 
+def test_the_columnar_reader_strips_what_python_strips():
+    from backend.importers.csvcolumns import WHITESPACE
+    assert WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
 def test_float_reprs_are_pythons_repr():
     rng = random.Random(0)
     values = [0.0, 1.0, 1e-05, 1.5e-07, 1e-4, 9.999e-05, 1e15, 1e16, 123456789012345.6, 0.1 + 0.2, 2.5, 1e22, 5e-324]

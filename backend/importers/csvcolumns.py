@@ -24,7 +24,9 @@ from backend.kinds import get_kind
 from backend.records import MAX_TEXT, RUN_FIELDS, RUN_ID_RE, _timestamp
 from backend.vocab import METRICS, Language, RunStatus, Source, enum_value
 
-WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())  # what str.strip() removes
+# What str.strip() removes (every c with c.isspace(); a test checks the list is whole).
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 FLOAT = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"  # no sign, no nan/inf/_: the row reader agrees
 INT = r"^[0-9]{1,18}$"  # below 2**62, as records require
 BLOCK_BYTES = 8 * 2**20  # a large file is read a block at a time: memory flat in the number of runs
@@ -236,13 +238,13 @@ class _Block:
         lang_of = np.full(self.table.num_rows, -1)
         lang_of[with_metrics] = lang_codes.indices.to_numpy(zero_copy_only=False)
         keys = self.codes[with_metrics].astype(np.int64) * (len(lang_codes.dictionary) + 1) + lang_of[with_metrics]
-        if len(np.unique(keys)) != len(keys):
+        if len(keys) and np.bincount(keys).max() > 1:
             raise NotColumnar("a run lists a language twice")
         names = pa.array(list(self.metric_of.values()), pa.string())
         metrics = pa.table({
             "run_id": self.ids.take(pa.array(self.codes[rows])),
-            "language": lang_codes.dictionary.take(pa.array(lang_of[rows])),
-            "metric": names.take(pa.array(cols)),
+            "language": pa.DictionaryArray.from_arrays(pa.array(lang_of[rows], pa.int32()), lang_codes.dictionary),
+            "metric": pa.DictionaryArray.from_arrays(pa.array(cols, pa.int32()), names),
             "value": pa.array(values[rows, cols], pa.float64()),
             "n": n.take(pa.array(rows)) if n is not None else pa.nulls(len(rows), pa.int64()),
         }, schema=runcolumns.METRIC_SCHEMA)
