@@ -157,3 +157,20 @@ def test_a_store_of_run_folders_keeps_them_and_a_new_import_leaves_them_alone(st
     assert folders_and_file.added == ["r06", "r07"]
     assert stored(runs_dir)["sweep.csv"]["held_elsewhere"] == [f"r{i:02d}" for i in range(6)]
     assert catalog.rebuild(store, runs_dir) == 8
+
+
+def test_a_large_file_is_read_by_blocks_and_one_whose_runs_are_apart_goes_to_the_row_reader(tmp_path, monkeypatch):
+    from backend.importers import csvcolumns
+    monkeypatch.setattr(csvcolumns, "WHOLE_BYTES", 1000)  # every file here counts as large ...
+    monkeypatch.setattr(csvcolumns, "BLOCK_BYTES", 4096)  # ... and is read in many blocks, runs across their ends
+    path = tmp_path / "runs.csv"
+    lines = [f"run-{i:04d},m2v-distill,{lang},{i % 7 / 10},0.{i % 9 + 1}\n" for i in range(600)
+             for lang in ("python", "java", "go")]
+    path.write_text("run_id,kind,language,ndcg@10,mrr\n" + "".join(lines))
+    batches = list(widecsv.batches(path))
+    assert len(batches) > 5 and all(isinstance(b, RunColumns) for b in batches)
+    assert [(r, r.digest()) for b in batches for r in b.records()] == outcome(widecsv.load_rows, path)
+    lines.append(lines[0].replace("python", "ruby"))  # run-0000 again at the end: not together
+    path.write_text("run_id,kind,language,ndcg@10,mrr\n" + "".join(lines))
+    assert widecsv._columns(path) is None
+    assert outcome(widecsv.load, path) == outcome(widecsv.load_rows, path)

@@ -114,8 +114,9 @@ class Store:
             holds = []
             try:
                 if early:
-                    for first, last in merging.chunks(staged):
-                        holds.append(self._write(lambda con: merging.insert_new_rows(con, attach, first, last))[1])
+                    for first, last, rows in merging.chunks(staged):
+                        holds.append(self._write(
+                            lambda con: merging.insert_new_rows(con, attach, first, last, rows))[1])
                 result, held = self._write(final)
             except BaseException:
                 if early:

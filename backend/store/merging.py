@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from backend.records import RunRecord
 from backend.runcolumns import RunColumns
@@ -46,6 +48,7 @@ class StagedRows:
         self.path = Path(path)
         self.count = 0  # runs
         self.rows = 0  # rows of the row tables (metrics, queries, problems)
+        self.per_run: list[np.ndarray] = []  # rows of each staged run in each of ROW_TABLES, batch by batch
         self._con = duckdb.connect(str(self.path))
         self._con.execute("SET memory_limit = '256MB'")
         for sql in MIGRATIONS:
@@ -64,6 +67,8 @@ class StagedRows:
                 self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
                 self._con.unregister("incoming")
                 self.rows += len(df) if table in ROW_TABLES else 0
+        self.per_run.append(np.array([[len(r.metrics), len(r.queries), len(r.problems), len(r.relevant)]
+                                      for r in records], np.int64).reshape(-1, len(ROW_TABLES)))
         self.count += len(records)
 
     def add_columns(self, columns: RunColumns, origin: str, file: str | None = None):
@@ -86,6 +91,10 @@ class StagedRows:
         for name in ("incoming_runs", "incoming_metrics", "incoming_order"):
             con.unregister(name)
         self.rows += metrics.num_rows
+        per_run = np.zeros((len(columns), len(ROW_TABLES)), np.int64)
+        run_of_row = pc.index_in(metrics.column("run_id"), runs.column("run_id")).to_numpy(zero_copy_only=False)
+        per_run[:, 0] = np.bincount(run_of_row, minlength=len(columns))
+        self.per_run.append(per_run)
         self.count += len(columns)
 
     def hold(self, run_ids: list[str], file: str):
@@ -153,20 +162,30 @@ def staged_frames(records: list[RunRecord], first: int = 0, origin: str | None =
     return out
 
 
-def chunks(staged: StagedRows) -> list[tuple[int, int]]:
-    """Ranges of staged runs (by order) holding about MERGE_ROWS rows each."""
-    per_run = max(1.0, staged.rows / max(1, staged.count))
-    step = max(1, int(MERGE_ROWS / per_run))
-    return [(first, min(first + step, staged.count)) for first in range(0, staged.count, step)]
+def chunks(staged: StagedRows) -> list[tuple[int, int, dict[str, tuple[int, int]]]]:
+    """Ranges of staged runs (by order) holding about MERGE_ROWS rows each, with where their rows lie in each row
+    table (rows are staged in run order: a chunk reads only its own)."""
+    per_run = np.concatenate(staged.per_run) if staged.per_run else np.zeros((0, len(ROW_TABLES)), np.int64)
+    before = np.vstack([np.zeros((1, len(ROW_TABLES)), np.int64), np.cumsum(per_run, axis=0)])  # rows before run i
+    total = before.sum(axis=1)
+    out, first = [], 0
+    while first < staged.count:
+        last = min(max(int(np.searchsorted(total, total[first] + MERGE_ROWS)), first + 1), staged.count)
+        out.append((first, last, {t: (int(before[first, j]), int(before[last, j])) for j, t in enumerate(ROW_TABLES)}))
+        first = last
+    return out
 
 
-def insert_new_rows(con, attach: str, first: int, last: int):
+def insert_new_rows(con, attach: str, first: int, last: int, rows: dict[str, tuple[int, int]]):
     """Row-table rows of the staged runs first..last-1 that the DB does not have yet (not visible yet)."""
     con.execute(attach)
     ids = f"""SELECT run_id FROM staged.staged_order WHERE seq >= {int(first)} AND seq < {int(last)}
               AND run_id NOT IN (SELECT run_id FROM runs)"""
     for table in ROW_TABLES:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged.{table} WHERE run_id IN ({ids})")
+        a, b = rows[table]
+        if b > a:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged.{table} "
+                        f"WHERE rowid >= {int(a)} AND rowid < {int(b)} AND run_id IN ({ids})")
 
 
 def drop_unlisted_rows(con):
