@@ -20,6 +20,8 @@ META = "import.json"
 
 
 def import_dir(runs_dir: Path, key: str) -> Path:
+    """The folder of a stored import: its content's sha256 (and a hash of its name when the same bytes came
+    under another name: the name is part of its runs' provenance)."""
     return Path(runs_dir) / IMPORTS_DIR / key
 
 
@@ -39,7 +41,7 @@ def copy_in(src: Path, parent: Path) -> tuple[str, Path]:
 
 
 def new_meta(key: str, name: str, fmt: str, held_elsewhere: list[str]) -> dict:
-    return {"sha256": key, "file": name, "format": fmt, "imported_at": now(), "deleted": [],
+    return {"sha256": key[:64], "file": name, "format": fmt, "imported_at": now(), "deleted": [],
             "held_elsewhere": sorted(held_elsewhere)}
 
 

@@ -73,6 +73,7 @@ class Stage:
             key = f"{key}-{hashlib.sha256(path.name.encode()).hexdigest()[:12]}"
             (self.dir / "imports" / key).mkdir()
             copy = copy.replace(self.dir / "imports" / key / path.name)
+            existing = importfiles.read_meta(self.runs_dir, key)
         held, count = [], 0
         try:
             for batch in stream_batches(copy, fmt, BATCH):
@@ -96,14 +97,14 @@ class Stage:
                         if i not in skip]
                 batch = batch.where(keep) if isinstance(batch, RunColumns) else [r for r in batch if r.run_id in keep]
             if len(batch):
-                self._add_batch(batch, str(data), meta["sha256"])
+                self._add_batch(batch, str(data), data.parent.name)
 
     def add(self, records: list[RunRecord], origin: str, file: str | None = None) -> list[str]:
         self._check_ids([r.run_id for r in records], origin)
         for record in records:
             for note in (record.provenance or {}).get("import_notes") or []:
                 self.notes.setdefault(note, None)
-        held = self._in_folders([r.run_id for r in records]) if file else set()
+        held = self._in_folders([r.run_id for r in records]) if file and self.files else set()
         if self.files:
             self._stage_files([r for r in records if r.run_id in held] if file else records, origin)
         if not self.failures:  # once anything failed, only checking goes on
@@ -116,7 +117,8 @@ class Stage:
         """Stage runs held in columns: rows only (``file`` holds them), but for runs that keep a folder."""
         ids = columns.run_ids
         self._check_ids(ids, origin, unique=True)
-        held = self._in_folders(ids) if self.files else set()
+        # Runs get (or keep) a folder unless a stored file holds them: those already with one, when stored.
+        held = (self._in_folders(ids) if file else set(ids)) if self.files else set()
         if held:
             self._stage_files(columns.where(held).records(), origin)
         if not self.failures:

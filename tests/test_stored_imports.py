@@ -174,3 +174,16 @@ def test_a_large_file_is_read_by_blocks_and_one_whose_runs_are_apart_goes_to_the
     path.write_text("run_id,kind,language,ndcg@10,mrr\n" + "".join(lines))
     assert widecsv._columns(path) is None
     assert outcome(widecsv.load, path) == outcome(widecsv.load_rows, path)
+
+
+def test_the_same_bytes_under_another_name_are_another_stored_file(store, runs_dir, tmp_path):
+    first = write_csv(tmp_path / "monday.csv", range(3), 0.5)
+    second = tmp_path / "copy.csv"
+    second.write_bytes(first.read_bytes())
+    catalog.import_paths([first], store=store)
+    catalog.import_paths([second], store=store, replace=True)  # provenance names the file: other content
+    metas = stored(runs_dir)
+    assert metas["monday.csv"]["sha256"] == metas["copy.csv"]["sha256"] and len(metas["monday.csv"]["deleted"]) == 3
+    assert len(list(runs_dir.glob(".imports/*/import.json"))) == 2
+    assert catalog.rebuild(store, runs_dir) == 3 and set(store.runs()["provenance"].map(json.loads).map(
+        lambda p: p["file"])) == {"copy.csv"}
