@@ -160,7 +160,7 @@ class _Block:
             raise NotColumnar("the rows of a run are not together")
         seen.update(ids)
         self._runs()
-        self._metrics()
+        self._metrics(build=False)
 
     def columns(self) -> runcolumns.RunColumns:
         runs, provenance = self._runs()
@@ -214,7 +214,7 @@ class _Block:
             return [None] * self.n_runs
         return self.table.column("notes").combine_chunks().take(pa.array(self.first)).to_pylist()
 
-    def _metrics(self) -> tuple[pa.Table, np.ndarray]:
+    def _metrics(self, build: bool = True) -> tuple[pa.Table, np.ndarray] | None:
         n = _numbers(self.table.column("n").combine_chunks(), True) if "n" in self.table.column_names else None
         present, values = [], []
         for column, metric in self.metric_of.items():
@@ -240,6 +240,8 @@ class _Block:
         keys = self.codes[with_metrics].astype(np.int64) * (len(lang_codes.dictionary) + 1) + lang_of[with_metrics]
         if len(keys) and np.bincount(keys).max() > 1:
             raise NotColumnar("a run lists a language twice")
+        if not build:
+            return None
         names = pa.array(list(self.metric_of.values()), pa.string())
         metrics = pa.table({
             "run_id": self.ids.take(pa.array(self.codes[rows])),

@@ -136,10 +136,13 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             "old IS DISTINCT FROM digest"
         where = "" if everything else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
-    # Every staged run is now held where this import says (a stored file, or its folder: no row).
+    # Every staged run is now held where this import says (a stored file, or its folder: no row); new runs'
+    # rows may have gone in early, with their rows of the row tables.
     con.execute("DELETE FROM run_files" + ("" if everything else
-                f" WHERE run_id IN (SELECT run_id FROM {source('staged_order')})"))
-    con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}")
+                " WHERE run_id IN (SELECT run_id FROM incoming WHERE old IS NOT NULL)"))
+    held = "" if everything else " WHERE run_id IN (SELECT run_id FROM incoming" + (
+        " WHERE old IS NOT NULL)" if rows_of_new_runs_in else ")")
+    con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}{held}")
     if token:
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
     lists = {"added": [], "replaced": [], "unchanged": []}
@@ -186,10 +189,11 @@ def insert_new_rows(con, attach: str, first: int, last: int, rows: dict[str, tup
         if b > a:
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged.{table} "
                         f"WHERE rowid >= {int(a)} AND rowid < {int(b)} AND run_id IN ({ids})")
+    con.execute(f"INSERT INTO run_files SELECT * FROM staged.run_files WHERE run_id IN ({ids})")
 
 
 def drop_unlisted_rows(con):
-    for table in ROW_TABLES:
+    for table in ROW_TABLES + ("run_files",):
         con.execute(f"DELETE FROM {table} WHERE run_id NOT IN (SELECT run_id FROM runs)")
 
 
