@@ -187,3 +187,25 @@ def test_the_same_bytes_under_another_name_are_another_stored_file(store, runs_d
     assert len(list(runs_dir.glob(".imports/*/import.json"))) == 2
     assert catalog.rebuild(store, runs_dir) == 3 and set(store.runs()["provenance"].map(json.loads).map(
         lambda p: p["file"])) == {"copy.csv"}
+
+
+def test_a_db_made_before_these_migrations_gets_them_with_its_rows(tmp_path):
+    """The DB of a store made by the folder-per-run code: run_files and the per-run language count arrive on
+    first start, the count filled from the metrics already there."""
+    import duckdb
+
+    from backend.store import MIGRATIONS, Store
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    for version, sql in enumerate(MIGRATIONS[:-2], start=1):
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
+    con.execute("INSERT INTO runs (run_id, kind, name, status, source, digest, ingested_at) VALUES "
+                "('a', 'eval', 'a', 'finished', 'local', 'd', now()), ('b', 'eval', 'b', 'finished', 'local', 'e', now())")
+    con.execute("INSERT INTO metrics VALUES ('a', 'python', 'mrr', 0.5, NULL), ('a', 'go', 'mrr', 0.5, NULL)")
+    con.close()
+    store = Store(path)
+    store.migrate()
+    assert store.runs().set_index("run_id")["languages"].to_dict() == {"a": 2, "b": 0}
+    assert store.owners(["a", "b"]) == {}

@@ -82,8 +82,10 @@ class StagedRows:
         con.register("incoming_order", order)
         times = {c: f"strptime({c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}" for c in ("created_at", "finished_at")}
         columns_sql = ", ".join(times.get(c, c) for c in RUN_COLUMNS if c not in ("config", "ingested_at"))
-        con.execute(f"INSERT INTO runs BY NAME SELECT {columns_sql}, '{{}}' AS config, "
-                    "(now() AT TIME ZONE 'UTC') AS ingested_at FROM incoming_runs")
+        con.execute(f"""INSERT INTO runs BY NAME SELECT {columns_sql}, '{{}}' AS config,
+                        (now() AT TIME ZONE 'UTC') AS ingested_at, coalesce(l.n, 0) AS languages
+                        FROM incoming_runs LEFT JOIN (SELECT run_id, count(DISTINCT language) AS n
+                                                      FROM incoming_metrics GROUP BY run_id) l USING (run_id)""")
         con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming_metrics")
         con.execute("INSERT INTO staged_order BY NAME SELECT * FROM incoming_order")
         if file is not None:
@@ -208,13 +210,13 @@ def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
     for r in records:
         row = {c: getattr(r, c, None) for c in RUN_COLUMNS}
         row.update(config=json.dumps(r.config, sort_keys=True), provenance=json.dumps(r.provenance, sort_keys=True),
-                   digest=r.digest(), ingested_at=now)
+                   digest=r.digest(), ingested_at=now, languages=len({m["language"] for m in r.metrics}))
         run_rows.append(row)
         metric_rows.extend({"run_id": r.run_id, **m} for m in r.metrics)
         query_rows.extend({"run_id": r.run_id, **q} for q in r.queries)
         problem_rows.extend({"run_id": r.run_id, **p} for p in r.problems)
         relevant_rows.extend({"run_id": r.run_id, **p} for p in r.relevant)
-    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    runs = pd.DataFrame(run_rows, columns=[*RUN_COLUMNS, "languages"])
     for col in ("created_at", "finished_at"):
         runs[col] = pd.to_datetime(runs[col], utc=True).dt.tz_localize(None)
     for col in ("params", "trainable_params"):

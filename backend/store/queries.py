@@ -10,11 +10,8 @@ from backend.store.schema import TABLES
 
 
 def runs(con) -> pd.DataFrame:
-    return con.execute("""
-        SELECT r.* EXCLUDE (digest), coalesce(m.languages, 0) AS languages
-        FROM runs r LEFT JOIN (SELECT run_id, count(DISTINCT language) AS languages
-                               FROM metrics GROUP BY run_id) m USING (run_id)
-        ORDER BY r.created_at DESC NULLS LAST, r.run_id""").df()
+    return con.execute("""SELECT * EXCLUDE (digest) FROM runs
+                          ORDER BY created_at DESC NULLS LAST, run_id""").df()  # languages: kept per run
 
 
 def metrics(con, run_ids=None, names=None) -> pd.DataFrame:

@@ -79,3 +79,11 @@ CREATE TABLE relevant_ranks (
 migration("""
 CREATE TABLE run_files (run_id VARCHAR NOT NULL, file VARCHAR NOT NULL);
 """)
+
+# Per-run aggregate kept with the run (every page's runs read counted it over the whole metrics table, the
+# first load after a write at 100k runs paid it): how many languages the run has metrics for.
+migration("""
+ALTER TABLE runs ADD COLUMN languages BIGINT NOT NULL DEFAULT 0;
+UPDATE runs SET languages = c.n FROM (SELECT run_id, count(DISTINCT language) AS n FROM metrics GROUP BY run_id) c
+WHERE runs.run_id = c.run_id;
+""")
