@@ -144,7 +144,7 @@ class Store:
         """(``work(con)``'s result, seconds the write lock was held) for ``work`` in one write transaction."""
         with self.transaction() as con:
             start = time.monotonic()
-            con.execute("SET memory_limit = '384MB'")  # a large merge spills to disk instead of growing the process
+            con.execute("SET memory_limit = '256MB'")  # a large merge spills to disk instead of growing the process
             result = work(con)
         return result, time.monotonic() - start  # the commit's checkpoint and the close included
 
