@@ -1,7 +1,9 @@
 """Operations that keep runs/ (the source of truth) and the DuckDB file in step: import, rebuild, delete.
 
-Every operation is all-or-nothing (backend.staging): it stages and checks everything first, then moves run.json
-files into place and merges the rows in one DB transaction; if that fails the files are put back as they were.
+runs/ holds a folder per run made here (run.json) and each imported file of a columnar format once
+(runs/.imports/, backend.importfiles). Every operation is all-or-nothing (backend.staging): it stages and checks
+everything first, then moves files into place and merges the rows in one DB transaction; if that fails the files
+are put back as they were.
 """
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend import rundirs
+from backend import importfiles, rundirs
 from backend.config import Settings
-from backend.importers import ImportFailure
+from backend.importers import ImportFailure, stream_batches
 from backend.records import RunRecord
 from backend.staging import Stage, undo_dead_imports
 from backend.store import IngestResult, Store, StoreError
@@ -76,6 +78,8 @@ def _staged(store: Store, runs_dir: Path, **options):
 
 
 def _commit(stage: Stage, store: Store, everything: bool = False) -> IngestResult:
+    if not stage.failures and not everything:
+        stage.check_changed(store)
     if stage.failures:
         raise ImportErrors(stage.failures, stage.more_failures)
     return stage.commit(store, everything)
@@ -102,12 +106,18 @@ def write_records(records: list[RunRecord], runs_dir: Path):
 
 
 def rebuild(store: Store, runs_dir: Path | None = None, reference_dir: Path | None = None) -> int:
-    """Make the DB equal to runs/*/run.json; invalid files abort the rebuild (DB unchanged). With
+    """Make the DB equal to runs/*/run.json and the stored imports (less their deleted runs); invalid files abort
+    the rebuild (DB unchanged). With
     ``reference_dir``, the reference runs a first start seeded are restored too if their files are gone."""
     runs_dir = _runs_dir(store, runs_dir)
     with _staged(store, runs_dir, files=False) as stage:
         for path in rundirs.record_files(runs_dir):
             stage.add_path(path, "run.json")
+        for data, meta in importfiles.stored(runs_dir):
+            try:
+                stage.add_stored_copy(data, meta)
+            except ImportFailure as e:
+                stage.fail(e)
         count = len(_commit(stage, store, everything=True).added)
     if reference_dir is not None:
         store.set_meta(SEEDED_KEY, "")
@@ -117,12 +127,29 @@ def rebuild(store: Store, runs_dir: Path | None = None, reference_dir: Path | No
 
 
 def delete_runs(run_ids: list[str], store: Store, runs_dir: Path | None = None) -> int:
-    """Remove runs from the DB and move their folders to runs/.trash/ (recoverable, and rebuild agrees)."""
+    """Remove runs from the DB and move their folders to runs/.trash/ (recoverable, and rebuild agrees); a run
+    of a stored import is recorded as deleted in its import.json and its run.json written to the trash."""
     runs_dir = _runs_dir(store, runs_dir)
+    owners = store.owners(run_ids)
     count = store.delete(run_ids)
+    for key, ids in owners.items():
+        importfiles.tombstone(runs_dir, key, ids)
+        _trash_stored(runs_dir, key, set(ids))
     for run_id in run_ids:
         rundirs.trash(runs_dir, run_id)
     return count
+
+
+def _trash_stored(runs_dir: Path, key: str, run_ids: set[str]):
+    """The run.json of deleted runs of a stored import, in the trash (one read of the file)."""
+    meta = importfiles.read_meta(runs_dir, key)
+    if meta is None:
+        return
+    for batch in stream_batches(importfiles.import_dir(runs_dir, key) / meta["file"], meta["format"]):
+        records = batch.where(run_ids & set(batch.run_ids)).records() if hasattr(batch, "runs") else \
+            [r for r in batch if r.run_id in run_ids]
+        for record in records:
+            rundirs.trash_record(runs_dir, record)
 
 
 def seed_reference(store: Store, runs_dir: Path, reference_dir: Path) -> ImportReport | None:

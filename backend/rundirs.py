@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+from backend import importfiles
 from backend.fileio import flush, read_text, write_atomic, write_new  # noqa: F401 - the runs folder's writes
 from backend.importers import ImportFailure, load_path
 from backend.processes import alive
@@ -72,6 +73,13 @@ def trash(runs_dir: Path, run_id: str) -> Path | None:
     return dest
 
 
+def trash_record(runs_dir: Path, record: RunRecord) -> Path:
+    """A run of a stored import, deleted: its run.json goes to runs/.trash/ as a folder of its own would."""
+    dest = Path(runs_dir) / ".trash" / f"{record.run_id}--{time.strftime('%Y%m%dT%H%M%S')}" / "run.json"
+    write_atomic(dest, dump(record))
+    return dest.parent
+
+
 def restore(path: Path, text: str | None):
     """Put a run.json back as it was (``None``: it did not exist) — undoing an import."""
     if read_text(path) == text:
@@ -127,7 +135,10 @@ def undo_journal(path: Path):
                 entry = json.loads(line)
             except ValueError:
                 break  # the last line, half written when the process died: its file had not moved yet
-            restore(Path(entry["path"]), entry["previous"])
+            if entry.get("created"):  # a stored import's file, too large to hold as "previous"
+                importfiles.remove_created(Path(entry["path"]))
+            else:
+                restore(Path(entry["path"]), entry["previous"])
 
 
 def dead_journals(runs_dir: Path) -> list[tuple[Path, str | None]]:

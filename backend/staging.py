@@ -2,22 +2,26 @@
 
 Records arrive in batches (importers stream them): each batch is checked, its run.json files are written to a
 private folder under runs/.staging and its rows to a private DuckDB file, so memory grows little with the number
-of runs and nothing anyone else reads changes. ``commit`` moves the files into place (journaled first, so a
+of runs and nothing anyone else reads changes. A file of a format read in columns is not split into run.json
+files: it is copied once (``importfiles``), its runs staged from the columns, and the copy moves into
+runs/.imports/ at the commit. ``commit`` moves the files into place (journaled first, so a
 killed import is undone at the next start) and merges the rows in one DB transaction: the write lock is held
 for that merge only.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from itertools import islice
 from pathlib import Path
 
-from backend import rundirs
-from backend.importers import ImportFailure, stream_path
+from backend import importfiles, rundirs
+from backend.importers import ImportFailure, importer_for, stream_batches
 from backend.processes import alive
 from backend.records import RunRecord
+from backend.runcolumns import RunColumns
 from backend.store import IngestResult, StagedRows, Store
 
 BATCH = 2000  # records per staged batch: bounds memory, large enough that per-batch costs vanish
@@ -36,6 +40,8 @@ class Stage:
         self.failures: list[ImportFailure] = []
         self.more_failures = 0
         self.notes: dict[str, None] = {}  # what importers left out, once each, in order
+        self.stored: list[tuple[str, Path, dict]] = []  # (key, staged copy, import.json) of files stored once
+        self._folders: set[str] | None = None
 
     def __enter__(self):
         return self
@@ -46,30 +52,97 @@ class Stage:
 
     def add_path(self, path: Path, fmt: str | None = None):
         """Stage every record of one file or folder; a bad file becomes one failure line."""
-        stream = stream_path(Path(path), fmt)
+        path = Path(path)
         try:
-            while batch := list(islice(stream, BATCH)):
-                self.add(batch, str(path))
+            if self.files and path.is_file() and importer_for(path, fmt).batches is not None:
+                return self._add_stored(path, importer_for(path, fmt).name)
+            for batch in stream_batches(path, fmt, BATCH):
+                self._add_batch(batch, str(path))
         except ImportFailure as e:
             self.fail(e)
 
-    def add(self, records: list[RunRecord], origin: str):
-        ids = [r.run_id for r in records]
-        clashes = self.rows.origins(ids)
-        seen = set()
+    def _add_batch(self, batch: RunColumns | list[RunRecord], origin: str, file: str | None = None) -> list[str]:
+        """Stage one batch; the run ids that keep their folders (``file``: the stored import that holds the rest)."""
+        return (self.add_columns if isinstance(batch, RunColumns) else self.add)(batch, origin, file)
+
+    def _add_stored(self, path: Path, fmt: str):
+        """A file stored once: copied (and hashed) into the stage, its runs read from the copy."""
+        key, copy = importfiles.copy_in(path, self.dir / "imports")
+        existing = importfiles.read_meta(self.runs_dir, key)
+        if existing is not None and existing["file"] != path.name:  # the same bytes under another name
+            key = f"{key}-{hashlib.sha256(path.name.encode()).hexdigest()[:12]}"
+            (self.dir / "imports" / key).mkdir()
+            copy = copy.replace(self.dir / "imports" / key / path.name)
+            existing = importfiles.read_meta(self.runs_dir, key)
+        held, count = [], 0
+        try:
+            for batch in stream_batches(copy, fmt, BATCH):
+                held += self._add_batch(batch, str(path), key)
+                count += len(batch)
+        except ImportFailure as e:
+            raise ImportFailure(path, e.message) from e
+        if len(held) == count:  # every run keeps its folder: nothing is read from this file
+            return
+        meta = importfiles.new_meta(key, path.name, fmt, held)
+        if existing is not None and existing["file"] == path.name:  # imported again: every run of it is back
+            meta = {**existing, "deleted": [], "held_elsewhere": meta["held_elsewhere"]}
+        self.stored.append((key, copy, meta))
+
+    def add_stored_copy(self, data: Path, meta: dict):
+        """Stage the runs of a stored import (a rebuild), but those not taken from it."""
+        skip = importfiles.excluded(meta)
+        for batch in stream_batches(data, meta["format"], BATCH):
+            if skip:
+                keep = [i for i in (batch.run_ids if isinstance(batch, RunColumns) else [r.run_id for r in batch])
+                        if i not in skip]
+                batch = batch.where(keep) if isinstance(batch, RunColumns) else [r for r in batch if r.run_id in keep]
+            if len(batch):
+                self._add_batch(batch, str(data), data.parent.name)
+
+    def add(self, records: list[RunRecord], origin: str, file: str | None = None) -> list[str]:
+        self._check_ids([r.run_id for r in records], origin)
         for record in records:
-            earlier = clashes.get(record.run_id) or (origin if record.run_id in seen else None)
-            if earlier is not None:
-                where = "appears twice" if earlier == origin else f"is also in {earlier}"
-                self.fail(ImportFailure(origin, f"run_id {record.run_id} {where}; import one of them or rename "
-                                                "the run"))
-            seen.add(record.run_id)
             for note in (record.provenance or {}).get("import_notes") or []:
                 self.notes.setdefault(note, None)
+        held = self._in_folders([r.run_id for r in records]) if file and self.files else set()
         if self.files:
-            self._stage_files(records, origin)
+            self._stage_files([r for r in records if r.run_id in held] if file else records, origin)
         if not self.failures:  # once anything failed, only checking goes on
             self.rows.add(records, origin)
+            if file:
+                self.rows.hold([r.run_id for r in records if r.run_id not in held], file)
+        return sorted(held)
+
+    def add_columns(self, columns: RunColumns, origin: str, file: str | None = None) -> list[str]:
+        """Stage runs held in columns: rows only (``file`` holds them), but for runs that keep a folder."""
+        ids = columns.run_ids
+        self._check_ids(ids, origin, unique=True)
+        # Runs get (or keep) a folder unless a stored file holds them: those already with one, when stored.
+        held = (self._in_folders(ids) if file else set(ids)) if self.files else set()
+        if held:
+            self._stage_files(columns.where(held).records(), origin)
+        if not self.failures:
+            self.rows.add_columns(columns, origin, None if held else file)
+            if held and file:
+                self.rows.hold([i for i in ids if i not in held], file)
+        return sorted(held)
+
+    def _check_ids(self, ids: list[str], origin: str, unique: bool = False):
+        """A run id staged twice (in this file or another) is a failure naming both."""
+        clashes = self.rows.origins(ids)
+        seen: set[str] = set()
+        for run_id in (clashes if unique else ids):
+            earlier = clashes.get(run_id) or (origin if run_id in seen else None)
+            if earlier is not None:
+                where = "appears twice" if earlier == origin else f"is also in {earlier}"
+                self.fail(ImportFailure(origin, f"run_id {run_id} {where}; import one of them or rename the run"))
+            seen.add(run_id)
+
+    def _in_folders(self, ids: list[str]) -> set[str]:
+        """Those of ``ids`` that have a run folder (they keep it: a stored import does not take them)."""
+        if self._folders is None:
+            self._folders = {e.name for e in os.scandir(self.runs_dir) if not e.name.startswith(".")}
+        return self._folders.intersection(ids)
 
     def _stage_files(self, records: list[RunRecord], origin: str):
         for record in records:
@@ -82,6 +155,15 @@ class Stage:
                                                 "another run_id"))
             elif not self.failures:
                 rundirs.write_new(self.dir / f"{record.run_id}.json", rundirs.dump(record))
+
+    def check_changed(self, store: Store):
+        """Without ``replace``, a run the DB holds with other content is a failure (a folder's was found while
+        staging; a stored file's runs are found here, all at once)."""
+        if self.replace or not self.stored:
+            return
+        for run_id, origin in store.changed(self.rows, MAX_FAILURES + 1):
+            self.fail(ImportFailure(origin, f"run {run_id} already exists in {self.runs_dir} with different content; "
+                                            "use --replace to overwrite it or give it another run_id"))
 
     def fail(self, failure: ImportFailure):
         if len(self.failures) < MAX_FAILURES:
@@ -101,7 +183,8 @@ class Stage:
                     batch = [e.name[:-5] for e in entries if e.name.endswith(".json")]
                     self._move(journal, batch)
                     moved += len(batch)
-            if moved:
+            self._place_imports(journal, store)
+            if moved or self.stored:
                 rundirs.flush(self.runs_dir)  # the files are on disk before the DB says they are imported
             result = store.merge(self.rows, replace=self.replace, everything=everything, token=journal.token)
         except BaseException:
@@ -111,6 +194,28 @@ class Stage:
             journal.close()
         store.delete_meta(journal.token)  # the journal is gone: nobody needs to ask any more
         return result
+
+    def _place_imports(self, journal: rundirs.Journal, store: Store):
+        """Move the stored files in (journaled), and record in earlier imports the runs this one takes."""
+        for key, runs in store.held_by_others(self.rows).items():
+            meta = importfiles.read_meta(self.runs_dir, key)
+            if meta is not None:
+                self._write_meta(journal, key, importfiles.with_deleted(meta, runs))
+        for key, copy, meta in self.stored:
+            target = importfiles.import_dir(self.runs_dir, key) / copy.name
+            if not target.exists():
+                journal.write([{"path": str(target), "created": True}])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(copy, target)
+            self._write_meta(journal, key, meta)
+
+    def _write_meta(self, journal: rundirs.Journal, key: str, meta: dict):
+        path = importfiles.import_dir(self.runs_dir, key) / importfiles.META
+        previous = rundirs.read_text(path)
+        if previous == importfiles.meta_text(meta):
+            return
+        journal.write([{"path": str(path), "previous": previous}])
+        rundirs.write_atomic(path, importfiles.meta_text(meta), durable=False)
 
     def _move(self, journal: rundirs.Journal, run_ids: list[str]):
         targets = [rundirs.record_path(self.runs_dir, run_id) for run_id in run_ids]

@@ -4,10 +4,11 @@ Peer: row-by-row INSERT statements of the same rows into the same schema, measur
 Usage: python benchmarks/import_bench.py [--runs 10000] [--peer-runs N]
 (--peer-runs times the peer on the first N runs and scales linearly, for a quicker look; default: all).
 
-Scale: python benchmarks/import_bench.py --scale 10000,100000 imports wide CSVs of each size with the CLI (a
-fresh process each: wall time, peak memory, write lock time) and loads the same file with DuckDB's own
-read_csv (the peer, a fresh process too, timed right before and after ours), then prints each size's ratio
-to the peer and how both grow from the smallest size (linear: x10 for 10x the runs; goal <= x11).
+Scale: python benchmarks/import_bench.py --scale 100000,1000000 [--rounds 3] per size writes a wide CSV, then
+``--rounds`` times in turn (A B A B: the same machine load for both) loads it with DuckDB's own read_csv (the
+peer), imports it with the CLI into a fresh runs folder and rebuilds that store (each a fresh process: wall time,
+peak memory, write lock), and prints the medians: import / DuckDB (goal <= 10x), rebuild / import (goal <= 10x),
+peak memory (goal < 1 GiB), the longest write lock (goal < 2 s), with the load before and after.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -131,28 +133,42 @@ def timed_process(argv: list[str]) -> tuple[float, float, str]:
 DUCKDB_LOAD = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('CREATE TABLE t AS SELECT * FROM read_csv(?)', [sys.argv[2]])"
 
 
-def scale_bench(sizes: list[int]):
+def load() -> str:
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
+def scale_bench(sizes: list[int], rounds: int):
+    """Per size, ``rounds`` times in turn: the peer (DuckDB read_csv of the file into a table), our import of it
+    into a fresh runs folder, and our rebuild of that store from runs/ (each a fresh process); medians."""
     tmp = Path(tempfile.mkdtemp(prefix="import-scale-"))
-    rows = []
+    print(f"start: {load()}", flush=True)
     for n in sizes:
         csv_path = tmp / f"runs-{n}.csv"
         write_csv(csv_path, n)
-        peer = []
-        for i in range(2):  # the peer right before and right after ours: the same load on the machine
-            peer.append(timed_process([sys.executable, "-c", DUCKDB_LOAD, str(tmp / f"peer-{n}-{i}.duckdb"),
+        peer, ours, rebuilt, peaks, rebuild_peaks, locks = [], [], [], [], [], []
+        for r in range(rounds):  # A B A B: the peer and ours see the same load
+            peer.append(timed_process([sys.executable, "-c", DUCKDB_LOAD, str(tmp / f"peer-{n}-{r}.duckdb"),
                                        str(csv_path)])[0])
-            if i == 0:
-                ours, peak, out = timed_process([sys.executable, "-m", "backend", "--runs-dir", str(tmp / f"runs-{n}"),
-                                                 "import", str(csv_path)])
-        lock = float(re.search(r"write lock held ([0-9.]+) s", out).group(1))
-        rows.append((n, ours, peak, lock, statistics.mean(peer), csv_path.stat().st_size / 2**20))
-        print(f"{n:>9,} runs ({rows[-1][5]:.0f} MB CSV): ours {ours:7.1f} s, peak {peak:6.0f} MiB, write lock "
-              f"{lock:.2f} s | DuckDB read_csv {rows[-1][4]:.2f} s | ours / DuckDB {ours / rows[-1][4]:6.1f}x", flush=True)
-    first = rows[0]
-    for n, ours, peak, lock, peer, _ in rows[1:]:
-        print(f"growth {first[0]:,} -> {n:,} runs ({n / first[0]:.0f}x): ours x{ours / first[1]:.1f} "
-              f"(goal <= x{1.1 * n / first[0]:.0f}), DuckDB x{peer / first[4]:.1f}; peak memory "
-              f"{first[2]:.0f} -> {peak:.0f} MiB (goal < 1024); write lock {lock:.2f} s (goal < 2 s)")
+            runs_dir = tmp / f"runs-{n}-{r}"
+            seconds, peak, out = timed_process([sys.executable, "-m", "backend", "--runs-dir", str(runs_dir),
+                                                "import", str(csv_path)])
+            ours.append(seconds)
+            peaks.append(peak)
+            locks.append(float(re.search(r"write lock held ([0-9.]+) s", out).group(1)))
+            seconds, peak, _ = timed_process([sys.executable, "-m", "backend", "--runs-dir", str(runs_dir), "rebuild"])
+            rebuilt.append(seconds)
+            rebuild_peaks.append(peak)
+            print(f"  round {r + 1}: DuckDB {peer[-1]:.2f} s, import {ours[-1]:.2f} s, rebuild {rebuilt[-1]:.2f} s "
+                  f"({load()})", flush=True)
+        p, o, b = statistics.median(peer), statistics.median(ours), statistics.median(rebuilt)
+        print(f"{n:>9,} runs ({csv_path.stat().st_size / 2**20:.0f} MB CSV), medians of {rounds}: import {o:.2f} s | "
+              f"DuckDB read_csv {p:.2f} s | import / DuckDB {o / p:.1f}x (goal <= 10x) | rebuild {b:.2f} s, "
+              f"rebuild / import {b / o:.1f}x (goal <= 10x) | peak {max(peaks):.0f} MiB, rebuild's "
+              f"{max(rebuild_peaks):.0f} MiB (goal < 1024) | "
+              f"longest write lock {max(locks):.2f} s (goal < 2 s)", flush=True)
+        for path in tmp.glob(f"*-{n}*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    print(f"end: {load()}")
 
 
 def main():
@@ -160,9 +176,10 @@ def main():
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--peer-runs", type=int, default=None)
     ap.add_argument("--scale", default=None, help="comma-separated run counts, e.g. 10000,100000")
+    ap.add_argument("--rounds", type=int, default=3, help="--scale: alternating rounds per size (default 3)")
     args = ap.parse_args()
     if args.scale:
-        return scale_bench([int(n) for n in args.scale.split(",")])
+        return scale_bench([int(n) for n in args.scale.split(",")], args.rounds)
     from backend import catalog
     from backend.importers import load_path
     from backend.store import Store

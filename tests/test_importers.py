@@ -216,7 +216,7 @@ def test_full_disk_gives_a_clear_error_and_leaves_nothing(store, runs_dir, tmp_p
     import errno
     import os
 
-    from backend import rundirs, staging
+    from backend import importfiles, staging
     csv = tmp_path / "runs.csv"
     csv.write_text("run_id,kind,language,ndcg@10\n" + "".join(f"r{i},m2v-distill,python,0.5\n" for i in range(5)))
     catalog.import_paths([csv], store=store)
@@ -226,10 +226,11 @@ def test_full_disk_gives_a_clear_error_and_leaves_nothing(store, runs_dir, tmp_p
 
     def full(*a, **k):
         calls.append(a)
-        if when == "staging" or len(calls) == 6:  # moving: 5 files replaced and moved, then the disk is full
+        if when == "staging" or len(calls) == 2:  # moving: the stored file moved in, then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(*a, **k)
-    monkeypatch.setattr(rundirs, "write_new", full) if when == "staging" else monkeypatch.setattr(staging.os, "replace", full)
+    # The CSV is stored once (runs/.imports/): its copy is the staging write, its move the first replace.
+    monkeypatch.setattr(importfiles, "copy_in", full) if when == "staging" else monkeypatch.setattr(staging.os, "replace", full)
     assert main(["import", "--replace", str(csv)]) == 1
     assert "No space left on device; free disk space" in capsys.readouterr().err
     assert tree(runs_dir) == before and store.fingerprint() == fingerprint
@@ -247,10 +248,11 @@ def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(
     s = settings().override(runs_dir=other, db_path=other / "dashboard.duckdb")
     store = catalog.default_store(s)
     catalog.seed_reference(store, s.runs_dir, REFERENCE)
-    assert len(list(other.glob("*/run.json"))) == reference_runs()
-    shutil.rmtree(other / "reference--m2v-mpnet-distill")
+    notes = list(other.glob(".imports/*/research-notes-m2v-vs-tokenlearn.csv"))  # a CSV is stored once
+    assert len(list(other.glob("*/run.json"))) + 2 == reference_runs() and len(notes) == 1
+    shutil.rmtree(notes[0].parent)
     assert main(["--runs-dir", str(other), "--db", str(other / "dashboard.duckdb"), "rebuild"]) == 0
-    assert len(store.runs()) == reference_runs() and (other / "reference--m2v-mpnet-distill" / "run.json").is_file()
+    assert len(store.runs()) == reference_runs() and notes[0].is_file()
 
 
 @pytest.mark.integration

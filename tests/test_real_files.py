@@ -297,7 +297,7 @@ def slow(self, *a, **k):
     if sys.argv[2] == "after":
         real(self, *a, **k)
     print("written", flush=True)
-    time.sleep(60)  # killed here: every run.json in place, the DB transaction not begun (or just committed)
+    time.sleep(60)  # killed here: every file in place, the DB transaction not begun (or just committed)
 def late(*a, **k):  # the final transaction of a merge whose rows of new runs went in early, in chunks
     print("written", flush=True)
     time.sleep(60)
@@ -320,7 +320,7 @@ def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_pat
     proc = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(csv), moment], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert proc.stdout.readline().strip() == "written"
-    assert len(list(runs_dir.glob("bulk--*/run.json"))) == 500
+    assert sorted(p.name for p in runs_dir.glob(".imports/*/*")) == ["import.json", "many.csv"]  # stored once
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     if moment == "early":  # rows of the new runs are in the DB already, not shown: the next import drops them
@@ -332,8 +332,8 @@ def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_pat
         assert not list(runs_dir.glob("bulk--*")) and tree(runs_dir) == files and set(store.runs()["run_id"]) == before
     else:  # the DB committed: the files stay, and the journal and the staging folder are gone
         assert catalog.rebuild(store) == len(before) + 500
-        assert len(list(runs_dir.glob("bulk--*/run.json"))) == 500 and set(tree(runs_dir)) - set(files) == {
-            f"bulk--{i}/run.json" for i in range(500)}
+        key = next(runs_dir.glob(".imports/*")).name
+        assert set(tree(runs_dir)) - set(files) == {f".imports/{key}/many.csv", f".imports/{key}/import.json"}
         with store.connect() as con:  # the commit's token was cleared once the journal was seen
             assert con.execute("SELECT count(*) FROM meta WHERE key LIKE 'import:%'").fetchone()[0] == 0
 

@@ -56,7 +56,7 @@ def add_parsers(sub):
     c.add_argument("--format", help="force a format instead of detecting it (see: formats)")
     c.add_argument("--replace", action="store_true", help="overwrite runs whose id exists with other content")
     c.set_defaults(func=cmd_import)
-    sub.add_parser("rebuild", help="rebuild the DB from runs/*/run.json").set_defaults(func=cmd_rebuild)
+    sub.add_parser("rebuild", help="rebuild the DB from runs/ (run folders and stored imported files)").set_defaults(func=cmd_rebuild)
     c = sub.add_parser("runs", help="list the runs (run ids whole)")
     c.add_argument("--ids", action="store_true", help="only the run ids, one per line")
     c.add_argument("--wide", action="store_true", help="do not shorten long names")

@@ -6,9 +6,11 @@ from backend.importers.base import (  # noqa: F401 - the package's interface
     MAX_BYTES,
     Importer,
     ImportFailure,
+    importer_for,
     load_path,
     read_text,
     register_importer,
     regular_file,
+    stream_batches,
     stream_path,
 )

@@ -6,10 +6,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from itertools import islice
 from typing import Callable, Iterable, Iterator
 
 from backend import registry
 from backend.records import RecordError, RunRecord
+from backend.runcolumns import RunColumns
 
 
 class ImportFailure(ValueError):
@@ -27,20 +29,23 @@ class Importer:
     load: Callable[[Path], Iterable[RunRecord]]  # a generator streams (memory flat in the number of runs)
     help: str
     generic: bool = False  # claims broad patterns (any .json): asked only after the specific formats
+    # The runs in batches (RunColumns, or lists of records when the columns cannot hold a file): a format
+    # with this reads a file in columns, and its files are stored once under runs/ (the file is the source).
+    batches: Callable[[Path], Iterable[RunColumns | list[RunRecord]]] | None = None
 
 
 IMPORTERS: dict[str, Importer] = {}
 
 
-def register_importer(name: str, *, sniff, load, help: str, generic: bool = False) -> Importer:
-    return registry.add(IMPORTERS, name, Importer(name, sniff, load, help, generic), "import format")
+def register_importer(name: str, *, sniff, load, help: str, generic: bool = False, batches=None) -> Importer:
+    return registry.add(IMPORTERS, name, Importer(name, sniff, load, help, generic, batches), "import format")
 
 
 def stream_path(path: Path, fmt: str | None = None) -> Iterator[RunRecord]:
     """Records of one file or folder, one at a time (a large wide CSV is never held whole); ImportFailure (one
     line, with the fix) for anything wrong, possibly after some records were yielded: the caller stages them."""
     path = Path(path)
-    importer = _importer_for(path, fmt)
+    importer = importer_for(path, fmt)
     count = 0
     try:
         for record in importer.load(path):
@@ -54,6 +59,31 @@ def stream_path(path: Path, fmt: str | None = None) -> Iterator[RunRecord]:
         raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
 
 
+def stream_batches(path: Path, fmt: str | None = None, size: int = 2000) -> Iterator[RunColumns | list[RunRecord]]:
+    """The records of one file or folder in batches (of ``size`` records, or the format's own RunColumns), with
+    stream_path's errors."""
+    path = Path(path)
+    importer = importer_for(path, fmt)
+    count = 0
+    try:
+        source = importer.batches(path) if importer.batches else _chunked(importer.load(path), size)
+        for batch in source:
+            count += len(batch)
+            yield batch
+    except ImportFailure:
+        raise
+    except (RecordError, ValueError, OSError, RecursionError) as e:
+        raise ImportFailure(path, f"[{importer.name}] {_one_line(e)}") from e
+    if not count:
+        raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
+
+
+def _chunked(records: Iterable[RunRecord], size: int) -> Iterator[list[RunRecord]]:
+    records = iter(records)
+    while batch := list(islice(records, size)):
+        yield batch
+
+
 def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
     """All records of one file or folder, with their run ids checked unique."""
     records, seen = [], set()
@@ -65,7 +95,7 @@ def load_path(path: Path, fmt: str | None = None) -> list[RunRecord]:
     return records
 
 
-def _importer_for(path: Path, fmt: str | None) -> Importer:
+def importer_for(path: Path, fmt: str | None) -> Importer:
     if not path.exists():
         raise ImportFailure(path, "no such file or folder; check the path")
     if not path.is_dir() and not regular_file(path):

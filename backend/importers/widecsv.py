@@ -8,9 +8,11 @@ from __future__ import annotations
 import csv
 import math
 import re
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
+from backend.importers import csvcolumns
 from backend.importers.base import MAX_BYTES, register_importer
 from backend.records import (
     RUN_FIELDS,
@@ -19,6 +21,7 @@ from backend.records import (
     RunRecord,
     record_from_dict,
 )
+from backend.runcolumns import RunColumns
 from backend.vocab import METRICS, canonical_metric
 
 RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", "benchmark", "protocol", "model",
@@ -27,6 +30,7 @@ RUN_COLUMNS = ["run_id", "kind", "name", "status", "created_at", "finished_at", 
 ROW_COLUMNS = ["language", "n"]
 NUMERIC = {k for k, (t, _, _) in RUN_FIELDS.items() if t in ("int", "float")} | {"n"}
 GATHER_BYTES = 16 * 2**20  # files up to this size may list a run's rows anywhere
+ROW_BATCH = 2000  # records per batch from the row reader
 MAX_ROWS_PER_RUN = 1000  # a run has one row per language: more is a broken or hostile file
 COLUMN_NAME = re.compile(r"[a-z][a-z0-9_@. -]{0,39}")  # what a typo'd column name looks like
 
@@ -36,7 +40,63 @@ def sniff(path: Path) -> bool:
 
 
 def load(path: Path) -> Iterator[RunRecord]:
-    """Records one run at a time. A large file whose rows of each run are together streams (memory flat in
+    """Records one run at a time: the columns' runs as records, or the row reader's (which streams)."""
+    columns = _columns(path)
+    if columns is None:
+        yield from load_rows(path)
+        return
+    for batch in columns:
+        yield from batch.records()
+
+
+def batches(path: Path) -> Iterator[RunColumns | list[RunRecord]]:
+    """The file's runs in batches: in columns (csvcolumns) when its checks clear the whole file, else as records
+    from the row reader, which names a problem by line and column."""
+    columns = _columns(path)
+    if columns is None:
+        records = load_rows(path)
+        while batch := list(islice(records, ROW_BATCH)):
+            yield batch
+        return
+    yield from columns
+
+
+def _columns(path: Path) -> Iterator[RunColumns] | None:
+    """The file in columns, every check made already (None: it needs the row reader)."""
+    try:
+        header, metric_of = _plain_header(path)
+        columns = csvcolumns.read(path, header, metric_of, _delimiter(path), path.stat().st_size > GATHER_BYTES,
+                                  MAX_ROWS_PER_RUN)
+        first = next(columns, None)  # every check is made before the first batch
+    except (csvcolumns.NotColumnar, RecordError, OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return _then(first, columns)
+
+
+def _then(first, rest) -> Iterator[RunColumns]:
+    if first is not None:
+        yield first
+    try:
+        yield from rest
+    except csvcolumns.NotColumnar:
+        raise RecordError("the file changed while it was read; import it again") from None
+
+
+def _plain_header(path: Path) -> tuple[list[str], dict[str, str]]:
+    """The header of a file whose first line holds no quotes (the columnar reader's case), checked."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        line = f.readline()
+    if '"' in line or "\x00" in line:
+        raise csvcolumns.NotColumnar("a quoted header")
+    return _header(next(csv.reader([line], delimiter=_delimiter(path))))
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def load_rows(path: Path) -> Iterator[RunRecord]:
+    """Records one run at a time, read row by row. A large file whose rows of each run are together streams (memory flat in
     the number of runs); otherwise (a small file, or rows of a run far apart) the runs are gathered first."""
     size = path.stat().st_size
     gather = size <= GATHER_BYTES or not _runs_together(path)
@@ -68,7 +128,7 @@ def _runs_together(path: Path) -> bool:
 def _rows(path: Path) -> Iterator[tuple[int, dict, dict]]:
     """(line number, row by column name, metric column -> metric) of each non-blank line after the header."""
     with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        reader = csv.reader(f, delimiter=_delimiter(path))
         try:
             first = next(reader, None)
             if first is None:
@@ -148,5 +208,5 @@ def _cell(text: str, column: str, line_no: int, numeric: bool):
     return value
 
 
-register_importer("wide-csv", sniff=sniff, load=load,
+register_importer("wide-csv", sniff=sniff, load=load, batches=batches,
                   help="a .csv/.tsv with run_id, kind, language and metric columns")

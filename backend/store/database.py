@@ -114,8 +114,9 @@ class Store:
             holds = []
             try:
                 if early:
-                    for first, last in merging.chunks(staged):
-                        holds.append(self._write(lambda con: merging.insert_new_rows(con, attach, first, last))[1])
+                    for first, last, rows in merging.chunks(staged):
+                        holds.append(self._write(
+                            lambda con: merging.insert_new_rows(con, attach, first, last, rows))[1])
                 result, held = self._write(final)
             except BaseException:
                 if early:
@@ -143,9 +144,30 @@ class Store:
         """(``work(con)``'s result, seconds the write lock was held) for ``work`` in one write transaction."""
         with self.transaction() as con:
             start = time.monotonic()
-            con.execute("SET memory_limit = '1GB'")  # a large merge spills to disk instead of growing the process
+            con.execute("SET memory_limit = '256MB'")  # a large merge spills to disk instead of growing the process
             result = work(con)
         return result, time.monotonic() - start  # the commit's checkpoint and the close included
+
+    def held_by_others(self, staged: "StagedRows") -> dict[str, list[str]]:
+        """{stored import: its runs that ``staged`` holds elsewhere now (another file, or a folder)}."""
+        self.migrate()
+        staged.close()
+        with self.connect() as con:
+            con.execute(f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)")
+            return queries.held_by_others(con)
+
+    def changed(self, staged: "StagedRows", limit: int) -> list[tuple[str, str]]:
+        """(run id, origin) of staged runs the DB holds with different content, in staged order."""
+        self.migrate()
+        staged.close()
+        with self.connect() as con:
+            con.execute(f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)")
+            return queries.changed(con, limit)
+
+    def owners(self, run_ids: list[str]) -> dict[str, list[str]]:
+        """{stored import: those of ``run_ids`` it holds} (runs with a folder are in none)."""
+        with self.connect() as con:
+            return queries.owners(con, run_ids)
 
     def delete(self, run_ids: list[str]) -> int:
         with self.transaction() as con:

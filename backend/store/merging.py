@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from backend.records import RunRecord
+from backend.runcolumns import RunColumns
 from backend.store.schema import (
     METRIC_COLUMNS,
     MIGRATIONS,
@@ -44,6 +48,7 @@ class StagedRows:
         self.path = Path(path)
         self.count = 0  # runs
         self.rows = 0  # rows of the row tables (metrics, queries, problems)
+        self.per_run: list[np.ndarray] = []  # rows of each staged run in each of ROW_TABLES, batch by batch
         self._con = duckdb.connect(str(self.path))
         self._con.execute("SET memory_limit = '256MB'")
         for sql in MIGRATIONS:
@@ -62,7 +67,41 @@ class StagedRows:
                 self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
                 self._con.unregister("incoming")
                 self.rows += len(df) if table in ROW_TABLES else 0
+        self.per_run.append(np.array([[len(r.metrics), len(r.queries), len(r.problems), len(r.relevant)]
+                                      for r in records], np.int64).reshape(-1, len(ROW_TABLES)))
         self.count += len(records)
+
+    def add_columns(self, columns: RunColumns, origin: str, file: str | None = None):
+        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them."""
+        runs, metrics = columns.runs, columns.metrics
+        order = pa.table({"seq": pa.array(range(self.count, self.count + len(columns)), pa.int64()),
+                          "run_id": runs.column("run_id"), "origin": pa.array([origin] * len(columns), pa.string())})
+        con = self._con
+        con.register("incoming_runs", runs)
+        con.register("incoming_metrics", metrics)
+        con.register("incoming_order", order)
+        times = {c: f"strptime({c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}" for c in ("created_at", "finished_at")}
+        columns_sql = ", ".join(times.get(c, c) for c in RUN_COLUMNS if c not in ("config", "ingested_at"))
+        con.execute(f"""INSERT INTO runs BY NAME SELECT {columns_sql}, '{{}}' AS config,
+                        (now() AT TIME ZONE 'UTC') AS ingested_at, coalesce(l.n, 0) AS languages
+                        FROM incoming_runs LEFT JOIN (SELECT run_id, count(DISTINCT language) AS n
+                                                      FROM incoming_metrics GROUP BY run_id) l USING (run_id)""")
+        con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming_metrics")
+        con.execute("INSERT INTO staged_order BY NAME SELECT * FROM incoming_order")
+        if file is not None:
+            con.execute("INSERT INTO run_files SELECT run_id, ? FROM incoming_order", [file])
+        for name in ("incoming_runs", "incoming_metrics", "incoming_order"):
+            con.unregister(name)
+        self.rows += metrics.num_rows
+        per_run = np.zeros((len(columns), len(ROW_TABLES)), np.int64)
+        run_of_row = pc.index_in(metrics.column("run_id"), runs.column("run_id")).to_numpy(zero_copy_only=False)
+        per_run[:, 0] = np.bincount(run_of_row, minlength=len(columns))
+        self.per_run.append(per_run)
+        self.count += len(columns)
+
+    def hold(self, run_ids: list[str], file: str):
+        """Record that the stored import ``file`` holds these staged runs."""
+        self._con.execute("INSERT INTO run_files SELECT unnest(?), ?", [list(run_ids), file])
 
     def close(self):
         """Done adding (idempotent): the file can be attached."""
@@ -71,7 +110,7 @@ class StagedRows:
 
 def delete_runs(con, run_ids: list[str]) -> int:
     count = con.execute("SELECT count(*) FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids]).fetchone()[0]
-    for table in TABLES:
+    for table in TABLES + ("run_files",):
         con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [run_ids])
     return count
 
@@ -99,6 +138,13 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             "old IS DISTINCT FROM digest"
         where = "" if everything else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
+    # Every staged run is now held where this import says (a stored file, or its folder: no row); new runs'
+    # rows may have gone in early, with their rows of the row tables.
+    con.execute("DELETE FROM run_files" + ("" if everything else
+                " WHERE run_id IN (SELECT run_id FROM incoming WHERE old IS NOT NULL)"))
+    held = "" if everything else " WHERE run_id IN (SELECT run_id FROM incoming" + (
+        " WHERE old IS NOT NULL)" if rows_of_new_runs_in else ")")
+    con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}{held}")
     if token:
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
     lists = {"added": [], "replaced": [], "unchanged": []}
@@ -117,27 +163,39 @@ def staged_frames(records: list[RunRecord], first: int = 0, origin: str | None =
     out = dict(zip(TABLES, frames(records)))
     out["staged_order"] = pd.DataFrame({"seq": range(first, first + len(records)),
                                         "run_id": [r.run_id for r in records], "origin": origin})
+    out["run_files"] = pd.DataFrame({"run_id": pd.Series([], dtype=str), "file": pd.Series([], dtype=str)})
     return out
 
 
-def chunks(staged: StagedRows) -> list[tuple[int, int]]:
-    """Ranges of staged runs (by order) holding about MERGE_ROWS rows each."""
-    per_run = max(1.0, staged.rows / max(1, staged.count))
-    step = max(1, int(MERGE_ROWS / per_run))
-    return [(first, min(first + step, staged.count)) for first in range(0, staged.count, step)]
+def chunks(staged: StagedRows) -> list[tuple[int, int, dict[str, tuple[int, int]]]]:
+    """Ranges of staged runs (by order) holding about MERGE_ROWS rows each, with where their rows lie in each row
+    table (rows are staged in run order: a chunk reads only its own)."""
+    per_run = np.concatenate(staged.per_run) if staged.per_run else np.zeros((0, len(ROW_TABLES)), np.int64)
+    before = np.vstack([np.zeros((1, len(ROW_TABLES)), np.int64), np.cumsum(per_run, axis=0)])  # rows before run i
+    total = before.sum(axis=1)
+    out, first = [], 0
+    while first < staged.count:
+        last = min(max(int(np.searchsorted(total, total[first] + MERGE_ROWS)), first + 1), staged.count)
+        out.append((first, last, {t: (int(before[first, j]), int(before[last, j])) for j, t in enumerate(ROW_TABLES)}))
+        first = last
+    return out
 
 
-def insert_new_rows(con, attach: str, first: int, last: int):
+def insert_new_rows(con, attach: str, first: int, last: int, rows: dict[str, tuple[int, int]]):
     """Row-table rows of the staged runs first..last-1 that the DB does not have yet (not visible yet)."""
     con.execute(attach)
     ids = f"""SELECT run_id FROM staged.staged_order WHERE seq >= {int(first)} AND seq < {int(last)}
               AND run_id NOT IN (SELECT run_id FROM runs)"""
     for table in ROW_TABLES:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged.{table} WHERE run_id IN ({ids})")
+        a, b = rows[table]
+        if b > a:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged.{table} "
+                        f"WHERE rowid >= {int(a)} AND rowid < {int(b)} AND run_id IN ({ids})")
+    con.execute(f"INSERT INTO run_files SELECT * FROM staged.run_files WHERE run_id IN ({ids})")
 
 
 def drop_unlisted_rows(con):
-    for table in ROW_TABLES:
+    for table in ROW_TABLES + ("run_files",):
         con.execute(f"DELETE FROM {table} WHERE run_id NOT IN (SELECT run_id FROM runs)")
 
 
@@ -152,13 +210,13 @@ def frames(records: list[RunRecord]) -> tuple[pd.DataFrame, ...]:
     for r in records:
         row = {c: getattr(r, c, None) for c in RUN_COLUMNS}
         row.update(config=json.dumps(r.config, sort_keys=True), provenance=json.dumps(r.provenance, sort_keys=True),
-                   digest=r.digest(), ingested_at=now)
+                   digest=r.digest(), ingested_at=now, languages=len({m["language"] for m in r.metrics}))
         run_rows.append(row)
         metric_rows.extend({"run_id": r.run_id, **m} for m in r.metrics)
         query_rows.extend({"run_id": r.run_id, **q} for q in r.queries)
         problem_rows.extend({"run_id": r.run_id, **p} for p in r.problems)
         relevant_rows.extend({"run_id": r.run_id, **p} for p in r.relevant)
-    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    runs = pd.DataFrame(run_rows, columns=[*RUN_COLUMNS, "languages"])
     for col in ("created_at", "finished_at"):
         runs[col] = pd.to_datetime(runs[col], utc=True).dt.tz_localize(None)
     for col in ("params", "trainable_params"):

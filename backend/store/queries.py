@@ -10,11 +10,8 @@ from backend.store.schema import TABLES
 
 
 def runs(con) -> pd.DataFrame:
-    return con.execute("""
-        SELECT r.* EXCLUDE (digest), coalesce(m.languages, 0) AS languages
-        FROM runs r LEFT JOIN (SELECT run_id, count(DISTINCT language) AS languages
-                               FROM metrics GROUP BY run_id) m USING (run_id)
-        ORDER BY r.created_at DESC NULLS LAST, r.run_id""").df()
+    return con.execute("""SELECT * EXCLUDE (digest) FROM runs
+                          ORDER BY created_at DESC NULLS LAST, run_id""").df()  # languages: kept per run
 
 
 def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
@@ -59,7 +56,33 @@ def meta(con, key: str) -> str | None:
 def fingerprint(con) -> dict[str, tuple[int, str]]:
     """(row count, content hash) per table: equal fingerprints mean equal content."""
     out = {}
-    for table in TABLES + ("meta",):
+    for table in TABLES + ("run_files", "meta"):
+        if not _has_table(con, table):
+            continue
         rows = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
         out[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()[:16])
     return out
+
+
+def held_by_others(con) -> dict[str, list[str]]:
+    """Runs staged (schema ``staged``) that a stored import holds today but will not after the merge."""
+    return dict(con.execute("""
+        SELECT f.file, list(f.run_id ORDER BY f.run_id) FROM run_files f JOIN staged.staged_order o USING (run_id)
+        LEFT JOIN staged.run_files s USING (run_id) WHERE s.file IS DISTINCT FROM f.file GROUP BY f.file""").fetchall())
+
+
+def changed(con, limit: int) -> list[tuple[str, str]]:
+    return con.execute("""
+        SELECT o.run_id, o.origin FROM staged.staged_order o JOIN staged.runs s USING (run_id) JOIN runs r USING (run_id)
+        WHERE r.digest <> s.digest ORDER BY o.seq LIMIT ?""", [limit]).fetchall()
+
+
+def owners(con, run_ids: list[str]) -> dict[str, list[str]]:
+    if not _has_table(con, "run_files"):
+        return {}
+    return dict(con.execute("""SELECT file, list(run_id ORDER BY run_id) FROM run_files
+                               WHERE run_id IN (SELECT unnest(?)) GROUP BY file""", [list(run_ids)]).fetchall())
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])

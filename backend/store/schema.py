@@ -74,3 +74,16 @@ CREATE TABLE relevant_ranks (
     run_id VARCHAR NOT NULL, language VARCHAR NOT NULL, query_id VARCHAR NOT NULL, doc_id VARCHAR NOT NULL,
     grade DOUBLE NOT NULL, rank BIGINT NOT NULL);
 """)
+
+# Which stored import file (runs/.imports/<key>/) holds each run read from one; runs with a folder have no row.
+migration("""
+CREATE TABLE run_files (run_id VARCHAR NOT NULL, file VARCHAR NOT NULL);
+""")
+
+# Per-run aggregate kept with the run (every page's runs read counted it over the whole metrics table, the
+# first load after a write at 100k runs paid it): how many languages the run has metrics for.
+migration("""
+ALTER TABLE runs ADD COLUMN languages BIGINT NOT NULL DEFAULT 0;
+UPDATE runs SET languages = c.n FROM (SELECT run_id, count(DISTINCT language) AS n FROM metrics GROUP BY run_id) c
+WHERE runs.run_id = c.run_id;
+""")
