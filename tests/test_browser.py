@@ -242,7 +242,7 @@ def test_live_search_benchmark_query_shows_gold_in_both_columns(page, server):
     page.goto(f"{server[0]}/search")
     page.get_by_role("button", name="Try a benchmark query").click()
     page.get_by_text("Gold document rank").nth(1).wait_for(timeout=120_000)
-    page.get_by_text("Overlap of the two top-10 lists").wait_for()  # the last element: the run is complete
+    page.get_by_text("Overlap, by document").wait_for()  # the last element: the run is complete
     page.screenshot(path=page.shots / "search.png", full_page=True)
     assert page.get_by_text(":material/star:").count() == 0  # icons render, not their names
 
