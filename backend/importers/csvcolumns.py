@@ -29,7 +29,7 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
               "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 FLOAT = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"  # no sign, no nan/inf/_: the row reader agrees
 INT = r"^[0-9]{1,18}$"  # below 2**62, as records require
-BLOCK_BYTES = 16 * 2**20  # a large file is read a block at a time: memory flat in the number of runs
+BLOCK_BYTES = 8 * 2**20  # a large file is read a block at a time: memory flat in the number of runs
 WHOLE_BYTES = 128 * 2**20  # files up to this size are read at once (one pass)
 
 
@@ -56,6 +56,7 @@ def read(path: Path, header: list[str], metric_of: dict[str, str], delimiter: st
         if shape["together"] and not block.in_order:
             raise NotColumnar("the rows of a run are not together")
         yield block.columns()
+        pa.default_memory_pool().release_unused()  # a block's arrays are gone: memory flat over the blocks
 
 
 def _tables(path: Path, blocks: bool, header, delimiter, **_) -> Iterator[pa.Table]:

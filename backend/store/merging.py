@@ -50,7 +50,7 @@ class StagedRows:
         self.rows = 0  # rows of the row tables (metrics, queries, problems)
         self.per_run: list[np.ndarray] = []  # rows of each staged run in each of ROW_TABLES, batch by batch
         self._con = duckdb.connect(str(self.path))
-        self._con.execute("SET memory_limit = '256MB'")
+        self._con.execute("SET memory_limit = '128MB'")
         for sql in MIGRATIONS:
             self._con.execute(sql)
         self._con.execute("CREATE TABLE staged_order (seq BIGINT, run_id VARCHAR PRIMARY KEY, origin VARCHAR)")
@@ -129,7 +129,10 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             raise StoreError(f"run {clash[0]} already exists with different content; re-run with --replace to "
                              "overwrite it, or give the new run another run_id")
     changed = everything or con.execute("SELECT count(*) FROM incoming WHERE old <> digest").fetchone()[0]
+    existing = everything or con.execute("SELECT count(*) FROM incoming WHERE old IS NOT NULL").fetchone()[0]
     for table in TABLES:
+        if rows_of_new_runs_in and table != "runs" and not changed:
+            continue  # every new run's rows are in, and no run is replaced: nothing to scan for
         if everything:
             con.execute(f"DELETE FROM {table}")
         elif changed:  # a delete scans the table: skipped when nothing is replaced (a run finishing, a new import)
@@ -140,11 +143,13 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
     # Every staged run is now held where this import says (a stored file, or its folder: no row); new runs'
     # rows may have gone in early, with their rows of the row tables.
-    con.execute("DELETE FROM run_files" + ("" if everything else
-                " WHERE run_id IN (SELECT run_id FROM incoming WHERE old IS NOT NULL)"))
-    held = "" if everything else " WHERE run_id IN (SELECT run_id FROM incoming" + (
-        " WHERE old IS NOT NULL)" if rows_of_new_runs_in else ")")
-    con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}{held}")
+    if existing:
+        con.execute("DELETE FROM run_files" + ("" if everything else
+                    " WHERE run_id IN (SELECT run_id FROM incoming WHERE old IS NOT NULL)"))
+    if existing or not rows_of_new_runs_in:
+        held = "" if everything else " WHERE run_id IN (SELECT run_id FROM incoming" + (
+            " WHERE old IS NOT NULL)" if rows_of_new_runs_in else ")")
+        con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}{held}")
     if token:
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
     lists = {"added": [], "replaced": [], "unchanged": []}
