@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from itertools import islice
@@ -47,14 +48,10 @@ def stream_path(path: Path, fmt: str | None = None) -> Iterator[RunRecord]:
     path = Path(path)
     importer = importer_for(path, fmt)
     count = 0
-    try:
+    with _one_failure(path, importer):
         for record in importer.load(path):
             count += 1
             yield record
-    except ImportFailure:
-        raise
-    except (RecordError, ValueError, OSError, RecursionError) as e:
-        raise ImportFailure(path, f"[{importer.name}] {_one_line(e)}") from e
     if not count:
         raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
 
@@ -65,17 +62,23 @@ def stream_batches(path: Path, fmt: str | None = None, size: int = 2000) -> Iter
     path = Path(path)
     importer = importer_for(path, fmt)
     count = 0
-    try:
-        source = importer.batches(path) if importer.batches else _chunked(importer.load(path), size)
-        for batch in source:
+    with _one_failure(path, importer):
+        for batch in importer.batches(path) if importer.batches else _chunked(importer.load(path), size):
             count += len(batch)
             yield batch
+    if not count:
+        raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
+
+
+@contextmanager
+def _one_failure(path: Path, importer):
+    """Whatever a reader raises about a file becomes one ImportFailure line naming it and the format."""
+    try:
+        yield
     except ImportFailure:
         raise
     except (RecordError, ValueError, OSError, RecursionError) as e:
         raise ImportFailure(path, f"[{importer.name}] {_one_line(e)}") from e
-    if not count:
-        raise ImportFailure(path, f"[{importer.name}] holds no runs; nothing to import")
 
 
 def _chunked(records: Iterable[RunRecord], size: int) -> Iterator[list[RunRecord]]:
