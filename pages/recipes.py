@@ -1,7 +1,7 @@
 """Recipes: the research experiments, run here, published beside measured, the differences named."""
 import streamlit as st
 
-from backend import recipes, views
+from backend import processes, recipes, views
 from backend.catalog import default_store
 from backend.config import settings
 from backend.runs import supervision
@@ -25,7 +25,7 @@ if runs is not None:
     except ValueError as e:  # e.g. no benchmark built yet
         st.error(f"This recipe cannot be planned yet: {e}")
         st.stop()
-    running = supervision.lock_held(supervision.recipe_lock(s.runs_dir, recipe.name))
+    running = processes.lock_held(supervision.recipe_lock(s.runs_dir, recipe.name))
     plan = views.recipe_launch(s.runs_dir, s.bench_dir, s.cache_dir, recipe.name, running,
                                supervision.defaults_in_progress(s.runs_dir))
     st.markdown(f"**Published:** {recipe.source}  \n**Runs here:** {len(shown.measured)} of {shown.total} done · "

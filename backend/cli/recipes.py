@@ -20,7 +20,8 @@ def cmd_recipe_run(args, store, s):
     """Run a recipe's missing runs (its expected time first), then show published vs measured."""
     from backend import recipes
     from backend.runs.executors import run_jobs
-    from backend.runs.supervision import recipe_lock, try_lock
+    from backend.processes import try_lock
+    from backend.runs.supervision import recipe_lock
     recipe = recipes.get(args.name)
     lock = try_lock(recipe_lock(s.runs_dir, recipe.name))  # held until this process ends
     if lock is None:

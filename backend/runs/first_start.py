@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 from backend import progress, rundirs
+from backend.processes import try_lock
 from backend.config import REPO_ROOT, Settings
 from backend.progress import Reporter
 from backend.runs.estimates import Rates, Stage, banner, stage_estimates
 from backend.runs.lifecycle import RunFailed, build_config, make_run_id
-from backend.runs.supervision import defaults_lock, launch_args, try_lock
+from backend.runs.supervision import defaults_lock, launch_args
 from backend.store import Store
 
 DEFAULTS_KEY = "default_runs"

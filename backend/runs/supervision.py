@@ -11,7 +11,7 @@ from pathlib import Path
 from backend import catalog, processes, progress, rundirs
 from backend.config import REPO_ROOT
 from backend.records import record_from_dict
-from backend.processes import alive, lock_held, try_lock  # noqa: F401 - try_lock: recipes and the first start use it from here
+from backend.processes import alive, lock_held
 from backend.runs.lifecycle import build_config, make_run_id
 from backend.store import Store
 from backend.timestamps import now
