@@ -8,6 +8,8 @@ from backend.catalog import default_store
 from backend.config import settings
 from backend.kinds import kinds_of
 from backend.retrieval import speed
+from backend.views.base import evaluation_choices, in_evaluation
+from backend.views.efficiency import efficiency_scores
 from backend.runs import supervision
 from backend.vocab import METRICS
 from pages.common import (EMPTY_HINT, capped, download, draw, follow, from_link, labelled, link_box, load,
@@ -23,15 +25,13 @@ elif runs is not None and names_stored is not None:
     runs = runs[~runs["kind"].isin(kinds_of("codegen"))]  # code search models; code LMs: the Codegen page
     public = st.toggle(public_view.TOGGLE, True, key="public_models", help=public_view.TOGGLE_HELP)
     runs = public_view.shown(runs, public)
-    groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
+    groups, first = evaluation_choices(runs)
     left, right, lang_col = st.columns(3)
-    first = public_view.default_group(list(groups.values()), runs)
-    from_link("eff_group", "evaluation", [*groups, ALL], f"{first[0]} · {first[1]}" if first else ALL)
+    from_link("eff_group", "evaluation", [*groups, ALL], first or ALL)
     group = groups.get(left.selectbox("Evaluated on (benchmark · protocol)", [*groups, ALL], key="eff_group"))
-    shown = runs if group is None else runs[(runs["benchmark"].fillna("") == group[0])
-                                            & (runs["protocol"].fillna("") == group[1])]
-    available = [m for m in METRICS if m in set(names_stored) and METRICS[m].direction.value == "higher"]
-    from_link("eff_metric", "metric", available, "ndcg@10" if "ndcg@10" in available else available[0])
+    shown = in_evaluation(runs, group)
+    available, default = efficiency_scores(names_stored)
+    from_link("eff_metric", "metric", available, default)
     metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
     scored = load("metrics", None, [metric])
     languages = sorted(set(scored[scored["run_id"].isin(shown["run_id"])]["language"]))

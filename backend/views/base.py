@@ -78,3 +78,18 @@ def one_evaluation(runs: pd.DataFrame, bench: str | None, protocol: str | None, 
     if protocol is not None:
         runs = runs[runs["protocol"].fillna("") == protocol]
     return runs, notes
+
+
+def evaluation_choices(runs: pd.DataFrame) -> tuple[dict[str, tuple[str, str]], str | None]:
+    """The retrieval evaluations of these runs as "benchmark · protocol" labels, and the one a page opens on
+    (public_view.default_group: the views' own default)."""
+    groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs)}
+    first = public_view.default_group(list(groups.values()), runs)
+    return groups, f"{first[0]} · {first[1]}" if first else None
+
+
+def in_evaluation(runs: pd.DataFrame, group: tuple[str, str] | None) -> pd.DataFrame:
+    """The runs of one (benchmark, protocol) group; all of them for None."""
+    if group is None:
+        return runs
+    return runs[(runs["benchmark"].fillna("") == group[0]) & (runs["protocol"].fillna("") == group[1])]

@@ -18,6 +18,12 @@ SHOWN_FIRST = ("name", "score", "speedup", "score_per_mb", "score_per_mparams", 
                "speed_device")
 
 
+def efficiency_scores(stored) -> tuple[list[str], str]:
+    """(the scores the Efficiency page offers among the stored metric names: higher is better, the default)."""
+    available = [m for m in METRICS if m in set(stored) and METRICS[m].direction.value == "higher"]
+    return available, "ndcg@10" if "ndcg@10" in available else available[0]
+
+
 def efficiency_columns(table: pd.DataFrame) -> list[str]:
     """The Efficiency grid's column order (``export efficiency`` keeps its own)."""
     return columns_first(table, SHOWN_FIRST)

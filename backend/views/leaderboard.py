@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 
 from backend import compare, significance
-from backend import public_view
 from backend.kinds import kinds_of
-from backend.views.base import View, one_evaluation
+from backend.views.base import View, evaluation_choices, one_evaluation
 from backend.vocab import METRICS, PASS_METRICS
 
 MOST_RUNS = "most runs"  # the codegen problem set most runs cover
@@ -39,10 +38,9 @@ def choices(runs: pd.DataFrame) -> Choices:
     runs = runs[runs["status"] == "finished"]
     is_codegen = runs["kind"].isin(kinds_of("codegen"))
     families = [f for f, present in (("retrieval", (~is_codegen).any()), ("codegen", is_codegen.any())) if present]
-    groups = {f"{b} · {p}": (b, p) for b, p in compare.evaluation_groups(runs[~is_codegen])}
-    first = public_view.default_group(list(groups.values()), runs[~is_codegen]) if groups else None
+    groups, first = evaluation_choices(runs[~is_codegen])
     sets = sorted({s for run in runs[is_codegen].to_dict("records") for s in compare.problem_sets(run).values()})
-    return Choices(families, groups, f"{first[0]} · {first[1]}" if first else None, [MOST_RUNS, *sets])
+    return Choices(families, groups, first, [MOST_RUNS, *sets])
 
 
 def how_to_read(resampling) -> str:
