@@ -85,14 +85,15 @@ def run_m2v_distill(config: DistillConfig, ctx) -> list:
     ctx.progress(0.0, f"distilling {config.model} (pca {config.pca_dims})")
     start = time.perf_counter()
     # model2vec picks a GPU by itself when given no device: the run's device, named
-    with distill_progress(ctx.progress, (0.0, 0.2)):
+    # Most of the run: the teacher encodes ~30k tokens; the static student's evaluation then takes seconds.
+    with distill_progress(ctx.progress, (0.0, 0.8)):
         model = distill(model_name=str(teacher), pca_dims=config.pca_dims or None, vocabulary=vocabulary,
                         device=name_of(ctx.device))
     seconds = time.perf_counter() - start
     model_dir = ctx.dir / "model"
     model.save_pretrained(str(model_dir))
     encoder = load_encoder(str(model_dir), ctx.settings.cache_dir, ctx.device)
-    return evaluate(encoder, config, ctx, share=(0.2, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
+    return evaluate(encoder, config, ctx, share=(0.8, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
                     train_seconds=seconds,
                     name=f"Model2Vec distill of {config.label()}", teacher=TEACHERS.get(config.model, str(teacher)))
 
