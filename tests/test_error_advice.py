@@ -212,13 +212,3 @@ def test_two_files_with_one_run_id_advice_is_accepted_when_followed(store, tmp_p
         catalog.import_paths([a, b], store=store)
     b.write_text(json.dumps({**GOOD_RUN, "name": b.name, "run_id": GOOD_RUN["run_id"] + "-b"}))  # rename it
     assert catalog.import_paths([a, b], store=store).result.added
-
-
-def test_a_changed_run_advice_is_accepted_when_followed(store, tmp_path):
-    path = tmp_path / "run.json"
-    path.write_text(json.dumps(GOOD_RUN))
-    catalog.import_paths([path], store=store)
-    path.write_text(json.dumps({**GOOD_RUN, "name": "changed"}))
-    with pytest.raises(catalog.ImportErrors, match="use --replace to overwrite it"):
-        catalog.import_paths([path], store=store)
-    assert catalog.import_paths([path], store=store, replace=True).result.replaced

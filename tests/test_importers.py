@@ -70,7 +70,7 @@ def test_replace_overwrites_a_changed_run(store, tmp_path):
     path.write_text(json.dumps(GOOD_RUN))
     catalog.import_paths([path], store=store)
     path.write_text(json.dumps({**GOOD_RUN, "name": "renamed"}))
-    with pytest.raises(catalog.ImportErrors, match="--replace"):
+    with pytest.raises(catalog.ImportErrors, match="use --replace to overwrite it"):  # the advice, followed below
         catalog.import_paths([path], store=store)
     assert catalog.import_paths([path], store=store, replace=True).result.replaced == ["m2v-distill--good--1"]
     assert store.runs()["name"].tolist() == ["renamed"]
