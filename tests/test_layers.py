@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def modules() -> dict[str, Path]:
-    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "backend").rglob("*.py"))]
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py")), *sorted((ROOT / "backend").rglob("*.py"))]
     out = {}
     for path in files:
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
