@@ -20,6 +20,18 @@ hypothesis_settings.register_profile("full", max_examples=100, deadline=None)
 hypothesis_settings.load_profile("fast")
 
 
+def _scan_installed_components_once():
+    """Every new AppTest scans the metadata of each installed distribution for Streamlit components (a third of
+    the page tests' time in cProfile); what is installed does not change while the tests run, so scan once."""
+    import functools
+
+    from streamlit.components.v2 import manifest_scanner
+    manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
+
+
+_scan_installed_components_once()
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest deselects by marker
 def pytest_collection_modifyitems(config, items):
     full = config.getoption("hypothesis_profile", None) == "full"
