@@ -3,6 +3,7 @@ cycle, and no module imports from a layer above its own. The order is written in
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ def modules() -> dict[str, Path]:
     return out
 
 
+@functools.cache  # the same files for every test here: read once
 def import_graph() -> dict[str, set[str]]:
     """module -> the modules of ours it imports, anywhere in its file (``from backend import x``: backend.x)."""
     mods = modules()

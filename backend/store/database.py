@@ -19,6 +19,10 @@ from backend.store.merging import IngestResult, StagedRows, StoreError
 from backend.store.schema import MIGRATIONS
 
 
+# DB files (path, device, inode, change time) this process has found or brought on the current schema.
+_CURRENT: set[tuple] = set()
+
+
 class Store:
     def __init__(self, path: Path, lock_timeout_s: float = 30.0, runs_dir: Path | None = None):
         self.path = Path(path)
@@ -27,7 +31,8 @@ class Store:
 
     @contextmanager
     def connect(self, write: bool = False):
-        """A connection that waits (up to lock_timeout_s) while another process holds the write lock."""
+        """A connection that waits (up to lock_timeout_s) while another process holds the write lock. A write
+        connection is on the current schema (pending migrations applied first)."""
         if write:
             self._prepare_dir()
         elif not self.path.exists():
@@ -42,6 +47,8 @@ class Store:
                     raise StoreError(f"cannot open {self.path}: {e}") from e
                 time.sleep(0.05)
         try:
+            if write and self._file() not in _CURRENT:
+                self._apply_migrations(con)
             yield con
         finally:
             con.close()
@@ -65,18 +72,33 @@ class Store:
 
     # -- schema ----------------------------------------------------------------------------------------
     def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version."""
-        with self.connect(write=True) as con:
-            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
-            done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-            for version, sql in enumerate(MIGRATIONS, start=1):
-                if version in done:
-                    continue
-                con.execute("BEGIN TRANSACTION")
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
-                con.execute("COMMIT")
+        """Apply pending migrations; returns the schema version. Not checked again while the file is unchanged:
+        each connection costs a DuckDB instance's start (about 14 ms here), and an import asked three times."""
+        if self._file() not in _CURRENT:
+            with self.connect(write=True):
+                pass
         return len(MIGRATIONS)
+
+    def _apply_migrations(self, con):
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
+            con.execute("COMMIT")
+        _CURRENT.add(self._file())
+
+    def _file(self) -> tuple:
+        """The DB file as it is now: a file replaced (a rebuild, a DB deleted or copied in) is another, and so is
+        one written since (its change time): the check is skipped only until the next write."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return ()
+        return str(self.path.resolve()), stat.st_dev, stat.st_ino, stat.st_ctime_ns
 
     # -- writes ----------------------------------------------------------------------------------------
     def ingest(self, records: list[RunRecord], replace: bool = False) -> IngestResult:

@@ -51,9 +51,11 @@ class StagedRows:
         self.per_run: list[np.ndarray] = []  # rows of each staged run in each of ROW_TABLES, batch by batch
         self._con = duckdb.connect(str(self.path))
         self._con.execute("SET memory_limit = '128MB'")
+        self._con.execute("BEGIN TRANSACTION")  # one commit for the whole schema
         for sql in MIGRATIONS:
             self._con.execute(sql)
         self._con.execute("CREATE TABLE staged_order (seq BIGINT, run_id VARCHAR PRIMARY KEY, origin VARCHAR)")
+        self._con.execute("COMMIT")
 
     def origins(self, run_ids: list[str]) -> dict[str, str]:
         """Where each of ``run_ids`` already staged came from."""
