@@ -104,10 +104,11 @@ def test_no_module_imports_from_a_layer_above_its_own():
 
 
 def test_runners_never_import_the_store():
-    """A run kind's runner (retrieval.runs, retrieval.training, codegen.runs) works in a process or on a Ray
+    """A run kind's runner (retrieval.runs, retrieval.training.*, codegen.runs) works in a process or on a Ray
     worker without the DB: nothing it imports, directly or not, opens DuckDB."""
     graph = import_graph()
-    for runner in ("backend.retrieval.runs", "backend.retrieval.training", "backend.codegen.runs"):
+    for runner in ("backend.retrieval.runs", *(f"backend.retrieval.training.{m}" for m in ("static", "adapters", "kd")),
+                   "backend.codegen.runs"):
         seen, todo = set(), [runner]
         while todo:
             for t in graph[todo.pop()] - seen:

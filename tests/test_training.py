@@ -71,7 +71,7 @@ def test_peft_contrastive(store, runs_dir, toy_bench, method):
     from transformers import AutoModel
 
     from backend.retrieval.models import resolve
-    from backend.retrieval.training import DEFAULT_LR, PeftConfig, peft_model
+    from backend.retrieval.training.adapters import DEFAULT_LR, PeftConfig, peft_model
     from backend.sizes import folder_mb
     # All 8 rotated pairs in every batch: the loss of that one batch must fall.
     options = {**TINY, "languages": "python", "method": method, "max_train": 8, "steps": 15}
