@@ -80,3 +80,18 @@ def test_an_orphan_worker_belongs_to_init_and_to_the_terminals_process_group(tmp
     nice, threads, parent, group = log.read_text().split()
     assert int(parent) != os.getpid() and int(group) == os.getpgrp() and pid > 0
     assert _until(lambda: _state(pid) is None)
+
+
+def test_serve_on_a_taken_port_says_so_before_anything_starts(runs_dir, capsys):
+    """One line naming the fix, and no first start (no reference import, no default runs) behind it."""
+    import socket
+
+    from backend.__main__ import main
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot serve on 127.0.0.1:{port}" in err and "--port N" in err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
