@@ -44,7 +44,8 @@ elif runs is not None and names_stored is not None:
                "(see 'basis'), with its 95 % interval over queries (bootstrap, error bars) where the run has "
                "per-query results. Encode throughput: documents per second on the benchmark's test code.")
     st.dataframe(capped(eff.table, "best score per MB first"), hide_index=True, width="stretch",
-                 column_order=views.efficiency_columns(eff.table))
+                 column_order=views.efficiency_columns(eff.table),  # the CSV keeps every digit
+                 column_config={"speedup": st.column_config.NumberColumn(format="%.1f×")})
     download(eff.table, f"efficiency-{metric}.csv", "efficiency_csv")
     base_name = compare.run_names(eff.table).get(eff.base)
     share(f"Efficiency: {group[0]} · {group[1]}" if group else "Efficiency",

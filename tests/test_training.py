@@ -51,6 +51,8 @@ def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
                                        "train_batch_size": 32}, store, settings())[0]
     assert record.status == "finished" and record.config["corpus"] == corpus
     assert record.trainable_params == record.params  # every vector trained; the fine-tuner's head is not the model
+    trained_on = record.provenance["training_corpus"]  # which texts, from where (the prose: a Debian package)
+    assert ("fortunes" in str(trained_on)) if corpus == "prose" else trained_on["corpus"].startswith("benchmark train")
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)
 

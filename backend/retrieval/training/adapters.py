@@ -107,5 +107,5 @@ def run_peft_contrastive(config: PeftConfig, ctx) -> list:
                     name=f"{TEACHER_NAMES.get(config.model, config.model)} + {config.method}"
                          + (" (per-language adapters)" if per_language else ""),
                     disk_mb=folder_mb(resolve(config.model, ctx.settings.cache_dir)) + adapter_mb,
-                    size={"adapter_mb": adapter_mb, "size_basis": "disk: the base model + its adapter(s), what you ship"},
+                    made={"adapter_mb": adapter_mb, "size_basis": "disk: the base model + its adapter(s), what you ship"},
                     train_seconds=seconds, trainable_params=trainable, teacher=TEACHERS.get(config.model))

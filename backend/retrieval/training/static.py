@@ -106,7 +106,7 @@ def run_m2v_tokenlearn(config: TokenlearnConfig, ctx) -> list:
     StaticModel(vectors=vectors, tokenizer=base.tokenizer, config=base.config).save_pretrained(str(model_dir))
     encoder = load_encoder(str(model_dir), ctx.settings.cache_dir, ctx.device)
     return evaluate(encoder, config, ctx, share=(0.7, 1.0), model=str(model_dir), disk_mb=folder_mb(model_dir),
-                    train_seconds=seconds,
+                    train_seconds=seconds, made={"training_corpus": corpus_meta},
                     name=f"Model2Vec + tokenlearn ({config.corpus}) of {TEACHER_NAMES.get(config.model, config.model)}",
                     # Every vector of the saved model was trained. The fine-tuner's head and per-token weights
                     # are scaffolding (the weights are folded into the vectors): not counted, or the share > 100 %.
