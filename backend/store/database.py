@@ -52,6 +52,8 @@ class Store:
             yield con
         finally:
             con.close()
+        if write:  # what this connection wrote is on the current schema: no check after our own writes
+            _CURRENT.add(self._file())
 
     def _prepare_dir(self):
         try:
@@ -80,7 +82,9 @@ class Store:
         return len(MIGRATIONS)
 
     def _apply_migrations(self, con):
-        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+        # Reads only when the schema is current: a DDL statement, even a no-op one, is a commit to disk.
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()[0]:
+            con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
         done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
         for version, sql in enumerate(MIGRATIONS, start=1):
             if version in done:
@@ -93,7 +97,7 @@ class Store:
 
     def _file(self) -> tuple:
         """The DB file as it is now: a file replaced (a rebuild, a DB deleted or copied in) is another, and so is
-        one written since (its change time): the check is skipped only until the next write."""
+        one another process has written since (its change time)."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -103,7 +107,6 @@ class Store:
     # -- writes ----------------------------------------------------------------------------------------
     def ingest(self, records: list[RunRecord], replace: bool = False) -> IngestResult:
         """Insert records in one transaction. Identical re-ingest is a no-op; a changed record needs replace."""
-        self.migrate()
         incoming = merging.staged_frames(records)
 
         def merge(con):
@@ -123,7 +126,6 @@ class Store:
         replaces changed runs. ``everything``: the staged rows replace the whole content (a rebuild).
         ``token``: stored in meta in the final transaction, so the import's journal can tell whether it
         committed. ``lock_seconds`` is the longest single hold."""
-        self.migrate()
         staged.close()
         attach = f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)"
         early = not everything and staged.rows > merging.MERGE_ROWS
@@ -196,7 +198,6 @@ class Store:
             return merging.delete_runs(con, run_ids)
 
     def set_meta(self, key: str, value: str):
-        self.migrate()
         with self.connect(write=True) as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
