@@ -186,13 +186,13 @@ class Stage:
             self._place_imports(journal, store)
             if moved or self.stored:
                 rundirs.flush(self.runs_dir)  # the files are on disk before the DB says they are imported
-            result = store.merge(self.rows, replace=self.replace, everything=everything, token=journal.token)
+            result = store.merge(self.rows, replace=self.replace, everything=everything, token=journal.token,
+                                 open_tokens=rundirs.journal_tokens(self.runs_dir))
         except BaseException:
             journal.undo()
             raise
         finally:
-            journal.close()
-        store.delete_meta(journal.token)  # the journal is gone: nobody needs to ask any more
+            journal.close()  # its token stays in meta until the next import's commit (nobody asks for it)
         return result
 
     def _place_imports(self, journal: rundirs.Journal, store: Store):

@@ -119,19 +119,24 @@ class Store:
         return result
 
     def merge(self, staged: "StagedRows", replace: bool = False, everything: bool = False,
-              token: str | None = None) -> IngestResult:
+              token: str | None = None, open_tokens=()) -> IngestResult:
         """Merge what ``staged`` holds, all or nothing, holding the write lock briefly whatever the size: rows
         of new runs go in first, in transactions of about merging.MERGE_ROWS rows with the lock released between them
         (invisible to readers until their ``runs`` row exists), then one transaction adds the ``runs`` rows and
         replaces changed runs. ``everything``: the staged rows replace the whole content (a rebuild).
         ``token``: stored in meta in the final transaction, so the import's journal can tell whether it
-        committed. ``lock_seconds`` is the longest single hold."""
+        committed; the tokens of earlier imports whose journal is gone (not in ``open_tokens``) are deleted there
+        (a write connection of its own after each import cost a tenth of a small import).
+        ``lock_seconds`` is the longest single hold."""
         staged.close()
         attach = f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)"
         early = not everything and staged.rows > merging.MERGE_ROWS
 
         def final(con):
             con.execute(attach)
+            if token:
+                con.execute("DELETE FROM meta WHERE key LIKE 'import:%' AND key NOT IN (SELECT unnest(?))",
+                            [[token, *open_tokens]])
             return merging.merge_rows(con, lambda t: f"staged.{t}", replace, everything, token,
                                      rows_of_new_runs_in=early)
         with self._merging():
