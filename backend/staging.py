@@ -54,7 +54,7 @@ class Stage:
         """Stage every record of one file or folder; a bad file becomes one failure line."""
         path = Path(path)
         try:
-            if self.files and path.is_file() and importer_for(path, fmt).batches is not None:
+            if self.files and path.is_file() and importer_for(path, fmt).stored:
                 return self._add_stored(path, importer_for(path, fmt).name)
             for batch in stream_batches(path, fmt, BATCH):
                 self._add_batch(batch, str(path))

@@ -107,6 +107,21 @@ def test_an_imported_csv_is_stored_once_and_rebuild_reads_it(store, runs_dir, tm
     assert {k: v for k, v in after.items() if k != "runs"} == {k: v for k, v in before.items() if k != "runs"}
 
 
+def test_a_leaderboard_file_is_stored_once_and_a_folder_format_keeps_its_folders(store, runs_dir):
+    """The EvalPlus leaderboard (236 runs in one file, a first start imports it) is stored once like a wide CSV;
+    run.json files keep their folders (that is their format)."""
+    from tests.conftest import REFERENCE
+    board, paper = REFERENCE / "public-evalplus-leaderboard.json", REFERENCE / "paper-codegen-350m-lora-vs-full.json"
+    catalog.import_paths([board, paper], store=store)
+    key = stored(runs_dir)[board.name]["sha256"]
+    folders = {p.name for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    assert len(folders) == 4 and all(f.startswith("reference--codegen-350m") for f in folders)  # the paper's runs
+    assert (runs_dir / ".imports" / key / board.name).read_bytes() == board.read_bytes()
+    before = store.fingerprint()
+    store.path.unlink()
+    assert catalog.rebuild(store, runs_dir) == 240 and store.fingerprint()["metrics"] == before["metrics"]
+
+
 def test_deleting_a_stored_run_records_it_and_the_trash_holds_its_run_json(store, runs_dir, tmp_path):
     path = write_csv(tmp_path / "sweep.csv", range(5), 0.5)
     catalog.import_paths([path], store=store)
