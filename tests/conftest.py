@@ -121,6 +121,26 @@ def reference_store(store, runs_dir, _reference_template) -> Store:
     return store
 
 
+@pytest.fixture(scope="session")
+def golden_template(tmp_path_factory) -> Path:
+    """The golden store built once per test session: the first xdist worker to ask builds it (under a lock in
+    the session's shared temporary folder), the others wait for it; each user works on a copy."""
+    import fcntl
+
+    from tests.test_golden_exports import build_store, golden_env
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # xdist workers: the session's folder
+    with open(root / "golden-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "golden-template" / "built").exists():
+            shutil.rmtree(root / "golden-template", ignore_errors=True)
+            (root / "golden-template").mkdir()
+            with golden_env(root / "golden-template"):
+                build_store(root / "golden-template" / "runs")
+            (root / "golden-template" / "built").touch()
+    return root / "golden-template"
+
+
 def tree(path: Path) -> dict[str, bytes]:
     """Every file under path (but the DB and its lock) with its bytes: 'nothing was written' means this is
     unchanged."""
