@@ -34,7 +34,8 @@ class View:
 class Snapshot:
     """The store's reads for one read-only command, each read once: a report asks for the runs table four times,
     and every read opens the DB (a DuckDB instance's start, about 14 ms here). A read returns a copy, so a view
-    may change what it got. Anything else (the path, writes) is the store's own."""
+    may change what it got. Anything else (the path, writes) is the store's own. (The pages' counterpart,
+    ``pages.parts.reads.CachedReads``, keeps reads across reruns, per version of the DB.)"""
     READS = ("runs", "metrics", "metric_names", "query_results", "problem_results", "relevant_ranks")
 
     def __init__(self, store):
