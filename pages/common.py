@@ -100,6 +100,9 @@ class CachedReads:
     def metrics(self, run_ids=None, names=None):
         return self._get("metrics", None if run_ids is None else tuple(run_ids), None if names is None else tuple(names))
 
+    def metric_names(self):
+        return self._get("metric_names")
+
     def query_results(self, run_ids):
         return self._get("query_results", run_ids if isinstance(run_ids, str) else tuple(run_ids))
 
