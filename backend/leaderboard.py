@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backend.frames import isin
 from backend.pareto import pareto_front
 from backend.ranking import MEAN, Items, Paired, mean_items, rank_intervals, resampled_means, tiers
 from backend.significance import ALPHA, Resampling
@@ -136,7 +137,7 @@ def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, 
     if wrong:
         raise ValueError(f"unknown language {wrong[0]!r}; use some of: {', '.join(CODE_LANGUAGES)}")
     higher = METRICS[metric].direction is Direction.HIGHER
-    rows = metrics[(metrics["metric"] == metric) & metrics["run_id"].isin(runs["run_id"])]
+    rows = metrics[(metrics["metric"] == metric) & isin(metrics["run_id"], runs["run_id"])]
     stored = set(rows["language"].unique())
     present = [lang for lang in CODE_LANGUAGES if lang in stored]
     languages = [lang for lang in (languages or present) if lang in CODE_LANGUAGES]
@@ -148,7 +149,7 @@ def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, 
     blocks, per_language = [], {}
     for language in languages:
         part = by_language.get(language, empty)
-        part = part[part["run_id"].isin(runs["run_id"])]
+        part = part[isin(part["run_id"], runs["run_id"])]
         shared, why = _shared_items(part, resampling)
         per_language[language] = shared
         block = rows[rows["language"] == language][["run_id", "value"]].drop_duplicates("run_id")
