@@ -79,9 +79,31 @@ def load(what: str, *args) -> pd.DataFrame | None:
         return None
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _read(path: str, version: tuple, what: str, key: tuple, _args: tuple) -> pd.DataFrame:  # key: ``_args``
+def _read(path: str, version: tuple, what: str, key: tuple, args: tuple) -> pd.DataFrame:
+    return _shielded(_read_once(path, version, what, key, args))
+
+
+# Kept as objects (st.cache_resource), not pickled (st.cache_data): pickling the leaderboard of 100k runs and its
+# reads was a second of the first load after a write, and unpickling them part of every later one. Each caller
+# gets its own shallow copy (copy-on-write: what it changes never reaches the cache).
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _read_once(path: str, version: tuple, what: str, key: tuple, _args: tuple) -> pd.DataFrame:  # key: ``_args``
     return getattr(default_store(settings()), what)(*_args)
+
+
+def _shielded(value):
+    """``value`` as a cached read or view hands it out: frames (in a View or tuple too) as shallow copies."""
+    import dataclasses
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=False)
+    if isinstance(value, tuple):
+        return tuple(_shielded(v) for v in value)
+    if isinstance(value, list):
+        return [_shielded(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _shielded(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
 
 
 class CachedReads:
@@ -145,8 +167,12 @@ def _key(args: tuple) -> tuple:
     return tuple(out)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _per_version(version: tuple, name: str, key: tuple, _fn, _args: tuple):  # _fn, _args: ``name``, ``key``
+def _per_version(version: tuple, name: str, key: tuple, fn, args: tuple):
+    return _shielded(_computed_once(version, name, key, fn, args))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)  # objects, not pickles: see _read_once
+def _computed_once(version: tuple, name: str, key: tuple, _fn, _args: tuple):  # _fn, _args: ``name``, ``key``
     return _fn(*_args)
 
 
