@@ -163,6 +163,8 @@ def _key(args: tuple) -> tuple:
             a = ("table", tuple(a.columns), len(a), int(pd.util.hash_pandas_object(rows, index=False).sum()))
         elif isinstance(a, (tuple, list)) and len(a) > 100 and all(isinstance(x, str) for x in a):
             a = ("ids", len(a), hashlib.sha256("\0".join(a).encode()).hexdigest())
+        elif isinstance(a, list):
+            a = tuple(a)  # load("metrics", None, [metric]) and a view's metrics(names=(metric,)): one read
         out.append(a)
     return tuple(out)
 

@@ -32,6 +32,14 @@ def frame(con, sql: str, params=None) -> pd.DataFrame:
     return out
 
 
+def wanted(con, run_ids) -> str:
+    """A subquery of ``run_ids``, handed to DuckDB as an Arrow column: binding 100k ids as one list parameter
+    took 0.1 s per read, a tenth of that this way."""
+    import pyarrow as pa
+    con.register("wanted_runs", pa.table({"run_id": pa.array(list(run_ids), pa.string())}))
+    return "SELECT run_id FROM wanted_runs"
+
+
 def runs(con) -> pd.DataFrame:
     return frame(con, """SELECT * EXCLUDE (digest) FROM runs
                          ORDER BY created_at DESC NULLS LAST, run_id""")  # languages: kept per run
@@ -42,8 +50,7 @@ def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
     shows one metric of one evaluation does not read the whole table)."""
     where, params = ["run_id IN (SELECT run_id FROM runs)"], []  # not rows of a merge still under way
     if run_ids is not None:
-        where.append("run_id IN (SELECT unnest(?))")
-        params.append(list(run_ids))
+        where.append(f"run_id IN ({wanted(con, run_ids)})")
     if names is not None:
         where.append("metric IN (SELECT unnest(?))")
         params.append(list(names))
@@ -57,18 +64,18 @@ def metric_names(con) -> list[str]:
 
 
 def problem_results(con, run_ids) -> pd.DataFrame:
-    return frame(con, "SELECT * FROM problem_results WHERE run_id IN (SELECT unnest(?)) "
-                      "ORDER BY run_id, language, problem_id, sample", [list(run_ids)])
+    return frame(con, f"SELECT * FROM problem_results WHERE run_id IN ({wanted(con, run_ids)}) "
+                      "ORDER BY run_id, language, problem_id, sample")
 
 
 def relevant_ranks(con, run_ids) -> pd.DataFrame:
-    return frame(con, "SELECT * FROM relevant_ranks WHERE run_id IN (SELECT unnest(?)) "
-                      "ORDER BY run_id, language, query_id, rank", [list(run_ids)])
+    return frame(con, f"SELECT * FROM relevant_ranks WHERE run_id IN ({wanted(con, run_ids)}) "
+                      "ORDER BY run_id, language, query_id, rank")
 
 
 def query_results(con, run_ids) -> pd.DataFrame:
-    return frame(con, "SELECT * FROM query_results WHERE run_id IN (SELECT unnest(?)) "
-                      "ORDER BY run_id, language, query_id", [list(run_ids)])
+    return frame(con, f"SELECT * FROM query_results WHERE run_id IN ({wanted(con, run_ids)}) "
+                      "ORDER BY run_id, language, query_id")
 
 
 def meta(con, key: str) -> str | None:
