@@ -161,8 +161,11 @@ def _key(args: tuple) -> tuple:
         if isinstance(a, pd.DataFrame):
             rows = a["run_id"] if "run_id" in a else a
             a = ("table", tuple(a.columns), len(a), int(pd.util.hash_pandas_object(rows, index=False).sum()))
-        elif isinstance(a, (tuple, list)) and len(a) > 100 and all(isinstance(x, str) for x in a):
-            a = ("ids", len(a), hashlib.sha256("\0".join(a).encode()).hexdigest())
+        elif isinstance(a, (tuple, list)) and len(a) > 100 and isinstance(a[0], str):
+            try:  # join refuses anything but text: no second pass over 100k ids to check
+                a = ("ids", len(a), hashlib.sha256("\0".join(a).encode()).hexdigest())
+            except TypeError:
+                a = tuple(a)
         elif isinstance(a, list):
             a = tuple(a)  # load("metrics", None, [metric]) and a view's metrics(names=(metric,)): one read
         out.append(a)
