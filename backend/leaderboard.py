@@ -204,7 +204,11 @@ def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budge
                           if "params" in info else np.nan})
     for column in ("name", "source", "disk_mb", "memory_mb", "speedup"):
         extra[column] = info[column].to_numpy() if column in info else None
-    table = table.merge(extra, on="run_id", how="left")  # one join, not a lookup per column
+    at = pd.Index(extra["run_id"]).get_indexer(table["run_id"])
+    if len(at) and (at >= 0).all():  # every row's run is known (as always from leaderboard()): taken by position
+        table = pd.concat([table, extra.drop(columns="run_id").iloc[at].reset_index(drop=True)], axis=1)
+    else:
+        table = table.merge(extra, on="run_id", how="left")  # one join, not a lookup per column
     table["within_budget"] = table["within_budget"].fillna(False).astype(bool)
     table["note"] = table["note"].where(table["note"].notna() | table["rank_low"].notna(), NO_ITEMS)
     table["best_under_budget"] = False

@@ -110,7 +110,7 @@ def against_base(eff: pd.DataFrame, base_id: str | None, measurement: dict | Non
     """The efficiency table relative to one run (the teacher by default, see ``speed_base``): ``speedup`` from
     the side-by-side ``measurement`` where it timed a run, else from per-run throughputs (``speedup_basis``
     says which), and ``retention`` of the score. The Efficiency page and ``export efficiency`` both use this."""
-    if base_id is None or base_id not in set(eff["run_id"]):
+    if base_id is None or base_id not in set(eff["run_id"].tolist()):
         return eff.assign(speedup=np.nan, retention=np.nan, speedup_basis=None)
     speedup = relative(eff, base_id, "encode_throughput")
     out = eff.assign(speedup=speedup)
