@@ -204,11 +204,12 @@ def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budge
                           if "params" in info else np.nan})
     for column in ("name", "source", "disk_mb", "memory_mb", "speedup"):
         extra[column] = info[column].to_numpy() if column in info else None
-    at = pd.Index(extra["run_id"]).get_indexer(table["run_id"])
+    run_codes, run_ids = pd.factorize(table["run_id"], sort=True)  # also the final sort's key
+    at = pd.Index(extra["run_id"]).get_indexer(run_ids)[run_codes] if len(run_ids) else np.zeros(0, dtype=int)
     if len(at) and (at >= 0).all():  # every row's run is known (as always from leaderboard()): taken by position
         table = pd.concat([table, extra.drop(columns="run_id").iloc[at].reset_index(drop=True)], axis=1)
     else:
-        table = table.merge(extra, on="run_id", how="left")  # one join, not a lookup per column
+        table = table.merge(extra, on="run_id", how="left")  # one join, not a lookup per column (rows kept in order)
     table["within_budget"] = table["within_budget"].fillna(False).astype(bool)
     table["note"] = table["note"].where(table["note"].notna() | table["rank_low"].notna(), NO_ITEMS)
     table["best_under_budget"] = False
@@ -246,7 +247,6 @@ def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budge
     # was a second at 100k runs).
     value = table["value"].to_numpy(dtype=float) * (-1 if higher else 1)
     rank = table["rank"].to_numpy(dtype=float, na_value=np.inf)
-    run_codes, _ = pd.factorize(table["run_id"], sort=True)
     table = table.iloc[np.lexsort((run_codes, value, rank, place))]
     if budget.active():
         table = table[table["within_budget"]]
