@@ -68,6 +68,6 @@ def decoding_cautions(table: pd.DataFrame) -> list[str]:
 def default_group(groups: list[tuple[str, str]], runs: pd.DataFrame) -> tuple[str, str] | None:
     """The evaluation group a page opens on: the largest one with a run that is not from a public leaderboard
     (made or imported here, or a published study), else the largest."""
-    local = runs[~is_public(runs)][["benchmark", "protocol"]].fillna("").astype(str)
-    mine = set(map(tuple, local.to_numpy()))
+    local = runs[~is_public(runs)][["benchmark", "protocol"]].fillna("").astype(str).drop_duplicates()
+    mine = set(map(tuple, local.to_numpy()))  # the distinct pairs: a few, not a tuple per run
     return next((g for g in groups if g in mine), groups[0] if groups else None)

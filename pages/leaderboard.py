@@ -7,8 +7,8 @@ from backend.config import settings
 from backend.leaderboard import Budget
 from backend.views.leaderboard import MOST_RUNS, choices, how_to_read
 from backend.vocab import METRICS
-from pages.common import (EMPTY_HINT, capped, chart, download, from_link, link_box, load, report_downloads, to_link,
-                          view)
+from pages.common import (EMPTY_HINT, capped, chart, download, from_link, link_box, load, per_version,
+                          report_downloads, to_link, view)
 
 RESAMPLING = significance.Resampling(resamples=1000, seed=0)  # the CLI's defaults: the same table
 LIMITS = [("lb_disk", "max disk MB", "disk"), ("lb_params", "max params (millions)", "params"),
@@ -32,7 +32,7 @@ runs, stored = load("runs"), load("metric_names")
 if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and stored is not None:
-    offer = choices(runs)
+    offer = per_version(choices, runs)
     from_link("lb_family", "runs", offer.families, offer.families[0])
     family = st.radio("Runs", offer.families, horizontal=True, key="lb_family") if len(offer.families) > 1 \
         else offer.families[0]
