@@ -16,8 +16,11 @@ GROUPS = {"evalplus-leaderboard": "public · EvalPlus leaderboard", "mteb": "pub
 
 def is_public(runs: pd.DataFrame) -> pd.Series:
     """True for the runs of a public leaderboard (EvalPlus, MTEB results) shipped as references."""
-    provenance = runs["provenance"] if "provenance" in runs else pd.Series([None] * len(runs), index=runs.index)
-    return (runs["source"] == Source.REFERENCE.value) & provenance.map(lambda p: _format(p) in GROUPS).astype(bool)
+    reference = (runs["source"] == Source.REFERENCE.value).to_numpy(dtype=bool)
+    out = pd.Series(False, index=runs.index)
+    if "provenance" in runs and reference.any():  # only reference runs' provenance is read (100k local runs: none)
+        out[reference] = [_format(p) in GROUPS for p in runs["provenance"][reference].tolist()]
+    return out
 
 
 def shown(runs: pd.DataFrame, public: bool) -> pd.DataFrame:
@@ -36,9 +39,10 @@ def _format(provenance) -> str | None:
 def grouped(view: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """``view`` (rows of ``runs``, e.g. the Runs page's columns) with a ``group`` column: local, imported, or which
     public source; the public groups last."""
-    provenance = dict(zip(runs["run_id"], runs["provenance"])) if "provenance" in runs else {}
-    groups = [GROUPS.get(_format(provenance.get(r)), "public · published study") if s == Source.REFERENCE.value
-              else str(s) for r, s in zip(view["run_id"], view["source"])]
+    reference = Source.REFERENCE.value
+    provenance = dict(zip(runs["run_id"].tolist(), runs["provenance"].tolist())) if "provenance" in runs else {}
+    groups = [GROUPS.get(_format(provenance.get(r)), "public · published study") if s == reference
+              else str(s) for r, s in zip(view["run_id"].tolist(), view["source"].tolist())]
     out = view.assign(group=groups)
     order = pd.Series([g.startswith("public") for g in groups], index=out.index, dtype=int)  # also with no rows
     out = out.assign(_public=order.to_numpy()).sort_values("_public", kind="stable").drop(columns="_public")
@@ -64,6 +68,6 @@ def decoding_cautions(table: pd.DataFrame) -> list[str]:
 def default_group(groups: list[tuple[str, str]], runs: pd.DataFrame) -> tuple[str, str] | None:
     """The evaluation group a page opens on: the largest one with a run that is not from a public leaderboard
     (made or imported here, or a published study), else the largest."""
-    local = runs[~is_public(runs)][["benchmark", "protocol"]].fillna("").astype(str)
-    mine = set(map(tuple, local.to_numpy()))
+    local = runs[~is_public(runs)][["benchmark", "protocol"]].fillna("").astype(str).drop_duplicates()
+    mine = set(map(tuple, local.to_numpy()))  # the distinct pairs: a few, not a tuple per run
     return next((g for g in groups if g in mine), groups[0] if groups else None)

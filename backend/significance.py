@@ -257,7 +257,7 @@ def item_values(queries: pd.DataFrame, problems: pd.DataFrame, relevant: pd.Data
 
 def stored_values(store, run_ids) -> pd.DataFrame:
     """item_values of runs as a store holds them (the one read the page and the CLI share)."""
-    ids = list(run_ids)
+    ids = run_ids.tolist() if hasattr(run_ids, "tolist") else list(run_ids)  # a Series: 10x faster
     return item_values(store.query_results(ids), store.problem_results(ids), store.relevant_ranks(ids))
 
 

@@ -17,11 +17,11 @@ if runs is not None and len(runs) < 2:
 elif runs is not None:
     names = per_version(compare.run_labels, runs)
     ids, label = list(names), labelled(names)
-    base_default, candidate_default = compare.default_pair(runs)
+    base_default, candidate_default = per_version(compare.default_pair, runs)
     from_link("deltas_base", "base", ids, base_default)
     base = st.selectbox("Base run", pickable(ids, names, "deltas_base", [st.session_state["deltas_base"]]),
                         format_func=label, key="deltas_base")
-    options = compare.comparable_candidates(runs, base)
+    options = per_version(compare.comparable_candidates, runs, base)
     # A new base keeps the candidates, each as its protocol twin where the base is scored under another protocol.
     twins = functools.partial(compare.with_twins, runs, options=options)
     from_link("deltas_candidates", "candidate", options, twins([candidate_default]), multi=True, remap=twins)

@@ -3,6 +3,7 @@ import streamlit as st
 
 from backend import compare, public_view, report, views
 from backend.config import settings
+from backend.frames import isin
 from backend.kinds import kinds_of
 from backend.views.base import evaluation_choices, in_evaluation
 from backend.views.efficiency import efficiency_scores
@@ -31,7 +32,7 @@ elif runs is not None and names_stored is not None:
     from_link("eff_metric", "metric", available, default)
     metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
     scored = load("metrics", None, [metric])
-    languages = sorted(set(scored[scored["run_id"].isin(shown["run_id"])]["language"]))
+    languages = sorted(set(scored[isin(scored["run_id"], shown["run_id"])]["language"]))
     language = lang_col.selectbox("Language", ["mean", *languages], key="eff_language",
                                   help="the score: the mean over a run's languages, or one language's (its Pareto front)")
     evaluation = (settings().runs_dir, metric, *(group or (None, None)), None)

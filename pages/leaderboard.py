@@ -9,7 +9,7 @@ from backend.vocab import METRICS
 from pages.parts.leaderboard import best_under, budget_inputs, family_picker, field_picker
 from pages.parts.links import from_link, to_link
 from pages.parts.outputs import capped, chart, download, share
-from pages.parts.reads import EMPTY_HINT, load, view
+from pages.parts.reads import EMPTY_HINT, load, per_version, view
 
 RESAMPLING = significance.Resampling(resamples=1000, seed=0)  # the CLI's defaults: the same table
 
@@ -18,7 +18,7 @@ runs, stored = load("runs"), load("metric_names")
 if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and stored is not None:
-    offer = choices(runs)
+    offer = per_version(choices, runs)
     family = family_picker(offer)
     left, right = st.columns(2)
     bench, protocol, codegen_set = field_picker(offer, family, left)

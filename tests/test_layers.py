@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("backend.vocab", "backend.registry", "backend.config", "backend.options", "backend.batching",
                     "backend.sizes", "backend.csvexport", "backend.timestamps", "backend.processes", "backend.fileio",
-                    "backend.pareto", "backend.progress", "backend.raycluster", "backend.kinds", "backend.records",
+                    "backend.pareto", "backend.frames", "backend.progress", "backend.raycluster", "backend.kinds", "backend.records",
                     "backend.provenance", "backend.device", "backend.runcolumns")),
     ("engines", ("backend.compare", "backend.significance", "backend.figures", "backend.report", "backend.bench",
                  "backend.retrieval", "backend.codegen", "backend.ranking", "backend.leaderboard",

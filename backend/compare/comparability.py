@@ -78,9 +78,10 @@ def comparable_candidates(runs: pd.DataFrame, base_id: str) -> list[str]:
         # Retrieval: the same benchmark and protocol pass as they are (a year of runs is one comparison away,
         # not 100,000 checks); only the others need the full check (reference runs pass with a caution).
         same = pd.Series(True, index=rest.index)
-        for key in ("benchmark", "protocol"):
-            same &= rest[key].map(lambda v: v or None) == (base.get(key) or None)
-        accepted = set(rest.loc[same, "run_id"])
+        for key in ("benchmark", "protocol"):  # equal text; an empty or missing value equals nothing
+            wanted = base.get(key) or None
+            same &= (rest[key] == wanted).fillna(False).to_numpy(dtype=bool) if isinstance(wanted, str) else False
+        accepted = set(rest.loc[same, "run_id"].tolist())
         rest = rest[~same & (rest["source"] == Source.REFERENCE.value)] \
             if base.get("source") == Source.REFERENCE.value else rest.iloc[0:0]
     else:
@@ -91,7 +92,7 @@ def comparable_candidates(runs: pd.DataFrame, base_id: str) -> list[str]:
         except ComparisonError:
             continue
         accepted.add(row.run_id)
-    return [r for r in runs["run_id"] if r in accepted]
+    return [r for r in runs["run_id"].tolist() if r in accepted]
 
 
 def protocol_stem(run_id: str, protocol) -> str:

@@ -22,7 +22,7 @@ def run_scores(metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
     overall = rows[rows["language"] == Language.OVERALL.value].set_index("run_id")["value"]
     per_lang = rows[rows["language"] != Language.OVERALL.value].groupby("run_id")["value"].agg(["mean", "count"])
     out = per_lang.rename(columns={"mean": "score"})
-    out["basis"] = out["count"].map(lambda n: f"mean of {n} languages")
+    out["basis"] = out["count"].map({n: f"mean of {n} languages" for n in out["count"].unique()})  # once each
     out = out.drop(columns="count").reindex(out.index.union(overall.index))
     has_overall = out.index.isin(overall.index)
     out.loc[has_overall, "score"] = overall.reindex(out.index[has_overall]).to_numpy()
@@ -68,7 +68,9 @@ def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10
     out = runs[[c for c in cols if c in runs]].merge(scores, on="run_id", how="inner")
     provenance = out.get("provenance", pd.Series([None] * len(out)))
     read = _provenance_reader()
-    facts = [read(p) for p in provenance]
+    codes, distinct = pd.factorize(provenance)  # 100k runs of one import: one provenance text, read once
+    known = [read(p) for p in distinct]
+    facts = [known[c] if c >= 0 else read(None) for c in codes.tolist()]
     out["size_basis"] = [f[0] for f in facts]
     out["adapter_mb"] = [f[1] for f in facts]
     out["speed_device"] = [f[2] for f in facts]  # where encode_throughput was timed
@@ -108,7 +110,7 @@ def against_base(eff: pd.DataFrame, base_id: str | None, measurement: dict | Non
     """The efficiency table relative to one run (the teacher by default, see ``speed_base``): ``speedup`` from
     the side-by-side ``measurement`` where it timed a run, else from per-run throughputs (``speedup_basis``
     says which), and ``retention`` of the score. The Efficiency page and ``export efficiency`` both use this."""
-    if base_id is None or base_id not in set(eff["run_id"]):
+    if base_id is None or base_id not in set(eff["run_id"].tolist()):
         return eff.assign(speedup=np.nan, retention=np.nan, speedup_basis=None)
     speedup = relative(eff, base_id, "encode_throughput")
     out = eff.assign(speedup=speedup)

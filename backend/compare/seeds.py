@@ -24,8 +24,10 @@ def seed_group_key(run: dict) -> str | None:
 
 def _seed_keyed(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs that share their seed-group key with another run, with the key as ``_key``."""
-    keys = [seed_group_key({"kind": k, "benchmark": b, "protocol": p, "config": c}) if c else None
-            for k, b, p, c in zip(runs["kind"], runs["benchmark"], runs["protocol"], runs["config"])]
+    # Only a config that names "seed" can have a key: the others are not parsed (100k runs, most without one).
+    keys = [seed_group_key({"kind": k, "benchmark": b, "protocol": p, "config": c})
+            if c and (not isinstance(c, str) or '"seed"' in c) else None
+            for k, b, p, c in zip(*(runs[col].tolist() for col in ("kind", "benchmark", "protocol", "config")))]
     keyed = runs.assign(_key=keys).dropna(subset=["_key"])
     return keyed[keyed.groupby("_key")["_key"].transform("size") > 1]
 

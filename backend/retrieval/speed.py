@@ -143,6 +143,17 @@ def version(runs_dir: Path) -> int:
         return 0
 
 
+def bases(runs_dir: Path) -> set[str]:
+    """The runs some side-by-side measurement is relative to (``latest`` of any other run is None)."""
+    out = set()
+    for path in (Path(runs_dir) / SPEED_DIR).glob("*.json"):
+        try:
+            out.add(json.loads(path.read_text()).get("base"))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return out
+
+
 def latest(runs_dir: Path, base: str) -> dict | None:
     """Side-by-side speed-ups against ``base`` (None if none was measured): each run's from the newest session
     that timed it together with the base — every ratio comes from one session, so timing a new run later does not

@@ -9,9 +9,40 @@ import pandas as pd
 from backend.store.schema import TABLES
 
 
+def frame(con, sql: str, params=None) -> pd.DataFrame:
+    """``con.execute(sql, params).df()``, the same frame (dtypes included), read through Arrow: DuckDB's own
+    conversion of text columns is 2-3x slower, and the first page load after a write reads 100k runs and 600k
+    metric rows. DuckDB's rules kept: text is pandas' str, or object when a column has no value (or
+    there are no rows); an integer column with a NULL is Int64."""
+    import pyarrow as pa
+    table = con.sql(sql, params=params).to_arrow_table()
+    out = table.to_pandas()
+    for name, column in zip(table.column_names, table.columns):
+        text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if not len(column) and text:
+            out[name] = out[name].astype(object)
+        if not column.null_count:
+            continue
+        if pa.types.is_integer(column.type):
+            values = column.fill_null(0).to_numpy()
+            out[name] = pd.arrays.IntegerArray(values.astype(f"int{column.type.bit_width}"),
+                                               column.is_null().to_numpy(zero_copy_only=False))
+        elif text and column.null_count == len(column):
+            out[name] = pd.Series([None] * len(column), dtype=object, index=out.index)
+    return out
+
+
+def wanted(con, run_ids) -> str:
+    """A subquery of ``run_ids``, handed to DuckDB as an Arrow column: binding 100k ids as one list parameter
+    took 0.1 s per read, a tenth of that this way."""
+    import pyarrow as pa
+    con.register("wanted_runs", pa.table({"run_id": pa.array(list(run_ids), pa.string())}))
+    return "SELECT run_id FROM wanted_runs"
+
+
 def runs(con) -> pd.DataFrame:
-    return con.execute("""SELECT * EXCLUDE (digest) FROM runs
-                          ORDER BY created_at DESC NULLS LAST, run_id""").df()  # languages: kept per run
+    return frame(con, """SELECT * EXCLUDE (digest) FROM runs
+                         ORDER BY created_at DESC NULLS LAST, run_id""")  # languages: kept per run
 
 
 def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
@@ -19,13 +50,12 @@ def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
     shows one metric of one evaluation does not read the whole table)."""
     where, params = ["run_id IN (SELECT run_id FROM runs)"], []  # not rows of a merge still under way
     if run_ids is not None:
-        where.append("run_id IN (SELECT unnest(?))")
-        params.append(list(run_ids))
+        where.append(f"run_id IN ({wanted(con, run_ids)})")
     if names is not None:
         where.append("metric IN (SELECT unnest(?))")
         params.append(list(names))
-    return con.execute("SELECT * FROM metrics WHERE " + " AND ".join(where)
-                       + " ORDER BY run_id, language, metric", params).df()
+    return frame(con, "SELECT * FROM metrics WHERE " + " AND ".join(where) + " ORDER BY run_id, language, metric",
+                 params)
 
 
 def metric_names(con) -> list[str]:
@@ -34,18 +64,18 @@ def metric_names(con) -> list[str]:
 
 
 def problem_results(con, run_ids) -> pd.DataFrame:
-    return con.execute("SELECT * FROM problem_results WHERE run_id IN (SELECT unnest(?)) "
-                       "ORDER BY run_id, language, problem_id, sample", [list(run_ids)]).df()
+    return frame(con, f"SELECT * FROM problem_results WHERE run_id IN ({wanted(con, run_ids)}) "
+                      "ORDER BY run_id, language, problem_id, sample")
 
 
 def relevant_ranks(con, run_ids) -> pd.DataFrame:
-    return con.execute("SELECT * FROM relevant_ranks WHERE run_id IN (SELECT unnest(?)) "
-                       "ORDER BY run_id, language, query_id, rank", [list(run_ids)]).df()
+    return frame(con, f"SELECT * FROM relevant_ranks WHERE run_id IN ({wanted(con, run_ids)}) "
+                      "ORDER BY run_id, language, query_id, rank")
 
 
 def query_results(con, run_ids) -> pd.DataFrame:
-    return con.execute("SELECT * FROM query_results WHERE run_id IN (SELECT unnest(?)) "
-                       "ORDER BY run_id, language, query_id", [list(run_ids)]).df()
+    return frame(con, f"SELECT * FROM query_results WHERE run_id IN ({wanted(con, run_ids)}) "
+                      "ORDER BY run_id, language, query_id")
 
 
 def meta(con, key: str) -> str | None:

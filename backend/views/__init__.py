@@ -2,7 +2,7 @@
 cautions to show with it and its figures. The pages, ``export``, ``report`` and ``check`` all ask here, so a
 page's table and its CLI export are the same table by construction.
 
-``store`` is anything with the Store's read methods (``runs``, ``metrics``, ``query_results``,
+``store`` is anything with the Store's read methods (``runs``, ``metrics``, ``metric_names``, ``query_results``,
 ``problem_results``, ``relevant_ranks``): the Store itself for the CLI, a cached reader for the pages.
 """
 from backend.views.base import (  # noqa: F401

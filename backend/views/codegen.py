@@ -22,7 +22,9 @@ def codegen(store, run_ids=None, public: bool = True) -> View:
     runs = runs[runs["kind"].isin(kinds_of("codegen")) & (runs["status"] == "finished")]
     if run_ids is not None:
         runs = runs[runs["run_id"].isin(list(run_ids))]
-    table = compare.codegen_table(public_view.shown(runs, public), store.metrics())
+    # The pass@k rows only (every run's: they make the table's columns), not 100k retrieval runs' scores.
+    passk = store.metrics(names=[m for m in store.metric_names() if m.startswith("pass@")])
+    table = compare.codegen_table(public_view.shown(runs, public), passk)
     return View(table, cautions=public_view.decoding_cautions(table))
 
 

@@ -18,7 +18,7 @@ def deltas(store, base: str, candidates: list[str], resampling=None) -> View:
     cautions = [compare.check_comparable(runs.loc[base].to_dict(), runs.loc[c].to_dict()) for c in candidates]
     resampling = resampling or significance.Resampling()
     table = significance.stored_deltas(store, base, candidates, resampling)
-    names = compare.run_labels(runs)
+    names = compare.run_labels(runs.loc[[base, *candidates]])  # theirs only: not 100k labels
     return View(table, [c for c in cautions if c], [f"Test: {resampling.note()}."], base=base,
                 figures=[Figure(f"{names[c]}  vs  base", figures.deltas_heatmap, (table[table["candidate_id"] == c],),
                                 {"title": f"{names[c]}  vs  base"}) for c in candidates])

@@ -41,7 +41,7 @@ def efficiency(store, runs_dir: Path, metric: str = "ndcg@10", bench: str | None
     runs = store.runs() if run_ids is None else known_runs(store, run_ids).loc[list(run_ids)].reset_index(drop=True)
     runs = public_view.shown(runs[~runs["kind"].isin(kinds_of("codegen"))], public)  # code LMs: codegen
     notes = []
-    if speed_base and bench is None and protocol is None and speed_base in set(runs["run_id"]):
+    if speed_base and bench is None and protocol is None and speed_base in set(runs["run_id"].tolist()):
         based = runs.set_index("run_id").loc[speed_base]  # the base's own evaluation
         bench, protocol = based["benchmark"] or "", based["protocol"] or ""
     if not mixed:
@@ -49,7 +49,7 @@ def efficiency(store, runs_dir: Path, metric: str = "ndcg@10", bench: str | None
     intervals = score_intervals(store, runs["run_id"])
     eff = compare.efficiency(runs, store.metrics(names=[metric]), metric, intervals, language)  # one metric
     base = speed_base or compare.speed_base(eff)
-    if speed_base and speed_base not in set(eff["run_id"]):
+    if speed_base and speed_base not in set(eff["run_id"].tolist()):
         raise ValueError(f"run {speed_base!r} is not in this evaluation's efficiency table (no {metric} score, "
                          "or another benchmark/protocol)")
     measurement = speed.latest(runs_dir, base) if base else None

@@ -77,7 +77,7 @@ def leaderboard(store, runs_dir: Path, metric: str | None = None, bench: str | N
         if runs.empty and groups:
             raise ValueError(f"no finished retrieval run evaluated on benchmark {bench!r}, protocol {protocol!r}; "
                              f"pick --bench/--protocol from {', '.join(f'{b}·{p}' for b, p in groups[:5])}")
-        metrics = store.metrics(list(runs["run_id"]), [metric])
+        metrics = store.metrics(runs["run_id"].tolist(), [metric])
         runs = _with_budget_columns(runs, metrics, runs_dir, metric)
         items = _query_items(store, runs["run_id"], metric)
     table, more = lb.leaderboard(runs, metrics, items, metric, languages, budget, resampling)
@@ -90,6 +90,8 @@ def leaderboard(store, runs_dir: Path, metric: str | None = None, bench: str | N
 def _with_budget_columns(runs: pd.DataFrame, metrics: pd.DataFrame, runs_dir: Path, metric: str) -> pd.DataFrame:
     """Retrieval runs with memory_mb and speedup where measured side by side (the Efficiency page's)."""
     from backend.retrieval import speed
+    if not speed.bases(runs_dir) & set(runs["run_id"].tolist()):  # no measurement relative to any of them:
+        return runs.assign(speedup=float("nan"), memory_mb=float("nan"))  # not the efficiency table of 100k runs
     eff = compare.efficiency(runs, metrics, metric)
     base = compare.speed_base(eff)
     measured = compare.against_base(eff, base, speed.latest(runs_dir, base) if base else None)
@@ -103,7 +105,7 @@ def _with_budget_columns(runs: pd.DataFrame, metrics: pd.DataFrame, runs_dir: Pa
 def _query_items(store, run_ids, metric: str) -> pd.DataFrame:
     """Per-query values of ``metric`` from the stored gold ranks (none for a metric that is not a mean over
     queries, e.g. the median rank)."""
-    queries = store.query_results(list(run_ids))
+    queries = store.query_results(run_ids.tolist() if hasattr(run_ids, "tolist") else list(run_ids))
     values = significance.query_values(queries["gold_rank"].to_numpy(), metric) if len(queries) else None
     if values is None:
         return pd.DataFrame(columns=["run_id", "language", "item_id", "value"])
@@ -120,7 +122,7 @@ def _codegen_field(store, runs: pd.DataFrame, metric: str, codegen_set: str | No
     k = int(metric.split("@")[1])
     coverage = {(row["run_id"], lang): sets for row in runs.to_dict("records")
                 for lang, sets in (compare.problem_sets(row) or {}).items()}
-    metrics = store.metrics(list(runs["run_id"]), [metric])
+    metrics = store.metrics(runs["run_id"].tolist(), [metric])
     metrics = metrics.assign(cover=[coverage.get((r, lang)) or b or "unknown problems" for r, lang, b in zip(
         metrics["run_id"], metrics["language"], metrics["run_id"].map(runs.set_index("run_id")["benchmark"]))])
     keep, notes = set(), []

@@ -35,9 +35,31 @@ def load(what: str, *args) -> pd.DataFrame | None:
         return None
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _read(path: str, version: tuple, what: str, key: tuple, _args: tuple) -> pd.DataFrame:  # key: ``_args``
+def _read(path: str, version: tuple, what: str, key: tuple, args: tuple) -> pd.DataFrame:
+    return _shielded(_read_once(path, version, what, key, args))
+
+
+# Kept as objects (st.cache_resource), not pickled (st.cache_data): pickling the leaderboard of 100k runs and its
+# reads was a second of the first load after a write, and unpickling them part of every later one. Each caller
+# gets its own shallow copy (copy-on-write: what it changes never reaches the cache).
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _read_once(path: str, version: tuple, what: str, key: tuple, _args: tuple) -> pd.DataFrame:  # key: ``_args``
     return getattr(default_store(settings()), what)(*_args)
+
+
+def _shielded(value):
+    """``value`` as a cached read or view hands it out: frames (in a View or tuple too) as shallow copies."""
+    import dataclasses
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=False)
+    if isinstance(value, tuple):
+        return tuple(_shielded(v) for v in value)
+    if isinstance(value, list):
+        return [_shielded(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _shielded(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
 
 
 class CachedReads:
@@ -55,6 +77,9 @@ class CachedReads:
 
     def metrics(self, run_ids=None, names=None):
         return self._get("metrics", None if run_ids is None else tuple(run_ids), None if names is None else tuple(names))
+
+    def metric_names(self):
+        return self._get("metric_names")
 
     def query_results(self, run_ids):
         return self._get("query_results", run_ids if isinstance(run_ids, str) else tuple(run_ids))
@@ -92,14 +117,23 @@ def _key(args: tuple) -> tuple:
         if isinstance(a, pd.DataFrame):
             rows = a["run_id"] if "run_id" in a else a
             a = ("table", tuple(a.columns), len(a), int(pd.util.hash_pandas_object(rows, index=False).sum()))
-        elif isinstance(a, (tuple, list)) and len(a) > 100 and all(isinstance(x, str) for x in a):
-            a = ("ids", len(a), hashlib.sha256("\0".join(a).encode()).hexdigest())
+        elif isinstance(a, (tuple, list)) and len(a) > 100 and isinstance(a[0], str):
+            try:  # join refuses anything but text: no second pass over 100k ids to check
+                a = ("ids", len(a), hashlib.sha256("\0".join(a).encode()).hexdigest())
+            except TypeError:
+                a = tuple(a)
+        elif isinstance(a, list):
+            a = tuple(a)  # load("metrics", None, [metric]) and a view's metrics(names=(metric,)): one read
         out.append(a)
     return tuple(out)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _per_version(version: tuple, name: str, key: tuple, _fn, _args: tuple):  # _fn, _args: ``name``, ``key``
+def _per_version(version: tuple, name: str, key: tuple, fn, args: tuple):
+    return _shielded(_computed_once(version, name, key, fn, args))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)  # objects, not pickles: see _read_once
+def _computed_once(version: tuple, name: str, key: tuple, _fn, _args: tuple):  # _fn, _args: ``name``, ``key``
     return _fn(*_args)
 
 

@@ -1,0 +1,50 @@
+"""The store's reads through Arrow (queries.frame) are DuckDB's own frames, dtypes included, and frames.isin is
+pandas' isin: the pages' cold reads got faster without changing what any view computes from them."""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from backend.frames import isin
+from backend.records import record_from_dict
+from backend.store import Store, queries
+
+
+def _record(i: int, **extra) -> object:
+    return record_from_dict({"schema_version": 1, "run_id": f"r{i}", "kind": "m2v-distill", "name": f"run {i}",
+                             "benchmark": "bench", "protocol": "full", "created_at": "2026-01-01T00:00:00Z",
+                             "metrics": [{"language": "python", "metric": "ndcg@10", "value": 0.5 + i / 100}],
+                             **extra})
+
+
+@pytest.fixture()
+def con(tmp_path):
+    store = Store(tmp_path / "runs" / "dashboard.duckdb")
+    # params on one run only (an integer column with NULLs), no model anywhere (a text column without a value)
+    store.ingest([_record(0, params=1000), _record(1), _record(2, disk_mb=12.5)])
+    with duckdb.connect(str(store.path), read_only=True) as c:
+        yield c
+
+
+def test_arrow_reads_are_duckdbs_frames(con, monkeypatch):
+    ids = ["r0", "r2", "nope"]
+    reads = {"runs": lambda: queries.runs(con), "metrics": lambda: queries.metrics(con),
+             "some metrics": lambda: queries.metrics(con, ids, ["ndcg@10"]),
+             "no metrics": lambda: queries.metrics(con, [], ["ndcg@10"]),
+             "queries": lambda: queries.query_results(con, ids), "problems": lambda: queries.problem_results(con, ids),
+             "ranks": lambda: queries.relevant_ranks(con, ids)}
+    arrow = {name: read() for name, read in reads.items()}
+    monkeypatch.setattr(queries, "frame", lambda c, sql, params=None: c.execute(sql, params).df())
+    assert arrow["runs"]["params"].dtype == "Int64" and arrow["runs"]["model"].dtype == object  # the cases it mends
+    for name, read in reads.items():
+        duck = read()
+        pd.testing.assert_frame_equal(arrow[name], duck, check_exact=True, obj=name)
+        assert list(arrow[name].dtypes) == list(duck.dtypes), name
+
+
+@pytest.mark.parametrize("values", [["a", "c"], ("c",), set(), pd.Series(["b", "x"]), ["a", None], [1, "a"]])
+def test_isin_is_pandas_isin(values):
+    column = pd.Series(["a", "b", None, "c", "a"], dtype="str")
+    assert isin(column, values).tolist() == column.isin(values).tolist()
+    assert isin(column.astype(object), values).tolist() == column.astype(object).isin(values).tolist()
