@@ -295,3 +295,10 @@ def test_launch_says_started_where_the_user_is_looking(store, monkeypatch):
     assert not at.exception and at.toast[0].value.startswith("Started") and "process 42" in at.toast[0].value
     top = at.main.children[1]  # right under the title, above the running list and the form
     assert [s.value for s in top.success] == [at.success[0].value] and "Started" in at.success[0].value
+
+
+def test_pages_are_thin():
+    """A page file is its flow of widgets (issue #34: about 60 lines); what pages are made of lives in pages/parts/
+    and the tables, figures and choices in backend.views."""
+    long = {name: n for name in PAGES[1:] if (n := len((REPO_ROOT / name).read_text().splitlines())) > 70}
+    assert long == {}
