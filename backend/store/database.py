@@ -6,17 +6,22 @@ dashboard, runners and imports then take turns, waiting for the lock instead of 
 """
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from backend.records import RunRecord
 from backend.store import merging, queries
 from backend.store.merging import IngestResult, StagedRows, StoreError
 from backend.store.schema import MIGRATIONS
+
+_HELD = threading.local()  # the merge locks this thread holds (by DB path): taking one again does not wait
 
 
 class Store:
@@ -88,7 +93,7 @@ class Store:
             for table, df in incoming.items():
                 con.register(f"incoming_{table}", df)
             return merging.merge_rows(con, lambda table: f"incoming_{table}", replace)
-        with self._merging():
+        with self.one_merge():
             result, held = self._write(merge)
         result.lock_seconds = held
         return result
@@ -110,7 +115,7 @@ class Store:
             con.execute(attach)
             return merging.merge_rows(con, lambda t: f"staged.{t}", replace, everything, token,
                                      rows_of_new_runs_in=early)
-        with self._merging():
+        with self.one_merge():
             holds = []
             try:
                 if early:
@@ -119,25 +124,58 @@ class Store:
                             lambda con: merging.insert_new_rows(con, attach, first, last, rows))[1])
                 result, held = self._write(final)
             except BaseException:
-                if early:
+                if early or staged.direct:
                     self._write(merging.drop_unlisted_rows)
                 raise
-        result.lock_seconds = max(holds + [held])
+        result.lock_seconds = max(holds + staged.holds + [held])
         return result
 
+    def write_new_rows(self, staged: "StagedRows", table: str, rows) -> object:
+        """Insert now the rows (an Arrow table of one of ROW_TABLES) of runs the DB does not hold, unseen until
+        ``merge`` adds their ``runs`` rows; the caller holds ``one_merge()`` from here to that merge. Returns the
+        rows of runs the DB holds (to be staged: the merge decides whether they replace)."""
+        def work(con, rows):
+            con.register("incoming", rows)
+            held = [r[0] for r in con.execute("SELECT DISTINCT run_id FROM incoming "
+                                              "WHERE run_id IN (SELECT run_id FROM runs)").fetchall()]
+            new = " WHERE run_id NOT IN (SELECT run_id FROM runs)" if held else ""
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming{new}")
+            con.unregister("incoming")
+            return rows.filter(pc.is_in(rows.column("run_id"), pa.array(held, pa.string())))
+        if not staged.holds:
+            self.migrate()
+        kept = []
+        with self.one_merge():
+            for start in range(0, rows.num_rows, merging.MERGE_ROWS):  # the lock held briefly whatever the size
+                out, seconds = self._write(lambda con: work(con, rows.slice(start, merging.MERGE_ROWS)))
+                staged.holds.append(seconds)
+                staged.direct += min(merging.MERGE_ROWS, rows.num_rows - start) - out.num_rows
+                kept.append(out)
+        return pa.concat_tables(kept) if kept else rows.slice(0, 0)
+
     @contextmanager
-    def _merging(self):
+    def one_merge(self):
         """One merge at a time across processes (a file lock beside the DB): rows a merge inserted early must
-        not meet another writer's rows of the same run. Readers never take it."""
+        not meet another writer's rows of the same run. Readers never take it; a thread holding it already (an
+        import writing rows early, then merging) does not wait for itself."""
         import fcntl
+        held = _HELD.__dict__.setdefault("paths", set())
+        key = str(self.path.resolve())
+        if key in held:
+            yield
+            return
         self._prepare_dir()
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            held.add(key)
+            try:
+                yield
+            finally:
+                held.discard(key)
 
     def drop_unlisted_rows(self):
         """Delete rows whose run has no ``runs`` row (left by a merge killed half way)."""
-        with self._merging():
+        with self.one_merge():
             self._write(merging.drop_unlisted_rows)
 
     def _write(self, work) -> tuple[object, float]:
