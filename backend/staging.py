@@ -131,12 +131,13 @@ class Stage:
         if held:
             self._stage_files(columns.where(held).records(), origin)
         if not self.failures:
-            metrics = None
+            metrics, files = None, None if held else file
             if file and not held and self.store is not None and self.files and columns.metrics.num_rows >= DIRECT_ROWS:
                 if not self.rows.holds:  # the first early write: no other merge until this one's
                     self._lock.enter_context(self.store.one_merge())
-                metrics = self.store.write_new_rows(self.rows, "metrics", columns.metrics)
-            self.rows.add_columns(columns, origin, None if held else file, metrics)
+                metrics, in_db = self.store.write_new_rows(self.rows, columns.runs.column("run_id"), columns.metrics, file)
+                files = (file, in_db)
+            self.rows.add_columns(columns, origin, files, metrics)
             if held and file:
                 self.rows.hold([i for i in ids if i not in held], file)
         return sorted(held)

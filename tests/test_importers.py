@@ -310,7 +310,8 @@ def test_rows_written_while_a_large_file_is_read_store_what_staging_does_and_a_f
         store = Store(tmp_path / f"db-{direct_rows}" / "dashboard.duckdb", runs_dir=tmp_path / f"runs-{direct_rows}")
         catalog.import_paths([first], store=store)
         results.append(catalog.import_paths([second], store=store, replace=True).result)
-        contents.append((store.runs().drop(columns="ingested_at"), store.metrics()))
+        contents.append((store.runs().drop(columns="ingested_at"), store.metrics(),
+                         {t: v for t, v in store.fingerprint().items() if t != "runs"}))  # run_files too
         before = store.fingerprint()
         with pytest.raises(catalog.ImportErrors, match="bad.csv"):
             catalog.import_paths([third, bad], store=store)
@@ -318,6 +319,7 @@ def test_rows_written_while_a_large_file_is_read_store_what_staging_does_and_a_f
     assert results[0].added == results[1].added == [f"r{i:03d}" for i in range(30, 60)]
     assert results[0].replaced == results[1].replaced == [f"r{i:03d}" for i in range(20, 30)]
     assert contents[0][0].equals(contents[1][0]) and contents[0][1].equals(contents[1][1])
+    assert contents[0][2] == contents[1][2] and contents[1][2]["run_files"][0] == 60
     assert len(contents[1][1]) == 60 * 4 and set(contents[1][1].query("run_id >= 'r020'")["value"]) == {0.7, 0.35}
 
 

@@ -52,6 +52,7 @@ def read(path: Path, header: list[str], metric_of: dict[str, str], delimiter: st
         seen: set[str] = set()
         for table in _tables(path, blocks, **shape):
             _Block(table, path.name, **shape).check(seen)
+        del seen  # a million ids: gone before the batches are made
     for table in _tables(path, blocks, **shape):
         block = _Block(table, path.name, **shape)
         if shape["together"] and not block.in_order:

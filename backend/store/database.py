@@ -130,28 +130,37 @@ class Store:
         result.lock_seconds = max(holds + staged.holds + [held])
         return result
 
-    def write_new_rows(self, staged: "StagedRows", table: str, rows) -> object:
-        """Insert now the rows (an Arrow table of one of ROW_TABLES) of runs the DB does not hold, unseen until
-        ``merge`` adds their ``runs`` rows; the caller holds ``one_merge()`` from here to that merge. Returns the
-        rows of runs the DB holds (to be staged: the merge decides whether they replace)."""
-        def work(con, rows):
-            con.register("incoming", rows)
-            held = [r[0] for r in con.execute("SELECT DISTINCT run_id FROM incoming "
+    def write_new_rows(self, staged: "StagedRows", run_ids: pa.Array, metrics: pa.Table,
+                       file: str) -> tuple[pa.Table, list[str]]:
+        """Insert now the metric rows of those of ``run_ids`` the DB does not hold, and that ``file`` holds them,
+        unseen until ``merge`` adds their ``runs`` rows; the caller holds ``one_merge()`` from here to that merge.
+        Returns the ids the DB holds and their rows (to be staged: the merge decides whether they replace)."""
+        new_rows = []
+
+        def first(con):
+            con.register("incoming_ids", pa.table({"run_id": run_ids}))
+            held = [r[0] for r in con.execute("SELECT run_id FROM incoming_ids "
                                               "WHERE run_id IN (SELECT run_id FROM runs)").fetchall()]
-            new = " WHERE run_id NOT IN (SELECT run_id FROM runs)" if held else ""
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming{new}")
-            con.unregister("incoming")
-            return rows.filter(pc.is_in(rows.column("run_id"), pa.array(held, pa.string())))
+            # Where the new runs are held goes in now too: out of the merge's last transaction.
+            con.execute("INSERT INTO run_files SELECT run_id, ? FROM incoming_ids"
+                        + (" WHERE run_id NOT IN (SELECT run_id FROM runs)" if held else ""), [file])
+            new_rows.append(metrics.filter(pc.invert(pc.is_in(metrics.column("run_id"), pa.array(held, pa.string()))))
+                            if held else metrics)
+            rows(con, 0)
+            return held
+
+        def rows(con, start):
+            con.register("incoming", new_rows[0].slice(start, merging.MERGE_ROWS))
+            con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming")
         if not staged.holds:
             self.migrate()
-        kept = []
         with self.one_merge():
-            for start in range(0, rows.num_rows, merging.MERGE_ROWS):  # the lock held briefly whatever the size
-                out, seconds = self._write(lambda con: work(con, rows.slice(start, merging.MERGE_ROWS)))
-                staged.holds.append(seconds)
-                staged.direct += min(merging.MERGE_ROWS, rows.num_rows - start) - out.num_rows
-                kept.append(out)
-        return pa.concat_tables(kept) if kept else rows.slice(0, 0)
+            held, seconds = self._write(first)
+            staged.holds.append(seconds)
+            for start in range(merging.MERGE_ROWS, new_rows[0].num_rows, merging.MERGE_ROWS):  # the lock held briefly
+                staged.holds.append(self._write(lambda con: rows(con, start))[1])
+        staged.direct += new_rows[0].num_rows
+        return metrics.filter(pc.is_in(metrics.column("run_id"), pa.array(held, pa.string()))), held
 
     @contextmanager
     def one_merge(self):

@@ -77,8 +77,10 @@ class StagedRows:
                                       for r in records], np.int64).reshape(-1, len(ROW_TABLES)))
         self.count += len(records)
 
-    def add_columns(self, columns: RunColumns, origin: str, file: str | None = None, metrics: pa.Table | None = None):
-        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them;
+    def add_columns(self, columns: RunColumns, origin: str, file: str | tuple[str, list[str]] | None = None,
+                    metrics: pa.Table | None = None):
+        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them (or
+        (it, the runs whose place is still to stage): Store.write_new_rows wrote the others');
         ``metrics``: their metric rows still to stage (the rest went to the DB already), all of them if None."""
         runs = columns.runs
         languages = columns.metrics.group_by("run_id").aggregate([("language", "count_distinct")])
@@ -98,7 +100,9 @@ class StagedRows:
         if metrics.num_rows:
             con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming_metrics")
         con.execute("INSERT INTO staged_order BY NAME SELECT * FROM incoming_order")
-        if file is not None:
+        if isinstance(file, tuple):
+            con.execute("INSERT INTO run_files SELECT unnest(?), ?", [file[1], file[0]])
+        elif file is not None:
             con.execute("INSERT INTO run_files SELECT run_id, ? FROM incoming_order", [file])
         for name in ("incoming_runs", "incoming_metrics", "incoming_order"):
             con.unregister(name)
@@ -149,7 +153,8 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM incoming WHERE old <> digest)")
         fresh = "old IS NOT NULL AND old <> digest" if rows_of_new_runs_in and table != "runs" else \
             "old IS DISTINCT FROM digest"
-        where = "" if everything else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
+        everyone = everything or (not existing and table == "runs")  # all new: no join to find them
+        where = "" if everyone else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
     # Every staged run is now held where this import says (a stored file, or its folder: no row); new runs'
     # rows may have gone in early, with their rows of the row tables.
@@ -157,7 +162,7 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
         con.execute("DELETE FROM run_files" + ("" if everything else
                     " WHERE run_id IN (SELECT run_id FROM incoming WHERE old IS NOT NULL)"))
     if existing or not rows_of_new_runs_in:
-        held = "" if everything else " WHERE run_id IN (SELECT run_id FROM incoming" + (
+        held = "" if everything or not existing else " WHERE run_id IN (SELECT run_id FROM incoming" + (
             " WHERE old IS NOT NULL)" if rows_of_new_runs_in else ")")
         con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}{held}")
     if token:
