@@ -114,9 +114,10 @@ class Store:
         def final(con):
             con.execute(attach)
             return merging.merge_rows(con, lambda t: f"staged.{t}", replace, everything, token,
-                                     rows_of_new_runs_in=early)
+                                     rows_of_new_runs_in=early, new=new)
         with self.one_merge():
             holds = []
+            new = None if everything else self._all_new(attach)
             try:
                 if early:
                     for first, last, rows in merging.chunks(staged):
@@ -129,6 +130,16 @@ class Store:
                 raise
         result.lock_seconds = max(holds + staged.holds + [held])
         return result
+
+    def _all_new(self, attach: str) -> list[str] | None:
+        """The staged run ids in order if the DB holds none of them (read before the merge's last transaction:
+        with the merge lock held nothing can add one), else None."""
+        with self.connect() as con:
+            con.execute(attach)
+            if con.execute("SELECT count(*) FROM staged.staged_order WHERE run_id IN (SELECT run_id FROM runs)"
+                           ).fetchone()[0]:
+                return None
+            return con.execute("SELECT list(run_id ORDER BY seq) FROM staged.staged_order").fetchone()[0] or []
 
     def write_new_rows(self, staged: "StagedRows", run_ids: pa.Array, metrics: pa.Table,
                        file: str) -> tuple[pa.Table, list[str]]:
