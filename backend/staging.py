@@ -135,7 +135,7 @@ class Stage:
             if file and not held and self.store is not None and self.files and columns.metrics.num_rows >= DIRECT_ROWS:
                 if not self.rows.holds:  # the first early write: no other merge until this one's
                     self._lock.enter_context(self.store.one_merge())
-                metrics, in_db = self.store.write_new_rows(self.rows, columns.runs.column("run_id"), columns.metrics, file)
+                metrics, in_db = self.store.write_new_rows(self.rows, columns, file)
                 files = (file, in_db)
             self.rows.add_columns(columns, origin, files, metrics)
             if held and file:

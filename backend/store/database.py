@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from backend.records import RunRecord
+from backend.runcolumns import RunColumns
 from backend.store import merging, queries
 from backend.store.merging import IngestResult, StagedRows, StoreError
 from backend.store.schema import MIGRATIONS
@@ -114,7 +115,7 @@ class Store:
         def final(con):
             con.execute(attach)
             return merging.merge_rows(con, lambda t: f"staged.{t}", replace, everything, token,
-                                     rows_of_new_runs_in=early, new=new)
+                                     rows_of_new_runs_in=early, new=new, pending=staged.pending)
         with self.one_merge():
             holds = []
             new = None if everything else self._all_new(attach)
@@ -125,7 +126,7 @@ class Store:
                             lambda con: merging.insert_new_rows(con, attach, first, last, rows))[1])
                 result, held = self._write(final)
             except BaseException:
-                if early or staged.direct:
+                if early or staged.holds:
                     self._write(merging.drop_unlisted_rows)
                 raise
         result.lock_seconds = max(holds + staged.holds + [held])
@@ -136,25 +137,27 @@ class Store:
         with the merge lock held nothing can add one), else None."""
         with self.connect() as con:
             con.execute(attach)
-            if con.execute("SELECT count(*) FROM staged.staged_order WHERE run_id IN (SELECT run_id FROM runs)"
-                           ).fetchone()[0]:
+            if con.execute(f"SELECT count(*) FROM staged.staged_order WHERE run_id IN {queries.LISTED}").fetchone()[0]:
                 return None
             return con.execute("SELECT list(run_id ORDER BY seq) FROM staged.staged_order").fetchone()[0] or []
 
-    def write_new_rows(self, staged: "StagedRows", run_ids: pa.Array, metrics: pa.Table,
-                       file: str) -> tuple[pa.Table, list[str]]:
-        """Insert now the metric rows of those of ``run_ids`` the DB does not hold, and that ``file`` holds them,
-        unseen until ``merge`` adds their ``runs`` rows; the caller holds ``one_merge()`` from here to that merge.
-        Returns the ids the DB holds and their rows (to be staged: the merge decides whether they replace)."""
-        new_rows = []
+    def write_new_rows(self, staged: "StagedRows", columns: RunColumns, file: str) -> tuple[pa.Table, list[str]]:
+        """Insert now the rows of those runs of ``columns`` the DB does not hold (their runs and metric rows, and
+        that ``file`` holds them), listed as pending: unseen until ``merge`` empties pending_runs; the caller holds
+        ``one_merge()`` from here to that merge. Returns the ids the DB holds and their metric rows (to be staged:
+        the merge decides whether they replace)."""
+        run_ids, metrics, new_rows = columns.runs.column("run_id"), columns.metrics, []
 
         def first(con):
             con.register("incoming_ids", pa.table({"run_id": run_ids}))
             held = [r[0] for r in con.execute("SELECT run_id FROM incoming_ids "
                                               "WHERE run_id IN (SELECT run_id FROM runs)").fetchall()]
-            # Where the new runs are held goes in now too: out of the merge's last transaction.
-            con.execute("INSERT INTO run_files SELECT run_id, ? FROM incoming_ids"
-                        + (" WHERE run_id NOT IN (SELECT run_id FROM runs)" if held else ""), [file])
+            new = " WHERE run_id NOT IN (SELECT run_id FROM runs)" if held else ""
+            # Where the new runs are held, and their runs rows, go in now too: out of the merge's last transaction.
+            con.execute(f"INSERT INTO run_files SELECT run_id, ? FROM incoming_ids{new}", [file])
+            con.execute(f"INSERT INTO pending_runs SELECT run_id FROM incoming_ids{new}")
+            merging.insert_runs(con, columns, new)
+            con.unregister("incoming_ids")
             new_rows.append(metrics.filter(pc.invert(pc.is_in(metrics.column("run_id"), pa.array(held, pa.string()))))
                             if held else metrics)
             rows(con, 0)
@@ -163,6 +166,7 @@ class Store:
         def rows(con, start):
             con.register("incoming", new_rows[0].slice(start, merging.MERGE_ROWS))
             con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
         if not staged.holds:
             self.migrate()
         with self.one_merge():
@@ -171,6 +175,7 @@ class Store:
             for start in range(merging.MERGE_ROWS, new_rows[0].num_rows, merging.MERGE_ROWS):  # the lock held briefly
                 staged.holds.append(self._write(lambda con: rows(con, start))[1])
         staged.direct += new_rows[0].num_rows
+        staged.pending += len(columns) - len(held)
         return metrics.filter(pc.is_in(metrics.column("run_id"), pa.array(held, pa.string()))), held
 
     @contextmanager
@@ -194,7 +199,8 @@ class Store:
                 held.discard(key)
 
     def drop_unlisted_rows(self):
-        """Delete rows whose run has no ``runs`` row (left by a merge killed half way)."""
+        """Delete rows whose run has no ``runs`` row or a pending one (left by an import killed half way)."""
+        self.migrate()
         with self.one_merge():
             self._write(merging.drop_unlisted_rows)
 
