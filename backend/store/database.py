@@ -22,6 +22,7 @@ from backend.store import merging, queries
 from backend.store.merging import IngestResult, StagedRows, StoreError
 from backend.store.schema import MIGRATIONS
 
+EARLY_MEMORY = "128MB"  # an early write appends a slice (no join): it needs less than a merge, beside the reader's
 _HELD = threading.local()  # the merge locks this thread holds (by DB path): taking one again does not wait
 
 
@@ -149,6 +150,7 @@ class Store:
         run_ids, metrics, new_rows = columns.runs.column("run_id"), columns.metrics, []
 
         def first(con):
+            con.execute(f"SET memory_limit = '{EARLY_MEMORY}'")
             con.register("incoming_ids", pa.table({"run_id": run_ids}))
             held = [r[0] for r in con.execute("SELECT run_id FROM incoming_ids "
                                               "WHERE run_id IN (SELECT run_id FROM runs)").fetchall()]
@@ -164,6 +166,7 @@ class Store:
             return held
 
         def rows(con, start):
+            con.execute(f"SET memory_limit = '{EARLY_MEMORY}'")
             con.register("incoming", new_rows[0].slice(start, merging.MERGE_ROWS))
             con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming")
             con.unregister("incoming")

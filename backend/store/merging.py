@@ -50,7 +50,7 @@ class StagedRows:
         self.rows = 0  # rows of the row tables (metrics, queries, problems)
         self.per_run: list[np.ndarray] = []  # rows of each staged run in each of ROW_TABLES, batch by batch
         self.direct = 0  # rows of new runs written to the DB already (Store.write_new_rows), not staged here
-        self.pending = 0  # runs whose runs rows are in the DB already, pending (their runs rows are staged too)
+        self.pending = 0  # runs whose rows are all in the DB already, pending (only their order is staged)
         self.holds: list[float] = []  # seconds the DB's write lock was held for them, each time
         self._con = duckdb.connect(str(self.path))
         self._con.execute("SET memory_limit = '128MB'")
@@ -80,15 +80,20 @@ class StagedRows:
 
     def add_columns(self, columns: RunColumns, origin: str, file: str | tuple[str, list[str]] | None = None,
                     metrics: pa.Table | None = None):
-        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them (or
-        (it, the runs whose place is still to stage): Store.write_new_rows wrote the others');
-        ``metrics``: their metric rows still to stage (the rest went to the DB already), all of them if None."""
+        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them, or (it, the
+        runs the DB holds) when Store.write_new_rows wrote the others (pending): only their order is staged, and
+        ``metrics`` are the metric rows still to stage."""
         runs = columns.runs
         metrics = columns.metrics if metrics is None else metrics
         order = pa.table({"seq": pa.array(range(self.count, self.count + len(columns)), pa.int64()),
                           "run_id": runs.column("run_id"), "origin": pa.array([origin] * len(columns), pa.string())})
         con = self._con
-        insert_runs(con, columns)
+        if isinstance(file, tuple):
+            if file[1]:
+                held = pc.is_in(runs.column("run_id"), pa.array(file[1], pa.string()))
+                insert_runs(con, RunColumns(runs.filter(held), metrics))
+        else:
+            insert_runs(con, columns)
         con.register("incoming_metrics", metrics)
         con.register("incoming_order", order)
         if metrics.num_rows:
@@ -143,19 +148,19 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
     transaction; identical runs are left alone, changed ones need ``replace``; ``everything`` replaces all.
     ``rows_of_new_runs_in``: insert_new_rows already inserted the row tables' rows of new runs. ``new``: every
     staged run is new, these (in order; found before this transaction, under the merge lock): no join at all.
-    ``pending``: how many staged runs have their runs rows in already (Store.write_new_rows), unseen till now."""
+    ``pending``: how many staged runs have their rows in already (Store.write_new_rows: not staged), unseen till now."""
     not_pending = " run_id NOT IN (SELECT run_id FROM pending_runs)"  # their runs rows are in already
     if new is not None:
         for table in TABLES + ("run_files",):
             if table == "runs" and pending != len(new):
-                con.execute(f"INSERT INTO runs BY NAME SELECT * FROM {source(table)}"
-                            + (f" WHERE{not_pending}" if pending else ""))
+                con.execute(f"INSERT INTO runs BY NAME SELECT * FROM {source(table)}")
             elif table != "runs" and not rows_of_new_runs_in:
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}")
         return _listed(con, token, IngestResult(added=new, replaced=[], unchanged=[]))
+    # A pending run's runs row is not staged: it has no digest here (nor an old one), and counts as added.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
         SELECT o.seq, o.run_id, s.digest, r.digest AS old
-        FROM {source('staged_order')} o JOIN {source('runs')} s USING (run_id)
+        FROM {source('staged_order')} o {'LEFT ' if pending else ''}JOIN {source('runs')} s USING (run_id)
         LEFT JOIN (SELECT run_id, digest FROM runs WHERE{not_pending}) r USING (run_id)""")
     if not replace and not everything:
         clash = con.execute("SELECT run_id FROM incoming WHERE old <> digest ORDER BY seq LIMIT 1").fetchone()
@@ -175,8 +180,6 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             "old IS DISTINCT FROM digest"
         everyone = everything or (not existing and table == "runs")  # all new: no join to find them
         where = "" if everyone else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
-        if table == "runs" and pending:
-            where += (" AND" if where else " WHERE") + not_pending
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
     # Every staged run is now held where this import says (a stored file, or its folder: no row); new runs'
     # rows may have gone in early, with their rows of the row tables.
