@@ -291,8 +291,7 @@ def test_rows_written_while_a_large_file_is_read_store_what_staging_does_and_a_f
     row, not two): new, replaced and unchanged runs end as when every row is staged first, and an import that
     fails after those writes (a bad second file) leaves the DB as it was, unseen rows included."""
     from backend import staging
-    from backend.store import Store
-    from backend.store import merging
+    from backend.store import Store, database
 
     def csv(name, runs, value):
         path = tmp_path / name
@@ -304,7 +303,7 @@ def test_rows_written_while_a_large_file_is_read_store_what_staging_does_and_a_f
     bad = tmp_path / "bad.csv"
     bad.write_text("run_id,kind,language,ndcg@10\nx1,m2v-distill,python,2.5\n")
     contents, results = [], []
-    monkeypatch.setattr(merging, "MERGE_ROWS", 50)  # early writes in slices too
+    monkeypatch.setattr(database, "EARLY_ROWS", 50)  # early writes in slices too
     for direct_rows in (10**9, 1):
         monkeypatch.setattr(staging, "DIRECT_ROWS", direct_rows)
         store = Store(tmp_path / f"db-{direct_rows}" / "dashboard.duckdb", runs_dir=tmp_path / f"runs-{direct_rows}")
