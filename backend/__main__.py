@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 
-from backend import catalog, compare
+from backend import catalog, compare, views
 from backend.cli import bench as bench_cli
 from backend.cli import compare as compare_cli
 from backend.cli import docs as docs_cli
@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     # The one settings object of this process: the environment's, with this command's --runs-dir / --db.
     s = s.override(runs_dir=args.runs_dir, db_path=args.db)
     store = Store(s.db_for(), s.lock_timeout_s)
+    if getattr(args, "reads_only", False):  # export, report, check, leaderboard, recipe show
+        store = views.Snapshot(store)
     try:
         if getattr(args, "device", None):  # speed, search, serve, sweep, recipe run: over DASHBOARD_DEVICE
             s = s.with_device(check_name(args.device))

@@ -44,15 +44,15 @@ register_kind("eval", "retrieval", "any saved model folder evaluated as is",
               f"{_RETRIEVAL}:run_eval", f"{_RETRIEVAL}:EvalConfig")
 register_kind("m2v-distill", "retrieval", "Model2Vec static distillation of a teacher",
               f"{_RETRIEVAL}:run_m2v_distill", f"{_RETRIEVAL}:DistillConfig")
-_TRAINING = "backend.retrieval.training"
+_STATIC, _ADAPTERS, _KD = (f"backend.retrieval.training.{m}" for m in ("static", "adapters", "kd"))
 register_kind("m2v-tokenlearn", "retrieval", "Model2Vec distillation + tokenlearn fine-tuning (code or prose corpus)",
-              f"{_TRAINING}:run_m2v_tokenlearn", f"{_TRAINING}:TokenlearnConfig")
+              f"{_STATIC}:run_m2v_tokenlearn", f"{_STATIC}:TokenlearnConfig")
 register_kind("m2v-contrastive", "retrieval", "Model2Vec distillation, then its vectors trained on the pairs (no teacher)",
-              f"{_TRAINING}:run_m2v_contrastive", f"{_TRAINING}:StaticContrastiveConfig")
+              f"{_STATIC}:run_m2v_contrastive", f"{_STATIC}:StaticContrastiveConfig")
 register_kind("peft-contrastive", "retrieval", "PEFT (LoRA, AdaLoRA, IA3, prompt tuning) contrastive fine-tuning",
-              f"{_TRAINING}:run_peft_contrastive", f"{_TRAINING}:PeftConfig")
+              f"{_ADAPTERS}:run_peft_contrastive", f"{_ADAPTERS}:PeftConfig")
 register_kind("kd-student", "retrieval", "feature-based knowledge distillation into a small student",
-              f"{_TRAINING}:run_kd_student", f"{_TRAINING}:KDConfig")
+              f"{_KD}:run_kd_student", f"{_KD}:KDConfig")
 register_kind("bm25", "retrieval", "BM25 (bm25s) on any benchmark: the lexical floor; disk MB = its index",
               "backend.retrieval.bm25:run_bm25", "backend.retrieval.bm25:Bm25Config")
 register_kind("external-retrieval", "retrieval", "a retrieval model evaluated elsewhere (e.g. MTEB results)")

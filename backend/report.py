@@ -10,6 +10,7 @@ import html
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +23,8 @@ from backend.vocab import METRICS, PASS_METRICS
 class Section:
     title: str
     tables: list[tuple[str, pd.DataFrame]]  # (caption, table)
-    figures: list = field(default_factory=list)  # plotly figures (HTML only)
+    # Makers of plotly figures, called by the HTML report only (Markdown and LaTeX have none to build).
+    figures: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -44,8 +46,8 @@ def deltas_section(table: pd.DataFrame, names: dict[str, str], base: str, resamp
                    cautions: list[str] = ()) -> Section:
     """One heatmap per candidate and the deltas table (``significance.stored_deltas``'s)."""
     candidates = list(dict.fromkeys(table["candidate_id"])) if "candidate_id" in table else []
-    shown = [figures.deltas_heatmap(table[table["candidate_id"] == c], title=f"{names.get(c, c)}  vs  {names.get(base, base)}")
-             for c in candidates]
+    shown = [partial(figures.deltas_heatmap, table[table["candidate_id"] == c],
+                     title=f"{names.get(c, c)}  vs  {names.get(base, base)}") for c in candidates]
     columns = ["candidate_id"] * (len(candidates) > 1) + ["language", "metric", "base", "candidate", "delta",
                                                         "rel_delta_pct", "ci_low", "ci_high", "p_adjusted", "verdict"]
     return Section(f"Language deltas against {names.get(base, base)}",
@@ -61,10 +63,10 @@ def efficiency_section(eff: pd.DataFrame, metric: str, base_name: str | None, no
     """Score against disk size, params and speed-up (``compare.efficiency`` + ``against_base``'s table)."""
     label = METRICS[metric].label if metric in METRICS else metric
     # A figure only where some run has the value: no empty axes.
-    shown = [figures.efficiency_scatter(eff, column, axis, label) for column, axis in
+    shown = [partial(figures.efficiency_scatter, eff, column, axis, label) for column, axis in
              (("disk_mb", "disk MB"), ("params_m", "params (millions)")) if eff[column].notna().any()]
     if base_name and {"speedup", "retention"} <= set(eff) and eff[["speedup", "retention"]].notna().all(axis=1).sum() > 1:
-        shown.append(figures.retention_scatter(eff, base_name, label))
+        shown.append(partial(figures.retention_scatter, eff, base_name, label))
     columns = ["name", "score", "score_ci_low", "score_ci_high", "retention", "disk_mb", "size_basis", "params_m",
                "trainable_pct", "encode_throughput", "speed_device", "speedup", "speedup_basis", "score_per_mb",
                "pareto_disk", "run_id"]
@@ -77,7 +79,7 @@ def codegen_section(table: pd.DataFrame, metric: str | None = None) -> Section:
     """Executed pass@k per language against params (``compare.codegen_table``'s table): one figure per pass@k
     (or only ``metric``) that some run with a size has."""
     ks = [metric] if metric else [k for k in PASS_METRICS if k in table]
-    shown = [figures.passk_scatter(table, "params_m", "params (millions, log)", k) for k in ks
+    shown = [partial(figures.passk_scatter, table, "params_m", "params (millions, log)", k) for k in ks
              if k in table and (table[k].notna() & table["params_m"].notna()).any()]
     return Section("Codegen: " + ", ".join(ks), [("Executed pass@k per run and language.", table.drop(columns="facet"))],
                    shown)
@@ -92,7 +94,7 @@ def leaderboard_section(table: pd.DataFrame, metric: str, notes: list[str] = ())
         ("On the mean over languages; rank interval: 95 % paired bootstrap over items; tier 1: not significantly "
          "different from the best.", mean[[c for c in columns if c in mean]]),
         ("Per language.", table[table["language"] != "mean"][[c for c in columns if c in table]])],
-        [figures.rank_intervals(table)], list(notes))
+        [partial(figures.rank_intervals, table)], list(notes))
 
 
 # ---- rendering ----
@@ -120,8 +122,8 @@ def to_html(report: Report) -> str:
     for section in report.sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
         parts += [f"<p class=note>{html.escape(n)}</p>" for n in section.notes]
-        for fig in section.figures:
-            fig = fig.update_layout(template="plotly_white")
+        for make in section.figures:
+            fig = make().update_layout(template="plotly_white")
             parts.append(f"<div class=figure>{fig.to_html(full_html=False, include_plotlyjs=False)}</div>")
         for caption, table in section.tables:
             parts.append(f"<p class=caption>{html.escape(caption)}</p>")

@@ -141,6 +141,11 @@ def undo_journal(path: Path):
                 restore(Path(entry["path"]), entry["previous"])
 
 
+def journal_tokens(runs_dir: Path) -> list[str]:
+    """The tokens of the imports whose journal is still there (running, or killed and not yet undone)."""
+    return [f"import:{path.stem}" for path in (Path(runs_dir) / JOURNAL_DIR).glob("*.jsonl")]
+
+
 def dead_journals(runs_dir: Path) -> list[tuple[Path, str | None]]:
     """(journal, token) of imports whose process is gone (killed mid-way); token None if unreadable."""
     out = []

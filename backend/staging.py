@@ -63,7 +63,7 @@ class Stage:
         """Stage every record of one file or folder; a bad file becomes one failure line."""
         path = Path(path)
         try:
-            if self.files and path.is_file() and importer_for(path, fmt).batches is not None:
+            if self.files and path.is_file() and importer_for(path, fmt).stored:
                 return self._add_stored(path, importer_for(path, fmt).name)
             for batch in stream_batches(path, fmt, BATCH):
                 self._add_batch(batch, str(path))
@@ -201,14 +201,14 @@ class Stage:
             self._place_imports(journal, store)
             if moved or self.stored:
                 rundirs.flush(self.runs_dir)  # the files are on disk before the DB says they are imported
-            result = store.merge(self.rows, replace=self.replace, everything=everything, token=journal.token)
+            result = store.merge(self.rows, replace=self.replace, everything=everything, token=journal.token,
+                                 open_tokens=rundirs.journal_tokens(self.runs_dir))
             self.committed = True
         except BaseException:
             journal.undo()
             raise
         finally:
-            journal.close()
-        store.delete_meta(journal.token)  # the journal is gone: nobody needs to ask any more
+            journal.close()  # its token stays in meta until the next import's commit (nobody asks for it)
         return result
 
     def _place_imports(self, journal: rundirs.Journal, store: Store):

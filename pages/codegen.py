@@ -1,11 +1,12 @@
 """Codegen: executed pass@k against params and peak memory, per language; problems that flipped between runs."""
 import streamlit as st
 
-from backend import compare, public_view, report, views
-from backend.kinds import kinds_of
+from backend import public_view, report, views
 from backend.vocab import PASS_METRICS
-from pages.common import (chart, download, from_link, labelled, link_box, load, not_drawn, per_version,
-                          report_downloads, to_link, view)
+from pages.parts.codegen import flipped_problems
+from pages.parts.links import from_link, to_link
+from pages.parts.outputs import chart, download, not_drawn, share
+from pages.parts.reads import load, view
 
 st.title("Codegen")
 runs = load("runs")
@@ -36,30 +37,6 @@ if runs is not None:
     st.subheader("Per language")
     st.dataframe(table, hide_index=True, width="stretch", column_order=views.codegen_columns(table))
     download(table, "codegen.csv", "codegen_csv")
-    with st.container(horizontal=True):
-        report_downloads("Codegen", lambda: [report.codegen_section(table, metric)], "codegen", "codegen_report")
-        link_box()
-    run_a = run_b = None
-
-    st.subheader("Problems that flipped between two runs")
-    finished = runs[runs["kind"].isin(kinds_of("codegen")) & (runs["status"] == "finished")]["run_id"].tolist()
-    with_problems = [r for r in finished if r in set(load("problem_results", finished)["run_id"])]
-    if len(with_problems) < 2:
-        st.caption("Needs two runs with per-problem results (runs made here, or imported samples).")
-    else:
-        names = per_version(compare.run_labels, runs)
-        a_col, b_col = st.columns(2)
-        from_link("codegen_a", "a", with_problems, with_problems[0])
-        from_link("codegen_b", "b", with_problems, with_problems[1])
-        run_a = a_col.selectbox("Run A", with_problems, format_func=labelled(names), key="codegen_a")
-        run_b = b_col.selectbox("Run B", with_problems, format_func=labelled(names), key="codegen_b")
-        try:
-            flipped = view(views.flipped, run_a, run_b).table
-        except compare.ComparisonError as e:
-            st.warning(f"Not compared: {e}")
-        else:
-            gained, lost = (flipped["change"] > 0).sum(), (flipped["change"] < 0).sum()
-            st.caption(f"{gained} problem(s) pass more often in B, {lost} less often (pass rate over samples).")
-            st.dataframe(flipped, hide_index=True, width="stretch")
-            download(flipped, "flipped-problems.csv", "flipped_csv")
+    share("Codegen", lambda: [report.codegen_section(table, metric)], "codegen", "codegen_report")
+    run_a, run_b = flipped_problems(runs)
     to_link(metric=metric, a=run_a, b=run_b)

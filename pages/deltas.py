@@ -4,9 +4,11 @@ import functools
 import streamlit as st
 
 from backend import compare, report, significance, views
-from backend.config import settings
-from pages.common import (EMPTY_HINT, download, draw, from_link, labelled, link_box, load, per_version,
-                          pickable, report_downloads, to_link, view)
+from pages.parts.deltas import moved_queries, seed_groups
+from pages.parts.links import from_link, to_link
+from pages.parts.outputs import download, draw, share
+from pages.parts.pickers import labelled, pickable
+from pages.parts.reads import EMPTY_HINT, load, per_version, view
 
 st.title("Language deltas")
 runs = load("runs")
@@ -50,31 +52,10 @@ elif runs is not None:
     shown = views.deltas_export(deltas.table)  # as ``export deltas`` writes it
     st.dataframe(shown, hide_index=True, width="stretch")
     download(shown, "deltas.csv", "deltas_csv")
-    with st.container(horizontal=True):
-        short = compare.run_names(runs)  # the labels without the ids
-        report_downloads(f"{short[base]} vs {', '.join(short[c] for c in candidates)}",
-                         lambda: [report.deltas_section(deltas.table, short, base, resampling.note(), deltas.cautions)],
-                         "deltas", "deltas_report")
-        link_box()
+    short = compare.run_names(runs)  # the labels without the ids
+    share(f"{short[base]} vs {', '.join(short[c] for c in candidates)}",
+          lambda: [report.deltas_section(deltas.table, short, base, resampling.note(), deltas.cautions)],
+          "deltas", "deltas_report")
 
-    grouped = view(views.seed_groups_of, runs, [base, *candidates])
-    if len(grouped):
-        st.subheader("Seed groups of these runs")
-        st.caption("Runs that differ only by seed: NDCG@10 mean ± sd over seeds with a 95 % t-interval, per "
-                   "language — a delta smaller than the seed-to-seed spread is not a method's effect.")
-        st.dataframe(grouped, hide_index=True, width="stretch")
-        download(grouped, "seed-groups.csv", "seed_groups_deltas_csv")
-
-    st.subheader("Queries that moved most")
-    table = deltas.table
-    with_queries = [c for c in candidates if (table[table["candidate_id"] == c]["n_pairs"] > 0).any()]
-    if not with_queries:
-        st.caption("Needs per-query results in both runs (runs made here keep every query's gold rank).")
-    else:
-        pick = st.selectbox("Candidate", with_queries, format_func=label) if len(with_queries) > 1 else with_queries[0]
-        bench_id = str(runs.set_index("run_id").loc[base, "benchmark"])
-        moved, counts = view(views.query_moves, settings().bench_dir, base, pick, bench_id)
-        st.caption("Win: the candidate ranks the gold document higher than the base; loss: lower.")
-        st.dataframe(counts, hide_index=True)
-        st.dataframe(moved, hide_index=True, width="stretch")
-        download(moved, "moved-queries.csv", "moved_csv")
+    seed_groups(runs, [base, *candidates])
+    moved_queries(runs, deltas.table, base, candidates, label)

@@ -9,7 +9,8 @@ from backend.config import settings
 from backend.kinds import KINDS
 from backend.progress import clock
 from backend.runs import first_start, supervision
-from pages.common import config_form, load
+from pages.parts.pickers import config_form
+from pages.parts.reads import load
 
 
 def _age(report: dict) -> str:

@@ -4,28 +4,14 @@ import streamlit as st
 
 from backend import figures, report, significance, views
 from backend.config import settings
-from backend.leaderboard import Budget
-from backend.views.leaderboard import MOST_RUNS, choices, how_to_read
+from backend.views.leaderboard import choices, how_to_read
 from backend.vocab import METRICS
-from pages.common import (EMPTY_HINT, capped, chart, download, from_link, link_box, load, report_downloads, to_link,
-                          view)
+from pages.parts.leaderboard import best_under, budget_inputs, family_picker, field_picker
+from pages.parts.links import from_link, to_link
+from pages.parts.outputs import capped, chart, download, share
+from pages.parts.reads import EMPTY_HINT, load, view
 
 RESAMPLING = significance.Resampling(resamples=1000, seed=0)  # the CLI's defaults: the same table
-LIMITS = [("lb_disk", "max disk MB", "disk"), ("lb_params", "max params (millions)", "params"),
-          ("lb_memory", "max inference memory MB", "memory"), ("lb_speedup", "min side-by-side speed-up", "speedup")]
-
-
-def budget_inputs() -> Budget:
-    with st.expander("Budget: list only the runs within it (ranks stay those of the whole field)"):
-        values = []
-        for col, (key, label, param) in zip(st.columns(4), LIMITS):
-            if key not in st.session_state:  # a linked view's budget
-                linked = st.query_params.get(param)
-                st.session_state[key] = float(linked) if linked and linked.replace(".", "", 1).isdigit() else None
-            values.append(col.number_input(label, min_value=0.0, value=None, key=key))
-    disk, params, memory, speedup = values
-    return Budget(disk, params * 1e6 if params is not None else None, memory, speedup)
-
 
 st.title("Leaderboard")
 runs, stored = load("runs"), load("metric_names")
@@ -33,19 +19,9 @@ if runs is not None and runs.empty:
     st.info(EMPTY_HINT)
 elif runs is not None and stored is not None:
     offer = choices(runs)
-    from_link("lb_family", "runs", offer.families, offer.families[0])
-    family = st.radio("Runs", offer.families, horizontal=True, key="lb_family") if len(offer.families) > 1 \
-        else offer.families[0]
+    family = family_picker(offer)
     left, right = st.columns(2)
-    bench = protocol = codegen_set = None
-    if family == "retrieval":
-        from_link("lb_group", "evaluation", list(offer.groups), offer.default_group)
-        bench, protocol = offer.groups[left.selectbox("Evaluated on (benchmark · protocol)", list(offer.groups),
-                                                      key="lb_group")]
-    else:
-        from_link("lb_set", "problems", offer.problem_sets, MOST_RUNS)
-        chosen = left.selectbox("Problem set", offer.problem_sets, key="lb_set")
-        codegen_set = None if chosen == MOST_RUNS else chosen
+    bench, protocol, codegen_set = field_picker(offer, family, left)
     options, default = offer.scores(family, stored)
     if not options:
         st.info("These runs have no score to rank by.")
@@ -77,18 +53,12 @@ elif runs is not None and stored is not None:
         st.info("No run to rank here: pick another score, evaluation or budget.")
         st.stop()
     if budget.active():
-        st.subheader(f"Best under the budget ({budget.describe()})")
-        st.dataframe(table[table["best_under_budget"]][["language", "name", "value", "rank", "rank_low", "rank_high",
-                                                        "tier", "disk_mb", "params_m", "run_id"]],
-                     hide_index=True, width="stretch")
-        st.caption("Rank and tier in the whole field: tier 1 means statistically tied with the best run overall.")
+        best_under(table, budget)
     st.caption(how_to_read(RESAMPLING))
     st.subheader("All runs" + (" within the budget" if budget.active() else ""))
     chart(figures.rank_intervals, table)
     st.dataframe(capped(table, "per language, best rank first"), hide_index=True, width="stretch")
     download(table, f"leaderboard-{metric}.csv", "leaderboard_csv")
-    with st.container(horizontal=True):
-        title = f"Leaderboard: {bench} · {protocol}" if family == "retrieval" else "Leaderboard: codegen"
-        report_downloads(title, lambda: [report.leaderboard_section(table, metric, board.notes)],
-                         f"leaderboard-{metric}", "leaderboard_report")
-        link_box()
+    title = f"Leaderboard: {bench} · {protocol}" if family == "retrieval" else "Leaderboard: codegen"
+    share(title, lambda: [report.leaderboard_section(table, metric, board.notes)], f"leaderboard-{metric}",
+          "leaderboard_report")

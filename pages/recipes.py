@@ -5,7 +5,9 @@ from backend import processes, recipes, views
 from backend.catalog import default_store
 from backend.config import settings
 from backend.runs import supervision
-from pages.common import CachedReads, download, draw, from_link, link_box, load, to_link
+from pages.parts.links import from_link, link_box, to_link
+from pages.parts.outputs import download, draw
+from pages.parts.reads import CachedReads, load
 
 st.title("Recipes")
 st.caption("Each recipe reproduces a published experiment with the run kinds of this dashboard, on this machine. "

@@ -20,6 +20,18 @@ hypothesis_settings.register_profile("full", max_examples=100, deadline=None)
 hypothesis_settings.load_profile("fast")
 
 
+def _scan_installed_components_once():
+    """Every new AppTest scans the metadata of each installed distribution for Streamlit components (a third of
+    the page tests' time in cProfile); what is installed does not change while the tests run, so scan once."""
+    import functools
+
+    from streamlit.components.v2 import manifest_scanner
+    manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
+
+
+_scan_installed_components_once()
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest deselects by marker
 def pytest_collection_modifyitems(config, items):
     full = config.getoption("hypothesis_profile", None) == "full"
@@ -107,6 +119,26 @@ def reference_store(store, runs_dir, _reference_template) -> Store:
     rows; importing them costs about 0.2 s of CPU, and some 50 tests ask for them)."""
     shutil.copytree(_reference_template, runs_dir, dirs_exist_ok=True)
     return store
+
+
+@pytest.fixture(scope="session")
+def golden_template(tmp_path_factory) -> Path:
+    """The golden store built once per test session: the first xdist worker to ask builds it (under a lock in
+    the session's shared temporary folder), the others wait for it; each user works on a copy."""
+    import fcntl
+
+    from tests.test_golden_exports import build_store, golden_env
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # xdist workers: the session's folder
+    with open(root / "golden-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "golden-template" / "built").exists():
+            shutil.rmtree(root / "golden-template", ignore_errors=True)
+            (root / "golden-template").mkdir()
+            with golden_env(root / "golden-template"):
+                build_store(root / "golden-template" / "runs")
+            (root / "golden-template" / "built").touch()
+    return root / "golden-template"
 
 
 def tree(path: Path) -> dict[str, bytes]:

@@ -148,7 +148,7 @@ RUNS = reference_runs() + 1
 
 def test_a_link_opened_first_after_a_start_runs_through_the_app(page, server):
     """First in this file on purpose: the server's first request is a bookmarked page, which Streamlit would run on
-    its own (no sidebar, no banner) until app.py's navigation has run once (pages/common._through_the_app)."""
+    its own (no sidebar, no banner) until app.py's navigation has run once (pages/parts/navigation.through_the_app)."""
     page.goto(f"{server[0]}/efficiency")
     page.get_by_role("heading", name="Efficiency").wait_for()
     sidebar = page.locator('[data-testid="stSidebar"]')
@@ -163,7 +163,7 @@ def test_sidebar_lists_the_pages_not_the_files(page, server):
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Launch").wait_for()  # links come late
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
     assert all(t in sidebar for t in ("Runs", "Language deltas", "Efficiency", "Live search", "Launch"))
-    assert "common" not in sidebar
+    assert "parts" not in sidebar and "navigation" not in sidebar
 
 
 def test_server_binds_loopback_only(server):

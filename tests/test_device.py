@@ -6,8 +6,6 @@ import hashlib
 import json
 import math
 import os
-import subprocess
-import sys
 import sysconfig
 import types
 from dataclasses import asdict
@@ -18,7 +16,7 @@ import pandas as pd
 import pytest
 
 from backend import compare, device, options
-from backend.config import REPO_ROOT, settings
+from backend.config import settings
 from backend.device import DeviceError, Gpu, Probe, resolve
 
 CPU_ONLY = Probe(torch="2.13.0+cpu", platform="Linux x86_64")
@@ -107,18 +105,15 @@ def test_the_setting_and_its_errors(monkeypatch):
     assert device.device_for("cpu", "cuda").kind == "cpu"  # --device beats the setting
 
 
-def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "backend", *args], capture_output=True, text=True, cwd=REPO_ROOT,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}, timeout=300)
-
-
-def test_launch_on_a_missing_gpu_exits_2_with_one_line_and_stores_nothing(runs_dir):
+def test_launch_on_a_missing_gpu_exits_2_with_one_line_and_stores_nothing(runs_dir, capsys):
     import torch
+
+    from backend.__main__ import main
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU")
-    out = _cli("launch", "eval", "--device", "cuda", "--max-queries", "1", env={"DASHBOARD_RUNS_DIR": str(runs_dir)})
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: --device cuda: no usable CUDA GPU: ")
+    assert main(["launch", "eval", "--device", "cuda", "--max-queries", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --device cuda: no usable CUDA GPU: ")
     assert not [p for p in runs_dir.glob("*") if p.is_dir() and not p.name.startswith(".")]  # no run, no folder
 
 

@@ -36,20 +36,42 @@ def test_a_running_stage_goes_by_its_own_pace_and_later_ones_by_how_far_off_the_
         pytest.approx(205 / 120)
 
 
-def test_distillation_reports_its_vocabulary_progress(monkeypatch):
+def _distill_with_a_bar(report):
+    """What model2vec's distillation does with its bar while ``distill_progress`` follows it."""
     from model2vec.distill import inference
 
     from backend.retrieval.runs import distill_progress
-    seen = []
     before = inference.tqdm
-    with distill_progress(lambda f, m, **kw: seen.append((f, m)), (0.0, 0.2)):
+    with distill_progress(report, (0.0, 0.2)):
         bar = inference.tqdm(total=1000, desc="Encoding tokens", unit=" tokens")
         for _ in range(4):
             bar.update(250)
         bar.close()
     assert inference.tqdm is before  # the library's own again
+
+
+def test_distillation_reports_its_vocabulary_progress(monkeypatch):
+    """On a stand-in of model2vec's module (importing the real one costs 5 s of the fast tier: see below)."""
+    import sys
+    import types
+
+    from tqdm import tqdm
+    package, module = types.ModuleType("model2vec.distill"), types.ModuleType("model2vec.distill.inference")
+    module.tqdm, package.inference = tqdm, module
+    monkeypatch.setitem(sys.modules, "model2vec.distill", package)
+    monkeypatch.setitem(sys.modules, "model2vec.distill.inference", module)
+    seen = []
+    _distill_with_a_bar(lambda f, m, **kw: seen.append((f, m)))
     assert seen[-1][0] == pytest.approx(0.2) and "1,000/1,000 tokens" in seen[-1][1]
     assert seen[2][0] == pytest.approx(0.1) and "distilling" in seen[2][1]
+
+
+@pytest.mark.integration
+def test_the_installed_model2vec_still_has_the_bar_followed():
+    """The real module: its bar is still where ``distill_progress`` replaces it."""
+    seen = []
+    _distill_with_a_bar(lambda f, m, **kw: seen.append((f, m)))
+    assert seen and "1,000/1,000 tokens" in seen[-1][1]
 
 
 def test_while_the_benchmark_is_built_the_banner_says_why_it_has_no_estimate(store, runs_dir, tmp_path, monkeypatch):

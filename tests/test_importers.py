@@ -248,8 +248,9 @@ def test_rebuild_restores_what_the_first_start_seeded_in_the_chosen_runs_folder(
     s = settings().override(runs_dir=other, db_path=other / "dashboard.duckdb")
     store = catalog.default_store(s)
     catalog.seed_reference(store, s.runs_dir, REFERENCE)
-    notes = list(other.glob(".imports/*/research-notes-m2v-vs-tokenlearn.csv"))  # a CSV is stored once
-    assert len(list(other.glob("*/run.json"))) + 2 == reference_runs() and len(notes) == 1
+    notes = list(other.glob(".imports/*/research-notes-m2v-vs-tokenlearn.csv"))  # a CSV is stored once,
+    board = list(other.glob(".imports/*/public-evalplus-leaderboard.json"))  # and so is the leaderboard
+    assert len(list(other.glob("*/run.json"))) + 2 + 236 == reference_runs() and len(notes) == len(board) == 1
     shutil.rmtree(notes[0].parent)
     assert main(["--runs-dir", str(other), "--db", str(other / "dashboard.duckdb"), "rebuild"]) == 0
     assert len(store.runs()) == reference_runs() and notes[0].is_file()

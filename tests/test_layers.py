@@ -3,6 +3,7 @@ cycle, and no module imports from a layer above its own. The order is written in
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 
 
 def modules() -> dict[str, Path]:
-    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "backend").rglob("*.py"))]
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py")), *sorted((ROOT / "backend").rglob("*.py"))]
     out = {}
     for path in files:
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -36,6 +37,7 @@ def modules() -> dict[str, Path]:
     return out
 
 
+@functools.cache  # the same files for every test here: read once
 def import_graph() -> dict[str, set[str]]:
     """module -> the modules of ours it imports, anywhere in its file (``from backend import x``: backend.x)."""
     mods = modules()
@@ -102,10 +104,11 @@ def test_no_module_imports_from_a_layer_above_its_own():
 
 
 def test_runners_never_import_the_store():
-    """A run kind's runner (retrieval.runs, retrieval.training, codegen.runs) works in a process or on a Ray
+    """A run kind's runner (retrieval.runs, retrieval.training.*, codegen.runs) works in a process or on a Ray
     worker without the DB: nothing it imports, directly or not, opens DuckDB."""
     graph = import_graph()
-    for runner in ("backend.retrieval.runs", "backend.retrieval.training", "backend.codegen.runs"):
+    for runner in ("backend.retrieval.runs", *(f"backend.retrieval.training.{m}" for m in ("static", "adapters", "kd")),
+                   "backend.codegen.runs"):
         seen, todo = set(), [runner]
         while todo:
             for t in graph[todo.pop()] - seen:

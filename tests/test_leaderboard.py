@@ -78,8 +78,9 @@ def test_tier_p_values_match_scipys_paired_permutation_test():
     base = rng.integers(1, 40, 400)
     runs = np.vstack([query_values(base, "ndcg@10"), query_values(np.maximum(1, base + rng.integers(-3, 4, 400)), "ndcg@10")])
     ours = ranking.Paired([(runs, 1.0)]).p_values(0, np.array([1]))[0]
-    theirs = permutation_test((runs[1], runs[0]), lambda a, b: np.mean(a - b), permutation_type="samples",
-                              n_resamples=20_000, alternative="two-sided", random_state=0).pvalue
+    theirs = permutation_test((runs[1], runs[0]), lambda a, b, axis: np.mean(a - b, axis=axis), vectorized=True,
+                              permutation_type="samples", n_resamples=20_000, alternative="two-sided",
+                              random_state=0).pvalue
     assert 0.01 < theirs < 0.9 and ours == pytest.approx(theirs, abs=0.02)
 
 

@@ -16,8 +16,8 @@ TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
-def golden(tmp_path_factory):
-    with golden_store(tmp_path_factory.mktemp("golden-pages")) as tmp:
+def golden(tmp_path_factory, golden_template):
+    with golden_store(tmp_path_factory.mktemp("golden-pages"), golden_template) as tmp:
         yield tmp
 
 

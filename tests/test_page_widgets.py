@@ -14,8 +14,8 @@ from tests.test_golden_exports import _ids, golden_store
 from tests.test_page_exports import page
 
 @pytest.fixture(scope="module")
-def golden(tmp_path_factory):
-    with golden_store(tmp_path_factory.mktemp("golden-widgets")):
+def golden(tmp_path_factory, golden_template):
+    with golden_store(tmp_path_factory.mktemp("golden-widgets"), golden_template):
         from backend.catalog import default_store
         from backend.config import settings as app_settings
         yield default_store(app_settings()).runs()

@@ -233,7 +233,7 @@ def test_config_diff_shows_only_what_differs():
 
 def test_cached_results_are_read_again_after_a_run_is_replaced(store, runs_dir, tmp_path):
     """The pages' caches are keyed on the DB's version: an import with --replace is never served stale."""
-    from pages import common
+    from pages.parts import reads
 
     def write(rank):
         run = {"schema_version": 1, "run_id": "r", "kind": "eval", "benchmark": "b", "protocol": "full",
@@ -241,7 +241,7 @@ def test_cached_results_are_read_again_after_a_run_is_replaced(store, runs_dir, 
                "queries": [{"language": "go", "query_id": f"q{i}", "gold_rank": rank} for i in range(50)]}
         (tmp_path / "r.json").write_text(json.dumps(run))
         catalog.import_paths([tmp_path / "r.json"], store=store, runs_dir=runs_dir, replace=True)
-        table = common.score_intervals(("r",))
+        table = reads.score_intervals(("r",))
         return table[(table["language"] == "go") & (table["metric"] == "mrr")]["value"].tolist()
     assert write(1) == [1.0] and write(2) == [0.5]
 
@@ -251,7 +251,7 @@ def test_cache_keys_tell_tables_and_id_lists_apart_without_hashing_them_whole():
     inputs share a cache entry, any other run, column or id makes another."""
     import pandas as pd
 
-    from pages.common import _key
+    from pages.parts.reads import _key
     ids = tuple(f"run-{i}" for i in range(1000))
     table = pd.DataFrame({"run_id": list(ids), "score": range(1000)})
     key = _key((table, ids, "ndcg@10"))

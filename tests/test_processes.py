@@ -35,6 +35,27 @@ def test_the_journal_of_another_users_live_import_is_not_undone(tmp_path, monkey
     assert rundirs.dead_journals(tmp_path) == [(journals / "other.jsonl", "import:4242-1")]
 
 
+def test_an_imports_token_stays_until_the_next_commit_unless_its_journal_is_open(store, runs_dir, tmp_path):
+    """The commit token tells a killed import's journal whether the DB has it; once the journal is gone nobody
+    asks, and the next import's commit deletes it, but never the token of an import whose journal is open."""
+    from backend import catalog
+
+    def tokens():
+        with store.connect() as con:
+            return {k for (k,) in con.execute("SELECT key FROM meta WHERE key LIKE 'import:%'").fetchall()}
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.csv").write_text(f"run_id,kind,language,mrr\n{name},eval,go,0.5\n")
+    catalog.import_paths([tmp_path / "a.csv"], store=store)
+    [first] = tokens()
+    # Another import (a live process: this one) between its commit and the end of its journal.
+    running = f"import:{os.getpid()}-1"
+    (runs_dir / rundirs.JOURNAL_DIR / f"{os.getpid()}-1.jsonl").write_text(
+        json.dumps({"pid": os.getpid(), "token": running}) + "\n")
+    store.set_meta(running, "committed")
+    catalog.import_paths([tmp_path / "b.csv"], store=store)
+    assert first not in tokens() and running in tokens() and len(tokens()) == 2
+
+
 def _state(pid: int) -> str | None:
     """The process's state letter from /proc (Z: a zombie), None once it is gone."""
     try:
@@ -80,3 +101,18 @@ def test_an_orphan_worker_belongs_to_init_and_to_the_terminals_process_group(tmp
     nice, threads, parent, group = log.read_text().split()
     assert int(parent) != os.getpid() and int(group) == os.getpgrp() and pid > 0
     assert _until(lambda: _state(pid) is None)
+
+
+def test_serve_on_a_taken_port_says_so_before_anything_starts(runs_dir, capsys):
+    """One line naming the fix, and no first start (no reference import, no default runs) behind it."""
+    import socket
+
+    from backend.__main__ import main
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot serve on 127.0.0.1:{port}" in err and "--port N" in err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())

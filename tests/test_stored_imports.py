@@ -3,6 +3,7 @@ stored once (runs/.imports/) with its deleted runs recorded beside it: rebuild, 
 working per run, and a store made by the folder-per-run code keeps its folders as sources."""
 import json
 import random
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -113,6 +114,21 @@ def test_an_imported_csv_is_stored_once_and_rebuild_reads_it(store, runs_dir, tm
     assert {k: v for k, v in after.items() if k != "runs"} == {k: v for k, v in before.items() if k != "runs"}
 
 
+def test_a_leaderboard_file_is_stored_once_and_a_folder_format_keeps_its_folders(store, runs_dir):
+    """The EvalPlus leaderboard (236 runs in one file, a first start imports it) is stored once like a wide CSV;
+    run.json files keep their folders (that is their format)."""
+    from tests.conftest import REFERENCE
+    board, paper = REFERENCE / "public-evalplus-leaderboard.json", REFERENCE / "paper-codegen-350m-lora-vs-full.json"
+    catalog.import_paths([board, paper], store=store)
+    key = stored(runs_dir)[board.name]["sha256"]
+    folders = {p.name for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    assert len(folders) == 4 and all(f.startswith("reference--codegen-350m") for f in folders)  # the paper's runs
+    assert (runs_dir / ".imports" / key / board.name).read_bytes() == board.read_bytes()
+    before = store.fingerprint()
+    store.path.unlink()
+    assert catalog.rebuild(store, runs_dir) == 240 and store.fingerprint()["metrics"] == before["metrics"]
+
+
 def test_deleting_a_stored_run_records_it_and_the_trash_holds_its_run_json(store, runs_dir, tmp_path):
     path = write_csv(tmp_path / "sweep.csv", range(5), 0.5)
     catalog.import_paths([path], store=store)
@@ -196,13 +212,11 @@ def test_the_same_bytes_under_another_name_are_another_stored_file(store, runs_d
         lambda p: p["file"])) == {"copy.csv"}
 
 
-def test_a_db_made_before_these_migrations_gets_them_with_its_rows(tmp_path):
-    """The DB of a store made by the folder-per-run code: run_files and the per-run language count arrive on
-    first start, the count filled from the metrics already there."""
+def _old_db(path: Path):
+    """A DB made by the folder-per-run code (before run_files and the language count), with two runs."""
     import duckdb
 
-    from backend.store import MIGRATIONS, Store
-    path = tmp_path / "old.duckdb"
+    from backend.store import MIGRATIONS
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
     for version, sql in enumerate(MIGRATIONS[:-2], start=1):
@@ -212,7 +226,28 @@ def test_a_db_made_before_these_migrations_gets_them_with_its_rows(tmp_path):
                 "('a', 'eval', 'a', 'finished', 'local', 'd', now()), ('b', 'eval', 'b', 'finished', 'local', 'e', now())")
     con.execute("INSERT INTO metrics VALUES ('a', 'python', 'mrr', 0.5, NULL), ('a', 'go', 'mrr', 0.5, NULL)")
     con.close()
-    store = Store(path)
+
+
+def test_a_db_made_before_these_migrations_gets_them_with_its_rows(tmp_path):
+    """The DB of a store made by the folder-per-run code: run_files and the per-run language count arrive on
+    first start, the count filled from the metrics already there."""
+    from backend.store import Store
+    _old_db(tmp_path / "old.duckdb")
+    store = Store(tmp_path / "old.duckdb")
     store.migrate()
     assert store.runs().set_index("run_id")["languages"].to_dict() == {"a": 2, "b": 0}
     assert store.owners(["a", "b"]) == {}
+
+
+def test_an_old_db_put_where_a_current_one_was_is_migrated_again(tmp_path):
+    """Migrations are not checked again while a DB file is unchanged; a file put in its place (a backup
+    restored) is another file, whatever its path."""
+    import os
+
+    from backend.store import MIGRATIONS, Store
+    store = Store(tmp_path / "dashboard.duckdb")
+    assert store.migrate() == len(MIGRATIONS) and store.runs().empty
+    _old_db(tmp_path / "backup.duckdb")
+    os.replace(tmp_path / "backup.duckdb", tmp_path / "dashboard.duckdb")
+    store.migrate()
+    assert store.runs().set_index("run_id")["languages"].to_dict() == {"a": 2, "b": 0}

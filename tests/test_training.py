@@ -51,6 +51,8 @@ def test_m2v_tokenlearn(store, runs_dir, tiny_bench, corpus):
                                        "train_batch_size": 32}, store, settings())[0]
     assert record.status == "finished" and record.config["corpus"] == corpus
     assert record.trainable_params == record.params  # every vector trained; the fine-tuner's head is not the model
+    trained_on = record.provenance["training_corpus"]  # which texts, from where (the prose: a Debian package)
+    assert ("fortunes" in str(trained_on)) if corpus == "prose" else trained_on["corpus"].startswith("benchmark train")
     assert _falls(_losses(runs_dir, record))
     _check_saved_model_reproduces_the_run(record, store, runs_dir)
 
@@ -71,7 +73,7 @@ def test_peft_contrastive(store, runs_dir, toy_bench, method):
     from transformers import AutoModel
 
     from backend.retrieval.models import resolve
-    from backend.retrieval.training import DEFAULT_LR, PeftConfig, peft_model
+    from backend.retrieval.training.adapters import DEFAULT_LR, PeftConfig, peft_model
     from backend.sizes import folder_mb
     # All 8 rotated pairs in every batch: the loss of that one batch must fall.
     options = {**TINY, "languages": "python", "method": method, "max_train": 8, "steps": 15}

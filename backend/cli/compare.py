@@ -93,7 +93,7 @@ def add_parsers(sub):
     c.add_argument("--max-drop", type=float, default=0.0, help="allowed drop in the metric's units (default 0)")
     c.add_argument("--resamples", type=int, default=10_000, help="bootstrap / permutation resamples (default 10000)")
     c.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
-    c.set_defaults(func=cmd_check, error_exit=2)
+    c.set_defaults(func=cmd_check, error_exit=2, reads_only=True)
     c = sub.add_parser("export", help="write a table as CSV: runs, metrics, efficiency, deltas or codegen; or a "
                                       "run's results as Hugging Face model-index YAML (export model-index RUN)")
     c.add_argument("what", choices=[*views.EXPORTS, "model-index"])
@@ -105,7 +105,7 @@ def add_parsers(sub):
     c.add_argument("--metric", default="ndcg@10", help="score metric (efficiency; default ndcg@10)")
     c.add_argument("--bench", help="efficiency: the benchmark id (default: the one with most runs)")
     c.add_argument("--protocol", help="efficiency: the protocol, e.g. full or csn-1000 (default: the most runs')")
-    c.set_defaults(func=cmd_export)
+    c.set_defaults(func=cmd_export, reads_only=True)
     c = sub.add_parser("report", help="a comparison as one file: report.html (figures, opens offline), .md or .tex")
     c.add_argument("-o", "--output", required=True, type=Path, help="file to write: .html, .md or .tex")
     c.add_argument("--base", help="base run id (without it: efficiency of the main evaluation, all codegen runs)")
@@ -113,4 +113,4 @@ def add_parsers(sub):
     c.add_argument("--metric", default="ndcg@10", help="efficiency score metric (default ndcg@10)")
     c.add_argument("--bench", help="efficiency: the benchmark id")
     c.add_argument("--protocol", help="efficiency: the protocol")
-    c.set_defaults(func=cmd_report)
+    c.set_defaults(func=cmd_report, reads_only=True)

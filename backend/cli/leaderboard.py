@@ -24,7 +24,7 @@ def add_parsers(sub):
     c.add_argument("--no-public", action="store_true", help="leave out published and imported runs")
     c.add_argument("--codegen", action="store_true", help="rank codegen runs by pass@k instead")
     c.add_argument("--codegen-set", help="codegen: the problem set to rank on (default: the most runs')")
-    c.set_defaults(func=cmd_leaderboard)
+    c.set_defaults(func=cmd_leaderboard, reads_only=True)
 
 
 def cmd_leaderboard(args, store, s):

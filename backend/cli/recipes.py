@@ -69,4 +69,4 @@ def add_parsers(sub):
     c = recipe.add_parser("show", help="published vs measured here for a recipe")
     c.add_argument("name")
     c.add_argument("-o", "--output", help="also write the table as CSV")
-    c.set_defaults(func=cmd_recipe_show)
+    c.set_defaults(func=cmd_recipe_show, reads_only=True)

@@ -60,7 +60,7 @@ def add_parsers(sub):
     c = sub.add_parser("runs", help="list the runs (run ids whole)")
     c.add_argument("--ids", action="store_true", help="only the run ids, one per line")
     c.add_argument("--wide", action="store_true", help="do not shorten long names")
-    c.set_defaults(func=cmd_runs)
+    c.set_defaults(func=cmd_runs, reads_only=True)
     sub.add_parser("formats", help="list import formats and run kinds").set_defaults(func=cmd_formats)
     sub.add_parser("defaults", help="build the default benchmark and make the default runs (once)").set_defaults(
         func=cmd_defaults)

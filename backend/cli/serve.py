@@ -10,8 +10,21 @@ from backend.config import REPO_ROOT
 from backend.runs.first_start import DEFAULTS_KEY
 
 
+def _check_free(address: str, port: int):
+    """Streamlit would only find a taken port after the first start had begun: say it before anything starts."""
+    import socket
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit's server binds it
+        try:
+            probe.bind((address, port))
+        except OSError as e:
+            raise OSError(f"cannot serve on {address}:{port} ({e.strerror}): another dashboard or program uses it; "
+                          f"stop it or pass --port N") from None
+
+
 def cmd_serve(args, store, s):
     """Migrate, import the reference runs on first start, then run Streamlit bound to 127.0.0.1."""
+    _check_free(args.address, args.port)
     try:
         report = catalog.seed_reference(store, s.runs_dir, s.reference_dir)
         if report:

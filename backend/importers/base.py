@@ -31,15 +31,20 @@ class Importer:
     help: str
     generic: bool = False  # claims broad patterns (any .json): asked only after the specific formats
     # The runs in batches (RunColumns, or lists of records when the columns cannot hold a file): a format
-    # with this reads a file in columns, and its files are stored once under runs/ (the file is the source).
+    # with this reads a file in columns.
     batches: Callable[[Path], Iterable[RunColumns | list[RunRecord]]] | None = None
+    # Its files are stored once under runs/.imports (the file is the source, rebuild reads it again) instead of
+    # a run folder per run: for a format whose runs depend on the file alone (not on files beside it, not on
+    # executing anything) and hold many runs per file.
+    stored: bool = False
 
 
 IMPORTERS: dict[str, Importer] = {}
 
 
-def register_importer(name: str, *, sniff, load, help: str, generic: bool = False, batches=None) -> Importer:
-    return registry.add(IMPORTERS, name, Importer(name, sniff, load, help, generic, batches), "import format")
+def register_importer(name: str, *, sniff, load, help: str, generic: bool = False, batches=None,
+                      stored: bool = False) -> Importer:
+    return registry.add(IMPORTERS, name, Importer(name, sniff, load, help, generic, batches, stored), "import format")
 
 
 def stream_path(path: Path, fmt: str | None = None) -> Iterator[RunRecord]:

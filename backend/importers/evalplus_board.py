@@ -85,5 +85,5 @@ def _run(source: dict, model: str, row: dict, which: str, value: float) -> dict:
     }
 
 
-register_importer("evalplus-leaderboard", sniff=sniff, load=load,
+register_importer("evalplus-leaderboard", sniff=sniff, load=load, stored=True,
                   help="the EvalPlus leaderboard's results.json, pinned (python -m backend reference refresh)")

@@ -208,5 +208,5 @@ def _cell(text: str, column: str, line_no: int, numeric: bool):
     return value
 
 
-register_importer("wide-csv", sniff=sniff, load=load, batches=batches,
+register_importer("wide-csv", sniff=sniff, load=load, batches=batches, stored=True,
                   help="a .csv/.tsv with run_id, kind, language and metric columns")

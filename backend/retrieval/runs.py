@@ -137,15 +137,16 @@ def distill_progress(report, span: tuple[float, float]):
 
 
 def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = None,
-             share: tuple[float, float] = (0.0, 1.0), size: dict | None = None, **fields) -> list:
+             share: tuple[float, float] = (0.0, 1.0), made: dict | None = None, **fields) -> list:
     """Encode each language's test pairs, rank under both protocols, return one record per protocol.
 
     ``encoder``: one Encoder, or {language: Encoder} when each language has its own (per-language adapters).
-    ``share``: the part of the run's progress bar evaluation fills (training runs fill the first part)."""
+    ``share``: the part of the run's progress bar evaluation fills (training runs fill the first part).
+    ``made``: more of how the model was made, for the provenance (its training corpus, what its size counts)."""
     bench = ctx.benchmark(config.bench)
     languages = config.language_list() or bench.languages
     if bench.graded:
-        return [_evaluate_graded(encoder, config, ctx, bench, languages, name, teacher, share, size, fields)]
+        return [_evaluate_graded(encoder, config, ctx, bench, languages, name, teacher, share, made, fields)]
     ranks = {p: {} for p in metrics.PROTOCOLS}
     docs_seconds, n_docs, distractors = 0.0, 0, {}
     encoders = encoder if isinstance(encoder, dict) else dict.fromkeys(languages, encoder)  # per-language adapters
@@ -179,14 +180,14 @@ def evaluate(encoder, config: EvalConfig, ctx, name: str, teacher: str | None = 
         run_id = ctx.run_id if protocol == "full" else f"{ctx.run_id}--{protocol}"
         provenance = {"encoder": encoder.name, "encode_device": encoder.device,
                       "protocol_note": _note(protocol, distractors),
-                      **({"teacher": teacher} if teacher else {}), **(size or {})}
+                      **({"teacher": teacher} if teacher else {}), **(made or {})}
         records.append(ctx.record(run_id=run_id, protocol=protocol + subset, provenance=provenance,
                                   metrics=_metric_rows(ranks[protocol]), queries=_query_rows(ranks[protocol]),
                                   **common))
     return records
 
 
-def _evaluate_graded(encoder, config: EvalConfig, ctx, bench, languages, name, teacher, share, size, fields):
+def _evaluate_graded(encoder, config: EvalConfig, ctx, bench, languages, name, teacher, share, made, fields):
     """A graded (imported BEIR-style) benchmark: one run, the ``full`` protocol, trec_eval's graded metrics and
     the rank of every judged relevant document stored (csn-1000 samples distractors around one gold: not
     defined with several relevant documents)."""
@@ -197,7 +198,7 @@ def _evaluate_graded(encoder, config: EvalConfig, ctx, bench, languages, name, t
     one = next(iter(encoders.values()))
     subset = f":first-{config.max_queries}" if config.max_queries else ""
     provenance = {"encoder": one.name, "protocol_note": graded_eval.PROTOCOL_NOTE,
-                  **({"teacher": teacher} if teacher else {}), **(size or {})}
+                  **({"teacher": teacher} if teacher else {}), **(made or {})}
     return ctx.record(run_id=ctx.run_id, protocol="full" + subset, provenance=provenance, name=name,
                       benchmark=bench.id, params=one.params, status="finished", finished_at=now(), **made, **fields)
 

@@ -27,6 +27,10 @@ EARLY_ROWS = 600_000  # metric rows per early write: about an 8 MB block of a wi
 _HELD = threading.local()  # the merge locks this thread holds (by DB path): taking one again does not wait
 
 
+# DB files (path, device, inode, change time) this process has found or brought on the current schema.
+_CURRENT: set[tuple] = set()
+
+
 class Store:
     def __init__(self, path: Path, lock_timeout_s: float = 30.0, runs_dir: Path | None = None):
         self.path = Path(path)
@@ -35,7 +39,8 @@ class Store:
 
     @contextmanager
     def connect(self, write: bool = False):
-        """A connection that waits (up to lock_timeout_s) while another process holds the write lock."""
+        """A connection that waits (up to lock_timeout_s) while another process holds the write lock. A write
+        connection is on the current schema (pending migrations applied first)."""
         if write:
             self._prepare_dir()
         elif not self.path.exists():
@@ -50,9 +55,13 @@ class Store:
                     raise StoreError(f"cannot open {self.path}: {e}") from e
                 time.sleep(0.05)
         try:
+            if write and self._file() not in _CURRENT:
+                self._apply_migrations(con)
             yield con
         finally:
             con.close()
+        if write:  # what this connection wrote is on the current schema: no check after our own writes
+            _CURRENT.add(self._file())
 
     def _prepare_dir(self):
         try:
@@ -73,23 +82,39 @@ class Store:
 
     # -- schema ----------------------------------------------------------------------------------------
     def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version."""
-        with self.connect(write=True) as con:
-            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
-            done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-            for version, sql in enumerate(MIGRATIONS, start=1):
-                if version in done:
-                    continue
-                con.execute("BEGIN TRANSACTION")
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
-                con.execute("COMMIT")
+        """Apply pending migrations; returns the schema version. Not checked again while the file is unchanged:
+        each connection costs a DuckDB instance's start (about 14 ms here), and an import asked three times."""
+        if self._file() not in _CURRENT:
+            with self.connect(write=True):
+                pass
         return len(MIGRATIONS)
+
+    def _apply_migrations(self, con):
+        # Reads only when the schema is current: a DDL statement, even a no-op one, is a commit to disk.
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()[0]:
+            con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
+            con.execute("COMMIT")
+        _CURRENT.add(self._file())
+
+    def _file(self) -> tuple:
+        """The DB file as it is now: a file replaced (a rebuild, a DB deleted or copied in) is another, and so is
+        one another process has written since (its change time)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return ()
+        return str(self.path.resolve()), stat.st_dev, stat.st_ino, stat.st_ctime_ns
 
     # -- writes ----------------------------------------------------------------------------------------
     def ingest(self, records: list[RunRecord], replace: bool = False) -> IngestResult:
         """Insert records in one transaction. Identical re-ingest is a no-op; a changed record needs replace."""
-        self.migrate()
         incoming = merging.staged_frames(records)
 
         def merge(con):
@@ -102,20 +127,24 @@ class Store:
         return result
 
     def merge(self, staged: "StagedRows", replace: bool = False, everything: bool = False,
-              token: str | None = None) -> IngestResult:
+              token: str | None = None, open_tokens=()) -> IngestResult:
         """Merge what ``staged`` holds, all or nothing, holding the write lock briefly whatever the size: rows
         of new runs go in first, in transactions of about merging.MERGE_ROWS rows with the lock released between them
         (invisible to readers until their ``runs`` row exists), then one transaction adds the ``runs`` rows and
         replaces changed runs. ``everything``: the staged rows replace the whole content (a rebuild).
         ``token``: stored in meta in the final transaction, so the import's journal can tell whether it
-        committed. ``lock_seconds`` is the longest single hold."""
-        self.migrate()
+        committed; the tokens of earlier imports whose journal is gone (not in ``open_tokens``) are deleted there
+        (a write connection of its own after each import cost a tenth of a small import).
+        ``lock_seconds`` is the longest single hold."""
         staged.close()
         attach = f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)"
         early = not everything and staged.rows > merging.MERGE_ROWS
 
         def final(con):
             con.execute(attach)
+            if token:
+                con.execute("DELETE FROM meta WHERE key LIKE 'import:%' AND key NOT IN (SELECT unnest(?))",
+                            [[token, *open_tokens]])
             return merging.merge_rows(con, lambda t: f"staged.{t}", replace, everything, token,
                                      rows_of_new_runs_in=early, new=new, pending=staged.pending)
         with self.one_merge():
@@ -137,6 +166,7 @@ class Store:
     def _all_new(self, attach: str) -> list[str] | None:
         """The staged run ids in order if the DB holds none of them (read before the merge's last transaction:
         with the merge lock held nothing can add one), else None."""
+        self.migrate()
         with self.connect() as con:
             con.execute(attach)
             if con.execute(f"SELECT count(*) FROM staged.staged_order WHERE run_id IN {queries.LISTED}").fetchone()[0]:
@@ -242,7 +272,6 @@ class Store:
             return merging.delete_runs(con, run_ids)
 
     def set_meta(self, key: str, value: str):
-        self.migrate()
         with self.connect(write=True) as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 

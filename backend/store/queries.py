@@ -57,12 +57,14 @@ def meta(con, key: str) -> str | None:
 
 
 def fingerprint(con) -> dict[str, tuple[int, str]]:
-    """(row count, content hash) per table: equal fingerprints mean equal content."""
+    """(row count, content hash) per table: equal fingerprints mean equal content (an import's commit token in
+    meta is bookkeeping, not content)."""
     out = {}
     for table in TABLES + ("run_files", "meta"):
         if not _has_table(con, table):
             continue
-        rows = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+        where = " WHERE key NOT LIKE 'import:%'" if table == "meta" else ""
+        rows = con.execute(f"SELECT * FROM {table}{where} ORDER BY ALL").fetchall()
         out[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()[:16])
     return out
 

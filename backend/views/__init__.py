@@ -7,6 +7,7 @@ page's table and its CLI export are the same table by construction.
 """
 from backend.views.base import (  # noqa: F401
     Figure,
+    Snapshot,
     View,
     columns_first,
     known_runs,

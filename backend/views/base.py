@@ -31,6 +31,30 @@ class View:
     measurement: dict | None = None  # efficiency: the side-by-side speed measurement used
 
 
+class Snapshot:
+    """The store's reads for one read-only command, each read once: a report asks for the runs table four times,
+    and every read opens the DB (a DuckDB instance's start, about 14 ms here). A read returns a copy, so a view
+    may change what it got. Anything else (the path, writes) is the store's own. (The pages' counterpart,
+    ``pages.parts.reads.CachedReads``, keeps reads across reruns, per version of the DB.)"""
+    READS = ("runs", "metrics", "metric_names", "query_results", "problem_results", "relevant_ranks")
+
+    def __init__(self, store):
+        self.store, self._got = store, {}
+
+    def __getattr__(self, name):
+        attr = getattr(self.store, name)
+        if name not in self.READS:
+            return attr
+
+        def read(*args, **kwargs):
+            key = (name, repr(args), repr(sorted(kwargs.items())))
+            if key not in self._got:
+                self._got[key] = attr(*args, **kwargs)
+            got = self._got[key]
+            return got.copy() if hasattr(got, "copy") else got
+        return read
+
+
 def columns_first(table: pd.DataFrame, first) -> list[str]:
     """A grid's column order: ``first`` (those the table has), then the rest as the export writes them. The grid
     leads with what a user opened the page for; the CSV keeps the export's order."""
