@@ -70,7 +70,7 @@ def _staged(store: Store, runs_dir: Path, **options):
     """A Stage after undoing any import killed mid-way; a file system error becomes one line with the fix."""
     try:
         undo_dead_imports(store, runs_dir)
-        with Stage(runs_dir, **options) as stage:
+        with Stage(runs_dir, store=store, **options) as stage:
             yield stage
     except OSError as e:
         raise StoreError(f"cannot write under {runs_dir}: {e.strerror or e}; free disk space or make the folder "

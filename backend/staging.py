@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
 
@@ -25,14 +26,19 @@ from backend.runcolumns import RunColumns
 from backend.store import IngestResult, StagedRows, Store
 
 BATCH = 2000  # records per staged batch: bounds memory, large enough that per-batch costs vanish
+DIRECT_ROWS = 100_000  # a batch of a stored file with this many metric rows writes those of new runs to the DB at once
 MAX_FAILURES = 50  # listed one per line; the rest are counted
 
 
 class Stage:
-    """One import in progress. ``files=False`` stages rows only (a rebuild: the files are already in place)."""
+    """One import in progress. ``files=False`` stages rows only (a rebuild: the files are already in place).
+    ``store``: large batches of a stored file write the rows of their new runs to it as they come (unseen until
+    the commit lists their runs; one copy of each row instead of two), holding its merge lock until the end."""
 
-    def __init__(self, runs_dir: Path, replace: bool = False, files: bool = True):
-        self.runs_dir, self.replace, self.files = Path(runs_dir), replace, files
+    def __init__(self, runs_dir: Path, replace: bool = False, files: bool = True, store: Store | None = None):
+        self.runs_dir, self.replace, self.files, self.store = Path(runs_dir), replace, files, store
+        self._lock = ExitStack()
+        self.committed = False
         parent = self.runs_dir / rundirs.STAGING_DIR
         parent.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
@@ -48,7 +54,10 @@ class Stage:
 
     def __exit__(self, *exc):
         self.rows.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        with self._lock:  # the merge lock (if taken) is released last
+            if self.rows.holds and not self.committed:
+                self.store.drop_unlisted_rows()  # rows written early, of runs this import never listed
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def add_path(self, path: Path, fmt: str | None = None):
         """Stage every record of one file or folder; a bad file becomes one failure line."""
@@ -122,7 +131,13 @@ class Stage:
         if held:
             self._stage_files(columns.where(held).records(), origin)
         if not self.failures:
-            self.rows.add_columns(columns, origin, None if held else file)
+            metrics, files = None, None if held else file
+            if file and not held and self.store is not None and self.files and columns.metrics.num_rows >= DIRECT_ROWS:
+                if not self.rows.holds:  # the first early write: no other merge until this one's
+                    self._lock.enter_context(self.store.one_merge())
+                metrics, in_db = self.store.write_new_rows(self.rows, columns, file)
+                files = (file, in_db)
+            self.rows.add_columns(columns, origin, files, metrics)
             if held and file:
                 self.rows.hold([i for i in ids if i not in held], file)
         return sorted(held)
@@ -188,6 +203,7 @@ class Stage:
                 rundirs.flush(self.runs_dir)  # the files are on disk before the DB says they are imported
             result = store.merge(self.rows, replace=self.replace, everything=everything, token=journal.token,
                                  open_tokens=rundirs.journal_tokens(self.runs_dir))
+            self.committed = True
         except BaseException:
             journal.undo()
             raise
@@ -239,8 +255,12 @@ def undo_dead_imports(store: Store, runs_dir: Path) -> int:
             store.drop_unlisted_rows()  # rows a large merge inserted before it was killed
             undone += 1
         journal.unlink(missing_ok=True)
+    dead = False
     for leftover in (Path(runs_dir) / rundirs.STAGING_DIR).glob("*"):
         pid = leftover.name.split("-")[0]
         if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
+            dead = True
+    if dead:
+        store.drop_unlisted_rows()  # rows a large import wrote while it read its file, before it was killed
     return undone

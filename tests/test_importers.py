@@ -286,6 +286,43 @@ def test_a_large_merge_goes_in_chunks_and_stores_what_one_transaction_does(tmp_p
     assert len(contents[1][1]) == 60 * 4 and set(contents[1][1].query("run_id >= 'r020'")["value"]) == {0.7, 0.35}
 
 
+def test_rows_written_while_a_large_file_is_read_store_what_staging_does_and_a_failure_leaves_none(tmp_path,
+                                                                                                  monkeypatch):
+    """A large batch of a stored file writes its new runs' metric rows to the DB as it is read (one copy of each
+    row, not two): new, replaced and unchanged runs end as when every row is staged first, and an import that
+    fails after those writes (a bad second file) leaves the DB as it was, unseen rows included."""
+    from backend import staging
+    from backend.store import Store, database
+
+    def csv(name, runs, value):
+        path = tmp_path / name
+        path.write_text("run_id,kind,language,ndcg@10,mrr\n" + "".join(
+            f"r{i:03d},m2v-distill,{lang},{value},{value / 2}\n" for i in runs for lang in ("python", "java")))
+        return path
+    first, second, third = csv("first.csv", range(30), 0.5), csv("second.csv", range(20, 60), 0.7), \
+        csv("third.csv", range(60, 90), 0.6)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("run_id,kind,language,ndcg@10\nx1,m2v-distill,python,2.5\n")
+    contents, results = [], []
+    monkeypatch.setattr(database, "EARLY_ROWS", 50)  # early writes in slices too
+    for direct_rows in (10**9, 1):
+        monkeypatch.setattr(staging, "DIRECT_ROWS", direct_rows)
+        store = Store(tmp_path / f"db-{direct_rows}" / "dashboard.duckdb", runs_dir=tmp_path / f"runs-{direct_rows}")
+        catalog.import_paths([first], store=store)
+        results.append(catalog.import_paths([second], store=store, replace=True).result)
+        contents.append((store.runs().drop(columns="ingested_at"), store.metrics(),
+                         {t: v for t, v in store.fingerprint().items() if t != "runs"}))  # run_files too
+        before = store.fingerprint()
+        with pytest.raises(catalog.ImportErrors, match="bad.csv"):
+            catalog.import_paths([third, bad], store=store)
+        assert store.fingerprint() == before
+    assert results[0].added == results[1].added == [f"r{i:03d}" for i in range(30, 60)]
+    assert results[0].replaced == results[1].replaced == [f"r{i:03d}" for i in range(20, 30)]
+    assert contents[0][0].equals(contents[1][0]) and contents[0][1].equals(contents[1][1])
+    assert contents[0][2] == contents[1][2] and contents[1][2]["run_files"][0] == 60
+    assert len(contents[1][1]) == 60 * 4 and set(contents[1][1].query("run_id >= 'r020'")["value"]) == {0.7, 0.35}
+
+
 def test_a_large_wide_csv_streams_one_run_at_a_time_and_a_shuffled_one_still_imports(tmp_path, monkeypatch):
     from backend import importers
     from backend.importers import widecsv

@@ -301,8 +301,15 @@ def slow(self, *a, **k):
 def late(*a, **k):  # the final transaction of a merge whose rows of new runs went in early, in chunks
     print("written", flush=True)
     time.sleep(60)
+def reading(self, *a, **k):  # a large file's rows of new runs written while it is read, nothing merged yet
+    out = real_write(self, *a, **k)
+    print("written", flush=True)
+    time.sleep(60)
 if sys.argv[2] == "early":
     merging.MERGE_ROWS, merging.merge_rows = 50, late
+elif sys.argv[2] == "reading":
+    from backend import staging
+    staging.DIRECT_ROWS, real_write, store.Store.write_new_rows = 1, store.Store.write_new_rows, reading
 else:
     store.Store.merge = slow
 from backend.config import settings
@@ -311,7 +318,7 @@ catalog.import_paths([sys.argv[1]], catalog.default_store(settings()))
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("moment", ["before", "early", "after"])
+@pytest.mark.parametrize("moment", ["reading", "before", "early", "after"])
 def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_path, moment):
     catalog.import_paths([DATA / "humaneval" / "jcanode-samples_results.jsonl"], store=store)
     before, files, fingerprint = set(store.runs()["run_id"]), tree(runs_dir), store.fingerprint()
@@ -320,10 +327,11 @@ def test_an_import_killed_mid_way_leaves_nothing_behind(store, runs_dir, tmp_pat
     proc = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(csv), moment], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert proc.stdout.readline().strip() == "written"
-    assert sorted(p.name for p in runs_dir.glob(".imports/*/*")) == ["import.json", "many.csv"]  # stored once
+    placed = sorted(p.name for p in runs_dir.glob(".imports/*/*"))
+    assert placed == ([] if moment == "reading" else ["import.json", "many.csv"])  # stored once, at the commit
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    if moment == "early":  # rows of the new runs are in the DB already, not shown: the next import drops them
+    if moment in ("early", "reading"):  # rows of the new runs are in the DB already, not shown: the next import drops them
         assert store.fingerprint()["metrics"][0] > fingerprint["metrics"][0] and len(store.metrics()) == fingerprint["metrics"][0]
         catalog.import_paths([DATA / "humaneval" / "jcanode-samples_results.jsonl"], store=store)
         assert store.fingerprint() == fingerprint and tree(runs_dir) == files

@@ -36,7 +36,7 @@ ODD = {  # ... and cells only the row reader reads, or that neither accepts
     "run_id": ["bad id", ""], "kind": ["magic", ""], "language": ["cobol"], "name": ["x\x1c"], "notes": [""],
     "status": ["done"], "created_at": ["yesterday"], "disk_mb": ["-1", "nan", "1_0", "1e999"],
     "params": ["5.0", "1e3", "99999999999999999999", "-0"], "n": ["1.5", "x"],
-    "ndcg@10": ["1.5", "-0", "inf", "high", "5.", " 0.5"], "mrr": ["+0.5"], "mean_rank": ["0.5"],
+    "ndcg@10": ["1.5", "-0", "inf", "high", "5.", " 0.5", "0x1", "1d", "\u0661", "Infinity", "."], "mrr": ["+0.5", "-.0"], "mean_rank": ["0.5"],
 }
 COLUMNS = HEADER.strip().split(",")
 
@@ -56,6 +56,13 @@ def outcome(reader, path):
 def test_the_columnar_reader_gives_the_row_readers_runs_or_its_error(tmp_path, rows, sort):
     path = tmp_path / "runs.csv"
     path.write_text(HEADER + "".join(",".join(row) + "\n" for row in (sorted(rows) if sort else rows)))
+    assert outcome(widecsv.load, path) == outcome(widecsv.load_rows, path)
+
+
+@pytest.mark.parametrize("cell", sorted({*ODD["ndcg@10"], *ODD["mrr"], *ODD["disk_mb"], *GOOD["ndcg@10"]}))
+def test_each_odd_number_alone_is_read_as_the_row_reader_reads_it(tmp_path, cell):
+    path = tmp_path / "runs.csv"
+    path.write_text(f"run_id,kind,language,disk_mb,ndcg@10\nr1,m2v-distill,python,{cell},{cell}\n")
     assert outcome(widecsv.load, path) == outcome(widecsv.load_rows, path)
 
 

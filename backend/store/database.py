@@ -6,17 +6,25 @@ dashboard, runners and imports then take turns, waiting for the lock instead of 
 """
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from backend.records import RunRecord
+from backend.runcolumns import RunColumns
 from backend.store import merging, queries
 from backend.store.merging import IngestResult, StagedRows, StoreError
 from backend.store.schema import MIGRATIONS
+
+EARLY_MEMORY = "128MB"  # an early write appends a slice (no join): it needs less than a merge, beside the reader's
+EARLY_ROWS = 600_000  # metric rows per early write: about an 8 MB block of a wide CSV (a million held the lock 4 s)
+_HELD = threading.local()  # the merge locks this thread holds (by DB path): taking one again does not wait
 
 
 # DB files (path, device, inode, change time) this process has found or brought on the current schema.
@@ -113,7 +121,7 @@ class Store:
             for table, df in incoming.items():
                 con.register(f"incoming_{table}", df)
             return merging.merge_rows(con, lambda table: f"incoming_{table}", replace)
-        with self._merging():
+        with self.one_merge():
             result, held = self._write(merge)
         result.lock_seconds = held
         return result
@@ -138,9 +146,10 @@ class Store:
                 con.execute("DELETE FROM meta WHERE key LIKE 'import:%' AND key NOT IN (SELECT unnest(?))",
                             [[token, *open_tokens]])
             return merging.merge_rows(con, lambda t: f"staged.{t}", replace, everything, token,
-                                     rows_of_new_runs_in=early)
-        with self._merging():
+                                     rows_of_new_runs_in=early, new=new, pending=staged.pending)
+        with self.one_merge():
             holds = []
+            new = None if everything else self._all_new(attach)
             try:
                 if early:
                     for first, last, rows in merging.chunks(staged):
@@ -148,25 +157,85 @@ class Store:
                             lambda con: merging.insert_new_rows(con, attach, first, last, rows))[1])
                 result, held = self._write(final)
             except BaseException:
-                if early:
+                if early or staged.holds:
                     self._write(merging.drop_unlisted_rows)
                 raise
-        result.lock_seconds = max(holds + [held])
+        result.lock_seconds = max(holds + staged.holds + [held])
         return result
 
+    def _all_new(self, attach: str) -> list[str] | None:
+        """The staged run ids in order if the DB holds none of them (read before the merge's last transaction:
+        with the merge lock held nothing can add one), else None."""
+        self.migrate()
+        with self.connect() as con:
+            con.execute(attach)
+            if con.execute(f"SELECT count(*) FROM staged.staged_order WHERE run_id IN {queries.LISTED}").fetchone()[0]:
+                return None
+            return con.execute("SELECT list(run_id ORDER BY seq) FROM staged.staged_order").fetchone()[0] or []
+
+    def write_new_rows(self, staged: "StagedRows", columns: RunColumns, file: str) -> tuple[pa.Table, list[str]]:
+        """Insert now the rows of those runs of ``columns`` the DB does not hold (their runs and metric rows, and
+        that ``file`` holds them), listed as pending: unseen until ``merge`` empties pending_runs; the caller holds
+        ``one_merge()`` from here to that merge. Returns the ids the DB holds and their metric rows (to be staged:
+        the merge decides whether they replace)."""
+        run_ids, metrics, new_rows = columns.runs.column("run_id"), columns.metrics, []
+
+        def first(con):
+            con.execute(f"SET memory_limit = '{EARLY_MEMORY}'")
+            con.register("incoming_ids", pa.table({"run_id": run_ids}))
+            held = [r[0] for r in con.execute("SELECT run_id FROM incoming_ids "
+                                              "WHERE run_id IN (SELECT run_id FROM runs)").fetchall()]
+            new = " WHERE run_id NOT IN (SELECT run_id FROM runs)" if held else ""
+            # Where the new runs are held, and their runs rows, go in now too: out of the merge's last transaction.
+            con.execute(f"INSERT INTO run_files SELECT run_id, ? FROM incoming_ids{new}", [file])
+            con.execute(f"INSERT INTO pending_runs SELECT run_id FROM incoming_ids{new}")
+            merging.insert_runs(con, columns, new)
+            con.unregister("incoming_ids")
+            new_rows.append(metrics.filter(pc.invert(pc.is_in(metrics.column("run_id"), pa.array(held, pa.string()))))
+                            if held else metrics)
+            rows(con, 0)
+            return held
+
+        def rows(con, start):
+            con.execute(f"SET memory_limit = '{EARLY_MEMORY}'")
+            con.register("incoming", new_rows[0].slice(start, EARLY_ROWS))
+            con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+        if not staged.holds:
+            self.migrate()
+        with self.one_merge():
+            held, seconds = self._write(first)
+            staged.holds.append(seconds)
+            for start in range(EARLY_ROWS, new_rows[0].num_rows, EARLY_ROWS):  # the lock held briefly each time
+                staged.holds.append(self._write(lambda con: rows(con, start))[1])
+        staged.direct += new_rows[0].num_rows
+        staged.pending += len(columns) - len(held)
+        return metrics.filter(pc.is_in(metrics.column("run_id"), pa.array(held, pa.string()))), held
+
     @contextmanager
-    def _merging(self):
+    def one_merge(self):
         """One merge at a time across processes (a file lock beside the DB): rows a merge inserted early must
-        not meet another writer's rows of the same run. Readers never take it."""
+        not meet another writer's rows of the same run. Readers never take it; a thread holding it already (an
+        import writing rows early, then merging) does not wait for itself."""
         import fcntl
+        held = _HELD.__dict__.setdefault("paths", set())
+        key = str(self.path.resolve())
+        if key in held:
+            yield
+            return
         self._prepare_dir()
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            held.add(key)
+            try:
+                yield
+            finally:
+                held.discard(key)
 
     def drop_unlisted_rows(self):
-        """Delete rows whose run has no ``runs`` row (left by a merge killed half way)."""
-        with self._merging():
+        """Delete rows whose run has no ``runs`` row or a pending one (left by an import killed half way)."""
+        self.migrate()
+        with self.one_merge():
             self._write(merging.drop_unlisted_rows)
 
     def _write(self, work) -> tuple[object, float]:

@@ -56,7 +56,8 @@ def _empty_staging_file() -> Path:
         con.execute("BEGIN TRANSACTION")
         for sql in MIGRATIONS:
             con.execute(sql)
-        con.execute("CREATE TABLE staged_order (seq BIGINT, run_id VARCHAR PRIMARY KEY, origin VARCHAR)")
+        # No key: staging refuses a run id twice itself (Stage._check_ids); an index would grow with the import.
+        con.execute("CREATE TABLE staged_order (seq BIGINT, run_id VARCHAR, origin VARCHAR)")
         con.execute("COMMIT")
         con.close()
         _EMPTY.append(folder / "empty.duckdb")
@@ -72,9 +73,15 @@ class StagedRows:
         self.count = 0  # runs
         self.rows = 0  # rows of the row tables (metrics, queries, problems)
         self.per_run: list[np.ndarray] = []  # rows of each staged run in each of ROW_TABLES, batch by batch
+        self.direct = 0  # rows of new runs written to the DB already (Store.write_new_rows), not staged here
+        self.pending = 0  # runs whose rows are all in the DB already, pending (only their order is staged)
+        self.holds: list[float] = []  # seconds the DB's write lock was held for them, each time
         shutil.copyfile(_empty_staging_file(), self.path)
         self._con = duckdb.connect(str(self.path))
         self._con.execute("SET memory_limit = '128MB'")
+        # One checkpoint, at close: each automatic one rewrote more of the growing file (0.1 s at 30k runs, 1 s at
+        # 300k: a million runs spent 20 s in them).
+        self._con.execute("SET checkpoint_threshold = '1TB'")
 
     def origins(self, run_ids: list[str]) -> dict[str, str]:
         """Where each of ``run_ids`` already staged came from."""
@@ -92,26 +99,32 @@ class StagedRows:
                                       for r in records], np.int64).reshape(-1, len(ROW_TABLES)))
         self.count += len(records)
 
-    def add_columns(self, columns: RunColumns, origin: str, file: str | None = None):
-        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them."""
-        runs, metrics = columns.runs, columns.metrics
+    def add_columns(self, columns: RunColumns, origin: str, file: str | tuple[str, list[str]] | None = None,
+                    metrics: pa.Table | None = None):
+        """Stage runs held in columns (no per-run object); ``file``: the stored import that holds them, or (it, the
+        runs the DB holds) when Store.write_new_rows wrote the others (pending): only their order is staged, and
+        ``metrics`` are the metric rows still to stage."""
+        runs = columns.runs
+        metrics = columns.metrics if metrics is None else metrics
         order = pa.table({"seq": pa.array(range(self.count, self.count + len(columns)), pa.int64()),
                           "run_id": runs.column("run_id"), "origin": pa.array([origin] * len(columns), pa.string())})
         con = self._con
-        con.register("incoming_runs", runs)
+        if isinstance(file, tuple):
+            if file[1]:
+                held = pc.is_in(runs.column("run_id"), pa.array(file[1], pa.string()))
+                insert_runs(con, RunColumns(runs.filter(held), metrics))
+        else:
+            insert_runs(con, columns)
         con.register("incoming_metrics", metrics)
         con.register("incoming_order", order)
-        times = {c: f"strptime({c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}" for c in ("created_at", "finished_at")}
-        columns_sql = ", ".join(times.get(c, c) for c in RUN_COLUMNS if c not in ("config", "ingested_at"))
-        con.execute(f"""INSERT INTO runs BY NAME SELECT {columns_sql}, '{{}}' AS config,
-                        (now() AT TIME ZONE 'UTC') AS ingested_at, coalesce(l.n, 0) AS languages
-                        FROM incoming_runs LEFT JOIN (SELECT run_id, count(DISTINCT language) AS n
-                                                      FROM incoming_metrics GROUP BY run_id) l USING (run_id)""")
-        con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming_metrics")
+        if metrics.num_rows:
+            con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming_metrics")
         con.execute("INSERT INTO staged_order BY NAME SELECT * FROM incoming_order")
-        if file is not None:
+        if isinstance(file, tuple):
+            con.execute("INSERT INTO run_files SELECT unnest(?), ?", [file[1], file[0]])
+        elif file is not None:
             con.execute("INSERT INTO run_files SELECT run_id, ? FROM incoming_order", [file])
-        for name in ("incoming_runs", "incoming_metrics", "incoming_order"):
+        for name in ("incoming_metrics", "incoming_order"):
             con.unregister(name)
         self.rows += metrics.num_rows
         per_run = np.zeros((len(columns), len(ROW_TABLES)), np.int64)
@@ -129,6 +142,20 @@ class StagedRows:
         self._con.close()
 
 
+def insert_runs(con, columns: RunColumns, where: str = ""):
+    """Insert the ``runs`` rows of runs held in columns (``where``: of those only)."""
+    runs = columns.runs
+    languages = columns.metrics.group_by("run_id").aggregate([("language", "count_distinct")])
+    runs = runs.append_column("languages", pc.fill_null(pc.take(
+        languages.column("language_count_distinct"), pc.index_in(runs.column("run_id"), languages.column("run_id"))), 0))
+    times = {c: f"strptime({c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}" for c in ("created_at", "finished_at")}
+    columns_sql = ", ".join(times.get(c, c) for c in RUN_COLUMNS if c not in ("config", "ingested_at"))
+    con.register("incoming_runs", runs)
+    con.execute(f"""INSERT INTO runs BY NAME SELECT {columns_sql}, languages, '{{}}' AS config,
+                    (now() AT TIME ZONE 'UTC') AS ingested_at FROM incoming_runs {where}""")
+    con.unregister("incoming_runs")
+
+
 def delete_runs(con, run_ids: list[str]) -> int:
     count = con.execute("SELECT count(*) FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids]).fetchone()[0]
     for table in TABLES + ("run_files",):
@@ -137,13 +164,25 @@ def delete_runs(con, run_ids: list[str]) -> int:
 
 
 def merge_rows(con, source, replace: bool, everything: bool = False, token: str | None = None,
-           rows_of_new_runs_in: bool = False) -> IngestResult:
+           rows_of_new_runs_in: bool = False, new: list[str] | None = None, pending: int = 0) -> IngestResult:
     """Merge staged rows (``source(table)`` names each of TABLES and staged_order) into the DB, inside ``con``'s
     transaction; identical runs are left alone, changed ones need ``replace``; ``everything`` replaces all.
-    ``rows_of_new_runs_in``: insert_new_rows already inserted the row tables' rows of new runs."""
+    ``rows_of_new_runs_in``: insert_new_rows already inserted the row tables' rows of new runs. ``new``: every
+    staged run is new, these (in order; found before this transaction, under the merge lock): no join at all.
+    ``pending``: how many staged runs have their rows in already (Store.write_new_rows: not staged), unseen till now."""
+    not_pending = " run_id NOT IN (SELECT run_id FROM pending_runs)"  # their runs rows are in already
+    if new is not None:
+        for table in TABLES + ("run_files",):
+            if table == "runs" and pending != len(new):
+                con.execute(f"INSERT INTO runs BY NAME SELECT * FROM {source(table)}")
+            elif table != "runs" and not rows_of_new_runs_in:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}")
+        return _listed(con, token, IngestResult(added=new, replaced=[], unchanged=[]))
+    # A pending run's runs row is not staged: it has no digest here (nor an old one), and counts as added.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
         SELECT o.seq, o.run_id, s.digest, r.digest AS old
-        FROM {source('staged_order')} o JOIN {source('runs')} s USING (run_id) LEFT JOIN runs r USING (run_id)""")
+        FROM {source('staged_order')} o {'LEFT ' if pending else ''}JOIN {source('runs')} s USING (run_id)
+        LEFT JOIN (SELECT run_id, digest FROM runs WHERE{not_pending}) r USING (run_id)""")
     if not replace and not everything:
         clash = con.execute("SELECT run_id FROM incoming WHERE old <> digest ORDER BY seq LIMIT 1").fetchone()
         if clash:
@@ -160,7 +199,8 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM incoming WHERE old <> digest)")
         fresh = "old IS NOT NULL AND old <> digest" if rows_of_new_runs_in and table != "runs" else \
             "old IS DISTINCT FROM digest"
-        where = "" if everything else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
+        everyone = everything or (not existing and table == "runs")  # all new: no join to find them
+        where = "" if everyone else f" WHERE run_id IN (SELECT run_id FROM incoming WHERE {fresh})"
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source(table)}{where}")
     # Every staged run is now held where this import says (a stored file, or its folder: no row); new runs'
     # rows may have gone in early, with their rows of the row tables.
@@ -168,11 +208,9 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
         con.execute("DELETE FROM run_files" + ("" if everything else
                     " WHERE run_id IN (SELECT run_id FROM incoming WHERE old IS NOT NULL)"))
     if existing or not rows_of_new_runs_in:
-        held = "" if everything else " WHERE run_id IN (SELECT run_id FROM incoming" + (
+        held = "" if everything or not existing else " WHERE run_id IN (SELECT run_id FROM incoming" + (
             " WHERE old IS NOT NULL)" if rows_of_new_runs_in else ")")
         con.execute(f"INSERT INTO run_files SELECT * FROM {source('run_files')}{held}")
-    if token:
-        con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
     lists = {"added": [], "replaced": [], "unchanged": []}
     added = "TRUE" if everything else "old IS NULL"
     for kind, ids in con.execute(f"""
@@ -181,7 +219,16 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
             FROM incoming GROUP BY kind""").fetchall():
         lists[kind] = ids
     con.execute("DROP TABLE incoming")
-    return IngestResult(**lists)
+    return _listed(con, token, IngestResult(**lists))
+
+
+def _listed(con, token: str | None, result: IngestResult) -> IngestResult:
+    """The merge's last step: the runs whose rows went in early are shown from now on (one merge at a time:
+    every pending run is this one's), and ``token`` says the import committed."""
+    con.execute("DELETE FROM pending_runs")
+    if token:
+        con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'committed')", [token])
+    return result
 
 
 def staged_frames(records: list[RunRecord], first: int = 0, origin: str | None = None) -> dict[str, pd.DataFrame]:
@@ -221,6 +268,8 @@ def insert_new_rows(con, attach: str, first: int, last: int, rows: dict[str, tup
 
 
 def drop_unlisted_rows(con):
+    con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM pending_runs)")
+    con.execute("DELETE FROM pending_runs")
     for table in ROW_TABLES + ("run_files",):
         con.execute(f"DELETE FROM {table} WHERE run_id NOT IN (SELECT run_id FROM runs)")
 

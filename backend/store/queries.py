@@ -8,6 +8,9 @@ import pandas as pd
 
 from backend.store.schema import TABLES
 
+# The runs a reader may see: not those of an import still under way (their rows went in early).
+LISTED = "(SELECT run_id FROM runs WHERE run_id NOT IN (SELECT run_id FROM pending_runs))"
+
 
 def frame(con, sql: str, params=None) -> pd.DataFrame:
     """``con.execute(sql, params).df()``, the same frame (dtypes included), read through Arrow: DuckDB's own
@@ -41,14 +44,14 @@ def wanted(con, run_ids) -> str:
 
 
 def runs(con) -> pd.DataFrame:
-    return frame(con, """SELECT * EXCLUDE (digest) FROM runs
+    return frame(con, """SELECT * EXCLUDE (digest) FROM runs WHERE run_id NOT IN (SELECT run_id FROM pending_runs)
                          ORDER BY created_at DESC NULLS LAST, run_id""")  # languages: kept per run
 
 
 def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
     """Metric rows, of ``run_ids`` and of the metrics ``names`` only when given (DuckDB filters: a page that
     shows one metric of one evaluation does not read the whole table)."""
-    where, params = ["run_id IN (SELECT run_id FROM runs)"], []  # not rows of a merge still under way
+    where, params = [f"run_id IN {LISTED}"], []  # not rows of a merge still under way
     if run_ids is not None:
         where.append(f"run_id IN ({wanted(con, run_ids)})")
     if names is not None:
@@ -59,8 +62,8 @@ def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
 
 
 def metric_names(con) -> list[str]:
-    return [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics WHERE run_id IN "
-                                      "(SELECT run_id FROM runs) ORDER BY 1").fetchall()]
+    return [r[0] for r in con.execute(f"SELECT DISTINCT metric FROM metrics WHERE run_id IN {LISTED} "
+                                      "ORDER BY 1").fetchall()]
 
 
 def problem_results(con, run_ids) -> pd.DataFrame:
@@ -100,13 +103,14 @@ def held_by_others(con) -> dict[str, list[str]]:
     """Runs staged (schema ``staged``) that a stored import holds today but will not after the merge."""
     return dict(con.execute("""
         SELECT f.file, list(f.run_id ORDER BY f.run_id) FROM run_files f JOIN staged.staged_order o USING (run_id)
-        LEFT JOIN staged.run_files s USING (run_id) WHERE s.file IS DISTINCT FROM f.file GROUP BY f.file""").fetchall())
+        LEFT JOIN staged.run_files s USING (run_id) WHERE s.file IS DISTINCT FROM f.file AND f.run_id IN """ + LISTED
+        + " GROUP BY f.file").fetchall())
 
 
 def changed(con, limit: int) -> list[tuple[str, str]]:
     return con.execute("""
         SELECT o.run_id, o.origin FROM staged.staged_order o JOIN staged.runs s USING (run_id) JOIN runs r USING (run_id)
-        WHERE r.digest <> s.digest ORDER BY o.seq LIMIT ?""", [limit]).fetchall()
+        WHERE r.digest <> s.digest AND r.run_id IN """ + LISTED + " ORDER BY o.seq LIMIT ?", [limit]).fetchall()
 
 
 def owners(con, run_ids: list[str]) -> dict[str, list[str]]:
