@@ -239,6 +239,15 @@ def test_a_db_made_before_these_migrations_gets_them_with_its_rows(tmp_path):
     assert store.owners(["a", "b"]) == {}
 
 
+def test_a_store_made_by_older_code_can_be_read_first(tmp_path):
+    """``runs`` or ``export`` before any write (a user upgrading): the read brings the DB up to date first."""
+    from backend.store import Store
+    _old_db(tmp_path / "old.duckdb")
+    store = Store(tmp_path / "old.duckdb")
+    assert store.runs().set_index("run_id")["languages"].to_dict() == {"a": 2, "b": 0}
+    assert list(store.metrics()["run_id"]) == ["a", "a"]
+
+
 def test_an_old_db_put_where_a_current_one_was_is_migrated_again(tmp_path):
     """Migrations are not checked again while a DB file is unchanged; a file put in its place (a backup
     restored) is another file, whatever its path."""

@@ -39,29 +39,39 @@ class Store:
 
     @contextmanager
     def connect(self, write: bool = False):
-        """A connection that waits (up to lock_timeout_s) while another process holds the write lock. A write
-        connection is on the current schema (pending migrations applied first)."""
+        """A connection that waits (up to lock_timeout_s) while another process holds the write lock, on the
+        current schema: a write connection applies pending migrations first; a read of a store made by older
+        code brings it up to date (a write) before it reads."""
         if write:
             self._prepare_dir()
         elif not self.path.exists():
             self.migrate()
-        deadline = time.monotonic() + self.lock_timeout_s
-        while True:
-            try:
-                con = duckdb.connect(str(self.path), read_only=not write)
-                break
-            except duckdb.IOException as e:
-                if "lock" not in str(e).lower() or time.monotonic() > deadline:
-                    raise StoreError(f"cannot open {self.path}: {e}") from e
-                time.sleep(0.05)
+        con = self._open(write)
         try:
-            if write and self._file() not in _CURRENT:
-                self._apply_migrations(con)
+            if self._file() not in _CURRENT:
+                if write:
+                    self._apply_migrations(con)
+                elif self._versions(con) != len(MIGRATIONS):
+                    con.close()
+                    self.migrate()
+                    con = self._open(write)
+                else:
+                    _CURRENT.add(self._file())
             yield con
         finally:
             con.close()
         if write:  # what this connection wrote is on the current schema: no check after our own writes
             _CURRENT.add(self._file())
+
+    def _open(self, write: bool):
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=not write)
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open {self.path}: {e}") from e
+                time.sleep(0.05)
 
     def _prepare_dir(self):
         try:
@@ -89,10 +99,20 @@ class Store:
                 pass
         return len(MIGRATIONS)
 
+    @staticmethod
+    def _versions(con) -> int:
+        """How many migrations the DB on ``con`` has (reads only)."""
+        # fetchall: a result left open would refuse the connection's next query
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchall()[0][0]:
+            return 0
+        return con.execute("SELECT count(*) FROM schema_migrations").fetchall()[0][0]
+
     def _apply_migrations(self, con):
         # Reads only when the schema is current: a DDL statement, even a no-op one, is a commit to disk.
-        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()[0]:
-            con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+        if self._versions(con) == len(MIGRATIONS):
+            _CURRENT.add(self._file())
+            return
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
         done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
         for version, sql in enumerate(MIGRATIONS, start=1):
             if version in done:
