@@ -155,7 +155,6 @@ def _trash_stored(runs_dir: Path, key: str, run_ids: set[str]):
 def seed_reference(store: Store, runs_dir: Path, reference_dir: Path) -> ImportReport | None:
     """Import the shipped reference runs once per DB, into its runs folder, so a first start shows real
     published figures."""
-    store.migrate()
     if store.get_meta(SEEDED_KEY):
         return None
     reference_dir = Path(reference_dir)

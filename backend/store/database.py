@@ -92,8 +92,8 @@ class Store:
 
     # -- schema ----------------------------------------------------------------------------------------
     def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version. Not checked again while the file is unchanged:
-        each connection costs a DuckDB instance's start (about 14 ms here), and an import asked three times."""
+        """Apply pending migrations; returns the schema version. Every connection does this itself (``connect``);
+        it is not checked again while the file is unchanged: a DuckDB instance's start costs about 14 ms here."""
         if self._file() not in _CURRENT:
             with self.connect(write=True):
                 pass
@@ -186,7 +186,6 @@ class Store:
     def _all_new(self, attach: str) -> list[str] | None:
         """The staged run ids in order if the DB holds none of them (read before the merge's last transaction:
         with the merge lock held nothing can add one), else None."""
-        self.migrate()
         with self.connect() as con:
             con.execute(attach)
             if con.execute(f"SELECT count(*) FROM staged.staged_order WHERE run_id IN {queries.LISTED}").fetchone()[0]:
@@ -221,8 +220,6 @@ class Store:
             con.register("incoming", new_rows[0].slice(start, EARLY_ROWS))
             con.execute("INSERT INTO metrics BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
-        if not staged.holds:
-            self.migrate()
         with self.one_merge():
             held, seconds = self._write(first)
             staged.holds.append(seconds)
@@ -254,7 +251,6 @@ class Store:
 
     def drop_unlisted_rows(self):
         """Delete rows whose run has no ``runs`` row or a pending one (left by an import killed half way)."""
-        self.migrate()
         with self.one_merge():
             self._write(merging.drop_unlisted_rows)
 
@@ -268,7 +264,6 @@ class Store:
 
     def held_by_others(self, staged: "StagedRows") -> dict[str, list[str]]:
         """{stored import: its runs that ``staged`` holds elsewhere now (another file, or a folder)}."""
-        self.migrate()
         staged.close()
         with self.connect() as con:
             con.execute(f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)")
@@ -276,7 +271,6 @@ class Store:
 
     def changed(self, staged: "StagedRows", limit: int) -> list[tuple[str, str]]:
         """(run id, origin) of staged runs the DB holds with different content, in staged order."""
-        self.migrate()
         staged.close()
         with self.connect() as con:
             con.execute(f"ATTACH {merging.literal(staged.path)} AS staged (READ_ONLY)")

@@ -28,9 +28,6 @@ class TokenlearnConfig(TrainConfig, DistillConfig):
     train_batch_size: int = field(default=256, metadata={"help": "texts per optimizer step"})
     max_train: int = field(default=5000, metadata={"help": "train pairs per language drawn for the code corpus"})
 
-    def __post_init__(self):
-        super().__post_init__()
-
     def label(self) -> str:
         return f"{super().label()} tokenlearn {self.corpus}"
 
