@@ -20,6 +20,7 @@ from backend.runcolumns import RunColumns
 from backend.store.schema import (
     METRIC_COLUMNS,
     MIGRATIONS,
+    NOT_PENDING,
     PROBLEM_COLUMNS,
     QUERY_COLUMNS,
     RELEVANT_COLUMNS,
@@ -170,7 +171,6 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
     ``rows_of_new_runs_in``: insert_new_rows already inserted the row tables' rows of new runs. ``new``: every
     staged run is new, these (in order; found before this transaction, under the merge lock): no join at all.
     ``pending``: how many staged runs have their rows in already (Store.write_new_rows: not staged), unseen till now."""
-    not_pending = " run_id NOT IN (SELECT run_id FROM pending_runs)"  # their runs rows are in already
     if new is not None:
         for table in TABLES + ("run_files",):
             if table == "runs" and pending != len(new):
@@ -182,7 +182,7 @@ def merge_rows(con, source, replace: bool, everything: bool = False, token: str 
     con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
         SELECT o.seq, o.run_id, s.digest, r.digest AS old
         FROM {source('staged_order')} o {'LEFT ' if pending else ''}JOIN {source('runs')} s USING (run_id)
-        LEFT JOIN (SELECT run_id, digest FROM runs WHERE{not_pending}) r USING (run_id)""")
+        LEFT JOIN (SELECT run_id, digest FROM runs WHERE {NOT_PENDING}) r USING (run_id)""")
     if not replace and not everything:
         clash = con.execute("SELECT run_id FROM incoming WHERE old <> digest ORDER BY seq LIMIT 1").fetchone()
         if clash:

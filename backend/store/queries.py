@@ -6,10 +6,9 @@ import hashlib
 
 import pandas as pd
 
-from backend.store.schema import TABLES
+from backend.store.schema import NOT_PENDING, TABLES
 
-# The runs a reader may see: not those of an import still under way (their rows went in early).
-LISTED = "(SELECT run_id FROM runs WHERE run_id NOT IN (SELECT run_id FROM pending_runs))"
+LISTED = f"(SELECT run_id FROM runs WHERE {NOT_PENDING})"  # the runs a reader may see
 
 
 def frame(con, sql: str, params=None) -> pd.DataFrame:
@@ -44,8 +43,8 @@ def wanted(con, run_ids) -> str:
 
 
 def runs(con) -> pd.DataFrame:
-    return frame(con, """SELECT * EXCLUDE (digest) FROM runs WHERE run_id NOT IN (SELECT run_id FROM pending_runs)
-                         ORDER BY created_at DESC NULLS LAST, run_id""")  # languages: kept per run
+    return frame(con, f"""SELECT * EXCLUDE (digest) FROM runs WHERE {NOT_PENDING}
+                          ORDER BY created_at DESC NULLS LAST, run_id""")  # languages: kept per run
 
 
 def metrics(con, run_ids=None, names=None) -> pd.DataFrame:

@@ -94,3 +94,6 @@ WHERE runs.run_id = c.run_id;
 migration("""
 CREATE TABLE pending_runs (run_id VARCHAR NOT NULL);
 """)
+
+# A run a reader may see: not one whose rows an import is still writing early (listed in pending_runs).
+NOT_PENDING = "run_id NOT IN (SELECT run_id FROM pending_runs)"
