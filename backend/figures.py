@@ -269,9 +269,10 @@ def _top_runs(table, top: int):
     """The ``top`` runs a forest plot draws: by rank on the mean, then (a field with fewer ranked on the mean) by
     their best rank in a language; ties in table order. The mean's ranks alone when they are enough: a run is
     once on the mean, and sorting them is all it takes at 100k runs (not the 700k rows of every language)."""
-    mean = table[(table["language"] == "mean").to_numpy() & table["rank"].notna().to_numpy()]
-    if len(mean) >= top:
-        return mean.sort_values("rank", kind="stable")["run_id"].head(top)
+    rank = table["rank"].to_numpy(dtype=float, na_value=np.nan)
+    mean = np.flatnonzero((table["language"] == "mean").to_numpy() & ~np.isnan(rank))
+    if len(mean) >= top:  # positions, not a frame of 100k rows with every column
+        return table["run_id"].iloc[mean[np.argsort(rank[mean], kind="stable")[:top]]]
     ranked = table[table["rank"].notna()]
     return (ranked.assign(_mean=ranked["language"] == "mean")
             .sort_values(["_mean", "rank"], ascending=[False, True]).drop_duplicates("run_id")["run_id"].head(top))

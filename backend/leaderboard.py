@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backend.frames import isin
-from backend.pareto import pareto_front
+from backend.pareto import front_mask
 from backend.ranking import MEAN, Items, Paired, mean_items, rank_intervals, resampled_means, tiers
 from backend.significance import ALPHA, Resampling
 from backend.vocab import CODE_LANGUAGES, METRICS, Direction
@@ -123,54 +123,56 @@ def _ranked(block: pd.DataFrame, items: Items | None, higher: bool, resampling: 
     return out
 
 
-def leaderboard(runs: pd.DataFrame, metrics: pd.DataFrame, items: pd.DataFrame, metric: str,
+def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, metric: str,
                 languages: list[str] | None = None, budget: Budget = Budget(),
                 resampling: Resampling = Resampling(resamples=1000)) -> tuple[pd.DataFrame, list[str]]:
     """(table, notes): one row per run x language and per run for ``mean``, ranked.
 
     ``runs``: run_id, name, source and the budget columns disk_mb, params, memory_mb, speedup (side by side);
-    ``metrics``: the store's metric rows; ``items``: per-item values of ``metric`` (run_id, language, item_id,
-    value). Ranks and tiers are over all runs; with a budget, only the runs within it are listed (ranks keep
-    their place in the whole field) and the best of them per language is flagged."""
+    ``values``: ``metric`` by language (``by_language``: a row per run, a column per language, ``overall`` for a
+    published overall value); ``items``: per-item values of ``metric`` (run_id, language, item_id, value). Ranks
+    and tiers are over all runs; with a budget, only the runs within it are listed (ranks keep their place in the
+    whole field) and the best of them per language is flagged."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}")
     wrong = [lang for lang in languages or [] if lang not in CODE_LANGUAGES]
     if wrong:
         raise ValueError(f"unknown language {wrong[0]!r}; use some of: {', '.join(CODE_LANGUAGES)}")
     higher = METRICS[metric].direction is Direction.HIGHER
-    rows = metrics[(metrics["metric"] == metric) & isin(metrics["run_id"], runs["run_id"])]
-    stored = set(rows["language"].unique())
-    present = [lang for lang in CODE_LANGUAGES if lang in stored]
+    values = values[np.asarray(isin(values.index.to_series(), runs["run_id"]), dtype=bool)]
+    values = values if values.index.is_monotonic_increasing else values.sort_index()  # a row's place: its run's code
+    present = [lang for lang in CODE_LANGUAGES if lang in values and values[lang].notna().any()]
     languages = [lang for lang in (languages or present) if lang in CODE_LANGUAGES]
     unknown = [lang for lang in languages if lang not in present]
     notes = [f"no run has {metric} for {', '.join(unknown)}"] if unknown else []
     languages = [lang for lang in languages if lang in present]
     empty = items.iloc[0:0]
-    by_language = {lang: part for lang, part in items.groupby("language", sort=False) if lang in languages}
+    items_of = {lang: part for lang, part in items.groupby("language", sort=False) if lang in languages}
     blocks, per_language = [], {}
     for language in languages:
-        part = by_language.get(language, empty)
+        part = items_of.get(language, empty)
         part = part[isin(part["run_id"], runs["run_id"])]
         shared, why = _shared_items(part, resampling)
         per_language[language] = shared
-        block = rows[rows["language"] == language][["run_id", "value"]].drop_duplicates("run_id")
+        has = np.flatnonzero(values[language].notna().to_numpy())
+        block = pd.DataFrame({"run_id": values.index[has], "value": values[language].to_numpy()[has], "code": has})
         with_items = set(shared.run_ids) if shared else set()
         notes_of = block["run_id"].map(why).astype(object).fillna(NO_ITEMS) if why else \
             pd.Series(NO_ITEMS, index=block.index, dtype=object)
         block["note"] = notes_of.where(~block["run_id"].isin(with_items), None)
         blocks.append(_ranked(block.assign(language=language, n_items=pd.NA), shared, higher, resampling))
-    blocks.append(_ranked(_mean_block(rows, languages), mean_items(per_language, resampling), higher, resampling))
+    blocks.append(_ranked(_mean_block(values, languages), mean_items(per_language, resampling), higher, resampling))
     table = pd.concat(blocks, ignore_index=True)
-    return _finish(table, runs, higher, budget, notes)
+    return _finish(table, values.index, runs, higher, budget, notes)
 
 
-def _mean_block(rows: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
+def _mean_block(wide: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
     """Per run: the mean of its values over ``languages`` (ranked only when it has all of them), or its
     published overall value (shown, not ranked: over its own languages)."""
-    wide = _wide(rows)
     part = wide.reindex(columns=languages)
     count = part.notna().sum(axis=1)
-    out = pd.DataFrame({"run_id": wide.index, "value": part.mean(axis=1).to_numpy(), "note": None})
+    out = pd.DataFrame({"run_id": wide.index, "value": part.mean(axis=1).to_numpy(), "note": None,
+                        "code": np.arange(len(wide))})
     some = (count > 0) & (count < len(languages))
     out.loc[some.to_numpy(), "note"] = [
         "not ranked on the mean: no " + ", ".join(lang for lang, have in zip(languages, row) if not have)
@@ -183,10 +185,11 @@ def _mean_block(rows: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
     return out.assign(language=MEAN, n_items=pd.NA).reset_index(drop=True)
 
 
-def _wide(rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows.pivot_table(index="run_id", columns="language", values="value", aggfunc="first")``, in numpy
-    (pandas' pivot of 600k rows was a third of a second at 100k runs): runs and languages sorted, each cell the
-    first value given, and no run or language without one."""
+def by_language(rows: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows of one metric (run_id, language, value) as ``leaderboard``'s values: a row per run, a column
+    per language, runs and languages sorted, each cell the first value given, and no run or language without
+    one (``Store.metric_by_language`` reads the same table from the DB). In numpy: pandas' pivot of 600k rows
+    was a third of a second at 100k runs."""
     rows = rows[rows["value"].notna()]
     run_codes, run_ids = pd.factorize(rows["run_id"], sort=True)
     lang_codes, langs = pd.factorize(rows["language"], sort=True)
@@ -195,63 +198,68 @@ def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=pd.Index(run_ids, name="run_id"), columns=pd.Index(langs, name="language"))
 
 
-def _finish(table: pd.DataFrame, runs: pd.DataFrame, higher: bool, budget: Budget,
+def _finish(table: pd.DataFrame, run_ids: pd.Index, runs: pd.DataFrame, higher: bool, budget: Budget,
             notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The ranked blocks (one per language, then the mean; each in the order of ``code``, the run's place in
+    the sorted ``run_ids``) with their runs' facts, Pareto and budget flags, sorted. On arrays, each of the
+    700k rows' columns taken once: at 100k runs, joining, flagging and sorting a frame took half a second."""
     info = runs.drop_duplicates("run_id").reset_index(drop=True)
     within, budget_notes = budget.mask(info)
-    extra = pd.DataFrame({"run_id": info["run_id"], "within_budget": within.to_numpy(dtype=bool),
-                          "params_m": pd.to_numeric(info["params"], errors="coerce").astype(float) / 1e6
-                          if "params" in info else np.nan})
+    facts = {"within_budget": within.to_numpy(dtype=bool),
+             "params_m": pd.to_numeric(info["params"], errors="coerce").astype(float).to_numpy() / 1e6
+             if "params" in info else np.full(len(info), np.nan)}
     for column in ("name", "source", "disk_mb", "memory_mb", "speedup"):
-        extra[column] = info[column].to_numpy() if column in info else None
-    run_codes, run_ids = pd.factorize(table["run_id"], sort=True)  # also the final sort's key
-    at = pd.Index(extra["run_id"]).get_indexer(run_ids)[run_codes] if len(run_ids) else np.zeros(0, dtype=int)
-    if len(at) and (at >= 0).all():  # every row's run is known (as always from leaderboard()): taken by position
-        table = pd.concat([table, extra.drop(columns="run_id").iloc[at].reset_index(drop=True)], axis=1)
-    else:
-        table = table.merge(extra, on="run_id", how="left")  # one join, not a lookup per column (rows kept in order)
-    table["within_budget"] = table["within_budget"].fillna(False).astype(bool)
-    table["note"] = table["note"].where(table["note"].notna() | table["rank_low"].notna(), NO_ITEMS)
-    table["best_under_budget"] = False
+        facts[column] = info[column].array if column in info else np.full(len(info), None, dtype=object)
+    codes = table["code"].to_numpy()
+    at = pd.Index(info["run_id"]).get_indexer(run_ids)[codes]  # each row's run in ``runs`` (-1: not there)
+
+    def fact(column: str, rows: np.ndarray):  # the facts of these rows' runs (missing for a run not in ``runs``)
+        return pd.api.extensions.take(facts[column], at[rows], allow_fill=True)
     # Each row's language as its place in the table (a few languages: mapped once each, not per row).
-    codes, uniques = pd.factorize(table["language"])
+    languages, uniques = pd.factorize(table["language"])
     order = {lang: i for i, lang in enumerate([*CODE_LANGUAGES, MEAN])}
-    place = np.array([order[lang] for lang in uniques], dtype=np.int64)[codes]
+    place = np.array([order[lang] for lang in uniques], dtype=np.int64)[languages]
     # The front of score vs size: disk MB, or parameters where no run has a disk size (code LMs).
-    size = "disk_mb" if pd.to_numeric(table["disk_mb"], errors="coerce").notna().any() else "params_m"
-    if size == "params_m" and table["params_m"].notna().any():
-        notes.append("pareto: score vs parameters (no run has a disk size)")
-    # Per language, on arrays (a frame per language took every text column of 100k rows each time).
+    every = np.arange(len(table))
+    size_of = pd.to_numeric(pd.Series(fact("disk_mb", every)), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(size_of).all():
+        size_of = fact("params_m", every)
+        if (~np.isnan(size_of)).any():
+            notes.append("pareto: score vs parameters (no run has a disk size)")
     rank_of, value_of = table["rank"].to_numpy(dtype=float, na_value=np.nan), table["value"].to_numpy(dtype=float)
-    size_of = pd.to_numeric(table[size], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    affordable_of, pareto = table["within_budget"].to_numpy(dtype=bool), np.zeros(len(table), dtype=bool)
-    for at in np.unique(place):
-        rows = np.flatnonzero(place == at)
-        language = table["language"].iat[rows[0]]
+    affordable_of = np.where(at >= 0, facts["within_budget"][at], False)
+    pareto, best_flag, shown = np.zeros(len(table), dtype=bool), np.zeros(len(table), dtype=bool), []
+    for language_at in np.unique(place):
+        rows = np.flatnonzero(place == language_at)  # in the order of their runs' codes
         ranked = rows[~np.isnan(rank_of[rows])]  # a value not ranked (other languages) is not on the front either
-        score = value_of[ranked] if higher else -value_of[ranked]
-        pareto[ranked] = pareto_front(pd.Series(score), pd.Series(size_of[ranked])).to_numpy()
+        pareto[ranked] = front_mask(value_of[ranked] if higher else -value_of[ranked], size_of[ranked])
         affordable = ranked[affordable_of[ranked]]
         if len(affordable):
             best = int(affordable[_best(rank_of[affordable], value_of[affordable], higher)])
-            table.loc[best, "best_under_budget"] = True
-            row = table.loc[best]
-            tier = f"tier {row['tier']}" if pd.notna(row["tier"]) else "no tier (no per-item results)"
+            best_flag[best] = True
             if budget.active():
-                notes.append(f"best under budget ({budget.describe()}) in {language}: {row['name'] or best} "
-                             f"({row['run_id']}), rank {row['rank']} of the whole field, {tier}")
-    table["pareto"] = pareto
+                name, tier = fact("name", np.array([best]))[0], table["tier"].iat[best]
+                tier = f"tier {tier}" if pd.notna(tier) else "no tier (no per-item results)"
+                notes.append(f"best under budget ({budget.describe()}) in {table['language'].iat[best]}: "
+                             f"{name or best} ({table['run_id'].iat[best]}), rank {table['rank'].iat[best]} of the "
+                             f"whole field, {tier}")
+        # Rank, value (best first), run: ranks follow values, so a stable sort by value of rows in run order;
+        # rows not ranked after the ranked ones (numpy on numbers: pandas' sort of 700k rows with a text key
+        # was a second at 100k runs).
+        by_value = rows[np.argsort(value_of[rows] * (-1 if higher else 1), kind="stable")]
+        unranked = np.isnan(rank_of[by_value])
+        shown += [by_value[~unranked], by_value[unranked]]
     notes.extend(budget_notes if budget.active() else [])
-    # By language, rank, value (best first), run id; missing rank and value last. A run is once per language,
-    # so the order is total: numpy's lexsort of the keys as numbers (pandas' sort of 700k rows with a text key
-    # was a second at 100k runs).
-    value = table["value"].to_numpy(dtype=float) * (-1 if higher else 1)
-    rank = table["rank"].to_numpy(dtype=float, na_value=np.inf)
-    table = table.iloc[np.lexsort((run_codes, value, rank, place))]
+    rows = np.concatenate(shown) if shown else np.zeros(0, dtype=np.int64)
     if budget.active():
-        table = table[table["within_budget"]]
-    table["n_items"] = table["n_items"].astype("Int64")
-    return table[COLUMNS].reset_index(drop=True), notes
+        rows = rows[affordable_of[rows]]
+    out = table.iloc[rows].reset_index(drop=True)
+    out["note"] = out["note"].where(out["note"].notna() | out["rank_low"].notna(), NO_ITEMS)
+    out["n_items"] = out["n_items"].astype("Int64")
+    for column in ("name", "disk_mb", "params_m", "memory_mb", "speedup", "source"):
+        out[column] = fact(column, rows)
+    out["within_budget"], out["best_under_budget"], out["pareto"] = affordable_of[rows], best_flag[rows], pareto[rows]
+    return out[COLUMNS], notes
 
 
 def _best(rank: np.ndarray, value: np.ndarray, higher: bool) -> int:

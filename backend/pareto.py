@@ -1,8 +1,7 @@
 """The Pareto front of score against cost, in O(n log n) (a leaf: tables and figures both mark it)."""
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pandas as pd
 
 
@@ -11,11 +10,22 @@ def pareto_front(score: pd.Series, cost: pd.Series) -> pd.Series:
 
     Identical points are all on the front; points with a missing score or cost are never on it. O(n log n).
     """
-    score, cost = score.astype(float), cost.astype(float)
-    valid = score.notna() & cost.notna() & (cost >= 0)
-    frame = pd.DataFrame({"score": score[valid], "cost": cost[valid]})
-    best_at = frame.groupby("cost", sort=True)["score"].max()  # the best score at each cost, cheapest first
-    cheaper = best_at.cummax().shift(1, fill_value=-math.inf)  # the best at any lower cost
-    front_best = best_at[best_at > cheaper]  # costs whose best beats everything cheaper
-    on_front = frame["score"] == frame["cost"].map(front_best)  # that best, ties included
-    return on_front.reindex(score.index, fill_value=False).astype(bool)
+    return pd.Series(front_mask(score.to_numpy(dtype=float, na_value=np.nan),
+                                cost.to_numpy(dtype=float, na_value=np.nan)), index=score.index)
+
+
+def front_mask(score: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """``pareto_front`` on arrays (the leaderboard asks it per language of 100k runs: a groupby each was most
+    of its front's time)."""
+    out = np.zeros(len(score), dtype=bool)
+    valid = np.flatnonzero(~np.isnan(score) & ~np.isnan(cost) & (cost >= 0))
+    if not len(valid):
+        return out
+    order = valid[np.argsort(cost[valid], kind="stable")]  # cheapest first
+    sorted_cost, sorted_score = cost[order], score[order]
+    starts = np.flatnonzero(np.r_[True, sorted_cost[1:] != sorted_cost[:-1]])  # each distinct cost's first point
+    best_at = np.maximum.reduceat(sorted_score, starts)  # the best score at each cost
+    cheaper = np.r_[-np.inf, np.maximum.accumulate(best_at)[:-1]]  # the best at any lower cost
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
+    out[order] = (best_at > cheaper)[group] & (sorted_score == best_at[group])  # that best, ties included
+    return out

@@ -107,7 +107,7 @@ def _table(budget=lb.Budget()):
                          "name": ["S", "T", "W", "P", "O", "A"], "source": "local",
                          "disk_mb": [100.0, 100.0, 5.0, None, 50.0, 1.0], "params": [1e8, 1e8, 1e6, 1e6, 1e7, 1e6],
                          "memory_mb": np.nan, "speedup": np.nan})
-    return lb.leaderboard(runs, metrics, items, "ndcg@10", budget=budget, resampling=FEW)
+    return lb.leaderboard(runs, lb.by_language(metrics), items, "ndcg@10", budget=budget, resampling=FEW)
 
 
 def test_table_rules_intervals_tiers_mean_and_front():
@@ -134,6 +134,51 @@ def test_table_rules_intervals_tiers_mean_and_front():
     mean = table[table["language"] == "mean"].set_index("run_id")
     assert mean.loc["weak", "pareto"] and mean.loc["strong", "pareto"] and mean.loc["twin", "pareto"]
     assert not mean.loc["python-only", "pareto"]
+
+
+def _field(seed: int):
+    """A field of runs with tied values, missing languages, published overall values, per-item results for some
+    runs and sizes with ties and gaps: what the table's order and flags are defined over."""
+    rng = np.random.default_rng(seed)
+    ids = [f"r{i:03d}" for i in rng.permutation(40)[: int(rng.integers(2, 40))]]
+    langs = ["python", "java", "go"]
+    rows = [(r, lang, float(np.round(rng.random(), 1))) for r in ids for lang in langs if rng.random() < 0.8]
+    rows += [(r, "overall", float(rng.random())) for r in ids if rng.random() < 0.1]
+    items = pd.DataFrame([(r, lang, f"q{q}", float(rng.random())) for r, lang, _ in rows if lang != "overall"
+                          and rng.random() < 0.3 for q in range(12)], columns=["run_id", "language", "item_id", "value"])
+    runs = pd.DataFrame({"run_id": ids, "name": ids, "source": "local", "params": 1e6,
+                         "disk_mb": np.where(rng.random(len(ids)) < 0.8, rng.integers(1, 6, len(ids)), np.nan),
+                         "memory_mb": np.nan, "speedup": np.nan})
+    metrics = pd.DataFrame(rows, columns=["run_id", "language", "value"]).sort_values(["run_id", "language"])
+    return runs, lb.by_language(metrics), items
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("metric", ["ndcg@10", "mean_rank"])
+def test_order_front_and_best_follow_their_definitions(seed, metric):
+    """The table's order, Pareto flags and best-under-budget flags (computed on arrays, per language) against
+    their definitions in plain pandas: sorted by language, rank (missing last), value best first, run id; the
+    front of score vs disk MB among ranked rows; the best the first affordable ranked row in that order."""
+    from backend.pareto import pareto_front
+    runs, values, items = _field(seed)
+    budget = lb.Budget(max_disk_mb=3.0)
+    table, _ = lb.leaderboard(runs, values, items, metric, budget=lb.Budget(), resampling=FEW)
+    higher = metric != "mean_rank"
+    place = {lang: i for i, lang in enumerate(["python", "java", "go", "mean"])}
+    expected = table.assign(_place=table["language"].map(place), _value=table["value"] * (-1 if higher else 1))
+    expected = expected.sort_values(["_place", "rank", "_value", "run_id"], na_position="last", kind="stable")
+    assert table["run_id"].tolist() == expected["run_id"].tolist()
+    assert table["language"].tolist() == expected["language"].tolist()
+    for language, part in table.groupby("language"):
+        ranked = part[part["rank"].notna()]
+        front = pareto_front(ranked["value"] * (1 if higher else -1), ranked["disk_mb"])
+        assert part["pareto"].tolist() == front.reindex(part.index, fill_value=False).tolist()
+    within, _ = lb.leaderboard(runs, values, items, metric, budget=budget, resampling=FEW)
+    assert (within["disk_mb"] <= 3.0).all() and set(within["run_id"]) == set(table.loc[table["disk_mb"] <= 3.0, "run_id"])
+    for language, part in within.groupby("language", sort=False):
+        ranked = part[part["rank"].notna()]
+        best = ranked.index[0] if len(ranked) else None
+        assert part["best_under_budget"].tolist() == [i == best for i in part.index]
 
 
 def test_budget_lists_affordable_runs_and_names_the_best_with_its_tier():

@@ -48,3 +48,26 @@ def test_isin_is_pandas_isin(values):
     column = pd.Series(["a", "b", None, "c", "a"], dtype="str")
     assert isin(column, values).tolist() == column.isin(values).tolist()
     assert isin(column.astype(object), values).tolist() == column.astype(object).isin(values).tolist()
+
+
+def test_a_metric_by_language_is_the_leaderboards_table_of_its_rows(tmp_path):
+    """``Store.metric_by_language`` (one row per run, read in SQL) is ``leaderboard.by_language`` of the same
+    metric rows: overall values, missing languages, a subset of runs, and runs of an import under way left out."""
+    from backend.leaderboard import by_language
+    store = Store(tmp_path / "runs" / "dashboard.duckdb")
+    records = [record_from_dict({
+        "schema_version": 1, "run_id": f"r{i}", "kind": "m2v-distill", "name": f"run {i}", "benchmark": "b",
+        "protocol": "full", "created_at": "2026-01-01T00:00:00Z",
+        "metrics": [{"language": lang, "metric": m, "value": i / 10 + j / 100}
+                    for j, lang in enumerate(["python", "java", "go", "overall"]) if (i + j) % 3
+                    for m in ("ndcg@10", "mrr")]}) for i in range(8)]
+    store.ingest(records)
+    with store.connect(write=True) as c:
+        c.execute("INSERT INTO pending_runs VALUES ('r3')")  # as an import's early writes leave it
+    for run_ids in (None, ["r1", "r2", "r3", "r5", "nosuch"], []):
+        for metric in ("ndcg@10", "mrr", "nosuch"):
+            got = store.metric_by_language(metric, run_ids)
+            rows = store.metrics(run_ids, [metric])
+            pd.testing.assert_frame_equal(got, by_language(rows))
+            assert "r3" not in got.index
+    assert list(store.metric_by_language("mrr").columns) == ["go", "java", "overall", "python"]

@@ -54,10 +54,28 @@ def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
     if run_ids is not None:
         where.append(f"run_id IN ({wanted(con, run_ids)})")
     if names is not None:
-        where.append("metric IN (SELECT unnest(?))")
-        params.append(list(names))
+        # A list of values, not ``IN (SELECT unnest(?))``: DuckDB filters the scan by it instead of joining (a
+        # metric of 100k runs read in half the time).
+        where.append(f"metric IN ({', '.join('?' * len(names))})" if names else "FALSE")
+        params.extend(names)
     return frame(con, "SELECT * FROM metrics WHERE " + " AND ".join(where) + " ORDER BY run_id, language, metric",
                  params)
+
+
+def metric_by_language(con, metric: str, run_ids=None) -> pd.DataFrame:
+    """One metric as a row per run (sorted) and a column per language it has a value in (sorted), NaN where a
+    run has none: the table a leaderboard ranks, with 100k run ids read instead of 600k long rows."""
+    from backend.vocab import Language
+    where, params = [f"run_id IN {LISTED}", "metric = ?"], [metric]
+    if run_ids is not None:
+        where.append(f"run_id IN ({wanted(con, run_ids)})")
+    languages = sorted(lang.value for lang in Language)  # the column's CHECK: no other language is stored
+    columns = ", ".join(f"first(value) FILTER (WHERE language = '{lang}') AS \"{lang}\"" for lang in languages)
+    out = frame(con, f"SELECT run_id, {columns} FROM metrics WHERE {' AND '.join(where)} GROUP BY run_id "
+                     "ORDER BY run_id", params).set_index("run_id")
+    out = out[[lang for lang in languages if out[lang].notna().any()]].astype(float)
+    out.columns = pd.Index(list(out.columns), name="language")
+    return out
 
 
 def metric_names(con) -> list[str]:
