@@ -129,7 +129,7 @@ def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, m
     """(table, notes): one row per run x language and per run for ``mean``, ranked.
 
     ``runs``: run_id, name, source and the budget columns disk_mb, params, memory_mb, speedup (side by side);
-    ``values``: ``metric`` by language (``by_language``: a row per run, a column per language, ``overall`` for a
+    ``values``: ``metric`` by language (``frames.by_language``: a row per run, a column per language, ``overall`` for a
     published overall value); ``items``: per-item values of ``metric`` (run_id, language, item_id, value). Ranks
     and tiers are over all runs; with a budget, only the runs within it are listed (ranks keep their place in the
     whole field) and the best of them per language is flagged."""
@@ -183,19 +183,6 @@ def _mean_block(wide: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
         out.loc[overall, "note"] = "not ranked on the mean: a published overall value, over its own languages"
     out = out[out["value"].notna()]
     return out.assign(language=MEAN, n_items=pd.NA).reset_index(drop=True)
-
-
-def by_language(rows: pd.DataFrame) -> pd.DataFrame:
-    """Metric rows of one metric (run_id, language, value) as ``leaderboard``'s values: a row per run, a column
-    per language, runs and languages sorted, each cell the first value given, and no run or language without
-    one (``Store.metric_by_language`` reads the same table from the DB). In numpy: pandas' pivot of 600k rows
-    was a third of a second at 100k runs."""
-    rows = rows[rows["value"].notna()]
-    run_codes, run_ids = pd.factorize(rows["run_id"], sort=True)
-    lang_codes, langs = pd.factorize(rows["language"], sort=True)
-    values = np.full((len(run_ids), len(langs)), np.nan)
-    values[run_codes[::-1], lang_codes[::-1]] = rows["value"].to_numpy(dtype=float)[::-1]  # the first one wins
-    return pd.DataFrame(values, index=pd.Index(run_ids, name="run_id"), columns=pd.Index(langs, name="language"))
 
 
 def _finish(table: pd.DataFrame, run_ids: pd.Index, runs: pd.DataFrame, higher: bool, budget: Budget,

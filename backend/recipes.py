@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from backend import compare, registry
+from backend.frames import by_language
 from backend.vocab import PASS_METRICS
 
 
@@ -108,7 +109,8 @@ def comparison(recipe: Recipe, runs: pd.DataFrame, metrics: pd.DataFrame, measur
         table = compare.codegen_table(rows, metrics).merge(rows[["run_id", "side"]], on="run_id")
         return table[["side", "name", "language", "method", *[c for c in PASS_METRICS if c in table],
                       "problems", "params_m", "trainable_params", "train_seconds", "problem_set", "run_id"]]
-    eff = compare.efficiency(rows, metrics, recipe.metric).merge(rows[["run_id", "side", "train_seconds"]], on="run_id")
+    eff = compare.efficiency(rows, by_language(metrics, recipe.metric), recipe.metric)
+    eff = eff.merge(rows[["run_id", "side", "train_seconds"]], on="run_id")
     out = []
     for side, group in eff.groupby("side", sort=False):
         base = _side_base(recipe, group, side)

@@ -31,8 +31,9 @@ elif runs is not None and names_stored is not None:
     available, default = efficiency_scores(names_stored)
     from_link("eff_metric", "metric", available, default)
     metric = right.selectbox("Score", available, format_func=lambda m: METRICS[m].label, key="eff_metric")
-    scored = load("metrics", None, [metric])
-    languages = sorted(set(scored[isin(scored["run_id"], shown["run_id"])]["language"]))
+    scored = load("metric_by_language", metric)
+    scored = scored[isin(scored.index.to_series(), shown["run_id"])]
+    languages = [lang for lang in scored if scored[lang].notna().any()]
     language = lang_col.selectbox("Language", ["mean", *languages], key="eff_language",
                                   help="the score: the mean over a run's languages, or one language's (its Pareto front)")
     evaluation = (settings().runs_dir, metric, *(group or (None, None)), None)

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from backend import compare, figures, pareto
+from backend.frames import by_language
 
 
 def long(rows):
@@ -71,7 +72,7 @@ def test_efficiency_guards_zero_size_and_prefers_published_overall():
              ("b", "B", "m2v-distill", "local", "b", "p", 0, 0.0))
     m = long([("a", "overall", "ndcg@10", 0.74), ("a", "python", "ndcg@10", 0.5),
               ("b", "python", "ndcg@10", 0.6), ("b", "go", "ndcg@10", 0.4)])
-    e = compare.efficiency(r, m).set_index("run_id")
+    e = compare.efficiency(r, by_language(m, "ndcg@10")).set_index("run_id")
     assert e.loc["a", "score"] == pytest.approx(0.74) and e.loc["a", "basis"] == "published overall"
     assert e.loc["b", "score"] == pytest.approx(0.5) and e.loc["b", "basis"] == "mean of 2 languages"
     assert e.loc["a", "score_per_mb"] == pytest.approx(0.74 / 15)
@@ -83,7 +84,7 @@ def test_efficiency_trainable_share_and_retention():
              ("l", "lora", "peft-contrastive", "local", "b", "full", 23_000_000, 1.4, "m", "finished", 30.0, None,
               230_000))
     m = long([("t", "python", "ndcg@10", 0.70), ("l", "python", "ndcg@10", 0.77)])
-    e = compare.efficiency(r, m)
+    e = compare.efficiency(r, by_language(m, "ndcg@10"))
     e["retention"] = compare.relative(e, "t", "score")
     e = e.set_index("run_id")
     assert e.loc["l", "trainable_pct"] == pytest.approx(1.0) and math.isnan(e.loc["t", "trainable_pct"])
@@ -148,7 +149,7 @@ def test_figures_build_and_failures_become_text():
     fig, problem = figures.safe(figures.deltas_heatmap, pd.DataFrame({"x": [1]}))
     assert fig is None and "Could not draw" in problem
     r = runs(("a", "A", "m2v-distill", "local", "b", "p", 1e6, 2.0), ("b", "B", "teacher-eval", "local", "b", "p", 2e7, 90))
-    eff = compare.efficiency(r, long([("a", "go", "ndcg@10", 0.4), ("b", "go", "ndcg@10", 0.6)]))
+    eff = compare.efficiency(r, by_language(long([("a", "go", "ndcg@10", 0.4), ("b", "go", "ndcg@10", 0.6)])))
     fig = figures.efficiency_scatter(eff)
     assert [t.name for t in fig.data] == ["local", "Pareto front"] and len(fig.data[1].x) == 2
     assert not fig.layout.shapes and fig.layout.xaxis.type == "linear"

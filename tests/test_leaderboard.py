@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import rankdata
 
 from backend import leaderboard as lb
+from backend.frames import by_language
 from backend import ranking
 from backend.__main__ import main
 from backend.significance import Resampling, paired_tests, query_values
@@ -107,7 +108,7 @@ def _table(budget=lb.Budget()):
                          "name": ["S", "T", "W", "P", "O", "A"], "source": "local",
                          "disk_mb": [100.0, 100.0, 5.0, None, 50.0, 1.0], "params": [1e8, 1e8, 1e6, 1e6, 1e7, 1e6],
                          "memory_mb": np.nan, "speedup": np.nan})
-    return lb.leaderboard(runs, lb.by_language(metrics), items, "ndcg@10", budget=budget, resampling=FEW)
+    return lb.leaderboard(runs, by_language(metrics), items, "ndcg@10", budget=budget, resampling=FEW)
 
 
 def test_table_rules_intervals_tiers_mean_and_front():
@@ -150,7 +151,7 @@ def _field(seed: int):
                          "disk_mb": np.where(rng.random(len(ids)) < 0.8, rng.integers(1, 6, len(ids)), np.nan),
                          "memory_mb": np.nan, "speedup": np.nan})
     metrics = pd.DataFrame(rows, columns=["run_id", "language", "value"]).sort_values(["run_id", "language"])
-    return runs, lb.by_language(metrics), items
+    return runs, by_language(metrics), items
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from backend import compare, public_view, reference_data
+from backend.frames import by_language
 from backend.__main__ import main
 from backend.importers import load_path
 from tests.conftest import DATA, REFERENCE
@@ -197,7 +198,7 @@ def test_public_toggle_groups_and_default_group(reference_store):
 def test_efficiency_per_language_front_within_one_benchmark(reference_store):
     runs, metrics = reference_store.runs(), reference_store.metrics()
     csn = runs[runs["benchmark"].str.startswith("mteb/CodeSearchNetRetrieval@")]
-    eff = compare.efficiency(csn, metrics, "ndcg@10", language="ruby")
+    eff = compare.efficiency(csn, by_language(metrics, "ndcg@10"), "ndcg@10", language="ruby")
     values = metrics[(metrics["metric"] == "ndcg@10") & (metrics["language"] == "ruby")].set_index("run_id")["value"]
     assert len(eff) == len(csn) and (eff.set_index("run_id")["score"] == values.reindex(eff["run_id"]).values).all()
     assert eff["pareto_params"].any() and set(eff["benchmark"]) == set(csn["benchmark"])

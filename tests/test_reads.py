@@ -50,10 +50,10 @@ def test_isin_is_pandas_isin(values):
     assert isin(column.astype(object), values).tolist() == column.astype(object).isin(values).tolist()
 
 
-def test_a_metric_by_language_is_the_leaderboards_table_of_its_rows(tmp_path):
-    """``Store.metric_by_language`` (one row per run, read in SQL) is ``leaderboard.by_language`` of the same
+def test_a_metric_by_language_read_is_by_language_of_its_rows(tmp_path):
+    """``Store.metric_by_language`` (one row per run, read in SQL) is ``frames.by_language`` of the same
     metric rows: overall values, missing languages, a subset of runs, and runs of an import under way left out."""
-    from backend.leaderboard import by_language
+    from backend.frames import by_language
     store = Store(tmp_path / "runs" / "dashboard.duckdb")
     records = [record_from_dict({
         "schema_version": 1, "run_id": f"r{i}", "kind": "m2v-distill", "name": f"run {i}", "benchmark": "b",
@@ -71,3 +71,21 @@ def test_a_metric_by_language_is_the_leaderboards_table_of_its_rows(tmp_path):
             pd.testing.assert_frame_equal(got, by_language(rows))
             assert "r3" not in got.index
     assert list(store.metric_by_language("mrr").columns) == ["go", "java", "overall", "python"]
+
+
+def test_row_means_are_pandas_groupby_means_of_the_long_rows_to_the_last_digit():
+    """Efficiency scores are means over a run's languages from the by-language table; they must be the floats
+    the long rows' groupby mean gave (the exports were made with it), with gaps and more than 8 values a run."""
+    import numpy as np
+
+    from backend.frames import by_language, row_means
+    rng = np.random.default_rng(0)
+    columns = [f"l{i:02d}" for i in range(17)]
+    rows = pd.DataFrame([(f"r{i:04d}", c, float(rng.random() * 10.0 ** rng.integers(-3, 3)))
+                         for i in range(2000) for c in columns if rng.random() < 0.7],
+                        columns=["run_id", "language", "value"])
+    expected = rows.groupby("run_id")["value"].agg(["mean", "count"])
+    mean, count = row_means(by_language(rows))
+    assert (mean == expected["mean"].to_numpy()).all() and (count == expected["count"].to_numpy()).all()
+    mean, count = row_means(pd.DataFrame({"a": [np.nan, 1.0], "b": [np.nan, 2.0]}))
+    assert np.isnan(mean[0]) and mean[1] == 1.5 and count.tolist() == [0, 2]

@@ -160,7 +160,7 @@ def test_score_intervals_and_the_query_drilldown(three_runs):
         row = ci.loc[(run, "mean", "ndcg@10")]
         assert row["ci_low"] < row["value"] < row["ci_high"] and row["ci_high"] - row["ci_low"] < 0.1
     from backend import compare
-    eff = compare.efficiency(store.runs(), store.metrics(), "ndcg@10", significance.score_interval(values))
+    eff = compare.efficiency(store.runs(), store.metric_by_language("ndcg@10"), "ndcg@10", significance.score_interval(values))
     assert eff["score_ci_low"].notna().sum() == 2 and eff["score_ci_low"].isna().sum() == 1  # "tiny" not given
     moved, counts = significance.query_moves(store.query_results("base"), store.query_results("better"), top=5)
     assert len(moved) == 5 and (moved["rank_change"].abs().diff().dropna() <= 0).all()

@@ -8,25 +8,26 @@ import pandas as pd
 
 from backend import device
 from backend.compare.runs import json_object
+from backend.frames import row_means
 from backend.pareto import pareto_front
 from backend.vocab import (
     Language,
 )
 
 
-def run_scores(metrics: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
-    """One score per run: its published ``overall`` value if stored, else the mean over its languages."""
-    rows = metrics[metrics["metric"] == metric]
-    if rows.empty:
+def run_scores(values: pd.DataFrame) -> pd.DataFrame:
+    """One score per run of one metric by language (``frames.by_language``): its published ``overall`` value if
+    stored, else the mean over its languages."""
+    if values.empty:
         return pd.DataFrame(columns=["run_id", "score", "basis"])
-    overall = rows[rows["language"] == Language.OVERALL.value].set_index("run_id")["value"]
-    per_lang = rows[rows["language"] != Language.OVERALL.value].groupby("run_id")["value"].agg(["mean", "count"])
-    out = per_lang.rename(columns={"mean": "score"})
+    mean, count = row_means(values.drop(columns=Language.OVERALL.value, errors="ignore"))
+    out = pd.DataFrame({"score": mean, "count": count}, index=values.index)
     out["basis"] = out["count"].map({n: f"mean of {n} languages" for n in out["count"].unique()})  # once each
-    out = out.drop(columns="count").reindex(out.index.union(overall.index))
-    has_overall = out.index.isin(overall.index)
-    out.loc[has_overall, "score"] = overall.reindex(out.index[has_overall]).to_numpy()
-    out.loc[has_overall, "basis"] = "published overall"
+    out = out.drop(columns="count")
+    if Language.OVERALL.value in values:
+        overall = values[Language.OVERALL.value].notna()
+        out.loc[overall, "score"] = values.loc[overall, Language.OVERALL.value]
+        out.loc[overall, "basis"] = "published overall"
     return out.rename_axis("run_id").reset_index()
 
 
@@ -55,14 +56,15 @@ def _provenance_reader():
     return read
 
 
-def efficiency(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "ndcg@10",
+def efficiency(runs: pd.DataFrame, values: pd.DataFrame, metric: str = "ndcg@10",
                intervals: pd.DataFrame | None = None, language: str | None = None) -> pd.DataFrame:
-    """Score per disk MB and per million params, with Pareto-front flags (max score, min size); with
-    ``language``, the score is that language's alone (runs without it are left out)."""
+    """Score per disk MB and per million params, with Pareto-front flags (max score, min size), of ``metric``
+    by language (``frames.by_language``); with ``language``, the score is that language's alone (runs without
+    it are left out)."""
     if language:
-        metrics = metrics[metrics["language"] == language]
+        values = values[[language]].dropna() if language in values else values.iloc[0:0, 0:0]
         intervals = None  # the intervals are of the mean over languages
-    scores = run_scores(metrics, metric)
+    scores = run_scores(values)
     cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "trainable_params", "disk_mb",
             "encode_throughput", "provenance"]
     out = runs[[c for c in cols if c in runs]].merge(scores, on="run_id", how="inner")

@@ -308,7 +308,7 @@ class Store:
             return queries.metrics(con, run_ids, names)
 
     def metric_by_language(self, metric: str, run_ids: list[str] | None = None) -> pd.DataFrame:
-        """``metric`` as a row per run and a column per language (backend.leaderboard.by_language's table)."""
+        """``metric`` as a row per run and a column per language (frames.by_language's table)."""
         with self.connect() as con:
             return queries.metric_by_language(con, metric, run_ids)
 

@@ -47,7 +47,7 @@ def efficiency(store, runs_dir: Path, metric: str = "ndcg@10", bench: str | None
     if not mixed:
         runs, notes = one_evaluation(runs, bench, protocol, "efficiency", "the Pareto front")
     intervals = score_intervals(store, runs["run_id"])
-    eff = compare.efficiency(runs, store.metrics(names=[metric]), metric, intervals, language)  # one metric
+    eff = compare.efficiency(runs, store.metric_by_language(metric), metric, intervals, language)
     base = speed_base or compare.speed_base(eff)
     if speed_base and speed_base not in set(eff["run_id"].tolist()):
         raise ValueError(f"run {speed_base!r} is not in this evaluation's efficiency table (no {metric} score, "

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from backend import compare, significance
+from backend.frames import by_language
 from backend.kinds import kinds_of
 from backend.views.base import View, evaluation_choices, one_evaluation
 from backend.vocab import METRICS, PASS_METRICS
@@ -70,7 +71,7 @@ def leaderboard(store, runs_dir: Path, metric: str | None = None, bench: str | N
     if codegen:
         metric = metric or "pass@1"
         runs, metrics, items, notes = _codegen_field(store, runs[family], metric, codegen_set)
-        values = lb.by_language(metrics)
+        values = by_language(metrics)
     else:
         metric = metric or "ndcg@10"
         groups = compare.evaluation_groups(runs[~family])
@@ -93,7 +94,7 @@ def _with_budget_columns(store, runs: pd.DataFrame, runs_dir: Path, metric: str)
     from backend.retrieval import speed
     if not speed.bases(runs_dir) & set(runs["run_id"].tolist()):  # no measurement relative to any of them:
         return runs.assign(speedup=float("nan"), memory_mb=float("nan"))  # not the efficiency table of 100k runs
-    eff = compare.efficiency(runs, store.metrics(runs["run_id"].tolist(), [metric]), metric)
+    eff = compare.efficiency(runs, store.metric_by_language(metric, runs["run_id"].tolist()), metric)
     base = compare.speed_base(eff)
     measured = compare.against_base(eff, base, speed.latest(runs_dir, base) if base else None)
     side = measured[measured["speedup_basis"] == "side by side"].set_index("run_id")

@@ -47,7 +47,10 @@ def speedups(eff, shown, again):
 
 def seed_groups(shown, metric: str):
     """Mean, sd and t-interval over seeds of the runs that differ only by seed."""
-    groups_table = per_version(compare.seed_groups, shown, load("metrics", None, [metric]), metric)
+    seeded = per_version(compare.seeded_run_ids, shown)
+    if not seeded:  # none (100k imported runs: no metric read for them)
+        return
+    groups_table = per_version(compare.seed_groups, shown, load("metrics", seeded, [metric]), metric)
     if len(groups_table):
         st.subheader("Runs that differ only by seed")
         st.caption("Mean and sd over seeds, 95 % t-interval over seeds: how far a seed alone moves the score.")

@@ -78,8 +78,9 @@ class CachedReads:
     def metrics(self, run_ids=None, names=None):
         return self._get("metrics", None if run_ids is None else tuple(run_ids), None if names is None else tuple(names))
 
-    def metric_by_language(self, metric, run_ids=None):
-        return self._get("metric_by_language", metric, None if run_ids is None else tuple(run_ids))
+    def metric_by_language(self, metric, run_ids=None):  # load("metric_by_language", metric): the same read
+        return self._get("metric_by_language", metric) if run_ids is None else \
+            self._get("metric_by_language", metric, tuple(run_ids))
 
     def metric_names(self):
         return self._get("metric_names")
