@@ -94,33 +94,47 @@ def _shared_items(items: pd.DataFrame, resampling: Resampling) -> tuple[Items | 
                   resampled_means(scores, resampling), int(columns.sum())), notes
 
 
-def _ranked(block: pd.DataFrame, items: Items | None, higher: bool, resampling: Resampling) -> pd.DataFrame:
-    """``block`` (one language: run_id, value, note) with rank, rank_low, rank_high and tier."""
-    out = block.copy()
-    for column in ("rank", "rank_low", "rank_high", "tier"):  # all missing, made at once (not 100k pd.NA)
-        out[column] = pd.arrays.IntegerArray(np.zeros(len(out), dtype=np.int64), np.ones(len(out), dtype=bool))
-    codes, notes = pd.factorize(out["note"])  # a few distinct notes, each looked at once (missing: -1)
-    refused = np.array([isinstance(n, str) and n.startswith("not ranked") for n in notes] + [False], dtype=bool)
-    ranked = pd.Series(~refused[codes], index=out.index)
-    ranked &= out["value"].notna()
-    if not ranked.any():
-        return out
-    part = out[ranked]
-    point = part["value"].to_numpy(dtype=np.float64)
-    columns, order = np.array([], dtype=int), []
+@dataclass
+class _Block:
+    """One language's (or the mean's) rows as arrays: each row's run as its place in the sorted run ids
+    (``code``, ascending), its value and note, and what ranking adds (NaN: none)."""
+    language: str
+    code: np.ndarray
+    value: np.ndarray
+    note: np.ndarray  # object: None (a run with an interval) or why the row has none
+    rank: np.ndarray | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    tier: np.ndarray | None = None
+    n_items: np.ndarray | None = None
+
+
+def _ranked(block: _Block, run_ids: pd.Index, items: Items | None, higher: bool, resampling: Resampling) -> _Block:
+    """``block`` with rank, rank_low, rank_high and tier (and the number of items of the runs with an interval)."""
+    n = len(block.code)
+    block.rank, block.low, block.high, block.tier, block.n_items = (np.full(n, np.nan) for _ in range(5))
+    codes, texts = pd.factorize(block.note)  # a few distinct notes, each looked at once (None: -1)
+    refused = np.array([t.startswith("not ranked") for t in texts] + [False], dtype=bool)[codes]
+    ranked = np.flatnonzero(~refused & ~np.isnan(block.value))
+    if not len(ranked):
+        return block
+    columns, order = np.array([], dtype=int), np.array([], dtype=int)
     if items is not None:
-        where = pd.Index(items.run_ids).get_indexer(part["run_id"])
+        at_items = np.full(len(run_ids), -1)  # each run's column among the runs with items (-1: none)
+        codes = run_ids.get_indexer(items.run_ids)
+        at_items[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+        where = at_items[block.code[ranked]]
         columns = np.flatnonzero(where >= 0)
         order = where[columns]
     boot = items.boot[:, order] if len(columns) else None
-    rank, low, high = rank_intervals(point, boot, columns, higher, resampling.confidence)
-    out.loc[part.index, "rank"] = rank
+    rank, low, high = rank_intervals(block.value[ranked], boot, columns, higher, resampling.confidence)
+    block.rank[ranked] = rank
     if len(columns):
-        rows = part.index[columns]
-        out.loc[rows, "rank_low"], out.loc[rows, "rank_high"] = low, high
-        out.loc[rows, "tier"] = tiers(items.paired.subset(order), higher, ALPHA, resampling.correction)
-        out.loc[rows, "n_items"] = items.n_items
-    return out
+        rows = ranked[columns]
+        block.low[rows], block.high[rows] = low, high
+        block.tier[rows] = tiers(items.paired.subset(order), higher, ALPHA, resampling.correction)
+        block.n_items[rows] = items.n_items
+    return block
 
 
 def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, metric: str,
@@ -129,10 +143,10 @@ def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, m
     """(table, notes): one row per run x language and per run for ``mean``, ranked.
 
     ``runs``: run_id, name, source and the budget columns disk_mb, params, memory_mb, speedup (side by side);
-    ``values``: ``metric`` by language (``frames.by_language``: a row per run, a column per language, ``overall`` for a
-    published overall value); ``items``: per-item values of ``metric`` (run_id, language, item_id, value). Ranks
-    and tiers are over all runs; with a budget, only the runs within it are listed (ranks keep their place in the
-    whole field) and the best of them per language is flagged."""
+    ``values``: ``metric`` by language (``frames.by_language``: a row per run, a column per language,
+    ``overall`` for a published overall value); ``items``: per-item values of ``metric`` (run_id, language,
+    item_id, value). Ranks and tiers are over all runs; with a budget, only the runs within it are listed (ranks
+    keep their place in the whole field) and the best of them per language is flagged."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}")
     wrong = [lang for lang in languages or [] if lang not in CODE_LANGUAGES]
@@ -141,6 +155,7 @@ def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, m
     higher = METRICS[metric].direction is Direction.HIGHER
     values = values[np.asarray(isin(values.index.to_series(), runs["run_id"]), dtype=bool)]
     values = values if values.index.is_monotonic_increasing else values.sort_index()  # a row's place: its run's code
+    run_ids = values.index
     present = [lang for lang in CODE_LANGUAGES if lang in values and values[lang].notna().any()]
     languages = [lang for lang in (languages or present) if lang in CODE_LANGUAGES]
     unknown = [lang for lang in languages if lang not in present]
@@ -151,71 +166,74 @@ def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, m
     blocks, per_language = [], {}
     for language in languages:
         part = items_of.get(language, empty)
-        part = part[isin(part["run_id"], runs["run_id"])]
+        part = part[isin(part["run_id"], runs["run_id"])] if len(part) else part
         shared, why = _shared_items(part, resampling)
         per_language[language] = shared
-        has = np.flatnonzero(values[language].notna().to_numpy())
-        block = pd.DataFrame({"run_id": values.index[has], "value": values[language].to_numpy()[has], "code": has})
-        with_items = set(shared.run_ids) if shared else set()
-        notes_of = block["run_id"].map(why).astype(object).fillna(NO_ITEMS) if why else \
-            pd.Series(NO_ITEMS, index=block.index, dtype=object)
-        block["note"] = notes_of.where(~block["run_id"].isin(with_items), None)
-        blocks.append(_ranked(block.assign(language=language, n_items=pd.NA), shared, higher, resampling))
-    blocks.append(_ranked(_mean_block(values, languages), mean_items(per_language, resampling), higher, resampling))
-    table = pd.concat(blocks, ignore_index=True)
-    return _finish(table, values.index, runs, higher, budget, notes)
+        column = values[language].to_numpy()
+        has = np.flatnonzero(~np.isnan(column))
+        note = np.full(len(has), NO_ITEMS, dtype=object)
+        row_of = np.full(len(run_ids), -1)  # each run's row in this block (-1: none)
+        row_of[has] = np.arange(len(has))
+        for texts in (why, dict.fromkeys(shared.run_ids if shared else [], None)):  # None: it has an interval
+            rows = row_of[run_ids.get_indexer(list(texts))] if texts else np.array([], dtype=int)
+            known = rows >= 0
+            note[rows[known]] = np.array(list(texts.values()), dtype=object)[known]
+        blocks.append(_ranked(_Block(language, has, column[has], note), run_ids, shared, higher, resampling))
+    mean = _mean_block(values, languages)
+    blocks.append(_ranked(mean, run_ids, mean_items(per_language, resampling), higher, resampling))
+    return _finish(blocks, run_ids, runs, higher, budget, notes)
 
 
-def _mean_block(wide: pd.DataFrame, languages: list[str]) -> pd.DataFrame:
+def _mean_block(wide: pd.DataFrame, languages: list[str]) -> _Block:
     """Per run: the mean of its values over ``languages`` (ranked only when it has all of them), or its
     published overall value (shown, not ranked: over its own languages)."""
     part = wide.reindex(columns=languages)
-    count = part.notna().sum(axis=1)
-    out = pd.DataFrame({"run_id": wide.index, "value": part.mean(axis=1).to_numpy(), "note": None,
-                        "code": np.arange(len(wide))})
-    some = (count > 0) & (count < len(languages))
-    out.loc[some.to_numpy(), "note"] = [
-        "not ranked on the mean: no " + ", ".join(lang for lang, have in zip(languages, row) if not have)
-        for row in part[some].notna().to_numpy()]
+    count = part.notna().sum(axis=1).to_numpy()
+    value, note = part.mean(axis=1).to_numpy(copy=True), np.full(len(wide), None, dtype=object)
+    some = np.flatnonzero((count > 0) & (count < len(languages)))
+    note[some] = ["not ranked on the mean: no " + ", ".join(lang for lang, have in zip(languages, row) if not have)
+                  for row in part.iloc[some].notna().to_numpy()]
     if "overall" in wide:
-        overall = ((count == 0) & wide["overall"].notna()).to_numpy()
-        out.loc[overall, "value"] = wide["overall"].to_numpy()[overall]
-        out.loc[overall, "note"] = "not ranked on the mean: a published overall value, over its own languages"
-    out = out[out["value"].notna()]
-    return out.assign(language=MEAN, n_items=pd.NA).reset_index(drop=True)
+        overall = (count == 0) & wide["overall"].notna().to_numpy()
+        value[overall] = wide["overall"].to_numpy()[overall]
+        note[overall] = "not ranked on the mean: a published overall value, over its own languages"
+    kept = np.flatnonzero(~np.isnan(value))
+    return _Block(MEAN, kept, value[kept], note[kept])
 
 
-def _finish(table: pd.DataFrame, run_ids: pd.Index, runs: pd.DataFrame, higher: bool, budget: Budget,
+def _finish(blocks: list[_Block], run_ids: pd.Index, runs: pd.DataFrame, higher: bool, budget: Budget,
             notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """The ranked blocks (one per language, then the mean; each in the order of ``code``, the run's place in
-    the sorted ``run_ids``) with their runs' facts, Pareto and budget flags, sorted. On arrays, each of the
-    700k rows' columns taken once: at 100k runs, joining, flagging and sorting a frame took half a second."""
-    info = runs.drop_duplicates("run_id").reset_index(drop=True)
+    """The ranked blocks as one table with their runs' facts, Pareto and budget flags, sorted. On arrays, each
+    of the 700k rows' text columns made once, at the end: at 100k runs, joining, flagging and sorting a frame
+    took half a second."""
+    wanted = ["run_id", *[c for c in ("name", "source", "disk_mb", "params", "memory_mb", "speedup") if c in runs]]
+    info = runs[wanted].drop_duplicates("run_id").reset_index(drop=True)
     within, budget_notes = budget.mask(info)
     facts = {"within_budget": within.to_numpy(dtype=bool),
              "params_m": pd.to_numeric(info["params"], errors="coerce").astype(float).to_numpy() / 1e6
              if "params" in info else np.full(len(info), np.nan)}
     for column in ("name", "source", "disk_mb", "memory_mb", "speedup"):
         facts[column] = info[column].array if column in info else np.full(len(info), None, dtype=object)
-    codes = table["code"].to_numpy()
-    at = pd.Index(info["run_id"]).get_indexer(run_ids)[codes]  # each row's run in ``runs`` (-1: not there)
+    code = np.concatenate([b.code for b in blocks])
+    at = pd.Index(info["run_id"]).get_indexer(run_ids)[code]  # each row's run in ``runs`` (-1: not there)
 
     def fact(column: str, rows: np.ndarray):  # the facts of these rows' runs (missing for a run not in ``runs``)
         return pd.api.extensions.take(facts[column], at[rows], allow_fill=True)
-    # Each row's language as its place in the table (a few languages: mapped once each, not per row).
-    languages, uniques = pd.factorize(table["language"])
+
+    def joined(part: str) -> np.ndarray:
+        return np.concatenate([getattr(b, part) for b in blocks])
     order = {lang: i for i, lang in enumerate([*CODE_LANGUAGES, MEAN])}
-    place = np.array([order[lang] for lang in uniques], dtype=np.int64)[languages]
+    place = np.repeat([order[b.language] for b in blocks], [len(b.code) for b in blocks])
     # The front of score vs size: disk MB, or parameters where no run has a disk size (code LMs).
-    every = np.arange(len(table))
-    size_of = pd.to_numeric(pd.Series(fact("disk_mb", every)), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    disk = pd.to_numeric(pd.Series(facts["disk_mb"]), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    size_of = np.where(at >= 0, disk[at], np.nan)
     if np.isnan(size_of).all():
-        size_of = fact("params_m", every)
+        size_of = np.where(at >= 0, facts["params_m"][at], np.nan)
         if (~np.isnan(size_of)).any():
             notes.append("pareto: score vs parameters (no run has a disk size)")
-    rank_of, value_of = table["rank"].to_numpy(dtype=float, na_value=np.nan), table["value"].to_numpy(dtype=float)
+    rank_of, value_of, tier_of = joined("rank"), joined("value"), joined("tier")
     affordable_of = np.where(at >= 0, facts["within_budget"][at], False)
-    pareto, best_flag, shown = np.zeros(len(table), dtype=bool), np.zeros(len(table), dtype=bool), []
+    pareto, best_flag, shown = np.zeros(len(code), dtype=bool), np.zeros(len(code), dtype=bool), []
     for language_at in np.unique(place):
         rows = np.flatnonzero(place == language_at)  # in the order of their runs' codes
         ranked = rows[~np.isnan(rank_of[rows])]  # a value not ranked (other languages) is not on the front either
@@ -225,11 +243,10 @@ def _finish(table: pd.DataFrame, run_ids: pd.Index, runs: pd.DataFrame, higher: 
             best = int(affordable[_best(rank_of[affordable], value_of[affordable], higher)])
             best_flag[best] = True
             if budget.active():
-                name, tier = fact("name", np.array([best]))[0], table["tier"].iat[best]
-                tier = f"tier {tier}" if pd.notna(tier) else "no tier (no per-item results)"
-                notes.append(f"best under budget ({budget.describe()}) in {table['language'].iat[best]}: "
-                             f"{name or best} ({table['run_id'].iat[best]}), rank {table['rank'].iat[best]} of the "
-                             f"whole field, {tier}")
+                tier = f"tier {int(tier_of[best])}" if not np.isnan(tier_of[best]) else "no tier (no per-item results)"
+                notes.append(f"best under budget ({budget.describe()}) in {[*CODE_LANGUAGES, MEAN][language_at]}: "
+                             f"{fact('name', np.array([best]))[0] or best} ({run_ids[code[best]]}), rank "
+                             f"{int(rank_of[best])} of the whole field, {tier}")
         # Rank, value (best first), run: ranks follow values, so a stable sort by value of rows in run order;
         # rows not ranked after the ranked ones (numpy on numbers: pandas' sort of 700k rows with a text key
         # was a second at 100k runs).
@@ -240,13 +257,22 @@ def _finish(table: pd.DataFrame, run_ids: pd.Index, runs: pd.DataFrame, higher: 
     rows = np.concatenate(shown) if shown else np.zeros(0, dtype=np.int64)
     if budget.active():
         rows = rows[affordable_of[rows]]
-    out = table.iloc[rows].reset_index(drop=True)
-    out["note"] = out["note"].where(out["note"].notna() | out["rank_low"].notna(), NO_ITEMS)
-    out["n_items"] = out["n_items"].astype("Int64")
-    for column in ("name", "disk_mb", "params_m", "memory_mb", "speedup", "source"):
-        out[column] = fact(column, rows)
-    out["within_budget"], out["best_under_budget"], out["pareto"] = affordable_of[rows], best_flag[rows], pareto[rows]
-    return out[COLUMNS], notes
+    low = joined("low")[rows]
+    note = joined("note")[rows]
+    note[(note == None) & np.isnan(low)] = NO_ITEMS  # noqa: E711 - elementwise: a run whose interval was not made
+    languages = pd.array([*CODE_LANGUAGES, MEAN], dtype="str")
+
+    def whole(x: np.ndarray):  # a count with NaN for none, as pandas' nullable integers
+        return pd.arrays.IntegerArray(np.nan_to_num(x).astype(np.int64), np.isnan(x))
+    table = pd.DataFrame({
+        "run_id": run_ids.take(code[rows]).array, "name": fact("name", rows), "language": languages.take(place[rows]),
+        "value": value_of[rows], "rank": whole(rank_of[rows]), "rank_low": whole(low),
+        "rank_high": whole(joined("high")[rows]), "tier": whole(tier_of[rows]), "pareto": pareto[rows],
+        "within_budget": affordable_of[rows], "best_under_budget": best_flag[rows],
+        "n_items": whole(joined("n_items")[rows]), "disk_mb": fact("disk_mb", rows), "params_m": fact("params_m", rows),
+        "memory_mb": fact("memory_mb", rows), "speedup": fact("speedup", rows), "source": fact("source", rows),
+        "note": pd.Series(note, dtype=object)})
+    return table[COLUMNS], notes
 
 
 def _best(rank: np.ndarray, value: np.ndarray, higher: bool) -> int:
