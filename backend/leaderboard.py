@@ -101,7 +101,7 @@ class _Block:
     language: str
     code: np.ndarray
     value: np.ndarray
-    note: np.ndarray  # object: None (a run with an interval) or why the row has none
+    note: np.ndarray  # each row's note as its place in the table's list of notes (NOTES)
     rank: np.ndarray | None = None
     low: np.ndarray | None = None
     high: np.ndarray | None = None
@@ -109,12 +109,12 @@ class _Block:
     n_items: np.ndarray | None = None
 
 
-def _ranked(block: _Block, run_ids: pd.Index, items: Items | None, higher: bool, resampling: Resampling) -> _Block:
+def _ranked(block: _Block, notes: list, run_ids: pd.Index, items: Items | None, higher: bool,
+            resampling: Resampling) -> _Block:
     """``block`` with rank, rank_low, rank_high and tier (and the number of items of the runs with an interval)."""
     n = len(block.code)
     block.rank, block.low, block.high, block.tier, block.n_items = (np.full(n, np.nan) for _ in range(5))
-    codes, texts = pd.factorize(block.note)  # a few distinct notes, each looked at once (None: -1)
-    refused = np.array([t.startswith("not ranked") for t in texts] + [False], dtype=bool)[codes]
+    refused = np.array([isinstance(t, str) and t.startswith("not ranked") for t in notes], dtype=bool)[block.note]
     ranked = np.flatnonzero(~refused & ~np.isnan(block.value))
     if not len(ranked):
         return block
@@ -163,7 +163,7 @@ def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, m
     languages = [lang for lang in languages if lang in present]
     empty = items.iloc[0:0]
     items_of = {lang: part for lang, part in items.groupby("language", sort=False) if lang in languages}
-    blocks, per_language = [], {}
+    blocks, per_language, texts = [], {}, [None, NO_ITEMS]  # the notes rows have (None: the row has an interval)
     for language in languages:
         part = items_of.get(language, empty)
         part = part[isin(part["run_id"], runs["run_id"])] if len(part) else part
@@ -171,37 +171,49 @@ def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, m
         per_language[language] = shared
         column = values[language].to_numpy()
         has = np.flatnonzero(~np.isnan(column))
-        note = np.full(len(has), NO_ITEMS, dtype=object)
+        note = np.ones(len(has), dtype=np.int64)  # NO_ITEMS
         row_of = np.full(len(run_ids), -1)  # each run's row in this block (-1: none)
         row_of[has] = np.arange(len(has))
-        for texts in (why, dict.fromkeys(shared.run_ids if shared else [], None)):  # None: it has an interval
-            rows = row_of[run_ids.get_indexer(list(texts))] if texts else np.array([], dtype=int)
+        for why_of in (why, dict.fromkeys(shared.run_ids if shared else [], None)):  # None: it has an interval
+            rows = row_of[run_ids.get_indexer(list(why_of))] if why_of else np.array([], dtype=int)
             known = rows >= 0
-            note[rows[known]] = np.array(list(texts.values()), dtype=object)[known]
-        blocks.append(_ranked(_Block(language, has, column[has], note), run_ids, shared, higher, resampling))
-    mean = _mean_block(values, languages)
-    blocks.append(_ranked(mean, run_ids, mean_items(per_language, resampling), higher, resampling))
-    return _finish(blocks, run_ids, runs, higher, budget, notes)
+            note[rows[known]] = _codes(texts, list(why_of.values()))[known]
+        blocks.append(_ranked(_Block(language, has, column[has], note), texts, run_ids, shared, higher, resampling))
+    mean = _mean_block(values, languages, texts)
+    blocks.append(_ranked(mean, texts, run_ids, mean_items(per_language, resampling), higher, resampling))
+    return _finish(blocks, texts, run_ids, runs, higher, budget, notes)
 
 
-def _mean_block(wide: pd.DataFrame, languages: list[str]) -> _Block:
+def _codes(texts: list, notes: list) -> np.ndarray:
+    """``notes`` as their places in ``texts``, adding those it lacks."""
+    at = {t: i for i, t in enumerate(texts)}
+    for note in notes:
+        if note not in at:
+            at[note] = len(texts)
+            texts.append(note)
+    return np.array([at[note] for note in notes], dtype=np.int64)
+
+
+def _mean_block(wide: pd.DataFrame, languages: list[str], texts: list) -> _Block:
     """Per run: the mean of its values over ``languages`` (ranked only when it has all of them), or its
     published overall value (shown, not ranked: over its own languages)."""
     part = wide.reindex(columns=languages)
     count = part.notna().sum(axis=1).to_numpy()
-    value, note = part.mean(axis=1).to_numpy(copy=True), np.full(len(wide), None, dtype=object)
+    value, note = part.mean(axis=1).to_numpy(copy=True), np.zeros(len(wide), dtype=np.int64)  # None
     some = np.flatnonzero((count > 0) & (count < len(languages)))
-    note[some] = ["not ranked on the mean: no " + ", ".join(lang for lang, have in zip(languages, row) if not have)
-                  for row in part.iloc[some].notna().to_numpy()]
+    if len(some):  # each pattern of missing languages once
+        missing, patterns = np.unique(part.iloc[some].isna().to_numpy(), axis=0, return_inverse=True)
+        note[some] = _codes(texts, ["not ranked on the mean: no " + ", ".join(
+            lang for lang, gone in zip(languages, row) if gone) for row in missing])[patterns.ravel()]
     if "overall" in wide:
         overall = (count == 0) & wide["overall"].notna().to_numpy()
         value[overall] = wide["overall"].to_numpy()[overall]
-        note[overall] = "not ranked on the mean: a published overall value, over its own languages"
+        note[overall] = _codes(texts, ["not ranked on the mean: a published overall value, over its own languages"])[0]
     kept = np.flatnonzero(~np.isnan(value))
     return _Block(MEAN, kept, value[kept], note[kept])
 
 
-def _finish(blocks: list[_Block], run_ids: pd.Index, runs: pd.DataFrame, higher: bool, budget: Budget,
+def _finish(blocks: list[_Block], texts: list, run_ids: pd.Index, runs: pd.DataFrame, higher: bool, budget: Budget,
             notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """The ranked blocks as one table with their runs' facts, Pareto and budget flags, sorted. On arrays, each
     of the 700k rows' text columns made once, at the end: at 100k runs, joining, flagging and sorting a frame
@@ -232,12 +244,21 @@ def _finish(blocks: list[_Block], run_ids: pd.Index, runs: pd.DataFrame, higher:
         if (~np.isnan(size_of)).any():
             notes.append("pareto: score vs parameters (no run has a disk size)")
     rank_of, value_of, tier_of = joined("rank"), joined("value"), joined("tier")
+    # Runs by size, once: each language's rows by size are its runs in this order (no sort per language).
+    size_by_run = np.full(len(run_ids), np.nan)
+    size_by_run[code] = size_of
+    by_size = np.argsort(size_by_run, kind="stable")
+    place_of_run = np.full(len(run_ids), -1)
     affordable_of = np.where(at >= 0, facts["within_budget"][at], False)
     pareto, best_flag, shown = np.zeros(len(code), dtype=bool), np.zeros(len(code), dtype=bool), []
     for language_at in np.unique(place):
         rows = np.flatnonzero(place == language_at)  # in the order of their runs' codes
         ranked = rows[~np.isnan(rank_of[rows])]  # a value not ranked (other languages) is not on the front either
-        pareto[ranked] = front_mask(value_of[ranked] if higher else -value_of[ranked], size_of[ranked])
+        place_of_run[:] = -1
+        place_of_run[code[ranked]] = np.arange(len(ranked))
+        by_cost = place_of_run[by_size]
+        pareto[ranked] = front_mask(value_of[ranked] if higher else -value_of[ranked], size_of[ranked],
+                                    by_cost[by_cost >= 0])
         affordable = ranked[affordable_of[ranked]]
         if len(affordable):
             best = int(affordable[_best(rank_of[affordable], value_of[affordable], higher)])
@@ -259,7 +280,7 @@ def _finish(blocks: list[_Block], run_ids: pd.Index, runs: pd.DataFrame, higher:
         rows = rows[affordable_of[rows]]
     low = joined("low")[rows]
     note = joined("note")[rows]
-    note[(note == None) & np.isnan(low)] = NO_ITEMS  # noqa: E711 - elementwise: a run whose interval was not made
+    note[(note == 0) & np.isnan(low)] = 1  # a run with items but no interval made: NO_ITEMS
     languages = pd.array([*CODE_LANGUAGES, MEAN], dtype="str")
 
     def whole(x: np.ndarray):  # a count with NaN for none, as pandas' nullable integers
@@ -271,7 +292,7 @@ def _finish(blocks: list[_Block], run_ids: pd.Index, runs: pd.DataFrame, higher:
         "within_budget": affordable_of[rows], "best_under_budget": best_flag[rows],
         "n_items": whole(joined("n_items")[rows]), "disk_mb": fact("disk_mb", rows), "params_m": fact("params_m", rows),
         "memory_mb": fact("memory_mb", rows), "speedup": fact("speedup", rows), "source": fact("source", rows),
-        "note": pd.Series(note, dtype=object)})
+        "note": pd.Series(np.array(texts, dtype=object)[note], dtype=object)})
     return table[COLUMNS], notes
 
 
