@@ -49,7 +49,7 @@ elif runs is not None and names_stored is not None:
                  column_order=views.efficiency_columns(eff.table),  # the CSV keeps every digit
                  column_config={"speedup": st.column_config.NumberColumn(format="%.1f×")})
     download(eff.table, f"efficiency-{metric}.csv", "efficiency_csv")
-    base_name = compare.run_names(eff.table).get(eff.base)
+    base_name = compare.run_names(eff.table[eff.table["run_id"] == eff.base]).get(eff.base)
     share(f"Efficiency: {group[0]} · {group[1]}" if group else "Efficiency",
           lambda: [report.efficiency_section(eff.table, metric, base_name)], f"efficiency-{metric}",
           "efficiency_report")

@@ -67,7 +67,11 @@ def efficiency(runs: pd.DataFrame, values: pd.DataFrame, metric: str = "ndcg@10"
     scores = run_scores(values)
     cols = ["run_id", "name", "kind", "source", "benchmark", "protocol", "params", "trainable_params", "disk_mb",
             "encode_throughput", "provenance"]
-    out = runs[[c for c in cols if c in runs]].merge(scores, on="run_id", how="inner")
+    # The runs with a score, in the runs' order, with it (a join by position: merging 100k text keys was most of
+    # the table's time).
+    at = pd.Index(scores["run_id"]).get_indexer(runs["run_id"])
+    out = runs[[c for c in cols if c in runs]][at >= 0].reset_index(drop=True)
+    out[["score", "basis"]] = scores[["score", "basis"]].iloc[at[at >= 0]].reset_index(drop=True)
     provenance = out.get("provenance", pd.Series([None] * len(out)))
     read = _provenance_reader()
     codes, distinct = pd.factorize(provenance)  # 100k runs of one import: one provenance text, read once
@@ -84,7 +88,11 @@ def efficiency(runs: pd.DataFrame, values: pd.DataFrame, metric: str = "ndcg@10"
     # The score's own 95 % interval where the run has per-item results (significance.score_interval).
     ci = (intervals[(intervals["language"] == "mean") & (intervals["metric"] == metric)][["run_id", "ci_low", "ci_high"]]
           if intervals is not None and len(intervals) else pd.DataFrame(columns=["run_id", "ci_low", "ci_high"]))
-    out = out.merge(ci.rename(columns={"ci_low": "score_ci_low", "ci_high": "score_ci_high"}), on="run_id", how="left")
+    if len(ci):
+        out = out.merge(ci.rename(columns={"ci_low": "score_ci_low", "ci_high": "score_ci_high"}), on="run_id",
+                        how="left")
+    else:  # no run here has per-item results (a whole imported file): nothing to join
+        out["score_ci_low"], out["score_ci_high"] = np.nan, np.nan
     out.loc[out["basis"] == "published overall", ["score_ci_low", "score_ci_high"]] = np.nan
     out["score"] = out["score"].astype(float)
     out["score_per_mb"] = _per(out["score"], out["disk_mb"])

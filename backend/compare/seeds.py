@@ -28,7 +28,8 @@ def _seed_keyed(runs: pd.DataFrame) -> pd.DataFrame:
     keys = [seed_group_key({"kind": k, "benchmark": b, "protocol": p, "config": c})
             if c and (not isinstance(c, str) or '"seed"' in c) else None
             for k, b, p, c in zip(*(runs[col].tolist() for col in ("kind", "benchmark", "protocol", "config")))]
-    keyed = runs.assign(_key=keys).dropna(subset=["_key"])
+    some = [i for i, key in enumerate(keys) if key is not None]  # few runs have one: not a copy of 100k
+    keyed = runs.iloc[some].assign(_key=[keys[i] for i in some])
     return keyed[keyed.groupby("_key")["_key"].transform("size") > 1]
 
 
