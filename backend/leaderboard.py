@@ -101,7 +101,7 @@ class _Block:
     language: str
     code: np.ndarray
     value: np.ndarray
-    note: np.ndarray  # each row's note as its place in the table's list of notes (NOTES)
+    note: np.ndarray  # each row's note as its place in the leaderboard's list of notes (``texts``)
     rank: np.ndarray | None = None
     low: np.ndarray | None = None
     high: np.ndarray | None = None
@@ -109,12 +109,12 @@ class _Block:
     n_items: np.ndarray | None = None
 
 
-def _ranked(block: _Block, notes: list, run_ids: pd.Index, items: Items | None, higher: bool,
+def _ranked(block: _Block, texts: list, run_ids: pd.Index, items: Items | None, higher: bool,
             resampling: Resampling) -> _Block:
     """``block`` with rank, rank_low, rank_high and tier (and the number of items of the runs with an interval)."""
     n = len(block.code)
     block.rank, block.low, block.high, block.tier, block.n_items = (np.full(n, np.nan) for _ in range(5))
-    refused = np.array([isinstance(t, str) and t.startswith("not ranked") for t in notes], dtype=bool)[block.note]
+    refused = np.array([isinstance(t, str) and t.startswith("not ranked") for t in texts], dtype=bool)[block.note]
     ranked = np.flatnonzero(~refused & ~np.isnan(block.value))
     if not len(ranked):
         return block
@@ -169,19 +169,26 @@ def leaderboard(runs: pd.DataFrame, values: pd.DataFrame, items: pd.DataFrame, m
         part = part[isin(part["run_id"], runs["run_id"])] if len(part) else part
         shared, why = _shared_items(part, resampling)
         per_language[language] = shared
-        column = values[language].to_numpy()
-        has = np.flatnonzero(~np.isnan(column))
-        note = np.ones(len(has), dtype=np.int64)  # NO_ITEMS
-        row_of = np.full(len(run_ids), -1)  # each run's row in this block (-1: none)
-        row_of[has] = np.arange(len(has))
-        for why_of in (why, dict.fromkeys(shared.run_ids if shared else [], None)):  # None: it has an interval
-            rows = row_of[run_ids.get_indexer(list(why_of))] if why_of else np.array([], dtype=int)
-            known = rows >= 0
-            note[rows[known]] = _codes(texts, list(why_of.values()))[known]
-        blocks.append(_ranked(_Block(language, has, column[has], note), texts, run_ids, shared, higher, resampling))
+        block = _language_block(language, values[language].to_numpy(), run_ids, shared, why, texts)
+        blocks.append(_ranked(block, texts, run_ids, shared, higher, resampling))
     mean = _mean_block(values, languages, texts)
     blocks.append(_ranked(mean, texts, run_ids, mean_items(per_language, resampling), higher, resampling))
     return _finish(blocks, texts, run_ids, runs, higher, budget, notes)
+
+
+def _language_block(language: str, column: np.ndarray, run_ids: pd.Index, shared: Items | None,
+                    why: dict[str, str], texts: list) -> _Block:
+    """The runs with a value in ``language``, noted: None for the runs with shared items (an interval to come),
+    why not for the other runs with items, NO_ITEMS for the rest."""
+    has = np.flatnonzero(~np.isnan(column))
+    note = np.ones(len(has), dtype=np.int64)  # NO_ITEMS
+    row_of = np.full(len(run_ids) + 1, -1)  # each run's row in this block (-1: none; the last: a run not here)
+    row_of[has] = np.arange(len(has))
+    for why_of in (why, dict.fromkeys(shared.run_ids if shared else [], None)):
+        rows = row_of[run_ids.get_indexer(list(why_of))] if why_of else np.array([], dtype=int)
+        known = rows >= 0
+        note[rows[known]] = _codes(texts, list(why_of.values()))[known]
+    return _Block(language, has, column[has], note)
 
 
 def _codes(texts: list, notes: list) -> np.ndarray:

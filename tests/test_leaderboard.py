@@ -145,8 +145,14 @@ def _field(seed: int):
     langs = ["python", "java", "go"]
     rows = [(r, lang, float(np.round(rng.random(), 1))) for r in ids for lang in langs if rng.random() < 0.8]
     rows += [(r, "overall", float(rng.random())) for r in ids if rng.random() < 0.1]
-    items = pd.DataFrame([(r, lang, f"q{q}", float(rng.random())) for r, lang, _ in rows if lang != "overall"
-                          and rng.random() < 0.3 for q in range(12)], columns=["run_id", "language", "item_id", "value"])
+    scored = [(r, lang) for r, lang, _ in rows if lang != "overall"] + [(r, lang) for r in ids for lang in langs
+                                                                        if rng.random() < 0.1]  # items, no value
+    items = pd.DataFrame([(r, lang, f"q{q}", float(rng.random())) for r, lang in scored if rng.random() < 0.3
+                          for q in range(12 if rng.random() < 0.8 else 8)],
+                         columns=["run_id", "language", "item_id", "value"])
+    ids.append("a-items-only")  # per-item results on fewer items, and no value anywhere
+    items = pd.concat([items, pd.DataFrame({"run_id": "a-items-only", "language": "python",
+                                            "item_id": [f"q{q}" for q in range(7)], "value": 0.5})])
     runs = pd.DataFrame({"run_id": ids, "name": ids, "source": "local", "params": 1e6,
                          "disk_mb": np.where(rng.random(len(ids)) < 0.8, rng.integers(1, 6, len(ids)), np.nan),
                          "memory_mb": np.nan, "speedup": np.nan})
@@ -157,9 +163,10 @@ def _field(seed: int):
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("metric", ["ndcg@10", "mean_rank"])
 def test_order_front_and_best_follow_their_definitions(seed, metric):
-    """The table's order, Pareto flags and best-under-budget flags (computed on arrays, per language) against
-    their definitions in plain pandas: sorted by language, rank (missing last), value best first, run id; the
-    front of score vs disk MB among ranked rows; the best the first affordable ranked row in that order."""
+    """The table's order, notes, Pareto flags and best-under-budget flags (computed on arrays, per language)
+    against their definitions in plain pandas: sorted by language, rank (missing last), value best first, run id;
+    a note where a row has no interval, "no per-item results" where its run has none; the front of score vs disk
+    MB among ranked rows; the best the first affordable ranked row in that order."""
     from backend.pareto import pareto_front
     runs, values, items = _field(seed)
     budget = lb.Budget(max_disk_mb=3.0)
@@ -174,6 +181,11 @@ def test_order_front_and_best_follow_their_definitions(seed, metric):
         ranked = part[part["rank"].notna()]
         front = pareto_front(ranked["value"] * (1 if higher else -1), ranked["disk_mb"])
         assert part["pareto"].tolist() == front.reindex(part.index, fill_value=False).tolist()
+    with_items = set(zip(items["run_id"], items["language"]))
+    for run, language, note, low in zip(table["run_id"], table["language"], table["note"], table["rank_low"]):
+        assert (note is None) == pd.notna(low)  # a note says why a row has no interval
+        if language != "mean" and (run, language) not in with_items:
+            assert note == lb.NO_ITEMS
     within, _ = lb.leaderboard(runs, values, items, metric, budget=budget, resampling=FEW)
     assert (within["disk_mb"] <= 3.0).all() and set(within["run_id"]) == set(table.loc[table["disk_mb"] <= 3.0, "run_id"])
     for language, part in within.groupby("language", sort=False):
