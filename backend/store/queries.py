@@ -7,6 +7,7 @@ import hashlib
 import pandas as pd
 
 from backend.store.schema import NOT_PENDING, TABLES
+from backend.vocab import Language
 
 LISTED = f"(SELECT run_id FROM runs WHERE {NOT_PENDING})"  # the runs a reader may see
 
@@ -65,7 +66,6 @@ def metrics(con, run_ids=None, names=None) -> pd.DataFrame:
 def metric_by_language(con, metric: str, run_ids=None) -> pd.DataFrame:
     """One metric as a row per run (sorted) and a column per language it has a value in (sorted), NaN where a
     run has none: ``frames.by_language``'s table, with 100k run ids read instead of 600k long rows."""
-    from backend.vocab import Language
     where, params = [f"run_id IN {LISTED}", "metric = ?"], [metric]
     if run_ids is not None:
         where.append(f"run_id IN ({wanted(con, run_ids)})")
