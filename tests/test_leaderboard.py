@@ -9,9 +9,9 @@ import pytest
 from scipy.stats import rankdata
 
 from backend import leaderboard as lb
-from backend.frames import by_language
 from backend import ranking
 from backend.__main__ import main
+from backend.frames import by_language
 from backend.significance import Resampling, paired_tests, query_values
 from benchmarks.leaderboard_bench import naive, synthetic_scores
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from backend import compare, public_view, reference_data
-from backend.frames import by_language
 from backend.__main__ import main
+from backend.frames import by_language
 from backend.importers import load_path
 from tests.conftest import DATA, REFERENCE
 

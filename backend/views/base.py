@@ -36,7 +36,8 @@ class Snapshot:
     and every read opens the DB (a DuckDB instance's start, about 14 ms here). A read returns a copy, so a view
     may change what it got. Anything else (the path, writes) is the store's own. (The pages' counterpart,
     ``pages.parts.reads.CachedReads``, keeps reads across reruns, per version of the DB.)"""
-    READS = ("runs", "metrics", "metric_by_language", "metric_names", "query_results", "problem_results", "relevant_ranks")
+    READS = ("runs", "metrics", "metric_by_language", "metric_names", "query_results", "problem_results",
+             "relevant_ranks")
 
     def __init__(self, store):
         self.store, self._got = store, {}

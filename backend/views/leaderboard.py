@@ -80,7 +80,7 @@ def leaderboard(store, runs_dir: Path, metric: str | None = None, bench: str | N
             raise ValueError(f"no finished retrieval run evaluated on benchmark {bench!r}, protocol {protocol!r}; "
                              f"pick --bench/--protocol from {', '.join(f'{b}·{p}' for b, p in groups[:5])}")
         values = store.metric_by_language(metric, runs["run_id"].tolist())
-        runs = _with_budget_columns(store, runs, runs_dir, metric)
+        runs = _with_budget_columns(runs, values, runs_dir, metric)
         items = _query_items(store, runs["run_id"], metric)
     table, more = lb.leaderboard(runs, values, items, metric, languages, budget, resampling)
     if values.empty:
@@ -89,12 +89,12 @@ def leaderboard(store, runs_dir: Path, metric: str | None = None, bench: str | N
     return View(table, notes=notes + more)
 
 
-def _with_budget_columns(store, runs: pd.DataFrame, runs_dir: Path, metric: str) -> pd.DataFrame:
+def _with_budget_columns(runs: pd.DataFrame, values: pd.DataFrame, runs_dir: Path, metric: str) -> pd.DataFrame:
     """Retrieval runs with memory_mb and speedup where measured side by side (the Efficiency page's)."""
     from backend.retrieval import speed
     if not speed.bases(runs_dir) & set(runs["run_id"].tolist()):  # no measurement relative to any of them:
         return runs.assign(speedup=float("nan"), memory_mb=float("nan"))  # not the efficiency table of 100k runs
-    eff = compare.efficiency(runs, store.metric_by_language(metric, runs["run_id"].tolist()), metric)
+    eff = compare.efficiency(runs, values, metric)
     base = compare.speed_base(eff)
     measured = compare.against_base(eff, base, speed.latest(runs_dir, base) if base else None)
     side = measured[measured["speedup_basis"] == "side by side"].set_index("run_id")
